@@ -1,0 +1,50 @@
+"""Known metrics, their units and plausible ranges (CONTRACT §1, telemetry)."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Final
+
+from msgspec import Struct
+
+
+class MetricSpec(Struct, frozen=True):
+    """One known metric: unit and the closed range a real device can report."""
+
+    name: str
+    unit: str
+    low: float
+    high: float
+
+
+KNOWN_METRICS: Final[dict[str, MetricSpec]] = {
+    spec.name: spec
+    for spec in (
+        MetricSpec("pressure_mpa", "MPa", 0.0, 10.0),
+        MetricSpec("battery_pct", "%", 0.0, 100.0),
+        MetricSpec("battery_v", "V", 0.0, 15.0),
+        MetricSpec("temp_c", "°C", -40.0, 125.0),
+        MetricSpec("smoke_pct", "%/m", 0.0, 100.0),
+        MetricSpec("level_m", "m", 0.0, 100.0),
+        MetricSpec("rsrp_dbm", "dBm", -160.0, 0.0),
+    )
+}
+
+# Unknown metric names are kept (and counted) but must still be safe identifiers.
+METRIC_NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def check_value(metric: str, value: object) -> str | None:
+    """Return why ``value`` is unacceptable for ``metric``, or None when it is fine."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "not_a_number"
+    number = float(value)
+    if math.isnan(number):
+        return "nan"
+    if math.isinf(number):
+        return "infinite"
+    spec = KNOWN_METRICS.get(metric)
+    if spec is not None and not spec.low <= number <= spec.high:
+        return "out_of_range"
+    return None

@@ -1,0 +1,117 @@
+"""What devices and terminals say, as typed records.
+
+Records are msgspec Structs rather than pydantic models: decoders build hundreds of thousands of
+them a second on the ingest path, where pydantic's validation cost would dominate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+from msgspec import Struct, field
+
+ID_PATTERN: Final = r"[A-Za-z0-9_.-]{1,64}"
+MAX_BATCH_SAMPLES: Final = 1000
+
+EVENT_TYPES: Final = frozenset(
+    {
+        "smoke_alarm",
+        "alarm_cleared",
+        "silenced",
+        "fault",
+        "fault_cleared",
+        "low_battery",
+        "tamper",
+        "installed",
+        "self_test",
+        "heartbeat",
+        "cap_open",
+        "cap_closed",
+        "tilt",
+        "moved",
+        "returned",
+    }
+)
+
+
+class DeviceKind(StrEnum):
+    """Kinds of device in the registry (CONTRACT §3)."""
+
+    SMOKE = "smoke"
+    HYDRANT = "hydrant"
+    EXTINGUISHER = "extinguisher"
+    WATER_TANK = "water_tank"
+    TERMINAL = "terminal"
+    TRANSMISSION = "transmission"
+
+
+class Reading(Struct, frozen=True):
+    """One value of one metric measured by a device at device time ``ts``."""
+
+    device_id: str
+    ts: datetime
+    seq: int | None
+    metric: str
+    value: float
+
+
+class DeviceEvent(Struct, frozen=True):
+    """A discrete thing a device reported (alarm, fault, tamper, ...)."""
+
+    device_id: str
+    ts: datetime
+    seq: int | None
+    type: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class Fix(Struct, frozen=True):
+    """An accepted GNSS fix from a handheld terminal, WGS-84."""
+
+    terminal_id: str
+    ts: datetime
+    lat: float
+    lon: float
+    quality: int
+    satellites: int | None
+    hdop: float | None
+    altitude_m: float | None = None
+    speed_mps: float | None = None
+
+
+Record = Reading | DeviceEvent | Fix
+
+
+class PartRejection(Struct, frozen=True):
+    """A part of a payload that was rejected while the rest was kept.
+
+    ``where`` locates the part (``samples[3].values.pressure_mpa``) and ``reason`` is a short
+    machine-readable code (``out_of_range``); ``detail`` is for humans.
+    """
+
+    where: str
+    reason: str
+    detail: str = ""
+
+
+class Decoded(Struct):
+    """What a decoder made of one payload: records to store and parts it rejected."""
+
+    records: list[Record] = field(default_factory=list)
+    rejections: list[PartRejection] = field(default_factory=list)
+    unknown_metrics: int = 0
+
+
+class DecodePolicy(Struct, frozen=True):
+    """Configurable acceptance rules decoders apply; defaults follow CONTRACT §1.
+
+    ``future_policy`` says what happens to a sample stamped further in the future than
+    ``max_future``: ``reject`` it, or ``clamp`` its time to the receive time.
+    """
+
+    max_future: timedelta = timedelta(minutes=5)
+    future_policy: str = "reject"
+    earliest: datetime = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
+    max_batch_samples: int = MAX_BATCH_SAMPLES

@@ -1,0 +1,93 @@
+"""Database connections and forward-only migrations."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+
+from firegrid.migrations import MIGRATIONS
+from ingest.config import StorageSettings
+from ingest.partitions import timescale_available, timescale_installed
+
+log = logging.getLogger(__name__)
+
+# Any constant works; it only has to be the same for every FireGrid process on one database.
+_MIGRATION_LOCK = 0x46495245  # "FIRE"
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer FireGrid than this one."""
+
+
+def latest_version() -> int:
+    """Return the newest schema version this code knows."""
+    return MIGRATIONS[-1].version
+
+
+def migrate(conninfo: str, *, storage: StorageSettings) -> int:
+    """Bring the schema forward to the latest version and return it.
+
+    Serialised with an advisory lock so several roles starting together migrate once. Each
+    migration runs in its own transaction with its version row, so a failed step leaves the
+    schema at the previous version.
+    """
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+        try:
+            return _migrate_locked(conn, storage=storage)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+
+
+def _migrate_locked(conn: psycopg.Connection[Any], *, storage: StorageSettings) -> int:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS fg_schema_version ("
+        " version integer PRIMARY KEY, name text NOT NULL,"
+        " timescale boolean NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    row = conn.execute("SELECT max(version) FROM fg_schema_version").fetchone()
+    current = int(row[0]) if row and row[0] is not None else 0
+    if current > latest_version():
+        raise SchemaTooNew(
+            f"database schema is version {current}, this FireGrid knows up to "
+            f"{latest_version()}: upgrade FireGrid or point it at another database"
+        )
+    timescale = _use_timescale(conn, storage=storage, fresh=current == 0)
+    for step in MIGRATIONS:
+        if step.version <= current:
+            continue
+        log.info("applying migration %04d %s (timescaledb=%s)", step.version, step.name, timescale)
+        with conn.transaction():
+            step.apply(conn, timescale=timescale, storage=storage)
+            conn.execute(
+                "INSERT INTO fg_schema_version (version, name, timescale) VALUES (%s, %s, %s)",
+                (step.version, step.name, timescale),
+            )
+        current = step.version
+    return current
+
+
+def _use_timescale(conn: psycopg.Connection[Any], *, storage: StorageSettings, fresh: bool) -> bool:
+    """Decide the storage path once, when the schema is created, and keep it after."""
+    if not fresh:
+        row = conn.execute("SELECT timescale FROM fg_schema_version ORDER BY version LIMIT 1").fetchone()
+        return bool(row and row[0])
+    wanted = storage.use_timescaledb
+    if wanted is False:
+        return False
+    if timescale_installed(conn):
+        return True
+    if timescale_available(conn):
+        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        return True
+    if wanted:
+        raise RuntimeError("use_timescaledb is set but the timescaledb extension is not available")
+    return False
+
+
+def storage_is_timescale(conn: psycopg.Connection[Any]) -> bool:
+    """Tell which storage path the schema was created on."""
+    row = conn.execute("SELECT timescale FROM fg_schema_version ORDER BY version LIMIT 1").fetchone()
+    return bool(row and row[0])
