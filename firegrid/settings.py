@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from devices.config import DeviceStatusSettings
 from ingest.config import IngestSettings, StorageSettings
 
 
@@ -38,6 +39,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     ingest: IngestSettings = IngestSettings()
     storage: StorageSettings = StorageSettings()
+    devices: DeviceStatusSettings = DeviceStatusSettings()
 
     @field_validator("http", mode="before")
     @classmethod

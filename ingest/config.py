@@ -35,7 +35,7 @@ class IngestSettings(BaseModel):
     # stalls waiting for acknowledgements we are holding back until the batch fills.
     receive_maximum: int = Field(default=10_000, ge=1, le=65_535)
     batch_max_messages: int = Field(default=2_000, ge=1)
-    batch_max_rows: int = Field(default=20_000, ge=1)
+    batch_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
     batch_max_wait: timedelta = timedelta(milliseconds=50)
     max_payload_bytes: int = 4 * 1024 * 1024 + 1024
     max_future: timedelta = timedelta(minutes=5)

@@ -68,6 +68,16 @@ LANGUAGE sql IMMUTABLE AS $$
     ), '{}'::jsonb)
 $$;
 
+-- API bearer tokens; only a SHA-256 of each token is kept.
+CREATE TABLE api_tokens (
+    token_sha256 bytea PRIMARY KEY,
+    role         text NOT NULL,
+    areas        text[] NOT NULL DEFAULT '{}',   -- grid/community/street codes; empty: all
+    note         text NOT NULL DEFAULT '',
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    revoked_at   timestamptz
+);
+
 CREATE TABLE fg_partitioned_tables (
     table_name text PRIMARY KEY,
     chunk      interval NOT NULL,

@@ -1,0 +1,50 @@
+"""The FastAPI application: REST under /api/v1, health and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI
+from psycopg_pool import ConnectionPool
+
+from api.errors import install_handlers
+from api.routes import devices, rejected, system
+from devices.config import DeviceStatusSettings
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    # Every time the API prints is UTC (CONTRACT §4), whatever the server's TimeZone.
+    conn.execute("SET TIME ZONE 'UTC'")
+    conn.commit()
+
+
+def create_app(*, db_url: str, broker_probe: Callable[[], bool],
+               status_settings: DeviceStatusSettings | None = None,
+               pool_size: int = 8) -> FastAPI:
+    """Build the app; its connection pool opens and closes with the app's lifespan."""
+    pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+        db_url, min_size=1, max_size=pool_size, open=False, configure=_configure,
+        name="api",
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        pool.open(wait=False)
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(title="FireGrid", version="1", lifespan=lifespan)
+    app.state.pool = pool
+    app.state.token_cache = {}
+    app.state.broker_probe = broker_probe
+    app.state.status_settings = status_settings or DeviceStatusSettings()
+    install_handlers(app)
+    app.include_router(system.router)
+    app.include_router(devices.router)
+    app.include_router(rejected.router)
+    return app

@@ -1,0 +1,123 @@
+"""Registry import and device views: devices, key units, staff; readings of a device."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from api.deps import Caller, Conn, require_role
+from api.errors import ApiError
+from api.pagination import MAX_LIMIT, decode_cursor, page
+from devices import registry, service
+from ingest.readings import list_buckets, list_readings
+
+router = APIRouter(prefix="/api/v1", tags=["devices"])
+
+_BUCKET = re.compile(r"(\d+)(s|m|h|d)")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+async def _body_and_format(request: Request) -> tuple[bytes, registry.Format | None]:
+    body = await request.body()
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype in {"text/csv", "application/csv"}:
+        return body, "csv"
+    if ctype == "application/json":
+        return body, "json"
+    return body, None
+
+
+def _import_answer(parsed: Any, counts: Any) -> dict[str, Any]:
+    errors = [e.model_dump() for e in parsed.errors]
+    if any(e["row"] == 0 for e in errors):
+        raise ApiError(400, "invalid_input", "the body is neither CSV with a header nor a "
+                       "JSON array of objects", errors)
+    return {"created": counts.created, "updated": counts.updated,
+            "rejected": len({e["row"] for e in errors}), "errors": errors}
+
+
+@router.post("/devices/import")
+async def import_devices(request: Request, conn: Conn, caller: Caller) -> dict[str, Any]:
+    """Import devices from CSV (text/csv) or a JSON array; answer counts and per-row errors."""
+    require_role(caller, "admin", "operator", "integrator")
+    body, fmt = await _body_and_format(request)
+    parsed = registry.parse_devices(body, fmt=fmt)
+    return _import_answer(parsed, service.upsert_devices(conn, rows=parsed.rows))
+
+
+@router.post("/units/import")
+async def import_units(request: Request, conn: Conn, caller: Caller) -> dict[str, Any]:
+    """Import key units from CSV or a JSON array."""
+    require_role(caller, "admin", "operator", "integrator")
+    body, fmt = await _body_and_format(request)
+    parsed = registry.parse_units(body, fmt=fmt)
+    return _import_answer(parsed, service.upsert_units(conn, rows=parsed.rows))
+
+
+@router.post("/staff/import")
+async def import_staff(request: Request, conn: Conn, caller: Caller) -> dict[str, Any]:
+    """Import staff from CSV or a JSON array."""
+    require_role(caller, "admin", "operator", "integrator")
+    body, fmt = await _body_and_format(request)
+    parsed = registry.parse_staff(body, fmt=fmt)
+    return _import_answer(parsed, service.upsert_staff(conn, rows=parsed.rows))
+
+
+@router.get("/devices/{device_id}")
+def get_device(device_id: str, request: Request, conn: Conn, _caller: Caller) -> dict[str, Any]:
+    """Return a device's registry fields, status, last_seen and latest value per metric."""
+    status = request.app.state.status_settings
+    view = service.get_device(
+        conn, device_id=device_id, now=datetime.now(UTC),
+        missed_heartbeats=status.missed_heartbeats,
+        default_heartbeat_s=status.default_heartbeat_s,
+    )
+    if view is None:
+        raise ApiError(404, "not_found", f"no device {device_id!r} in the registry")
+    return view.model_dump(mode="json")
+
+
+def parse_bucket(text: str) -> timedelta:
+    """Parse ``5m``, ``1h``, ``30s``, ``1d`` into a timedelta."""
+    match = _BUCKET.fullmatch(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise ApiError(400, "invalid_bucket", f"bucket must look like 30s, 5m, 1h or 1d, got {text!r}")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+@router.get("/devices/{device_id}/readings")
+def get_readings(
+    device_id: str,
+    conn: Conn,
+    _caller: Caller,
+    metric: str,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    bucket: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Return raw readings ``{ts, value, seq}`` or buckets ``{ts, avg, min, max, count}``."""
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and value.tzinfo is None:
+            raise ApiError(400, "invalid_time", f"{name} needs a UTC offset (e.g. ...Z)")
+    position = decode_cursor(cursor)
+    if bucket is None:
+        after = (datetime.fromisoformat(position["ts"]), int(position["seq"])) if position else None
+        rows = list_readings(conn, device_id=device_id, metric=metric, start=start, end=end,
+                             after=after, limit=limit)
+        items = [{"ts": r["ts"], "value": r["value"],
+                  "seq": None if r["seq"] < 0 else r["seq"]} for r in rows]
+        last = {"ts": rows[-1]["ts"].isoformat(), "seq": rows[-1]["seq"]} if rows else None
+        return page(items, limit=limit, position=last)
+    width = parse_bucket(bucket)
+    after_ts = datetime.fromisoformat(position["ts"]) if position else None
+    rows = list_buckets(conn, device_id=device_id, metric=metric, bucket=width, start=start,
+                        end=end, after=after_ts, limit=limit)
+    items = [{"ts": r["ts"], "avg": float(r["avg"]), "min": r["min"], "max": r["max"],
+              "count": int(r["count"])} for r in rows]
+    return page(items, limit=limit,
+                position={"ts": rows[-1]["ts"].isoformat()} if rows else None)

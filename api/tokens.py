@@ -1,0 +1,50 @@
+"""Bearer tokens: created by the CLI, checked by the API. Only their SHA-256 is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any, Final
+
+import psycopg
+
+ROLES: Final = frozenset({"admin", "operator", "integrator", "grid_worker", "viewer"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a role and the area codes it may see (empty: everything)."""
+
+    role: str
+    areas: tuple[str, ...]
+
+    def sees(self, code: str | None) -> bool:
+        """Tell whether an object located at grid/community/street ``code`` is visible."""
+        if not self.areas:
+            return True
+        return code is not None and any(code.startswith(a) for a in self.areas)
+
+
+def create_token(conn: psycopg.Connection[Any], *, role: str, areas: list[str], note: str = ""
+                 ) -> str:
+    """Create a token and return it; it cannot be shown again."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(sorted(ROLES))}")
+    token = "fg_" + secrets.token_urlsafe(32)
+    conn.execute(
+        "INSERT INTO api_tokens (token_sha256, role, areas, note) VALUES (%s, %s, %s, %s)",
+        (hashlib.sha256(token.encode()).digest(), role, areas, note),
+    )
+    return token
+
+
+def lookup_token(conn: psycopg.Connection[Any], *, token: str) -> Principal | None:
+    """Return the principal of a live token, or None."""
+    row = conn.execute(
+        "SELECT role, areas FROM api_tokens WHERE token_sha256 = %s AND revoked_at IS NULL",
+        (hashlib.sha256(token.encode()).digest(),),
+    ).fetchone()
+    if row is None:
+        return None
+    return Principal(role=str(row[0]), areas=tuple(row[1]))

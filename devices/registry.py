@@ -1,0 +1,457 @@
+"""Registry imports (devices, key units, staff): CSV or JSON array in, typed rows out.
+
+Pure: no database, no clock. Each row is validated on its own, so one bad row is reported with
+its row number and field while the others are kept (CONTRACT §3, §4 ``POST .../import``).
+Coordinates may arrive in any of the three Chinese systems (``crs`` column); rows always leave
+here in WGS-84, which is what the database stores.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, Final, Generic, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from devices.geo import Crs, to_wgs84
+from devices.models import ID_PATTERN, DeviceKind
+
+Format = Literal["csv", "json"]
+
+THRESHOLD_PREFIX: Final = "threshold."
+# Threshold override names follow metric naming: they end up as JSON keys rules look up.
+THRESHOLD_NAME: Final = r"^[a-z][a-z0-9_]{0,63}$"
+# Area codes (DOMAIN §1): county 6, street 9, community 12, grid 14 or 15 digits. A county
+# leader's area is the county itself, so 6 is accepted beside the three grid levels.
+AREA_CODE: Final = re.compile(r"\d{6}|\d{9}|\d{12}|\d{14,15}")
+PHONE: Final = re.compile(r"\+?[0-9][0-9 ()-]{2,31}")
+
+
+class HydrantClass(StrEnum):
+    """Where a hydrant stands (CONTRACT §3)."""
+
+    MUNICIPAL = "municipal"
+    INDOOR = "indoor"
+
+
+class Agent(StrEnum):
+    """Extinguishing agent of an extinguisher; sets its scrap and service ages (DOMAIN §4)."""
+
+    DRY_POWDER = "dry_powder"
+    WATER = "water"
+    CO2 = "co2"
+    CLEAN_AGENT = "clean_agent"
+
+
+class Role(StrEnum):
+    """Staff roles on the escalation ladder (CONTRACT §3, DOMAIN §1)."""
+
+    GRID_WORKER = "grid_worker"
+    GRID_HEAD = "grid_head"
+    COMMUNITY_HANDLER = "community_handler"
+    DEPARTMENT = "department"
+    STREET_LEADER = "street_leader"
+    COUNTY_LEADER = "county_leader"
+    OPERATOR = "operator"
+
+
+def _no_bool(value: object) -> object:
+    # pydantic's lax mode reads JSON true as 1; a boolean in a number field is a mistake.
+    if isinstance(value, bool):
+        # pydantic turns only ValueError into a validation error, so not TypeError.
+        raise ValueError("a boolean is not a number")  # noqa: TRY004
+    return value
+
+
+def _int_as_text(value: object) -> object:
+    # Spreadsheet exports write IMEIs and phone numbers as JSON numbers.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _iso_date(value: object) -> object:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected an ISO 8601 date (YYYY-MM-DD)")  # noqa: TRY004
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an ISO 8601 date (YYYY-MM-DD)") from exc
+
+
+Id = Annotated[str, BeforeValidator(_int_as_text), StringConstraints(pattern=f"^{ID_PATTERN}$")]
+Text = Annotated[
+    str,
+    BeforeValidator(_int_as_text),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+]
+Lat = Annotated[float, BeforeValidator(_no_bool), Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
+Lon = Annotated[float, BeforeValidator(_no_bool), Field(ge=-180.0, le=180.0, allow_inf_nan=False)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+Finite = Annotated[float, BeforeValidator(_no_bool), Field(allow_inf_nan=False)]
+ThresholdName = Annotated[str, StringConstraints(pattern=THRESHOLD_NAME)]
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Located(_Row):
+    """A row with an optional position; lat and lon come as a pair."""
+
+    lat: Lat | None = None
+    lon: Lon | None = Field(default=None, validate_default=True)
+
+    @field_validator("lon")
+    @classmethod
+    def _pair(cls, lon: float | None, info: ValidationInfo) -> float | None:
+        # A lat that failed validation is absent from info.data and already reported.
+        if "lat" in info.data and (info.data["lat"] is None) != (lon is None):
+            raise ValueError("lat and lon must be given together")
+        return lon
+
+
+class DeviceRow(_Located):
+    """One device registry row, coordinates in WGS-84."""
+
+    device_id: Id
+    kind: Annotated[DeviceKind, BeforeValidator(_lower)]
+    model: Text | None = None
+    unit_id: Id | None = None
+    installed_on: IsoDate | None = None
+    manufactured_on: IsoDate | None = None
+    hydrant_class: Annotated[HydrantClass, BeforeValidator(_lower)] | None = None
+    agent: Annotated[Agent, BeforeValidator(_lower)] | None = None
+    heartbeat_s: Annotated[int, BeforeValidator(_no_bool), Field(gt=0, le=2**31 - 1)] | None = None
+    thresholds: dict[ThresholdName, Finite] | None = None
+
+    # Cross-field checks are field validators so the error names the field; pydantic validates
+    # in declaration order, so kind and installed_on are in info.data when they were valid.
+    @field_validator("manufactured_on")
+    @classmethod
+    def _made_before_installed(cls, made: date | None, info: ValidationInfo) -> date | None:
+        installed = info.data.get("installed_on")
+        if made is not None and installed is not None and made > installed:
+            raise ValueError("manufactured_on is after installed_on")
+        return made
+
+    @field_validator("hydrant_class")
+    @classmethod
+    def _hydrants_only(
+        cls, value: HydrantClass | None, info: ValidationInfo
+    ) -> HydrantClass | None:
+        if value is not None and info.data.get("kind", DeviceKind.HYDRANT) != DeviceKind.HYDRANT:
+            raise ValueError("hydrant_class is only for kind hydrant")
+        return value
+
+    @field_validator("agent")
+    @classmethod
+    def _extinguishers_only(cls, value: Agent | None, info: ValidationInfo) -> Agent | None:
+        kind = info.data.get("kind", DeviceKind.EXTINGUISHER)
+        if value is not None and kind != DeviceKind.EXTINGUISHER:
+            raise ValueError("agent is only for kind extinguisher")
+        return value
+
+
+class UnitRow(_Located):
+    """One key unit (消防安全重点单位) row, coordinates in WGS-84."""
+
+    unit_id: Id
+    name: Text
+    level: Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=3)] | None = None
+    address: Text | None = None
+    responsible: Text | None = None
+
+
+class StaffRow(_Row):
+    """One staff row: who they are, where they work, which terminal they carry."""
+
+    staff_id: Id
+    name: Text
+    role: Annotated[Role, BeforeValidator(_lower)]
+    area: Annotated[str, BeforeValidator(_int_as_text)] | None = None
+    terminal_id: Id | None = None
+    phone: Annotated[str, BeforeValidator(_int_as_text)] | None = None
+
+    @field_validator("area")
+    @classmethod
+    def _area(cls, area: str | None) -> str | None:
+        if area is not None and not AREA_CODE.fullmatch(area):
+            raise ValueError("expected a county, street, community or grid code (6-15 digits)")
+        return area
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, phone: str | None) -> str | None:
+        if phone is not None and not PHONE.fullmatch(phone):
+            raise ValueError("expected a phone number: digits, optionally +, spaces, - or ()")
+        return phone
+
+
+RowT = TypeVar("RowT", DeviceRow, UnitRow, StaffRow)
+
+_ID_FIELD: Final[dict[type[BaseModel], str]] = {
+    DeviceRow: "device_id",
+    UnitRow: "unit_id",
+    StaffRow: "staff_id",
+}
+
+
+class RowError(BaseModel):
+    """Why one row (1-based; 0 is the file itself) was not imported, and which field."""
+
+    model_config = ConfigDict(frozen=True)
+
+    row: int
+    field: str
+    message: str
+
+
+class ParsedRows(BaseModel, Generic[RowT]):
+    """Rows that passed validation, and an error for each problem in the others."""
+
+    rows: list[RowT] = Field(default_factory=list)
+    errors: list[RowError] = Field(default_factory=list)
+
+
+def parse_devices(data: str | bytes, *, fmt: Format | None = None) -> ParsedRows[DeviceRow]:
+    """Parse a device registry file (CSV or JSON array) into rows and per-row errors."""
+    return parse_rows(data, model=DeviceRow, fmt=fmt)
+
+
+def parse_units(data: str | bytes, *, fmt: Format | None = None) -> ParsedRows[UnitRow]:
+    """Parse a key-unit registry file (CSV or JSON array) into rows and per-row errors."""
+    return parse_rows(data, model=UnitRow, fmt=fmt)
+
+
+def parse_staff(data: str | bytes, *, fmt: Format | None = None) -> ParsedRows[StaffRow]:
+    """Parse a staff registry file (CSV or JSON array) into rows and per-row errors."""
+    return parse_rows(data, model=StaffRow, fmt=fmt)
+
+
+def parse_rows(
+    data: str | bytes, *, model: type[RowT], fmt: Format | None = None
+) -> ParsedRows[RowT]:
+    """Parse CSV or a JSON array into ``model`` rows; ``fmt`` None sniffs the format.
+
+    The first row with a given ID is kept and later duplicates are errors. A file that is not
+    CSV with a usable header nor a JSON array is one error at row 0 and no rows.
+    """
+    result: ParsedRows[RowT] = ParsedRows()
+    try:
+        raw_rows = _read(data, model=model, fmt=fmt)
+    except _FileError as exc:
+        result.errors.append(RowError(row=0, field="", message=str(exc)))
+        return result
+    id_field = _ID_FIELD[model]
+    first_seen: dict[str, int] = {}
+    for number, raw in raw_rows:
+        row, errors = _validate(raw, model=model, number=number)
+        if row is None:
+            result.errors.extend(errors)
+            continue
+        key = getattr(row, id_field)
+        if key in first_seen:
+            result.errors.append(
+                RowError(
+                    row=number,
+                    field=id_field,
+                    message=f"duplicate of row {first_seen[key]}; the first is kept",
+                )
+            )
+            continue
+        first_seen[key] = number
+        result.rows.append(row)
+    return result
+
+
+class _FileError(ValueError):
+    """The input as a whole is unusable."""
+
+
+def _read(
+    data: str | bytes, *, model: type[BaseModel], fmt: Format | None
+) -> list[tuple[int, object]]:
+    if isinstance(data, bytes):
+        try:
+            # utf-8-sig drops a BOM when present and is plain UTF-8 otherwise.
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise _FileError(f"not UTF-8: {exc}") from exc
+    else:
+        text = data.removeprefix("\ufeff")
+    head = text.lstrip()
+    if fmt is None:
+        fmt = "json" if head.startswith(("[", "{")) else "csv"
+    if fmt == "json":
+        return _read_json(text)
+    return _read_csv(text, model=model)
+
+
+def _read_json(text: str) -> list[tuple[int, object]]:
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _FileError(f"not valid JSON: {exc}") from exc
+    if not isinstance(parsed, list):
+        raise _FileError("expected a JSON array of objects")
+    return [(index + 1, item) for index, item in enumerate(parsed)]
+
+
+def _allowed_columns(model: type[BaseModel]) -> set[str]:
+    fields = set(model.model_fields) - {"thresholds"}
+    if issubclass(model, _Located):
+        fields.add("crs")
+    return fields
+
+
+def _read_csv(text: str, *, model: type[BaseModel]) -> list[tuple[int, object]]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        while header is not None and not any(cell.strip() for cell in header):
+            header = next(reader, None)
+        if header is None:
+            raise _FileError("empty input: expected a CSV header or a JSON array")
+        header_line = reader.line_num
+        columns = [cell.strip().lower() for cell in header]
+        _check_header(columns, model=model)
+        rows: list[tuple[int, object]] = []
+        previous_line = header_line
+        for cells in reader:
+            # Number rows by the file line they start on, minus the header's, so an operator
+            # finds row N on line N + 1 of a plain file even when quoted cells span lines.
+            number = previous_line + 1 - header_line
+            previous_line = reader.line_num
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) > len(columns):
+                rows.append((number, _TooManyCells(len(cells), len(columns))))
+                continue
+            rows.append((number, dict(zip(columns, cells, strict=False))))
+    except csv.Error as exc:
+        raise _FileError(f"not valid CSV (line {reader.line_num}): {exc}") from exc
+    return rows
+
+
+def _check_header(columns: list[str], *, model: type[BaseModel]) -> None:
+    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicates:
+        raise _FileError(f"duplicate column(s): {', '.join(duplicates)}")
+    allowed = _allowed_columns(model)
+    thresholds = "thresholds" in model.model_fields
+    unknown = [
+        c
+        for c in columns
+        if c not in allowed and not (thresholds and c.startswith(THRESHOLD_PREFIX))
+    ]
+    if unknown:
+        # A misspelt column would otherwise drop its data silently on every row.
+        raise _FileError(
+            f"unknown column(s): {', '.join(unknown)}; known: {', '.join(sorted(allowed))}"
+            + (f", {THRESHOLD_PREFIX}<name>" if thresholds else "")
+        )
+    required = [name for name, info in model.model_fields.items() if info.is_required()]
+    missing = [name for name in required if name not in columns]
+    if missing:
+        raise _FileError(f"missing required column(s): {', '.join(missing)}")
+
+
+class _TooManyCells:
+    """Marker for a CSV record with more cells than the header has columns."""
+
+    def __init__(self, got: int, expected: int) -> None:
+        self.message = f"{got} cells but the header has {expected} columns"
+
+
+def _validate(raw: object, *, model: type[RowT], number: int) -> tuple[RowT | None, list[RowError]]:
+    if isinstance(raw, _TooManyCells):
+        return None, [RowError(row=number, field="", message=raw.message)]
+    if not isinstance(raw, dict):
+        return None, [RowError(row=number, field="", message="expected a JSON object")]
+    errors: list[RowError] = []
+    values = _given(raw)
+    if "thresholds" in model.model_fields:
+        _gather_thresholds(values, number=number, errors=errors)
+    crs = Crs.WGS84
+    if issubclass(model, _Located) and "crs" in values:
+        given = values.pop("crs")
+        try:
+            crs = Crs(str(given).strip().lower())
+        except ValueError:
+            errors.append(
+                RowError(row=number, field="crs", message="expected wgs84, gcj02 or bd09")
+            )
+    try:
+        row = model.model_validate(values)
+    except ValidationError as exc:
+        errors.extend(_row_errors(exc, number=number))
+        return None, errors
+    if errors:
+        return None, errors
+    if isinstance(row, _Located) and crs is not Crs.WGS84 and row.lat is not None:
+        assert row.lon is not None  # the model validator enforces the pair
+        lat, lon = to_wgs84(row.lat, row.lon, crs)
+        row = row.model_copy(update={"lat": lat, "lon": lon})
+    return row, errors
+
+
+def _given(raw: dict[Any, Any]) -> dict[str, Any]:
+    """Drop what was not given: missing keys, JSON nulls and empty or blank cells."""
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        values[str(key)] = value.strip() if isinstance(value, str) else value
+    return values
+
+
+def _gather_thresholds(values: dict[str, Any], *, number: int, errors: list[RowError]) -> None:
+    """Fold ``threshold.<name>`` columns and a ``thresholds`` object into one mapping."""
+    merged: dict[str, Any] = {}
+    if "thresholds" in values:
+        given = values.pop("thresholds")
+        if isinstance(given, dict):
+            merged.update({str(k): v for k, v in given.items() if v is not None})
+        else:
+            errors.append(RowError(row=number, field="thresholds", message="expected an object"))
+    for key in [k for k in values if k.startswith(THRESHOLD_PREFIX)]:
+        merged[key.removeprefix(THRESHOLD_PREFIX)] = values.pop(key)
+    if merged:
+        values["thresholds"] = merged
+
+
+def _row_errors(exc: ValidationError, *, number: int) -> list[RowError]:
+    errors: list[RowError] = []
+    for error in exc.errors(include_url=False):
+        loc = error["loc"]
+        field = str(loc[0]) if loc else ""
+        if field == "thresholds" and len(loc) > 1:
+            field = f"{THRESHOLD_PREFIX}{loc[1]}"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif error["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
+        errors.append(RowError(row=number, field=field, message=message))
+    return errors

@@ -1,0 +1,145 @@
+"""The ``firegrid`` command (CONTRACT §5). Exit codes: 0 ok, 2 usage or input, 1 anything else."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from pydantic import ValidationError
+
+from firegrid.db import SchemaTooNew, migrate
+from firegrid.runtime import ROLES, run
+from firegrid.settings import Settings
+
+
+class InputError(Exception):
+    """Bad input from the user: exit 2 with a one-line reason."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="firegrid", description=__doc__)
+    parser.add_argument("--db-url", help="libpq URL (default: FIREGRID_DB_URL or embedded)")
+    parser.add_argument("--mqtt-url", help="mqtt://... (default: FIREGRID_MQTT_URL or embedded)")
+    parser.add_argument("--http", help="host:port for the API (default 127.0.0.1:8080)")
+    parser.add_argument("--data-dir", type=Path, help="photos and embedded services")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run FireGrid")
+    up.add_argument("--role", action="append", choices=ROLES,
+                    help="run only this role (repeatable); default: all")
+    sim = up.add_mutually_exclusive_group()
+    sim.add_argument("--simulate", dest="simulate", action="store_true", default=None,
+                     help="run demo simulators (default when using the embedded services)")
+    sim.add_argument("--no-simulate", dest="simulate", action="store_false")
+
+    for name in ("devices", "units", "staff"):
+        registry = sub.add_parser(name, help=f"{name} registry")
+        actions = registry.add_subparsers(dest="action", required=True)
+        imp = actions.add_parser("import", help="import CSV or a JSON array")
+        imp.add_argument("file", type=Path)
+
+    token = sub.add_parser("token", help="API tokens")
+    token_actions = token.add_subparsers(dest="action", required=True)
+    create = token_actions.add_parser("create", help="create a token and print it once")
+    create.add_argument("--role", required=True)
+    create.add_argument("--area", action="append", default=[],
+                        help="street, community or grid code (repeatable); none: all")
+    create.add_argument("--note", default="")
+
+    sub.add_parser("migrate", help="apply schema migrations and exit")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if args.db_url:
+        overrides["db_url"] = args.db_url
+    if args.mqtt_url:
+        overrides["mqtt_url"] = args.mqtt_url
+    if args.http:
+        overrides["http"] = args.http
+    if args.data_dir:
+        overrides["data_dir"] = args.data_dir
+    return Settings(**overrides)
+
+
+def _db(settings: Settings) -> str:
+    from firegrid.services import resolve_db
+
+    url = resolve_db(settings)
+    migrate(url, storage=settings.storage)
+    return url
+
+
+def _import(settings: Settings, kind: str, path: Path) -> int:
+    from devices import registry, service
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    fmt = "json" if path.suffix.lower() == ".json" else "csv" if path.suffix.lower() == ".csv" else None
+    parse = {"devices": registry.parse_devices, "units": registry.parse_units,
+             "staff": registry.parse_staff}[kind]
+    upsert = {"devices": service.upsert_devices, "units": service.upsert_units,
+              "staff": service.upsert_staff}[kind]
+    parsed = parse(data, fmt=fmt)  # type: ignore[operator]
+    if any(e.row == 0 for e in parsed.errors):
+        raise InputError(f"{path}: {parsed.errors[0].message}")
+    with psycopg.connect(_db(settings)) as conn:
+        counts = upsert(conn, rows=parsed.rows)  # type: ignore[operator]
+    print(json.dumps({"created": counts.created, "updated": counts.updated,
+                      "errors": [e.model_dump() for e in parsed.errors]}, ensure_ascii=False))
+    return 0 if not parsed.errors else 2
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from api.tokens import create_token
+
+    with psycopg.connect(_db(settings)) as conn:
+        try:
+            token = create_token(conn, role=args.role, areas=args.area, note=args.note)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+    print(token)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = _settings(args)
+        if args.command == "up":
+            return run(settings, roles=args.role or list(ROLES), simulate=args.simulate)
+        if args.command in {"devices", "units", "staff"}:
+            return _import(settings, args.command, args.file)
+        if args.command == "token":
+            return _token(settings, args)
+        if args.command == "migrate":
+            from firegrid.services import resolve_db
+
+            version = migrate(resolve_db(settings), storage=settings.storage)
+            print(f"schema at version {version}")
+            return 0
+    except (InputError, ValidationError) as exc:
+        print(f"firegrid: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except SchemaTooNew as exc:
+        print(f"firegrid: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Start the roles FireGrid runs in one process: ingest, API, and the demo simulators."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+import uvicorn
+
+from api.app import create_app
+from api.tokens import create_token
+from firegrid.db import migrate
+from firegrid.services import Services, broker_reachable, resolve
+from firegrid.settings import Settings
+from ingest.flows import IngestService
+
+log = logging.getLogger(__name__)
+
+ROLES = ("ingest", "rules", "dispatch", "api")
+
+
+def run(settings: Settings, *, roles: Sequence[str], simulate: bool | None) -> int:
+    """Run ``roles`` until interrupted; return the exit code."""
+    services = resolve(settings, need_broker=True)
+    stop = threading.Event()
+    started: list[Any] = []
+    try:
+        migrate(services.db_url, storage=settings.storage)
+        embedded = bool(services.embedded)
+        if "ingest" in roles:
+            ingest = IngestService(mqtt_url=services.mqtt_url, db_url=services.db_url,
+                                   settings=settings.ingest, storage=settings.storage)
+            ingest.start()
+            started.append(ingest)
+        if simulate if simulate is not None else embedded:
+            from firegrid.demo import DemoFleet
+
+            demo = DemoFleet(db_url=services.db_url, mqtt_url=services.mqtt_url,
+                             prefix=settings.ingest.topic_prefix)
+            demo.start()
+            started.append(demo)
+        if "api" in roles:
+            if embedded:
+                _print_demo_token(services)
+            _serve_api(settings, services, stop)
+        else:
+            _wait_for_signal(stop)
+    finally:
+        for role in reversed(started):
+            role.stop()
+        services.stop()
+    return 0
+
+
+def _print_demo_token(services: Services) -> None:
+    with psycopg.connect(services.db_url, autocommit=True) as conn:
+        token = create_token(conn, role="admin", areas=[], note="printed by firegrid up")
+    print(f"API token (admin, printed once): {token}")
+
+
+def _serve_api(settings: Settings, services: Services, stop: threading.Event) -> None:
+    app = create_app(db_url=services.db_url,
+                     broker_probe=lambda: broker_reachable(services.mqtt_url),
+                     status_settings=settings.devices)
+    config = uvicorn.Config(app, host=settings.http.host, port=settings.http.port,
+                            log_level="info", access_log=False)
+    print(f"API: http://{settings.http.host}:{settings.http.port}/docs")
+    uvicorn.Server(config).run()
+    stop.set()
+
+
+def _wait_for_signal(stop: threading.Event) -> None:
+    def handler(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    while not stop.wait(1.0):
+        pass

@@ -1,0 +1,78 @@
+"""Resolve the broker and database to use: configured ones, or the embedded defaults."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from firegrid.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Where the database and broker are, and the embedded ones to stop on exit."""
+
+    db_url: str
+    mqtt_url: str
+    embedded: list[Any] = field(default_factory=list)
+
+    def stop(self) -> None:
+        """Stop what we started, newest first."""
+        for handle in reversed(self.embedded):
+            handle.stop()
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def resolve_db(settings: Settings, services: Services | None = None) -> str:
+    """Return the database URL, starting the embedded PostgreSQL when none is configured."""
+    if settings.db_url is not None:
+        return settings.db_url.get_secret_value()
+    from firegrid.embedded import start_postgres
+
+    data = settings.data_dir.resolve() / "postgres"
+    data.parent.mkdir(parents=True, exist_ok=True)
+    server = start_postgres(data)
+    log.info("embedded PostgreSQL: data in %s", data)
+    print(f"PostgreSQL (embedded): data in {data}")
+    if services is not None:
+        services.embedded.append(server)
+    return server.url
+
+
+def resolve(settings: Settings, *, need_broker: bool = True) -> Services:
+    """Start whatever is not configured and return where everything is."""
+    services = Services(db_url="", mqtt_url="")
+    services.db_url = resolve_db(settings, services)
+    if settings.mqtt_url is not None:
+        services.mqtt_url = settings.mqtt_url.get_secret_value()
+    elif need_broker:
+        from firegrid.embedded import start_broker
+
+        data: Path = settings.data_dir.resolve() / "broker"
+        data.mkdir(parents=True, exist_ok=True)
+        broker = start_broker(data, port=1883 if _port_free(1883) else None)
+        services.embedded.append(broker)
+        services.mqtt_url = broker.url
+        print(f"MQTT broker (embedded Mosquitto): {broker.url}, data in {data}")
+    return services
+
+
+def broker_reachable(url: str, timeout_s: float = 1.0) -> bool:
+    """Tell whether the broker's port accepts TCP connections."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 1883),
+                                      timeout=timeout_s):
+            return True
+    except OSError:
+        return False

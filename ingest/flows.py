@@ -1,0 +1,234 @@
+"""The ingest role: receive, batch, decode, commit, then acknowledge."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from devices.models import DecodePolicy
+from devices.service import known_device_ids, known_terminal_ids
+from ingest import metrics
+from ingest.buffer import MessageBuffer
+from ingest.config import IngestSettings, StorageSettings
+from ingest.models import InboundMessage, PreparedBatch, Rejection
+from ingest.partitions import chunk_starts, ensure_partitions, existing_partitions
+from ingest.prepare import TerminalDecoder, prepare_batch, route_all, senders
+from ingest.service import WriteResult, store_rejections, write_batch
+from ingest.subscriber import Subscriber
+from ingest.topics import TopicKind, subscriptions
+
+log = logging.getLogger(__name__)
+
+# Errors that say the database could not be reached or went away: wait and retry the batch.
+# Anything else the database raises is about the data: isolate the message that causes it.
+TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
+
+PARTITIONED_TABLES = ("readings", "device_events")
+
+
+class KnownSenders:
+    """Registry membership of senders, cached once found.
+
+    A miss is asked of the database on every batch it occurs in (one query for all misses), so a
+    device imported while ingest runs is accepted from its very next message.
+    """
+
+    def __init__(self) -> None:
+        self.devices: set[str] = set()
+        self.terminals: set[str] = set()
+
+    def resolve(self, conn: psycopg.Connection[Any], *, devices: set[str],
+                terminals: set[str]) -> None:
+        """Look up the senders not yet known."""
+        missing = devices - self.devices
+        if missing:
+            self.devices |= known_device_ids(conn, ids=sorted(missing))
+        missing = terminals - self.terminals
+        if missing:
+            self.terminals |= known_terminal_ids(conn, ids=sorted(missing))
+
+
+class BatchWriter:
+    """Writes batches to PostgreSQL; retries while the database is away, never drops."""
+
+    def __init__(self, *, db_url: str, settings: IngestSettings, storage: StorageSettings,
+                 terminal_decoders: dict[TopicKind, TerminalDecoder] | None = None) -> None:
+        self._db_url = db_url
+        self._settings = settings
+        self._storage = storage
+        self._policy: DecodePolicy = settings.decode_policy()
+        self._terminal_decoders = terminal_decoders or {}
+        self._conn: psycopg.Connection[Any] | None = None
+        self._partitions: set[str] | None = None
+        self._timescale = False
+        self._known = KnownSenders()
+        self.stopping = threading.Event()
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self._db_url, autocommit=True)
+            row = self._conn.execute(
+                "SELECT timescale FROM fg_schema_version ORDER BY version LIMIT 1").fetchone()
+            self._timescale = bool(row and row[0])
+            self._partitions = None
+        return self._conn
+
+    def close(self) -> None:
+        """Close the database connection."""
+        if self._conn is not None:
+            self._conn.close()
+
+    def write(self, messages: Sequence[InboundMessage]) -> list[WriteResult]:
+        """Store ``messages`` durably, retrying until the database takes them."""
+        routes = route_all(messages, prefix=self._settings.topic_prefix)
+        delay = 0.1
+        while True:
+            try:
+                return self._write_isolating(messages, routes)
+            except TRANSIENT as exc:
+                metrics.DB_RETRIES.inc()
+                if self._conn is not None:
+                    self._conn.close()
+                if self.stopping.is_set():
+                    raise
+                log.warning("database unavailable (%s); retrying the batch in %.1fs",
+                            str(exc).strip().splitlines()[0] if str(exc) else exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, self._settings.retry_backoff_max.total_seconds())
+
+    def _write_isolating(self, messages: Sequence[InboundMessage], routes: Sequence[Any]
+                         ) -> list[WriteResult]:
+        conn = self._connection()
+        devices, terminals = senders(routes)
+        self._known.resolve(conn, devices=devices, terminals=terminals)
+        batch = prepare_batch(
+            messages, routes, known_devices=self._known.devices,
+            known_terminals=self._known.terminals, policy=self._policy,
+            max_payload_bytes=self._settings.max_payload_bytes,
+            terminal_decoders=self._terminal_decoders,
+        )
+        self._ensure_partitions(conn, batch)
+        started = time.perf_counter()
+        try:
+            result = write_batch(conn, batch=batch)
+        except TRANSIENT:
+            raise
+        except psycopg.Error as exc:
+            # The database refused something in this batch (say a text it cannot store). Split
+            # the batch until the message responsible is alone, and store that one as rejected.
+            if len(messages) == 1:
+                self._reject_unstorable(conn, messages[0], exc)
+                return []
+            half = len(messages) // 2
+            return (self._write_isolating(messages[:half], routes[:half])
+                    + self._write_isolating(messages[half:], routes[half:]))
+        _record_metrics(batch, result, time.perf_counter() - started)
+        return [result]
+
+    def _reject_unstorable(self, conn: psycopg.Connection[Any], message: InboundMessage,
+                           exc: psycopg.Error) -> None:
+        reason = "storage_error"
+        detail = f"{type(exc).__name__}: {str(exc).strip()}"[:2000]
+        store_rejections(conn, rejections=[Rejection(message.received_at, message.topic, reason,
+                                                     detail, message.payload)])
+        metrics.REJECTED.labels(reason).inc()
+        log.warning("message on %s refused by the database: %s", message.topic, detail)
+
+    def _ensure_partitions(self, conn: psycopg.Connection[Any], batch: PreparedBatch) -> None:
+        if self._timescale:
+            return  # TimescaleDB makes its own chunks
+        chunk = self._storage.chunk_interval
+        if self._partitions is None:
+            self._partitions = set()
+            for table in PARTITIONED_TABLES:
+                self._partitions |= existing_partitions(conn, table=table)
+        for table, times in (("readings", (r.ts for r, _ in batch.readings)),
+                             ("device_events", (e.ts for e, _ in batch.events))):
+            needed = {s for s in chunk_starts(times, chunk)
+                      if f"{table}_p{s:%Y%m%d%H%M}" not in self._partitions}
+            if needed:
+                ensure_partitions(conn, table=table, starts=needed, chunk=chunk)
+                self._partitions |= {f"{table}_p{s:%Y%m%d%H%M}" for s in needed}
+
+
+def _record_metrics(batch: PreparedBatch, result: WriteResult, seconds: float) -> None:
+    metrics.MESSAGES_RECEIVED.inc(batch.messages)
+    metrics.MESSAGES_ACCEPTED.inc(batch.accepted_messages)
+    for reason, count in batch.rejected_reasons.items():
+        metrics.REJECTED.labels(reason).inc(count)
+    metrics.READINGS.inc(result.readings)
+    metrics.EVENTS.inc(result.events)
+    metrics.DUPLICATES.inc(result.duplicates)
+    metrics.CONFLICTS.inc(result.conflicts)
+    metrics.UNKNOWN_METRICS.inc(batch.unknown_metrics)
+    metrics.BATCH_MESSAGES.observe(batch.messages)
+    metrics.BATCH_ROWS.observe(batch.rows)
+    metrics.COMMIT_SECONDS.observe(seconds)
+
+
+class IngestService:
+    """The ingest role: a subscriber feeding a buffer, and one writer thread draining it."""
+
+    def __init__(self, *, mqtt_url: str, db_url: str, settings: IngestSettings,
+                 storage: StorageSettings,
+                 terminal_decoders: dict[TopicKind, TerminalDecoder] | None = None) -> None:
+        self._settings = settings
+        self.buffer = MessageBuffer()
+        self.subscriber = Subscriber(
+            url=mqtt_url, client_id=settings.client_id,
+            filters=subscriptions(prefix=settings.topic_prefix,
+                                  shared_group=settings.shared_group),
+            receive_maximum=settings.receive_maximum,
+            session_expiry_s=int(settings.session_expiry.total_seconds()),
+            sink=self.buffer.put,
+        )
+        self.writer = BatchWriter(db_url=db_url, settings=settings, storage=storage,
+                                  terminal_decoders=terminal_decoders)
+        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._stop = threading.Event()
+        self.committed_batches = 0
+        self.last_commit_at: datetime | None = None
+        self.failed = False
+
+    def start(self) -> None:
+        """Start receiving and writing."""
+        self.subscriber.start()
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop receiving, finish the batch in hand, and disconnect."""
+        self._stop.set()
+        self.writer.stopping.set()
+        self._thread.join(timeout_s)
+        self.subscriber.stop()
+        self.writer.close()
+
+    def _run(self) -> None:
+        max_wait = self._settings.batch_max_wait.total_seconds()
+        while not self._stop.is_set():
+            metrics.QUEUE_DEPTH.set(len(self.buffer))
+            metrics.BROKER_CONNECTED.set(1 if self.subscriber.connected.is_set() else 0)
+            messages = self.buffer.take(max_messages=self._settings.batch_max_messages,
+                                        max_bytes=self._settings.batch_max_bytes,
+                                        max_wait_s=max_wait)
+            if not messages:
+                continue
+            try:
+                self.writer.write(messages)
+            except TRANSIENT:
+                return  # stopping while the database is away: the broker redelivers them
+            except Exception:
+                # Never reached in normal operation; if it is, stop acknowledging rather than
+                # lose the batch: the broker will redeliver it after a restart.
+                log.exception("ingest writer failed; no longer acknowledging")
+                self.failed = True
+                return
+            self.subscriber.ack(messages)
+            self.committed_batches += 1
+            self.last_commit_at = datetime.now(UTC)

@@ -1,0 +1,56 @@
+"""Messages as received, and a batch made ready for the database."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from devices.models import DeviceEvent, Fix, Reading
+
+
+@dataclass(slots=True)
+class InboundMessage:
+    """One MQTT message as the subscriber received it, not yet acknowledged.
+
+    ``generation`` counts broker connections: a packet id is only meaningful on the connection
+    that delivered it, so acknowledgements for an older generation are never sent.
+    """
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    generation: int
+    received_at: datetime
+
+
+@dataclass(slots=True)
+class Rejection:
+    """A message, or parts of it, stored in the rejected-messages store."""
+
+    received_at: datetime
+    topic: str
+    reason: str
+    detail: str
+    payload: bytes
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """Everything one batch of messages turns into, ready to write in one transaction."""
+
+    messages: int = 0
+    readings: list[tuple[Reading, datetime]] = field(default_factory=list)
+    events: list[tuple[DeviceEvent, datetime]] = field(default_factory=list)
+    fixes: list[tuple[Fix, datetime]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    # Reason -> how many messages (whole) or parts were rejected for it, for /metrics.
+    rejected_reasons: Counter[str] = field(default_factory=Counter)
+    accepted_messages: int = 0
+    unknown_metrics: int = 0
+
+    @property
+    def rows(self) -> int:
+        """Return how many data rows the batch writes."""
+        return len(self.readings) + len(self.events) + len(self.fixes) + len(self.rejections)

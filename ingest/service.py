@@ -1,0 +1,226 @@
+"""SQL of the ingest path: one transaction per batch, COPY for the rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from devices.models import DeviceEvent, Reading
+from ingest.models import PreparedBatch, Rejection
+
+Conn = psycopg.Connection[Any]
+
+NO_SEQ = -1  # stored for "the device sent no seq"; see m0001 on why not NULL
+
+_READING_COLUMNS = "ts, device_id, metric, value, seq, received_at, batch_id"
+_READING_TYPES = ["timestamptz", "text", "text", "float8", "int8", "timestamptz", "int8"]
+_EVENT_COLUMNS = "ts, device_id, type, seq, detail, received_at, batch_id"
+_EVENT_TYPES = ["timestamptz", "text", "text", "int8", "jsonb", "timestamptz", "int8"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What one committed batch stored."""
+
+    batch_id: int
+    readings: int
+    events: int
+    rejected: int
+    duplicates: int
+    conflicts: int
+
+
+def write_batch(conn: Conn, *, batch: PreparedBatch) -> WriteResult:
+    """Store a prepared batch in one transaction and return what it stored.
+
+    ``conn`` must be in autocommit mode: the transaction is opened here. Readings and events go
+    in with one COPY each; only when the identity constraint fires (a redelivered or re-sent
+    sample) does the batch take the slower path that skips duplicates and records conflicts.
+    """
+    with conn.transaction():
+        row = conn.execute("SELECT nextval('ingest_batches_batch_id_seq')").fetchone()
+        assert row is not None
+        batch_id = int(row[0])
+        readings, r_dups, r_conflicts = _store(
+            conn, table="readings", rows=_reading_rows(batch.readings, batch_id),
+            count=len(batch.readings), columns=_READING_COLUMNS, types=_READING_TYPES,
+            conflict_sql=_READING_CONFLICTS,
+        )
+        events, e_dups, e_conflicts = _store(
+            conn, table="device_events", rows=_event_rows(batch.events, batch_id),
+            count=len(batch.events), columns=_EVENT_COLUMNS, types=_EVENT_TYPES,
+            conflict_sql=_EVENT_CONFLICTS,
+        )
+        _store_rejections(conn, batch.rejections)
+        _update_status(conn, batch)
+        conn.execute(
+            "INSERT INTO ingest_batches (batch_id, messages, readings, events, rejected)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (batch_id, batch.messages, readings, events, len(batch.rejections)),
+        )
+        conn.execute("SELECT pg_notify('firegrid_batches', %s)", (str(batch_id),))
+    return WriteResult(batch_id, readings, events, len(batch.rejections),
+                       r_dups + e_dups, r_conflicts + e_conflicts)
+
+
+def store_rejections(conn: Conn, *, rejections: list[Rejection]) -> None:
+    """Store rejections on their own (a message the database itself refused)."""
+    with conn.transaction():
+        _store_rejections(conn, rejections)
+
+
+def _reading_rows(items: list[tuple[Reading, datetime]], batch_id: int) -> Iterable[tuple[Any, ...]]:
+    for r, received_at in items:
+        yield (r.ts, r.device_id, r.metric, r.value,
+               NO_SEQ if r.seq is None else r.seq, received_at, batch_id)
+
+
+def _event_rows(items: list[tuple[DeviceEvent, datetime]], batch_id: int) -> Iterable[tuple[Any, ...]]:
+    for e, received_at in items:
+        yield (e.ts, e.device_id, e.type, NO_SEQ if e.seq is None else e.seq,
+               Jsonb(e.detail), received_at, batch_id)
+
+
+def _copy(conn: Conn, table: str, columns: str, types: list[str],
+          rows: Iterable[tuple[Any, ...]]) -> None:
+    with conn.cursor() as cur, cur.copy(
+        f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+
+
+_READING_CONFLICTS = """
+INSERT INTO ingest_conflicts (received_at, kind, device_id, ts, seq, key, stored, incoming)
+SELECT s.received_at, 'reading', s.device_id, s.ts, s.seq, s.metric,
+       jsonb_build_object('value', r.value), jsonb_build_object('value', s.value)
+FROM staging_readings s
+JOIN readings r USING (device_id, metric, ts, seq)
+WHERE r.value IS DISTINCT FROM s.value
+"""
+
+_EVENT_CONFLICTS = """
+INSERT INTO ingest_conflicts (received_at, kind, device_id, ts, seq, key, stored, incoming)
+SELECT s.received_at, 'event', s.device_id, s.ts, s.seq, s.type,
+       jsonb_build_object('detail', r.detail), jsonb_build_object('detail', s.detail)
+FROM staging_device_events s
+JOIN device_events r USING (device_id, type, ts, seq)
+WHERE r.detail IS DISTINCT FROM s.detail
+"""
+
+
+def _store(conn: Conn, *, table: str, rows: Iterable[tuple[Any, ...]], count: int,
+           columns: str, types: list[str], conflict_sql: str) -> tuple[int, int, int]:
+    """COPY rows into ``table``; return (stored, duplicates, conflicts)."""
+    if count == 0:
+        return 0, 0, 0
+    materialised = list(rows)
+    try:
+        with conn.transaction():  # a savepoint: the fast path may fail on the identity
+            _copy(conn, table, columns, types, materialised)
+    except psycopg.errors.UniqueViolation:
+        return _store_deduplicated(conn, table=table, rows=materialised, columns=columns,
+                                   types=types, conflict_sql=conflict_sql)
+    return count, 0, 0
+
+
+def _store_deduplicated(conn: Conn, *, table: str, rows: list[tuple[Any, ...]], columns: str,
+                        types: list[str], conflict_sql: str) -> tuple[int, int, int]:
+    staging = f"staging_{table}"
+    conn.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {staging} "
+        f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    conn.execute(f"TRUNCATE {staging}")
+    _copy(conn, staging, columns, types, rows)
+    cur = conn.execute(
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} ON CONFLICT DO NOTHING"
+    )
+    stored = cur.rowcount
+    conflicts = conn.execute(conflict_sql).rowcount
+    return stored, len(rows) - stored - conflicts, conflicts
+
+
+def _store_rejections(conn: Conn, rejections: list[Rejection]) -> None:
+    if not rejections:
+        return
+    with conn.cursor() as cur, cur.copy(
+        "COPY rejected_messages (received_at, topic, reason, detail, payload)"
+        " FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["timestamptz", "text", "text", "text", "bytea"])
+        for r in rejections:
+            copy.write_row((r.received_at, r.topic, r.reason,
+                            r.detail.replace("\x00", "\\0"), r.payload))
+
+
+def _update_status(conn: Conn, batch: PreparedBatch) -> None:
+    """Upsert each sender's last-heard time and newest value per metric."""
+    status: dict[str, list[Any]] = {}  # device -> [last_received_at, last_ts, latest]
+    for reading, received_at in batch.readings:
+        entry = status.setdefault(reading.device_id, [received_at, reading.ts, {}])
+        entry[0] = max(entry[0], received_at)
+        entry[1] = max(entry[1], reading.ts)
+        latest = entry[2]
+        known = latest.get(reading.metric)
+        if known is None or reading.ts >= known[0]:
+            latest[reading.metric] = (reading.ts, reading.value, reading.seq)
+    for event, received_at in batch.events:
+        entry = status.setdefault(event.device_id, [received_at, event.ts, {}])
+        entry[0] = max(entry[0], received_at)
+        entry[1] = max(entry[1], event.ts)
+    if not status:
+        return
+    ids = sorted(status)  # a fixed order keeps concurrent workers from deadlocking
+    conn.execute(
+        """
+        INSERT INTO device_status AS d (device_id, last_received_at, last_ts, latest)
+        SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::jsonb[])
+        ON CONFLICT (device_id) DO UPDATE SET
+            last_received_at = greatest(d.last_received_at, excluded.last_received_at),
+            last_ts = greatest(d.last_ts, excluded.last_ts),
+            latest = fg_merge_latest(d.latest, excluded.latest)
+        """,
+        (
+            ids,
+            [status[i][0] for i in ids],
+            [status[i][1] for i in ids],
+            [
+                Jsonb({m: {"ts": ts.isoformat(), "value": v, "seq": s}
+                       for m, (ts, v, s) in status[i][2].items()})
+                for i in ids
+            ],
+        ),
+    )
+
+
+def list_rejected(conn: Conn, *, since: datetime | None, topic: str | None, reason: str | None,
+                  after_id: int | None, limit: int) -> list[dict[str, Any]]:
+    """List stored rejections, newest first, keyset-paginated by id."""
+    clauses, params = [], []
+    if since is not None:
+        clauses.append("received_at >= %s")
+        params.append(since)
+    if topic is not None:
+        clauses.append("topic = %s")
+        params.append(topic)
+    if reason is not None:
+        clauses.append("reason = %s")
+        params.append(reason)
+    if after_id is not None:
+        clauses.append("id < %s")
+        params.append(after_id)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    params.append(limit)
+    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        return cur.execute(
+            "SELECT id, topic, reason, detail, received_at, payload FROM rejected_messages "
+            f"{where} ORDER BY id DESC LIMIT %s",
+            params,
+        ).fetchall()

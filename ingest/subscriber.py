@@ -1,0 +1,104 @@
+"""The MQTT side of ingest: a persistent QoS 1 session that acknowledges only when told."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from ingest.models import InboundMessage
+
+log = logging.getLogger(__name__)
+
+
+def client_for_url(url: str, *, client_id: str) -> tuple[mqtt.Client, str, int]:
+    """Build an MQTT 5 paho client for an ``mqtt://`` or ``mqtts://`` URL; return host, port."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"mqtt", "mqtts"}:
+        raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, got {parts.scheme}://")
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=mqtt.MQTTv5)
+    if parts.username:
+        client.username_pw_set(unquote(parts.username),
+                               unquote(parts.password) if parts.password else None)
+    if parts.scheme == "mqtts":
+        client.tls_set_context(ssl.create_default_context())
+    port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+    return client, parts.hostname or "127.0.0.1", port
+
+
+class Subscriber:
+    """Receives messages into ``sink`` and acknowledges them when ``ack`` is called.
+
+    paho's network thread reconnects by itself; the session is persistent (clean start off,
+    a session expiry) so what arrives while we are away or not yet acknowledged is redelivered.
+    """
+
+    def __init__(self, *, url: str, client_id: str, filters: Sequence[str], receive_maximum: int,
+                 session_expiry_s: int, sink: Callable[[InboundMessage], None]) -> None:
+        self._client, self._host, self._port = client_for_url(url, client_id=client_id)
+        self._client.manual_ack_set(True)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._filters = list(filters)
+        self._receive_maximum = receive_maximum
+        self._session_expiry_s = session_expiry_s
+        self._sink = sink
+        self.generation = 0
+        self.connected = threading.Event()
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+
+    def start(self) -> None:
+        """Connect in the background; paho keeps reconnecting until ``stop``."""
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self._session_expiry_s
+        props.ReceiveMaximum = self._receive_maximum
+        self._client.connect_async(self._host, self._port, keepalive=30, clean_start=False,
+                                   properties=props)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect (the session stays on the broker) and stop the network thread."""
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def ack(self, messages: Sequence[InboundMessage]) -> int:
+        """Acknowledge ``messages`` received on the current connection; return how many."""
+        generation = self.generation
+        sent = 0
+        for message in messages:
+            if message.qos and message.generation == generation:
+                self._client.ack(message.mid, message.qos)
+                sent += 1
+        return sent
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any,
+                    reason: ReasonCode, _props: Properties | None) -> None:
+        if reason.is_failure:
+            log.error("broker refused the connection: %s", reason)
+            return
+        self.generation += 1
+        log.info("connected to mqtt://%s:%s (connection %d)", self._host, self._port,
+                 self.generation)
+        client.subscribe([(f, 1) for f in self._filters])
+        self.connected.set()
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any,
+                       reason: ReasonCode, _props: Properties | None) -> None:
+        self.connected.clear()
+        if reason.value != 0:
+            log.warning("lost the broker (%s); reconnecting", reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self._sink(InboundMessage(msg.topic, msg.payload, msg.mid, msg.qos, self.generation,
+                                  datetime.now(UTC)))

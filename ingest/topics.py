@@ -1,0 +1,78 @@
+"""Topic routing: which decoder a message goes to, and whose it claims to be (CONTRACT §1)."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Final
+
+from msgspec import Struct
+
+from devices.models import ID_PATTERN
+from ingest.exceptions import TopicError
+
+_ID: Final = re.compile(ID_PATTERN)
+_SHA256: Final = re.compile(r"[0-9a-f]{64}")
+
+
+class TopicKind(StrEnum):
+    """What a topic carries."""
+
+    TELEMETRY = "telemetry"
+    EVENT = "event"
+    RAW = "raw"
+    NMEA = "nmea"
+    REPORT = "report"
+    PHOTO = "photo"
+    CASE = "case"
+
+
+DEVICE_KINDS: Final = frozenset({TopicKind.TELEMETRY, TopicKind.EVENT, TopicKind.RAW})
+
+
+class Route(Struct, frozen=True):
+    """A parsed topic: the kind, the sender's ID, and the codec or photo hash if any."""
+
+    kind: TopicKind
+    sender_id: str
+    arg: str = ""
+
+
+def parse_topic(topic: str, *, prefix: str) -> Route:
+    """Parse ``topic`` under ``prefix`` into a Route, or raise TopicError saying why."""
+    if not topic.startswith(prefix + "/"):
+        raise TopicError(topic, "bad_topic")
+    parts = topic[len(prefix) + 1 :].split("/")
+    if len(parts) < 3 or not _ID.fullmatch(parts[1]):
+        raise TopicError(topic, "bad_topic")
+    scope, sender, rest = parts[0], parts[1], parts[2:]
+    if scope == "d":
+        if rest == ["telemetry"]:
+            return Route(TopicKind.TELEMETRY, sender)
+        if rest == ["event"]:
+            return Route(TopicKind.EVENT, sender)
+        if len(rest) == 2 and rest[0] == "raw" and rest[1]:
+            return Route(TopicKind.RAW, sender, rest[1])
+    elif scope == "t":
+        if rest == ["nmea"]:
+            return Route(TopicKind.NMEA, sender)
+        if rest == ["report"]:
+            return Route(TopicKind.REPORT, sender)
+        if rest == ["case"]:
+            return Route(TopicKind.CASE, sender)
+        if len(rest) == 2 and rest[0] == "photo":
+            if not _SHA256.fullmatch(rest[1].lower()):
+                raise TopicError(topic, "bad_photo_hash")
+            return Route(TopicKind.PHOTO, sender, rest[1].lower())
+        if rest == ["inbox"]:
+            raise TopicError(topic, "inbox_is_outbound")
+    raise TopicError(topic, "bad_topic")
+
+
+def subscriptions(*, prefix: str, shared_group: str | None) -> list[str]:
+    """Return the topic filters the ingest role subscribes to."""
+    filters = [f"{prefix}/d/+/#", f"{prefix}/t/+/nmea", f"{prefix}/t/+/report",
+               f"{prefix}/t/+/photo/+", f"{prefix}/t/+/case"]
+    if shared_group:
+        return [f"$share/{shared_group}/{f}" for f in filters]
+    return filters

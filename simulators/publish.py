@@ -1,0 +1,60 @@
+"""Publish simulated messages to a broker with QoS 1 and wait until the broker has them all."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+
+from simulators.models import SimMessage
+
+
+class Publisher:
+    """A QoS 1 publisher with a bounded in-flight window (20-100, as DESIGN.md advises)."""
+
+    def __init__(self, url: str, *, client_id: str = "", inflight: int = 100) -> None:
+        parts = urlsplit(url)
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                   protocol=mqtt.MQTTv5)
+        if parts.username:
+            self._client.username_pw_set(unquote(parts.username),
+                                         unquote(parts.password) if parts.password else None)
+        self._client.max_inflight_messages_set(inflight)
+        self._client.max_queued_messages_set(0)
+        self._connected = threading.Event()
+        self._client.on_connect = lambda *_a: self._connected.set()
+        self._client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, keepalive=30)
+        self._client.loop_start()
+        if not self._connected.wait(10):
+            raise ConnectionError(f"could not connect to {url}")
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1) -> mqtt.MQTTMessageInfo:
+        """Queue one message for publishing."""
+        return self._client.publish(topic, payload, qos=qos)
+
+    def publish_all(self, messages: Iterable[SimMessage | tuple[str, bytes]], *,
+                    timeout_s: float = 120.0) -> int:
+        """Publish every message and wait for all acknowledgements; return the count."""
+        infos = []
+        for message in messages:
+            topic, payload = (message.topic, message.payload) if isinstance(
+                message, SimMessage) else message
+            infos.append(self._client.publish(topic, payload, qos=1))
+        deadline = time.monotonic() + timeout_s
+        for info in infos:
+            info.wait_for_publish(max(0.1, deadline - time.monotonic()))
+        return len(infos)
+
+    def close(self) -> None:
+        """Disconnect."""
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
