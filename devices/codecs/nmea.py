@@ -31,6 +31,8 @@ from devices.models import Fix, PartRejection
 
 TALKERS: Final = frozenset({b"GP", b"GL", b"GA", b"GB", b"BD", b"GN"})
 KNOT_MPS: Final = 1852.0 / 3600.0
+_USED: Final = frozenset({b"GGA,", b"RMC,"})  # sentence type and the comma after it
+_STATUSES: Final = frozenset({b"A", b"V"})
 _DAY_US: Final = 86_400_000_000
 _ORDINAL_BASE: Final = datetime(1, 1, 1, tzinfo=UTC)  # date.toordinal() == 1
 
@@ -108,7 +110,7 @@ def decode(
             counts["proprietary"] = counts.get("proprietary", 0) + 1
             continue
         kind = s[3:7]
-        if (kind != b"GGA," and kind != b"RMC,") or s[1:3] not in TALKERS:  # noqa: PLR1714
+        if kind not in _USED or s[1:3] not in TALKERS:
             counts["unsupported"] = counts.get("unsupported", 0) + 1
             continue
         try:
@@ -129,6 +131,8 @@ def decode(
         counts["rmc_unpaired"] = unpaired
     candidates = _dated(out, ggas, rmcs, received_at, policy)
     _accept(out, candidates, terminal_id, policy, previous)
+    # Joining and the jump check reject after the per-line pass; report in line order.
+    out.rejections.sort(key=lambda r: int(r.where[5:]))
     return out
 
 
@@ -185,7 +189,7 @@ def _rmc(n: int, f: list[bytes], policy: NmeaPolicy, out: NmeaDecoded) -> _Rmc:
         raise _LineError("malformed", f"RMC has {len(f) - 1} fields, needs at least 9")
     tod = _time_of_day(f[1])
     status = f[2]
-    if status != b"A" and status != b"V":  # noqa: PLR1714
+    if status not in _STATUSES:
         raise _LineError("malformed", f"RMC status {status!r}")
     day = _day_ordinal(f[9])
     knots = _number(f[7], "speed")
@@ -299,7 +303,7 @@ def _dated(
             i = bisect_left(dated_lines, n)
             rmc_full = min(dated[max(i - 1, 0) : i + 1], key=lambda d: abs(d[0] - n))[1]
             # Same day as that RMC, or the day before or after when the two straddle midnight.
-            full = (rmc_full - tod) // _DAY_US * _DAY_US + tod
+            full = (rmc_full - tod + _DAY_US // 2) // _DAY_US * _DAY_US + tod
         if full is None:
             if not policy.date_from_received_at:
                 _reject(out, n, "no_date", "no RMC with a date in the message")
@@ -346,8 +350,11 @@ def _accept(
 
 
 def _nearest(rmcs: list[_Rmc] | None, n: int) -> _Rmc | None:
+    """Return the RMC (of a list in line order) closest to line ``n``."""
     if not rmcs:
         return None
     if len(rmcs) == 1:
         return rmcs[0]
-    return min(rmcs, key=lambda r: abs(r[0] - n))
+    # Bisect, not a scan: a payload repeating one second thousands of times stays linear.
+    i = bisect_left(rmcs, n, key=lambda r: r[0])
+    return min(rmcs[max(i - 1, 0) : i + 1], key=lambda r: abs(r[0] - n))

@@ -237,7 +237,7 @@ def test_seq_bounds_are_inclusive() -> None:
     decoded = tele(
         {"samples": [{"ts": TS, "seq": s, "values": {"battery_pct": 1}} for s in (0, 2**32 - 1)]}
     )
-    assert [r.seq for r in decoded.records] == [0, 2**32 - 1]
+    assert [r.seq for r in decoded.records if isinstance(r, Reading)] == [0, 2**32 - 1]
 
 
 def test_all_samples_rejected_returns_rejections_without_raising() -> None:
@@ -346,6 +346,18 @@ def test_event_detail_entries_jsonb_cannot_hold_are_dropped_event_kept() -> None
 )
 def test_event_whole_payload_reasons(payload: bytes, reason: str) -> None:
     assert whole(event, payload) == reason
+
+
+def test_lone_surrogates_from_the_stdlib_fallback_are_contained() -> None:
+    # msgspec refuses a lone surrogate escape, the stdlib accepts it: neither may reach storage.
+    decoded = tele(b'{"ts": "2026-11-26T06:30:00Z", "values": {"\\ud800": 1, "battery_pct": 3}}')
+    assert reasons(decoded) == [("values", "bad_metric_name")]
+    assert metrics(decoded) == [("battery_pct", 3.0)]
+    decoded = event(b'{"ts": "2026-11-26T06:30:00Z", "type": "tamper", "detail": {"x": "\\udfff"}}')
+    assert decoded.records == [DeviceEvent(DEV, T0, None, "tamper", {})]
+    assert reasons(decoded) == [("detail.x", "wrong_type")]
+    for part in decoded.rejections:
+        part.detail.encode("utf-8")
 
 
 def test_event_batch_too_large() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -330,6 +331,21 @@ def test_duplicated_sentences_give_one_fix() -> None:
     assert [f.ts for f in out.fixes] == [a.ts, b.ts]
     assert out.counts["duplicate"] == 2
     assert out.rejections == []
+
+
+def test_one_second_repeated_thousands_of_times_stays_fast() -> None:
+    payload = epoch(walk(1)[0]).encode() * 20_000
+    t0 = time.perf_counter()
+    out = run(payload)
+    assert time.perf_counter() - t0 < 5.0
+    assert (len(out.fixes), out.counts["duplicate"]) == (1, 19_999)
+
+
+def test_rejections_are_reported_in_line_order() -> None:
+    a, b, c = walk(3)
+    jumped = SimFix(ts=b.ts, lat=b.lat + 0.01, lon=b.lon)
+    out = run(write([a, jumped, c]) + corrupt(gga(c)).encode())
+    assert reasons(out) == [("line 5", "speed_jump"), ("line 13", "bad_checksum")]
 
 
 def test_out_of_order_message_gives_fixes_in_time_order() -> None:

@@ -291,6 +291,25 @@ def test_bd09_coordinates_are_stored_as_wgs84() -> None:
     assert haversine_m(lat, lon, *SUZHOU_WGS) > 500
 
 
+def test_mixed_systems_in_one_file_each_convert_their_own_rows() -> None:
+    gcj = SUZHOU_GCJ
+    bd = from_wgs84(*SUZHOU_WGS, "bd09")
+    text = (
+        "device_id,kind,lat,lon,crs\n"
+        f"D1,smoke,{gcj[0]},{gcj[1]},gcj02\n"
+        f"D2,smoke,{SUZHOU_WGS[0]},{SUZHOU_WGS[1]},\n"
+        f"D3,nope,{gcj[0]},{gcj[1]},gcj02\n"
+        f"D1,smoke,{bd[0]},{bd[1]},bd09\n"
+        f"D4,smoke,{bd[0]},{bd[1]},bd09\n"
+    )
+    result = parse_devices(text)
+    assert [r.device_id for r in result.rows] == ["D1", "D2", "D4"]
+    for row in result.rows:
+        assert row.lat is not None
+        assert row.lon is not None
+        assert haversine_m(row.lat, row.lon, *SUZHOU_WGS) < 0.5
+
+
 def test_wgs84_is_the_default_crs() -> None:
     row = parse_devices(f"device_id,kind,lat,lon\nD1,smoke,{SUZHOU_WGS[0]},{SUZHOU_WGS[1]}\n")
     assert (row.rows[0].lat, row.rows[0].lon) == SUZHOU_WGS
