@@ -21,12 +21,20 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.commit()
 
 
-def create_app(*, db_url: str, broker_probe: Callable[[], bool],
-               status_settings: DeviceStatusSettings | None = None,
-               pool_size: int = 8) -> FastAPI:
+def create_app(
+    *,
+    db_url: str,
+    broker_probe: Callable[[], bool],
+    status_settings: DeviceStatusSettings | None = None,
+    pool_size: int = 8,
+) -> FastAPI:
     """Build the app; its connection pool opens and closes with the app's lifespan."""
     pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-        db_url, min_size=1, max_size=pool_size, open=False, configure=_configure,
+        db_url,
+        min_size=1,
+        max_size=pool_size,
+        open=False,
+        configure=_configure,
         name="api",
     )
 

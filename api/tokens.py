@@ -26,8 +26,9 @@ class Principal:
         return code is not None and any(code.startswith(a) for a in self.areas)
 
 
-def create_token(conn: psycopg.Connection[Any], *, role: str, areas: list[str], note: str = ""
-                 ) -> str:
+def create_token(
+    conn: psycopg.Connection[Any], *, role: str, areas: list[str], note: str = ""
+) -> str:
     """Create a token and return it; it cannot be shown again."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(sorted(ROLES))}")

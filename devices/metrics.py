@@ -39,7 +39,10 @@ def check_value(metric: str, value: object) -> str | None:
     """Return why ``value`` is unacceptable for ``metric``, or None when it is fine."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "not_a_number"
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer with hundreds of digits: no float can hold it
+        return "out_of_range"
     if math.isnan(number):
         return "nan"
     if math.isinf(number):

@@ -93,6 +93,7 @@ def _iso_date(value: object) -> object:
     if isinstance(value, date):
         return value
     if not isinstance(value, str):
+        # pydantic turns only ValueError into a validation error, so not TypeError.
         raise ValueError("expected an ISO 8601 date (YYYY-MM-DD)")  # noqa: TRY004
     try:
         return date.fromisoformat(value.strip())

@@ -9,7 +9,7 @@ from devices.models import DecodePolicy
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class BadTime(ValueError):
+class BadTime(ValueError):  # noqa: N818 - public name the codecs already import
     """A timestamp that cannot be used; ``reason`` is the rejection code."""
 
     def __init__(self, reason: str, detail: str) -> None:

@@ -77,7 +77,7 @@ class _Probe:
     """One paho client with the events the check waits on."""
 
     def __init__(self, target: _Target, client_id: str) -> None:
-        self.target = target
+        self.target, self.client_id = target, client_id
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
         )
@@ -182,6 +182,8 @@ def check_queue_limit(
 
     sent = _publish(target, token, topic, probe_messages, deadline)
 
+    # A fresh paho client: loop_start() on a reused one leaks its internal socket pair.
+    probe = _Probe(target, probe.client_id)
     probe.connect(clean_start=False, expiry_s=_SESSION_EXPIRY_S, deadline=deadline)
     kept_session = probe.session_present
     while time.monotonic() < deadline and len(probe.received) < sent:

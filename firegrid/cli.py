@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from pydantic import ValidationError
@@ -15,6 +15,9 @@ from pydantic import ValidationError
 from firegrid.db import SchemaTooNew, migrate
 from firegrid.runtime import ROLES, run
 from firegrid.settings import Settings
+
+if TYPE_CHECKING:
+    from devices.registry import RowError
 
 
 class InputError(Exception):
@@ -31,11 +34,20 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run FireGrid")
-    up.add_argument("--role", action="append", choices=ROLES,
-                    help="run only this role (repeatable); default: all")
+    up.add_argument(
+        "--role",
+        action="append",
+        choices=ROLES,
+        help="run only this role (repeatable); default: all",
+    )
     sim = up.add_mutually_exclusive_group()
-    sim.add_argument("--simulate", dest="simulate", action="store_true", default=None,
-                     help="run demo simulators (default when using the embedded services)")
+    sim.add_argument(
+        "--simulate",
+        dest="simulate",
+        action="store_true",
+        default=None,
+        help="run demo simulators (default when using the embedded services)",
+    )
     sim.add_argument("--no-simulate", dest="simulate", action="store_false")
 
     for name in ("devices", "units", "staff"):
@@ -48,8 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     token_actions = token.add_subparsers(dest="action", required=True)
     create = token_actions.add_parser("create", help="create a token and print it once")
     create.add_argument("--role", required=True)
-    create.add_argument("--area", action="append", default=[],
-                        help="street, community or grid code (repeatable); none: all")
+    create.add_argument(
+        "--area",
+        action="append",
+        default=[],
+        help="street, community or grid code (repeatable); none: all",
+    )
     create.add_argument("--note", default="")
 
     sub.add_parser("migrate", help="apply schema migrations and exit")
@@ -84,19 +100,48 @@ def _import(settings: Settings, kind: str, path: Path) -> int:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc
-    fmt = "json" if path.suffix.lower() == ".json" else "csv" if path.suffix.lower() == ".csv" else None
-    parse = {"devices": registry.parse_devices, "units": registry.parse_units,
-             "staff": registry.parse_staff}[kind]
-    upsert = {"devices": service.upsert_devices, "units": service.upsert_units,
-              "staff": service.upsert_staff}[kind]
-    parsed = parse(data, fmt=fmt)  # type: ignore[operator]
-    if any(e.row == 0 for e in parsed.errors):
-        raise InputError(f"{path}: {parsed.errors[0].message}")
-    with psycopg.connect(_db(settings)) as conn:
-        counts = upsert(conn, rows=parsed.rows)  # type: ignore[operator]
-    print(json.dumps({"created": counts.created, "updated": counts.updated,
-                      "errors": [e.model_dump() for e in parsed.errors]}, ensure_ascii=False))
-    return 0 if not parsed.errors else 2
+    suffix = path.suffix.lower()
+    fmt: registry.Format | None = None  # None: the parser sniffs the format
+    if suffix == ".json":
+        fmt = "json"
+    elif suffix == ".csv":
+        fmt = "csv"
+    # One branch per registry keeps each parse/upsert pair typed with its own row model.
+    if kind == "devices":
+        devices = registry.parse_devices(data, fmt=fmt)
+        errors = _usable(path, devices.errors)
+        with psycopg.connect(_db(settings)) as conn:
+            counts = service.upsert_devices(conn, rows=devices.rows)
+    elif kind == "units":
+        units = registry.parse_units(data, fmt=fmt)
+        errors = _usable(path, units.errors)
+        with psycopg.connect(_db(settings)) as conn:
+            counts = service.upsert_units(conn, rows=units.rows)
+    elif kind == "staff":
+        staff = registry.parse_staff(data, fmt=fmt)
+        errors = _usable(path, staff.errors)
+        with psycopg.connect(_db(settings)) as conn:
+            counts = service.upsert_staff(conn, rows=staff.rows)
+    else:
+        raise KeyError(kind)
+    print(
+        json.dumps(
+            {
+                "created": counts.created,
+                "updated": counts.updated,
+                "errors": [e.model_dump() for e in errors],
+            },
+            ensure_ascii=False,
+        )
+    )
+    return 0 if not errors else 2
+
+
+def _usable(path: Path, errors: list[RowError]) -> list[RowError]:
+    """Raise InputError if the whole file is unreadable (an error at row 0); return ``errors``."""
+    if any(e.row == 0 for e in errors):
+        raise InputError(f"{path}: {errors[0].message}")
+    return errors
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
@@ -114,22 +159,12 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
-        settings = _settings(args)
-        if args.command == "up":
-            return run(settings, roles=args.role or list(ROLES), simulate=args.simulate)
-        if args.command in {"devices", "units", "staff"}:
-            return _import(settings, args.command, args.file)
-        if args.command == "token":
-            return _token(settings, args)
-        if args.command == "migrate":
-            from firegrid.services import resolve_db
-
-            version = migrate(resolve_db(settings), storage=settings.storage)
-            print(f"schema at version {version}")
-            return 0
+        return _command(_settings(args), args)
     except (InputError, ValidationError) as exc:
         print(f"firegrid: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
@@ -137,6 +172,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"firegrid: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        return 0
+
+
+def _command(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "up":
+        return run(settings, roles=args.role or list(ROLES), simulate=args.simulate)
+    if args.command in {"devices", "units", "staff"}:
+        return _import(settings, args.command, args.file)
+    if args.command == "token":
+        return _token(settings, args)
+    if args.command == "migrate":
+        from firegrid.services import resolve_db
+
+        version = migrate(resolve_db(settings), storage=settings.storage)
+        print(f"schema at version {version}")
         return 0
     return 1
 

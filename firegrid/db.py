@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 _MIGRATION_LOCK = 0x46495245  # "FIRE"
 
 
-class SchemaTooNew(RuntimeError):
+class SchemaTooNew(RuntimeError):  # noqa: N818 - public name the CLI already catches
     """The database was migrated by a newer FireGrid than this one."""
 
 
@@ -72,7 +72,9 @@ def _migrate_locked(conn: psycopg.Connection[Any], *, storage: StorageSettings) 
 def _use_timescale(conn: psycopg.Connection[Any], *, storage: StorageSettings, fresh: bool) -> bool:
     """Decide the storage path once, when the schema is created, and keep it after."""
     if not fresh:
-        row = conn.execute("SELECT timescale FROM fg_schema_version ORDER BY version LIMIT 1").fetchone()
+        row = conn.execute(
+            "SELECT timescale FROM fg_schema_version ORDER BY version LIMIT 1"
+        ).fetchone()
         return bool(row and row[0])
     wanted = storage.use_timescaledb
     if wanted is False:
@@ -89,5 +91,7 @@ def _use_timescale(conn: psycopg.Connection[Any], *, storage: StorageSettings, f
 
 def storage_is_timescale(conn: psycopg.Connection[Any]) -> bool:
     """Tell which storage path the schema was created on."""
-    row = conn.execute("SELECT timescale FROM fg_schema_version ORDER BY version LIMIT 1").fetchone()
+    row = conn.execute(
+        "SELECT timescale FROM fg_schema_version ORDER BY version LIMIT 1"
+    ).fetchone()
     return bool(row and row[0])

@@ -18,24 +18,45 @@ log = logging.getLogger(__name__)
 CENTER = (31.2481, 121.5875)
 
 DEMO_UNITS = [
-    {"unit_id": "U-DEMO-01", "name": "金桥三村物业", "level": 2, "address": "金桥路1号",
-     "lat": CENTER[0], "lon": CENTER[1]},
+    {
+        "unit_id": "U-DEMO-01",
+        "name": "金桥三村物业",
+        "level": 2,
+        "address": "金桥路1号",
+        "lat": CENTER[0],
+        "lon": CENTER[1],
+    },
 ]
 
 
 def demo_devices() -> list[dict[str, object]]:
     """Return the registry rows of the demo fleet."""
-    rows: list[dict[str, object]] = []
-    for i in range(6):
-        rows.append({"device_id": f"DEMO-HYD-{i:02d}", "kind": "hydrant", "model": "SIM-P1",
-                     "unit_id": "U-DEMO-01", "lat": CENTER[0] + 0.001 * i,
-                     "lon": CENTER[1] + 0.001 * i, "hydrant_class": "municipal",
-                     "heartbeat_s": 60})
-    for i in range(4):
-        rows.append({"device_id": f"DEMO-SMK-{i:02d}", "kind": "smoke", "model": "SIM-S1",
-                     "unit_id": "U-DEMO-01", "lat": CENTER[0] - 0.0005 * i,
-                     "lon": CENTER[1] + 0.0005 * i, "heartbeat_s": 60})
-    return rows
+    hydrants: list[dict[str, object]] = [
+        {
+            "device_id": f"DEMO-HYD-{i:02d}",
+            "kind": "hydrant",
+            "model": "SIM-P1",
+            "unit_id": "U-DEMO-01",
+            "lat": CENTER[0] + 0.001 * i,
+            "lon": CENTER[1] + 0.001 * i,
+            "hydrant_class": "municipal",
+            "heartbeat_s": 60,
+        }
+        for i in range(6)
+    ]
+    smoke: list[dict[str, object]] = [
+        {
+            "device_id": f"DEMO-SMK-{i:02d}",
+            "kind": "smoke",
+            "model": "SIM-S1",
+            "unit_id": "U-DEMO-01",
+            "lat": CENTER[0] - 0.0005 * i,
+            "lon": CENTER[1] + 0.0005 * i,
+            "heartbeat_s": 60,
+        }
+        for i in range(4)
+    ]
+    return hydrants + smoke
 
 
 class DemoFleet:
@@ -68,7 +89,8 @@ class DemoFleet:
 
     def _run(self) -> None:
         sims: list[HydrantSim | SmokeSim] = [
-            HydrantSim(str(r["device_id"]), seed=i) if r["kind"] == "hydrant"
+            HydrantSim(str(r["device_id"]), seed=i)
+            if r["kind"] == "hydrant"
             else SmokeSim(str(r["device_id"]), seed=i)
             for i, r in enumerate(demo_devices())
         ]

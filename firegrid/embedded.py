@@ -154,7 +154,7 @@ class _Service:
         with self.log_path.open("ab") as log_file:
             # Our own binaries and paths, no shell. A session of its own keeps a terminal's
             # Ctrl-C away from the service: FireGrid stops it once its roles are done with it.
-            self._process = subprocess.Popen(  # noqa: S603
+            self._process = subprocess.Popen(  # noqa: S603 - our own binary, no shell
                 argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                 cwd=cwd, start_new_session=True, **_as_user(user),
             )  # fmt: skip
@@ -317,7 +317,7 @@ def _server_user() -> pwd.struct_passwd | None:
     except KeyError:
         useradd = shutil.which("useradd") or "/usr/sbin/useradd"
         argv = [useradd, "--system", "--no-create-home", "-s", "/usr/sbin/nologin"]
-        subprocess.run([*argv, _PG_USER_WHEN_ROOT], check=True, capture_output=True)  # noqa: S603
+        subprocess.run([*argv, _PG_USER_WHEN_ROOT], check=True, capture_output=True)  # noqa: S603 - useradd with fixed arguments
         return pwd.getpwnam(_PG_USER_WHEN_ROOT)
 
 
@@ -411,10 +411,11 @@ class EmbeddedPostgres(_Service):
             )  # fmt: skip
         # Rewritten at every start: the socket directory follows the data directory if moved.
         conf = self.pgdata / "firegrid.conf"
+        quoted_dir = str(socket_dir).replace("'", "''")
         conf.write_text(
             "# Written by FireGrid at each start of its embedded PostgreSQL.\n"
             "listen_addresses = ''  # Unix socket only: trust auth is safe behind 0700\n"
-            f"unix_socket_directories = '{socket_dir}'\n"
+            f"unix_socket_directories = '{quoted_dir}'\n"
             f"port = {_PG_PORT}\n"
         )
         main_conf = self.pgdata / "postgresql.conf"

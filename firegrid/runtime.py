@@ -32,15 +32,22 @@ def run(settings: Settings, *, roles: Sequence[str], simulate: bool | None) -> i
         migrate(services.db_url, storage=settings.storage)
         embedded = bool(services.embedded)
         if "ingest" in roles:
-            ingest = IngestService(mqtt_url=services.mqtt_url, db_url=services.db_url,
-                                   settings=settings.ingest, storage=settings.storage)
+            ingest = IngestService(
+                mqtt_url=services.mqtt_url,
+                db_url=services.db_url,
+                settings=settings.ingest,
+                storage=settings.storage,
+            )
             ingest.start()
             started.append(ingest)
         if simulate if simulate is not None else embedded:
             from firegrid.demo import DemoFleet
 
-            demo = DemoFleet(db_url=services.db_url, mqtt_url=services.mqtt_url,
-                             prefix=settings.ingest.topic_prefix)
+            demo = DemoFleet(
+                db_url=services.db_url,
+                mqtt_url=services.mqtt_url,
+                prefix=settings.ingest.topic_prefix,
+            )
             demo.start()
             started.append(demo)
         if "api" in roles:
@@ -63,11 +70,14 @@ def _print_demo_token(services: Services) -> None:
 
 
 def _serve_api(settings: Settings, services: Services, stop: threading.Event) -> None:
-    app = create_app(db_url=services.db_url,
-                     broker_probe=lambda: broker_reachable(services.mqtt_url),
-                     status_settings=settings.devices)
-    config = uvicorn.Config(app, host=settings.http.host, port=settings.http.port,
-                            log_level="info", access_log=False)
+    app = create_app(
+        db_url=services.db_url,
+        broker_probe=lambda: broker_reachable(services.mqtt_url),
+        status_settings=settings.devices,
+    )
+    config = uvicorn.Config(
+        app, host=settings.http.host, port=settings.http.port, log_level="info", access_log=False
+    )
     print(f"API: http://{settings.http.host}:{settings.http.port}/docs")
     uvicorn.Server(config).run()
     stop.set()

@@ -71,8 +71,9 @@ def broker_reachable(url: str, timeout_s: float = 1.0) -> bool:
     """Tell whether the broker's port accepts TCP connections."""
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 1883),
-                                      timeout=timeout_s):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or 1883), timeout=timeout_s
+        ):
             return True
     except OSError:
         return False

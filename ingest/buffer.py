@@ -28,8 +28,9 @@ class MessageBuffer:
     def __len__(self) -> int:
         return len(self._items)
 
-    def take(self, *, max_messages: int, max_bytes: int, max_wait_s: float,
-             idle_wait_s: float = 0.5) -> list[InboundMessage]:
+    def take(
+        self, *, max_messages: int, max_bytes: int, max_wait_s: float, idle_wait_s: float = 0.5
+    ) -> list[InboundMessage]:
         """Return up to ``max_messages`` (and about ``max_bytes`` of payload), waiting at most
         ``max_wait_s`` after the first arrives.
 

@@ -16,5 +16,5 @@ class TopicError(IngestError):
         super().__init__(f"{topic!r}: {reason}")
 
 
-class BrokerUnavailable(IngestError):
+class BrokerUnavailable(IngestError):  # noqa: N818 - public name, kept for callers
     """The MQTT broker could not be reached or refused the connection."""

@@ -43,8 +43,9 @@ class KnownSenders:
         self.devices: set[str] = set()
         self.terminals: set[str] = set()
 
-    def resolve(self, conn: psycopg.Connection[Any], *, devices: set[str],
-                terminals: set[str]) -> None:
+    def resolve(
+        self, conn: psycopg.Connection[Any], *, devices: set[str], terminals: set[str]
+    ) -> None:
         """Look up the senders not yet known."""
         missing = devices - self.devices
         if missing:
@@ -57,8 +58,14 @@ class KnownSenders:
 class BatchWriter:
     """Writes batches to PostgreSQL; retries while the database is away, never drops."""
 
-    def __init__(self, *, db_url: str, settings: IngestSettings, storage: StorageSettings,
-                 terminal_decoders: dict[TopicKind, TerminalDecoder] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        db_url: str,
+        settings: IngestSettings,
+        storage: StorageSettings,
+        terminal_decoders: dict[TopicKind, TerminalDecoder] | None = None,
+    ) -> None:
         self._db_url = db_url
         self._settings = settings
         self._storage = storage
@@ -74,7 +81,8 @@ class BatchWriter:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self._db_url, autocommit=True)
             row = self._conn.execute(
-                "SELECT timescale FROM fg_schema_version ORDER BY version LIMIT 1").fetchone()
+                "SELECT timescale FROM fg_schema_version ORDER BY version LIMIT 1"
+            ).fetchone()
             self._timescale = bool(row and row[0])
             self._partitions = None
         return self._conn
@@ -97,19 +105,26 @@ class BatchWriter:
                     self._conn.close()
                 if self.stopping.is_set():
                     raise
-                log.warning("database unavailable (%s); retrying the batch in %.1fs",
-                            str(exc).strip().splitlines()[0] if str(exc) else exc, delay)
+                log.warning(
+                    "database unavailable (%s); retrying the batch in %.1fs",
+                    str(exc).strip().splitlines()[0] if str(exc) else exc,
+                    delay,
+                )
                 time.sleep(delay)
                 delay = min(delay * 2, self._settings.retry_backoff_max.total_seconds())
 
-    def _write_isolating(self, messages: Sequence[InboundMessage], routes: Sequence[Any]
-                         ) -> list[WriteResult]:
+    def _write_isolating(
+        self, messages: Sequence[InboundMessage], routes: Sequence[Any]
+    ) -> list[WriteResult]:
         conn = self._connection()
         devices, terminals = senders(routes)
         self._known.resolve(conn, devices=devices, terminals=terminals)
         batch = prepare_batch(
-            messages, routes, known_devices=self._known.devices,
-            known_terminals=self._known.terminals, policy=self._policy,
+            messages,
+            routes,
+            known_devices=self._known.devices,
+            known_terminals=self._known.terminals,
+            policy=self._policy,
             max_payload_bytes=self._settings.max_payload_bytes,
             terminal_decoders=self._terminal_decoders,
         )
@@ -126,17 +141,23 @@ class BatchWriter:
                 self._reject_unstorable(conn, messages[0], exc)
                 return []
             half = len(messages) // 2
-            return (self._write_isolating(messages[:half], routes[:half])
-                    + self._write_isolating(messages[half:], routes[half:]))
+            return self._write_isolating(messages[:half], routes[:half]) + self._write_isolating(
+                messages[half:], routes[half:]
+            )
         _record_metrics(batch, result, time.perf_counter() - started)
         return [result]
 
-    def _reject_unstorable(self, conn: psycopg.Connection[Any], message: InboundMessage,
-                           exc: psycopg.Error) -> None:
+    def _reject_unstorable(
+        self, conn: psycopg.Connection[Any], message: InboundMessage, exc: psycopg.Error
+    ) -> None:
         reason = "storage_error"
         detail = f"{type(exc).__name__}: {str(exc).strip()}"[:2000]
-        store_rejections(conn, rejections=[Rejection(message.received_at, message.topic, reason,
-                                                     detail, message.payload)])
+        store_rejections(
+            conn,
+            rejections=[
+                Rejection(message.received_at, message.topic, reason, detail, message.payload)
+            ],
+        )
         metrics.REJECTED.labels(reason).inc()
         log.warning("message on %s refused by the database: %s", message.topic, detail)
 
@@ -148,10 +169,15 @@ class BatchWriter:
             self._partitions = set()
             for table in PARTITIONED_TABLES:
                 self._partitions |= existing_partitions(conn, table=table)
-        for table, times in (("readings", (r.ts for r, _ in batch.readings)),
-                             ("device_events", (e.ts for e, _ in batch.events))):
-            needed = {s for s in chunk_starts(times, chunk)
-                      if f"{table}_p{s:%Y%m%d%H%M}" not in self._partitions}
+        for table, times in (
+            ("readings", (r.ts for r, _ in batch.readings)),
+            ("device_events", (e.ts for e, _ in batch.events)),
+        ):
+            needed = {
+                s
+                for s in chunk_starts(times, chunk)
+                if f"{table}_p{s:%Y%m%d%H%M}" not in self._partitions
+            }
             if needed:
                 ensure_partitions(conn, table=table, starts=needed, chunk=chunk)
                 self._partitions |= {f"{table}_p{s:%Y%m%d%H%M}" for s in needed}
@@ -175,21 +201,28 @@ def _record_metrics(batch: PreparedBatch, result: WriteResult, seconds: float) -
 class IngestService:
     """The ingest role: a subscriber feeding a buffer, and one writer thread draining it."""
 
-    def __init__(self, *, mqtt_url: str, db_url: str, settings: IngestSettings,
-                 storage: StorageSettings,
-                 terminal_decoders: dict[TopicKind, TerminalDecoder] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        mqtt_url: str,
+        db_url: str,
+        settings: IngestSettings,
+        storage: StorageSettings,
+        terminal_decoders: dict[TopicKind, TerminalDecoder] | None = None,
+    ) -> None:
         self._settings = settings
         self.buffer = MessageBuffer()
         self.subscriber = Subscriber(
-            url=mqtt_url, client_id=settings.client_id,
-            filters=subscriptions(prefix=settings.topic_prefix,
-                                  shared_group=settings.shared_group),
+            url=mqtt_url,
+            client_id=settings.client_id,
+            filters=subscriptions(prefix=settings.topic_prefix, shared_group=settings.shared_group),
             receive_maximum=settings.receive_maximum,
             session_expiry_s=int(settings.session_expiry.total_seconds()),
             sink=self.buffer.put,
         )
-        self.writer = BatchWriter(db_url=db_url, settings=settings, storage=storage,
-                                  terminal_decoders=terminal_decoders)
+        self.writer = BatchWriter(
+            db_url=db_url, settings=settings, storage=storage, terminal_decoders=terminal_decoders
+        )
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self._stop = threading.Event()
         self.committed_batches = 0
@@ -214,9 +247,11 @@ class IngestService:
         while not self._stop.is_set():
             metrics.QUEUE_DEPTH.set(len(self.buffer))
             metrics.BROKER_CONNECTED.set(1 if self.subscriber.connected.is_set() else 0)
-            messages = self.buffer.take(max_messages=self._settings.batch_max_messages,
-                                        max_bytes=self._settings.batch_max_bytes,
-                                        max_wait_s=max_wait)
+            messages = self.buffer.take(
+                max_messages=self._settings.batch_max_messages,
+                max_bytes=self._settings.batch_max_bytes,
+                max_wait_s=max_wait,
+            )
             if not messages:
                 continue
             try:

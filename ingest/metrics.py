@@ -17,15 +17,18 @@ DUPLICATES = Counter("firegrid_duplicates", "Samples or events already stored, s
 CONFLICTS = Counter("firegrid_conflicts", "Samples re-sent with different content, kept aside")
 UNKNOWN_METRICS = Counter("firegrid_unknown_metric_values", "Values of metrics not in the contract")
 BATCH_MESSAGES = Histogram(
-    "firegrid_batch_messages", "Messages per committed batch",
+    "firegrid_batch_messages",
+    "Messages per committed batch",
     buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
 )
 BATCH_ROWS = Histogram(
-    "firegrid_batch_rows", "Rows per committed batch",
+    "firegrid_batch_rows",
+    "Rows per committed batch",
     buckets=(1, 10, 100, 1000, 5000, 10000, 20000, 50000),
 )
 COMMIT_SECONDS = Histogram(
-    "firegrid_commit_seconds", "Time to write and commit one batch",
+    "firegrid_commit_seconds",
+    "Time to write and commit one batch",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 QUEUE_DEPTH = Gauge("firegrid_queue_depth", "Received messages waiting to be written")

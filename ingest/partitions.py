@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -16,7 +17,7 @@ from psycopg import sql
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def timescale_available(conn: psycopg.Connection[object]) -> bool:
+def timescale_available(conn: psycopg.Connection[Any]) -> bool:
     """Tell whether the server can load the timescaledb extension."""
     row = conn.execute(
         "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'"
@@ -24,14 +25,14 @@ def timescale_available(conn: psycopg.Connection[object]) -> bool:
     return bool(row and row[0])
 
 
-def timescale_installed(conn: psycopg.Connection[object]) -> bool:
+def timescale_installed(conn: psycopg.Connection[Any]) -> bool:
     """Tell whether the timescaledb extension is created in this database."""
     row = conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
     return bool(row and row[0])
 
 
 def create_timeseries_table(
-    conn: psycopg.Connection[object],
+    conn: psycopg.Connection[Any],
     *,
     table: str,
     columns: str,
@@ -57,9 +58,7 @@ def create_timeseries_table(
         )
     else:
         conn.execute(
-            sql.SQL("CREATE TABLE {} ({}) PARTITION BY RANGE (ts)").format(
-                ident, sql.SQL(columns)
-            )
+            sql.SQL("CREATE TABLE {} ({}) PARTITION BY RANGE (ts)").format(ident, sql.SQL(columns))
         )
     conn.execute(
         sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})").format(
@@ -105,7 +104,7 @@ def partition_name(table: str, start: datetime) -> str:
 
 
 def ensure_partitions(
-    conn: psycopg.Connection[object], *, table: str, starts: Iterable[datetime], chunk: timedelta
+    conn: psycopg.Connection[Any], *, table: str, starts: Iterable[datetime], chunk: timedelta
 ) -> list[str]:
     """Create the partitions of ``table`` starting at ``starts`` that do not exist yet.
 
@@ -132,7 +131,7 @@ def ensure_partitions(
     return created
 
 
-def existing_partitions(conn: psycopg.Connection[object], *, table: str) -> set[str]:
+def existing_partitions(conn: psycopg.Connection[Any], *, table: str) -> set[str]:
     """List the partitions ``table`` has now."""
     rows = conn.execute(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
@@ -142,10 +141,12 @@ def existing_partitions(conn: psycopg.Connection[object], *, table: str) -> set[
     return {str(r[0]) for r in rows}
 
 
-def drop_expired_partitions(conn: psycopg.Connection[object], *, now: datetime) -> list[str]:
+def drop_expired_partitions(conn: psycopg.Connection[Any], *, now: datetime) -> list[str]:
     """Drop plain-path partitions wholly older than their table's retention; name them."""
     dropped: list[str] = []
-    tables = conn.execute("SELECT table_name, chunk, retention FROM fg_partitioned_tables").fetchall()
+    tables = conn.execute(
+        "SELECT table_name, chunk, retention FROM fg_partitioned_tables"
+    ).fetchall()
     for table, chunk, retention in tables:
         for name in sorted(existing_partitions(conn, table=str(table))):
             stamp = name.rsplit("_p", 1)[-1]

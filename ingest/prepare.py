@@ -58,27 +58,44 @@ def prepare_batch(
             _reject(batch, message, route.reason, "topic is not one of fg/v1's shapes")
             continue
         if len(message.payload) > max_payload_bytes:
-            _reject(batch, message, "payload_too_large",
-                    f"{len(message.payload)} bytes > {max_payload_bytes}")
+            _reject(
+                batch,
+                message,
+                "payload_too_large",
+                f"{len(message.payload)} bytes > {max_payload_bytes}",
+            )
             continue
         if route.kind in DEVICE_KINDS:
             if route.sender_id not in known_devices:
-                _reject(batch, message, "unknown_device",
-                        f"device {route.sender_id!r} is not in the registry")
+                _reject(
+                    batch,
+                    message,
+                    "unknown_device",
+                    f"device {route.sender_id!r} is not in the registry",
+                )
                 continue
             decoded = _decode_device(message, route, policy)
         else:
             if route.sender_id not in known_terminals:
-                _reject(batch, message, "unknown_terminal",
-                        f"terminal {route.sender_id!r} is not in the registry")
+                _reject(
+                    batch,
+                    message,
+                    "unknown_terminal",
+                    f"terminal {route.sender_id!r} is not in the registry",
+                )
                 continue
             decoder = terminal_decoders.get(route.kind)
             if decoder is None:
-                _reject(batch, message, "unsupported_topic",
-                        f"{route.kind} messages are not handled by this ingest version")
+                _reject(
+                    batch,
+                    message,
+                    "unsupported_topic",
+                    f"{route.kind} messages are not handled by this ingest version",
+                )
                 continue
-            decoded = _decode_with(message, lambda raw, d=decoder, r=route, m=message: d(
-                raw, r.sender_id, m.received_at))
+            decoded = _decode_with(
+                message, _terminal_call(decoder, route.sender_id, message.received_at)
+            )
         if decoded is not None:
             _collect(batch, message, decoded)
     return batch
@@ -92,12 +109,31 @@ def _decode_device(message: InboundMessage, route: Route, policy: DecodePolicy) 
     else:
         found = RAW_CODECS.get(route.arg)
         if found is None:
-            return _decode_error(message, DecodeError(
-                "unknown_codec", message.payload,
-                detail=f"no decoder named {route.arg!r}; known: {', '.join(sorted(RAW_CODECS))}"))
+            known = ", ".join(sorted(RAW_CODECS))
+            return _decode_error(
+                message,
+                DecodeError(
+                    "unknown_codec",
+                    message.payload,
+                    detail=f"no decoder named {route.arg!r}; known: {known}",
+                ),
+            )
         decoder = found
-    return _decode_with(message, lambda raw: decoder(
-        raw, device_id=route.sender_id, received_at=message.received_at, policy=policy))
+    return _decode_with(
+        message,
+        lambda raw: decoder(
+            raw, device_id=route.sender_id, received_at=message.received_at, policy=policy
+        ),
+    )
+
+
+def _terminal_call(
+    decoder: TerminalDecoder, sender_id: str, received_at: datetime
+) -> Callable[[bytes], Decoded]:
+    def call(raw: bytes) -> Decoded:
+        return decoder(raw, sender_id, received_at)
+
+    return call
 
 
 def _decode_with(message: InboundMessage, call: Callable[[bytes], Decoded]) -> Decoded | None:
@@ -105,15 +141,20 @@ def _decode_with(message: InboundMessage, call: Callable[[bytes], Decoded]) -> D
         return call(message.payload)
     except DecodeError as exc:
         return _decode_error(message, exc)
-    except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop ingestion
-        return _decode_error(message, DecodeError(
-            "decoder_error", message.payload, detail=f"{type(exc).__name__}: {exc}"))
+    except Exception as exc:  # a decoder bug must not stop ingestion
+        return _decode_error(
+            message,
+            DecodeError("decoder_error", message.payload, detail=f"{type(exc).__name__}: {exc}"),
+        )
 
 
 def _decode_error(message: InboundMessage, exc: DecodeError) -> Decoded:
     # A whole-payload failure is carried as a single part rejection so _collect stores it.
-    return Decoded(rejections=[PartRejection(where="payload", reason=exc.reason,
-                                             detail=exc.detail or str(exc))])
+    return Decoded(
+        rejections=[
+            PartRejection(where="payload", reason=exc.reason, detail=exc.detail or str(exc))
+        ]
+    )
 
 
 def _collect(batch: PreparedBatch, message: InboundMessage, decoded: Decoded) -> None:
@@ -140,11 +181,13 @@ def _collect(batch: PreparedBatch, message: InboundMessage, decoded: Decoded) ->
         detail = "; ".join(places)
         if len(detail) > _MAX_DETAIL:
             detail = detail[: _MAX_DETAIL - 20] + f" … ({len(places)} parts)"
-        batch.rejections.append(Rejection(received_at, message.topic, reason, detail,
-                                          message.payload))
+        batch.rejections.append(
+            Rejection(received_at, message.topic, reason, detail, message.payload)
+        )
 
 
 def _reject(batch: PreparedBatch, message: InboundMessage, reason: str, detail: str) -> None:
     batch.rejected_reasons[reason] += 1
-    batch.rejections.append(Rejection(message.received_at, message.topic, reason, detail,
-                                      message.payload))
+    batch.rejections.append(
+        Rejection(message.received_at, message.topic, reason, detail, message.payload)
+    )

@@ -14,9 +14,16 @@ FIVE_MINUTES = timedelta(minutes=5)
 _ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
 
 
-def list_readings(conn: Conn, *, device_id: str, metric: str, start: datetime | None,
-                  end: datetime | None, after: tuple[datetime, int] | None, limit: int
-                  ) -> list[dict[str, Any]]:
+def list_readings(
+    conn: Conn,
+    *,
+    device_id: str,
+    metric: str,
+    start: datetime | None,
+    end: datetime | None,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
     """Return raw readings in device-time order, after the keyset ``after`` (ts, seq)."""
     clauses = ["device_id = %s", "metric = %s"]
     params: list[Any] = [device_id, metric]
@@ -38,9 +45,17 @@ def list_readings(conn: Conn, *, device_id: str, metric: str, start: datetime | 
         ).fetchall()
 
 
-def list_buckets(conn: Conn, *, device_id: str, metric: str, bucket: timedelta,
-                 start: datetime | None, end: datetime | None, after: datetime | None,
-                 limit: int) -> list[dict[str, Any]]:
+def list_buckets(
+    conn: Conn,
+    *,
+    device_id: str,
+    metric: str,
+    bucket: timedelta,
+    start: datetime | None,
+    end: datetime | None,
+    after: datetime | None,
+    limit: int,
+) -> list[dict[str, Any]]:
     """Return per-bucket avg/min/max/count in time order.
 
     Buckets that are whole multiples of five minutes re-aggregate ``readings_5m`` (a continuous
@@ -50,7 +65,9 @@ def list_buckets(conn: Conn, *, device_id: str, metric: str, bucket: timedelta,
     use_5m = bucket >= FIVE_MINUTES and bucket % FIVE_MINUTES == timedelta(0)
     if use_5m:
         source, time_col = "readings_5m", "bucket"
-        aggregates = "sum(total) / sum(n) AS avg, min(low) AS min, max(high) AS max, sum(n) AS count"
+        aggregates = (
+            "sum(total) / sum(n) AS avg, min(low) AS min, max(high) AS max, sum(n) AS count"
+        )
     else:
         source, time_col = "readings", "ts"
         aggregates = "avg(value) AS avg, min(value) AS min, max(value) AS max, count(*) AS count"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -47,13 +47,21 @@ def write_batch(conn: Conn, *, batch: PreparedBatch) -> WriteResult:
         assert row is not None
         batch_id = int(row[0])
         readings, r_dups, r_conflicts = _store(
-            conn, table="readings", rows=_reading_rows(batch.readings, batch_id),
-            count=len(batch.readings), columns=_READING_COLUMNS, types=_READING_TYPES,
+            conn,
+            table="readings",
+            rows=_reading_rows(batch.readings, batch_id),
+            count=len(batch.readings),
+            columns=_READING_COLUMNS,
+            types=_READING_TYPES,
             conflict_sql=_READING_CONFLICTS,
         )
         events, e_dups, e_conflicts = _store(
-            conn, table="device_events", rows=_event_rows(batch.events, batch_id),
-            count=len(batch.events), columns=_EVENT_COLUMNS, types=_EVENT_TYPES,
+            conn,
+            table="device_events",
+            rows=_event_rows(batch.events, batch_id),
+            count=len(batch.events),
+            columns=_EVENT_COLUMNS,
+            types=_EVENT_TYPES,
             conflict_sql=_EVENT_CONFLICTS,
         )
         _store_rejections(conn, batch.rejections)
@@ -64,8 +72,14 @@ def write_batch(conn: Conn, *, batch: PreparedBatch) -> WriteResult:
             (batch_id, batch.messages, readings, events, len(batch.rejections)),
         )
         conn.execute("SELECT pg_notify('firegrid_batches', %s)", (str(batch_id),))
-    return WriteResult(batch_id, readings, events, len(batch.rejections),
-                       r_dups + e_dups, r_conflicts + e_conflicts)
+    return WriteResult(
+        batch_id,
+        readings,
+        events,
+        len(batch.rejections),
+        r_dups + e_dups,
+        r_conflicts + e_conflicts,
+    )
 
 
 def store_rejections(conn: Conn, *, rejections: list[Rejection]) -> None:
@@ -74,23 +88,43 @@ def store_rejections(conn: Conn, *, rejections: list[Rejection]) -> None:
         _store_rejections(conn, rejections)
 
 
-def _reading_rows(items: list[tuple[Reading, datetime]], batch_id: int) -> Iterable[tuple[Any, ...]]:
+def _reading_rows(
+    items: list[tuple[Reading, datetime]], batch_id: int
+) -> Iterable[tuple[Any, ...]]:
     for r, received_at in items:
-        yield (r.ts, r.device_id, r.metric, r.value,
-               NO_SEQ if r.seq is None else r.seq, received_at, batch_id)
+        yield (
+            r.ts,
+            r.device_id,
+            r.metric,
+            r.value,
+            NO_SEQ if r.seq is None else r.seq,
+            received_at,
+            batch_id,
+        )
 
 
-def _event_rows(items: list[tuple[DeviceEvent, datetime]], batch_id: int) -> Iterable[tuple[Any, ...]]:
+def _event_rows(
+    items: list[tuple[DeviceEvent, datetime]], batch_id: int
+) -> Iterable[tuple[Any, ...]]:
     for e, received_at in items:
-        yield (e.ts, e.device_id, e.type, NO_SEQ if e.seq is None else e.seq,
-               Jsonb(e.detail), received_at, batch_id)
+        yield (
+            e.ts,
+            e.device_id,
+            e.type,
+            NO_SEQ if e.seq is None else e.seq,
+            Jsonb(e.detail),
+            received_at,
+            batch_id,
+        )
 
 
-def _copy(conn: Conn, table: str, columns: str, types: list[str],
-          rows: Iterable[tuple[Any, ...]]) -> None:
-    with conn.cursor() as cur, cur.copy(
-        f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
-    ) as copy:
+def _copy(
+    conn: Conn, table: str, columns: str, types: list[str], rows: Iterable[tuple[Any, ...]]
+) -> None:
+    with (
+        conn.cursor() as cur,
+        cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
         copy.set_types(types)
         for row in rows:
             copy.write_row(row)
@@ -115,8 +149,16 @@ WHERE r.detail IS DISTINCT FROM s.detail
 """
 
 
-def _store(conn: Conn, *, table: str, rows: Iterable[tuple[Any, ...]], count: int,
-           columns: str, types: list[str], conflict_sql: str) -> tuple[int, int, int]:
+def _store(
+    conn: Conn,
+    *,
+    table: str,
+    rows: Iterable[tuple[Any, ...]],
+    count: int,
+    columns: str,
+    types: list[str],
+    conflict_sql: str,
+) -> tuple[int, int, int]:
     """COPY rows into ``table``; return (stored, duplicates, conflicts)."""
     if count == 0:
         return 0, 0, 0
@@ -125,13 +167,26 @@ def _store(conn: Conn, *, table: str, rows: Iterable[tuple[Any, ...]], count: in
         with conn.transaction():  # a savepoint: the fast path may fail on the identity
             _copy(conn, table, columns, types, materialised)
     except psycopg.errors.UniqueViolation:
-        return _store_deduplicated(conn, table=table, rows=materialised, columns=columns,
-                                   types=types, conflict_sql=conflict_sql)
+        return _store_deduplicated(
+            conn,
+            table=table,
+            rows=materialised,
+            columns=columns,
+            types=types,
+            conflict_sql=conflict_sql,
+        )
     return count, 0, 0
 
 
-def _store_deduplicated(conn: Conn, *, table: str, rows: list[tuple[Any, ...]], columns: str,
-                        types: list[str], conflict_sql: str) -> tuple[int, int, int]:
+def _store_deduplicated(
+    conn: Conn,
+    *,
+    table: str,
+    rows: list[tuple[Any, ...]],
+    columns: str,
+    types: list[str],
+    conflict_sql: str,
+) -> tuple[int, int, int]:
     staging = f"staging_{table}"
     conn.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {staging} "
@@ -150,31 +205,42 @@ def _store_deduplicated(conn: Conn, *, table: str, rows: list[tuple[Any, ...]], 
 def _store_rejections(conn: Conn, rejections: list[Rejection]) -> None:
     if not rejections:
         return
-    with conn.cursor() as cur, cur.copy(
-        "COPY rejected_messages (received_at, topic, reason, detail, payload)"
-        " FROM STDIN (FORMAT BINARY)"
-    ) as copy:
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY rejected_messages (received_at, topic, reason, detail, payload)"
+            " FROM STDIN (FORMAT BINARY)"
+        ) as copy,
+    ):
         copy.set_types(["timestamptz", "text", "text", "text", "bytea"])
         for r in rejections:
-            copy.write_row((r.received_at, r.topic, r.reason,
-                            r.detail.replace("\x00", "\\0"), r.payload))
+            copy.write_row(
+                (r.received_at, r.topic, r.reason, r.detail.replace("\x00", "\\0"), r.payload)
+            )
+
+
+@dataclass(slots=True)
+class _SenderStatus:
+    last_received_at: datetime
+    last_ts: datetime
+    # metric -> (ts, value, seq) of the newest reading in the batch
+    latest: dict[str, tuple[datetime, float, int | None]] = field(default_factory=dict)
 
 
 def _update_status(conn: Conn, batch: PreparedBatch) -> None:
     """Upsert each sender's last-heard time and newest value per metric."""
-    status: dict[str, list[Any]] = {}  # device -> [last_received_at, last_ts, latest]
+    status: dict[str, _SenderStatus] = {}
     for reading, received_at in batch.readings:
-        entry = status.setdefault(reading.device_id, [received_at, reading.ts, {}])
-        entry[0] = max(entry[0], received_at)
-        entry[1] = max(entry[1], reading.ts)
-        latest = entry[2]
-        known = latest.get(reading.metric)
+        entry = status.setdefault(reading.device_id, _SenderStatus(received_at, reading.ts))
+        entry.last_received_at = max(entry.last_received_at, received_at)
+        entry.last_ts = max(entry.last_ts, reading.ts)
+        known = entry.latest.get(reading.metric)
         if known is None or reading.ts >= known[0]:
-            latest[reading.metric] = (reading.ts, reading.value, reading.seq)
+            entry.latest[reading.metric] = (reading.ts, reading.value, reading.seq)
     for event, received_at in batch.events:
-        entry = status.setdefault(event.device_id, [received_at, event.ts, {}])
-        entry[0] = max(entry[0], received_at)
-        entry[1] = max(entry[1], event.ts)
+        entry = status.setdefault(event.device_id, _SenderStatus(received_at, event.ts))
+        entry.last_received_at = max(entry.last_received_at, received_at)
+        entry.last_ts = max(entry.last_ts, event.ts)
     if not status:
         return
     ids = sorted(status)  # a fixed order keeps concurrent workers from deadlocking
@@ -189,21 +255,33 @@ def _update_status(conn: Conn, batch: PreparedBatch) -> None:
         """,
         (
             ids,
-            [status[i][0] for i in ids],
-            [status[i][1] for i in ids],
+            [status[i].last_received_at for i in ids],
+            [status[i].last_ts for i in ids],
             [
-                Jsonb({m: {"ts": ts.isoformat(), "value": v, "seq": s}
-                       for m, (ts, v, s) in status[i][2].items()})
+                Jsonb(
+                    {
+                        m: {"ts": ts.isoformat(), "value": v, "seq": s}
+                        for m, (ts, v, s) in status[i].latest.items()
+                    }
+                )
                 for i in ids
             ],
         ),
     )
 
 
-def list_rejected(conn: Conn, *, since: datetime | None, topic: str | None, reason: str | None,
-                  after_id: int | None, limit: int) -> list[dict[str, Any]]:
+def list_rejected(
+    conn: Conn,
+    *,
+    since: datetime | None,
+    topic: str | None,
+    reason: str | None,
+    after_id: int | None,
+    limit: int,
+) -> list[dict[str, Any]]:
     """List stored rejections, newest first, keyset-paginated by id."""
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[object] = []
     if since is not None:
         clauses.append("received_at >= %s")
         params.append(since)

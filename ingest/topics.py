@@ -38,6 +38,15 @@ class Route(Struct, frozen=True):
     arg: str = ""
 
 
+# Topics whose tail is one fixed word, by scope.
+_DEVICE_WORDS: Final = {"telemetry": TopicKind.TELEMETRY, "event": TopicKind.EVENT}
+_TERMINAL_WORDS: Final = {
+    "nmea": TopicKind.NMEA,
+    "report": TopicKind.REPORT,
+    "case": TopicKind.CASE,
+}
+
+
 def parse_topic(topic: str, *, prefix: str) -> Route:
     """Parse ``topic`` under ``prefix`` into a Route, or raise TopicError saying why."""
     if not topic.startswith(prefix + "/"):
@@ -46,33 +55,45 @@ def parse_topic(topic: str, *, prefix: str) -> Route:
     if len(parts) < 3 or not _ID.fullmatch(parts[1]):
         raise TopicError(topic, "bad_topic")
     scope, sender, rest = parts[0], parts[1], parts[2:]
+    route = None
     if scope == "d":
-        if rest == ["telemetry"]:
-            return Route(TopicKind.TELEMETRY, sender)
-        if rest == ["event"]:
-            return Route(TopicKind.EVENT, sender)
-        if len(rest) == 2 and rest[0] == "raw" and rest[1]:
-            return Route(TopicKind.RAW, sender, rest[1])
+        route = _device_route(sender, rest)
     elif scope == "t":
-        if rest == ["nmea"]:
-            return Route(TopicKind.NMEA, sender)
-        if rest == ["report"]:
-            return Route(TopicKind.REPORT, sender)
-        if rest == ["case"]:
-            return Route(TopicKind.CASE, sender)
-        if len(rest) == 2 and rest[0] == "photo":
-            if not _SHA256.fullmatch(rest[1].lower()):
-                raise TopicError(topic, "bad_photo_hash")
-            return Route(TopicKind.PHOTO, sender, rest[1].lower())
-        if rest == ["inbox"]:
-            raise TopicError(topic, "inbox_is_outbound")
-    raise TopicError(topic, "bad_topic")
+        route = _terminal_route(topic, sender, rest)
+    if route is None:
+        raise TopicError(topic, "bad_topic")
+    return route
+
+
+def _device_route(sender: str, rest: list[str]) -> Route | None:
+    if len(rest) == 1 and rest[0] in _DEVICE_WORDS:
+        return Route(_DEVICE_WORDS[rest[0]], sender)
+    if len(rest) == 2 and rest[0] == "raw" and rest[1]:
+        return Route(TopicKind.RAW, sender, rest[1])
+    return None
+
+
+def _terminal_route(topic: str, sender: str, rest: list[str]) -> Route | None:
+    if len(rest) == 1 and rest[0] in _TERMINAL_WORDS:
+        return Route(_TERMINAL_WORDS[rest[0]], sender)
+    if len(rest) == 2 and rest[0] == "photo":
+        if not _SHA256.fullmatch(rest[1].lower()):
+            raise TopicError(topic, "bad_photo_hash")
+        return Route(TopicKind.PHOTO, sender, rest[1].lower())
+    if rest == ["inbox"]:
+        raise TopicError(topic, "inbox_is_outbound")
+    return None
 
 
 def subscriptions(*, prefix: str, shared_group: str | None) -> list[str]:
     """Return the topic filters the ingest role subscribes to."""
-    filters = [f"{prefix}/d/+/#", f"{prefix}/t/+/nmea", f"{prefix}/t/+/report",
-               f"{prefix}/t/+/photo/+", f"{prefix}/t/+/case"]
+    filters = [
+        f"{prefix}/d/+/#",
+        f"{prefix}/t/+/nmea",
+        f"{prefix}/t/+/report",
+        f"{prefix}/t/+/photo/+",
+        f"{prefix}/t/+/case",
+    ]
     if shared_group:
         return [f"$share/{shared_group}/{f}" for f in filters]
     return filters

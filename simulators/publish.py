@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from simulators.models import SimMessage
 
@@ -17,11 +18,13 @@ class Publisher:
 
     def __init__(self, url: str, *, client_id: str = "", inflight: int = 100) -> None:
         parts = urlsplit(url)
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                   protocol=mqtt.MQTTv5)
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+        )
         if parts.username:
-            self._client.username_pw_set(unquote(parts.username),
-                                         unquote(parts.password) if parts.password else None)
+            self._client.username_pw_set(
+                unquote(parts.username), unquote(parts.password) if parts.password else None
+            )
         self._client.max_inflight_messages_set(inflight)
         self._client.max_queued_messages_set(0)
         self._connected = threading.Event()
@@ -35,13 +38,15 @@ class Publisher:
         """Queue one message for publishing."""
         return self._client.publish(topic, payload, qos=qos)
 
-    def publish_all(self, messages: Iterable[SimMessage | tuple[str, bytes]], *,
-                    timeout_s: float = 120.0) -> int:
+    def publish_all(
+        self, messages: Iterable[SimMessage | tuple[str, bytes]], *, timeout_s: float = 120.0
+    ) -> int:
         """Publish every message and wait for all acknowledgements; return the count."""
         infos = []
         for message in messages:
-            topic, payload = (message.topic, message.payload) if isinstance(
-                message, SimMessage) else message
+            topic, payload = (
+                (message.topic, message.payload) if isinstance(message, SimMessage) else message
+            )
             infos.append(self._client.publish(topic, payload, qos=1))
         deadline = time.monotonic() + timeout_s
         for info in infos:

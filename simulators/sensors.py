@@ -30,18 +30,26 @@ def event_topic(device_id: str, prefix: str = PREFIX) -> str:
     return f"{prefix}/d/{device_id}/event"
 
 
-def sample(device_id: str, ts: datetime, seq: int | None, values: dict[str, float],
-           *, prefix: str = PREFIX) -> SimMessage:
+def sample(
+    device_id: str, ts: datetime, seq: int | None, values: dict[str, float], *, prefix: str = PREFIX
+) -> SimMessage:
     """One telemetry sample as a single-sample message."""
     body: dict[str, Any] = {"ts": iso(ts), "values": values}
     if seq is not None:
         body["seq"] = seq
-    expected = [Reading(device_id, ts, seq, m, float(v)) for m, v in values.items()]
+    expected: list[Reading | DeviceEvent] = [
+        Reading(device_id, ts, seq, m, float(v)) for m, v in values.items()
+    ]
     return SimMessage(telemetry_topic(device_id, prefix), json.dumps(body).encode(), expected)
 
 
-def batch(device_id: str, samples: list[tuple[datetime, int | None, dict[str, float]]],
-          *, prefix: str = PREFIX, millis: bool = False) -> SimMessage:
+def batch(
+    device_id: str,
+    samples: list[tuple[datetime, int | None, dict[str, float]]],
+    *,
+    prefix: str = PREFIX,
+    millis: bool = False,
+) -> SimMessage:
     """Several samples in one ``{"samples": [...]}`` message."""
     items = []
     expected: list[Reading | DeviceEvent] = []
@@ -52,20 +60,31 @@ def batch(device_id: str, samples: list[tuple[datetime, int | None, dict[str, fl
             item["seq"] = seq
         items.append(item)
         expected += [Reading(device_id, ts, seq, m, float(v)) for m, v in values.items()]
-    return SimMessage(telemetry_topic(device_id, prefix),
-                      json.dumps({"samples": items}).encode(), expected)
+    return SimMessage(
+        telemetry_topic(device_id, prefix), json.dumps({"samples": items}).encode(), expected
+    )
 
 
-def event(device_id: str, ts: datetime, seq: int | None, kind: str,
-          detail: dict[str, Any] | None = None, *, prefix: str = PREFIX) -> SimMessage:
+def event(
+    device_id: str,
+    ts: datetime,
+    seq: int | None,
+    kind: str,
+    detail: dict[str, Any] | None = None,
+    *,
+    prefix: str = PREFIX,
+) -> SimMessage:
     """One device event."""
     body: dict[str, Any] = {"ts": iso(ts), "type": kind}
     if seq is not None:
         body["seq"] = seq
     if detail:
         body["detail"] = detail
-    return SimMessage(event_topic(device_id, prefix), json.dumps(body).encode(),
-                      [DeviceEvent(device_id, ts, seq, kind, detail or {})])
+    return SimMessage(
+        event_topic(device_id, prefix),
+        json.dumps(body).encode(),
+        [DeviceEvent(device_id, ts, seq, kind, detail or {})],
+    )
 
 
 class HydrantSim:
@@ -84,8 +103,12 @@ class HydrantSim:
         self.battery = max(0.0, self.battery - 0.01)
         wave = 0.01 * math.sin(ts.timestamp() / 600.0)
         pressure = round(max(0.0, self.base + wave + self._rng.gauss(0, 0.003)), 4)
-        return sample(self.device_id, ts, self.seq,
-                      {"pressure_mpa": pressure, "battery_pct": round(self.battery, 2)})
+        return sample(
+            self.device_id,
+            ts,
+            self.seq,
+            {"pressure_mpa": pressure, "battery_pct": round(self.battery, 2)},
+        )
 
 
 class SmokeSim:
@@ -99,14 +122,22 @@ class SmokeSim:
     def tick(self, ts: datetime) -> SimMessage:
         """Return the next heartbeat sample."""
         self.seq += 1
-        return sample(self.device_id, ts, self.seq, {
-            "battery_pct": 90.0, "temp_c": round(20 + self._rng.uniform(-2, 2), 1),
-            "rsrp_dbm": float(self._rng.randint(-110, -70)), "smoke_pct": 0.0,
-        })
+        return sample(
+            self.device_id,
+            ts,
+            self.seq,
+            {
+                "battery_pct": 90.0,
+                "temp_c": round(20 + self._rng.uniform(-2, 2), 1),
+                "rsrp_dbm": float(self._rng.randint(-110, -70)),
+                "smoke_pct": 0.0,
+            },
+        )
 
 
-def stream(device_ids: list[str], *, start: datetime, count: int, step: timedelta,
-           prefix: str = PREFIX) -> Iterator[SimMessage]:
+def stream(
+    device_ids: list[str], *, start: datetime, count: int, step: timedelta, prefix: str = PREFIX
+) -> Iterator[SimMessage]:
     """Yield ``count`` single-sample messages spread round-robin over ``device_ids``."""
     sims = [HydrantSim(d, seed=i) for i, d in enumerate(device_ids)]
     for n in range(count):

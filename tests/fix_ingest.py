@@ -22,8 +22,9 @@ from ingest.flows import IngestService
 from simulators.publish import Publisher
 
 
-def wait_until(predicate: Callable[[], bool], *, timeout_s: float = 30.0,
-               what: str = "condition") -> None:
+def wait_until(
+    predicate: Callable[[], bool], *, timeout_s: float = 30.0, what: str = "condition"
+) -> None:
     """Poll ``predicate`` until true or fail the test saying what did not happen."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -65,9 +66,14 @@ class IngestHarness:
 
     def rejected(self) -> list[tuple[str, str, str, bytes]]:
         """Return (topic, reason, detail, payload) of this test's rejections."""
-        return [(t, r, d, bytes(p)) for t, r, d, p in self.rows(
-            "SELECT topic, reason, detail, payload FROM rejected_messages "
-            "WHERE topic LIKE %s ORDER BY id", self.prefix + "/%")]
+        return [
+            (t, r, d, bytes(p))
+            for t, r, d, p in self.rows(
+                "SELECT topic, reason, detail, payload FROM rejected_messages "
+                "WHERE topic LIKE %s ORDER BY id",
+                self.prefix + "/%",
+            )
+        ]
 
     def device(self, suffix: str) -> str:
         """Return a device ID unique to this test."""
@@ -80,8 +86,9 @@ def ingest(db_url: str, broker_url: str) -> Iterator[IngestHarness]:
     tag = uuid.uuid4().hex[:8]
     prefix = f"fgtest{tag}/v1"
     settings = IngestSettings(topic_prefix=prefix, client_id=f"fg-ingest-{tag}")
-    svc = IngestService(mqtt_url=broker_url, db_url=db_url, settings=settings,
-                        storage=StorageSettings())
+    svc = IngestService(
+        mqtt_url=broker_url, db_url=db_url, settings=settings, storage=StorageSettings()
+    )
     svc.start()
     if not svc.subscriber.connected.wait(10):
         pytest.fail(f"ingest could not connect to {broker_url}")

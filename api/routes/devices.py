@@ -33,10 +33,18 @@ async def _body_and_format(request: Request) -> tuple[bytes, registry.Format | N
 def _import_answer(parsed: Any, counts: Any) -> dict[str, Any]:
     errors = [e.model_dump() for e in parsed.errors]
     if any(e["row"] == 0 for e in errors):
-        raise ApiError(400, "invalid_input", "the body is neither CSV with a header nor a "
-                       "JSON array of objects", errors)
-    return {"created": counts.created, "updated": counts.updated,
-            "rejected": len({e["row"] for e in errors}), "errors": errors}
+        raise ApiError(
+            400,
+            "invalid_input",
+            "the body is neither CSV with a header nor a JSON array of objects",
+            errors,
+        )
+    return {
+        "created": counts.created,
+        "updated": counts.updated,
+        "rejected": len({e["row"] for e in errors}),
+        "errors": errors,
+    }
 
 
 @router.post("/devices/import")
@@ -71,7 +79,9 @@ def get_device(device_id: str, request: Request, conn: Conn, _caller: Caller) ->
     """Return a device's registry fields, status, last_seen and latest value per metric."""
     status = request.app.state.status_settings
     view = service.get_device(
-        conn, device_id=device_id, now=datetime.now(UTC),
+        conn,
+        device_id=device_id,
+        now=datetime.now(UTC),
         missed_heartbeats=status.missed_heartbeats,
         default_heartbeat_s=status.default_heartbeat_s,
     )
@@ -84,12 +94,15 @@ def parse_bucket(text: str) -> timedelta:
     """Parse ``5m``, ``1h``, ``30s``, ``1d`` into a timedelta."""
     match = _BUCKET.fullmatch(text.strip())
     if not match or int(match.group(1)) == 0:
-        raise ApiError(400, "invalid_bucket", f"bucket must look like 30s, 5m, 1h or 1d, got {text!r}")
+        raise ApiError(
+            400, "invalid_bucket", f"bucket must look like 30s, 5m, 1h or 1d, got {text!r}"
+        )
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 @router.get("/devices/{device_id}/readings")
 def get_readings(
+    *,  # FastAPI passes every parameter by name
     device_id: str,
     conn: Conn,
     _caller: Caller,
@@ -107,17 +120,35 @@ def get_readings(
     position = decode_cursor(cursor)
     if bucket is None:
         after = (datetime.fromisoformat(position["ts"]), int(position["seq"])) if position else None
-        rows = list_readings(conn, device_id=device_id, metric=metric, start=start, end=end,
-                             after=after, limit=limit)
-        items = [{"ts": r["ts"], "value": r["value"],
-                  "seq": None if r["seq"] < 0 else r["seq"]} for r in rows]
+        rows = list_readings(
+            conn, device_id=device_id, metric=metric, start=start, end=end, after=after, limit=limit
+        )
+        items = [
+            {"ts": r["ts"], "value": r["value"], "seq": None if r["seq"] < 0 else r["seq"]}
+            for r in rows
+        ]
         last = {"ts": rows[-1]["ts"].isoformat(), "seq": rows[-1]["seq"]} if rows else None
         return page(items, limit=limit, position=last)
     width = parse_bucket(bucket)
     after_ts = datetime.fromisoformat(position["ts"]) if position else None
-    rows = list_buckets(conn, device_id=device_id, metric=metric, bucket=width, start=start,
-                        end=end, after=after_ts, limit=limit)
-    items = [{"ts": r["ts"], "avg": float(r["avg"]), "min": r["min"], "max": r["max"],
-              "count": int(r["count"])} for r in rows]
-    return page(items, limit=limit,
-                position={"ts": rows[-1]["ts"].isoformat()} if rows else None)
+    rows = list_buckets(
+        conn,
+        device_id=device_id,
+        metric=metric,
+        bucket=width,
+        start=start,
+        end=end,
+        after=after_ts,
+        limit=limit,
+    )
+    items = [
+        {
+            "ts": r["ts"],
+            "avg": float(r["avg"]),
+            "min": r["min"],
+            "max": r["max"],
+            "count": int(r["count"]),
+        }
+        for r in rows
+    ]
+    return page(items, limit=limit, position={"ts": rows[-1]["ts"].isoformat()} if rows else None)

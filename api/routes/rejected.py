@@ -17,6 +17,7 @@ router = APIRouter(prefix="/api/v1", tags=["ingest"])
 
 @router.get("/rejected")
 def get_rejected(
+    *,  # FastAPI passes every parameter by name
     conn: Conn,
     caller: Caller,
     since: datetime | None = None,
@@ -28,8 +29,14 @@ def get_rejected(
     """List rejected messages, newest first, with their raw payload in base64."""
     require_role(caller, "admin", "operator", "integrator")
     position = decode_cursor(cursor)
-    rows = list_rejected(conn, since=since, topic=topic, reason=reason,
-                         after_id=int(position["id"]) if position else None, limit=limit)
+    rows = list_rejected(
+        conn,
+        since=since,
+        topic=topic,
+        reason=reason,
+        after_id=int(position["id"]) if position else None,
+        limit=limit,
+    )
     items = [
         {
             "id": r["id"],

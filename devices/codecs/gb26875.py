@@ -284,6 +284,7 @@ def decode(raw: bytes, *, device_id: str, received_at: datetime, policy: DecodeP
         raise DecodeError("empty_payload", raw)
     out = Decoded()
     failures: list[DecodeError] = []  # whole-frame problems, in order
+    objects = 0
     for index, item in enumerate(split_frames(raw)):
         frame: GbFrame | DecodeError
         try:
@@ -294,6 +295,11 @@ def decode(raw: bytes, *, device_id: str, received_at: datetime, policy: DecodeP
             failures.append(frame)
             out.rejections.append(PartRejection(f"frames[{index}]", frame.reason, frame.detail))
             continue
+        objects += len(frame.objects)
+        if objects > policy.max_batch_samples:
+            raise DecodeError(
+                "batch_too_large", raw, detail=f"more than {policy.max_batch_samples} objects"
+            )
         map_frame(
             frame,
             f"frames[{index}]",
@@ -302,23 +308,17 @@ def decode(raw: bytes, *, device_id: str, received_at: datetime, policy: DecodeP
             received_at=received_at,
             policy=policy,
         )
-    if out.records or any(_about_data(part) for part in out.rejections):
+    # A rejected value or time is a finding about data the device sent and is returned as a
+    # part rejection; frame faults and unmapped content alone make the payload unusable.
+    if out.records or any(part.reason not in _FRAME_FAULTS for part in out.rejections):
         return out
-    # Nothing usable: report the first real fault, else that nothing here maps to records.
-    for failure in failures:
-        if failure.reason != "unsupported_frame":
-            raise failure
+    if failures:
+        raise failures[0]
     raise DecodeError(
         "unsupported_frame",
         raw,
         detail="; ".join(f"{part.where}: {part.detail}" for part in out.rejections)[:500],
     )
-
-
-def _about_data(part: PartRejection) -> bool:
-    # A rejected value or time is a finding about data the device sent: it is returned as a
-    # part rejection. Frame faults and unmapped content alone make the payload unusable.
-    return part.reason not in _FRAME_FAULTS
 
 
 def map_frame(

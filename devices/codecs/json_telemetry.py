@@ -80,10 +80,7 @@ def _sample(
                 )
             )
             continue
-        try:
-            reason = check_value(metric, value)
-        except OverflowError:  # an integer with hundreds of digits: no float can hold it
-            reason = "out_of_range"
+        reason = check_value(metric, value)
         if reason is not None:
             rejections.append(
                 PartRejection(

@@ -19,8 +19,10 @@ the sentences it uses (GGA, RMC) and skips everything else after a slice compari
 from __future__ import annotations
 
 import math
+import re
 from bisect import bisect_left
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Final
 
 from msgspec import Struct, field
@@ -33,6 +35,19 @@ TALKERS: Final = frozenset({b"GP", b"GL", b"GA", b"GB", b"BD", b"GN"})
 KNOT_MPS: Final = 1852.0 / 3600.0
 _USED: Final = frozenset({b"GGA,", b"RMC,"})  # sentence type and the comma after it
 _STATUSES: Final = frozenset({b"A", b"V"})
+_FRACTION_US: Final = (0, 100_000, 10_000, 1_000, 100, 10, 1)  # by digits after the point
+_TIME: Final = rb"([01]\d|2[0-3])([0-5]\d)([0-5]\d)(?:\.(\d{1,6})\d*)?"
+# Fast paths for well-formed sentences, one C-level match instead of a dozen field checks.
+# Whatever they do not match (empty fields, odd widths, bad values) takes the field-by-field
+# path, which also says precisely what is wrong.
+_GGA_FAST: Final = re.compile(
+    rb"GGA," + _TIME + rb",(\d\d)([0-5]\d(?:\.\d+)?),([NS]),(\d{3})([0-5]\d(?:\.\d+)?),([EW]),"
+    rb"(\d),(\d+),(\d+(?:\.\d*)?),(-?\d+(?:\.\d*)?),.*"
+)
+_RMC_FAST: Final = re.compile(
+    rb"RMC," + _TIME + rb",([AV]),[^,]*,[^,]*,[^,]*,[^,]*,(\d+(?:\.\d*)?)?,[^,]*,(\d{6})?"
+    rb",[^,]*,[^,]*(?:,([^,]*)(?:,.*)?)?"
+)
 _DAY_US: Final = 86_400_000_000
 _ORDINAL_BASE: Final = datetime(1, 1, 1, tzinfo=UTC)  # date.toordinal() == 1
 
@@ -114,11 +129,11 @@ def decode(
             counts["unsupported"] = counts.get("unsupported", 0) + 1
             continue
         try:
-            fields = _checked_fields(s)
+            body = _checked_body(s)
             if kind == b"GGA,":
-                ggas.append(_gga(n, fields, policy, gga_tods))
+                ggas.append(_gga(n, body, policy, gga_tods))
             else:
-                rmcs.append(_rmc(n, fields, policy, out))
+                rmcs.append(_rmc(n, body, policy, out))
         except _LineError as bad:
             _reject(out, n, bad.reason, bad.detail)
     if out.sentences == 0:
@@ -141,7 +156,8 @@ def _reject(out: NmeaDecoded, n: int, reason: str, detail: str) -> None:
     out.counts[reason] = out.counts.get(reason, 0) + 1
 
 
-def _checked_fields(s: bytes) -> list[bytes]:
+def _checked_body(s: bytes) -> bytes:
+    """Return the text between ``$`` and ``*`` once its checksum is verified."""
     star = s.rfind(b"*")
     if star < 0:
         raise _LineError("missing_checksum", "no '*hh' checksum")
@@ -156,10 +172,34 @@ def _checked_fields(s: bytes) -> list[bytes]:
         actual ^= c
     if actual != expected:
         raise _LineError("bad_checksum", f"computed {actual:02X}, sentence says {stated!r}")
-    return body.split(b",")
+    return body
 
 
-def _gga(n: int, f: list[bytes], policy: NmeaPolicy, gga_tods: set[int]) -> _Gga:
+def _gga(n: int, body: bytes, policy: NmeaPolicy, gga_tods: set[int]) -> _Gga:
+    m = _GGA_FAST.fullmatch(body, 2)
+    if m is None:
+        return _gga_fields(n, body.split(b","), policy, gga_tods)
+    hh, mm, ss, frac, lat_d, lat_m, ns, lon_d, lon_m, ew, q, sats, hdop, alt = m.groups()
+    tod = (int(hh) * 3600 + int(mm) * 60 + int(ss)) * 1_000_000
+    if frac:
+        tod += int(frac) * _FRACTION_US[len(frac)]
+    gga_tods.add(tod)
+    quality = int(q)
+    if quality in policy.reject_qualities:
+        raise _LineError("no_fix" if quality == 0 else "not_a_fix", f"fix quality {quality}")
+    lat = int(lat_d) + float(lat_m) / 60.0
+    lon = int(lon_d) + float(lon_m) / 60.0
+    if lat > 90.0 or lon > 180.0:
+        return _gga_fields(n, body.split(b","), policy, gga_tods)  # says which is wrong
+    if ns == b"S":
+        lat = -lat
+    if ew == b"W":
+        lon = -lon
+    return _gga_gates((n, tod, lat, lon, quality, int(sats), float(hdop), float(alt)), policy)
+
+
+def _gga_fields(n: int, f: list[bytes], policy: NmeaPolicy, gga_tods: set[int]) -> _Gga:
+    """Read a GGA field by field: the slow path, which names what is wrong."""
     if len(f) < 10:
         raise _LineError("malformed", f"GGA has {len(f) - 1} fields, needs at least 9")
     tod = _time_of_day(f[1])
@@ -173,34 +213,48 @@ def _gga(n: int, f: list[bytes], policy: NmeaPolicy, gga_tods: set[int]) -> _Gga
     lon = _angle(f[4], f[5], pos=b"E", neg=b"W", limit=180, name="longitude")
     if not f[7].isdigit():
         raise _LineError("malformed", f"satellites {f[7]!r}")
-    satellites = int(f[7])
     hdop = _number(f[8], "HDOP")
     if hdop is None or not hdop >= 0.0:
         raise _LineError("malformed", f"HDOP {f[8]!r}")
+    altitude = _number(f[9], "altitude")
+    return _gga_gates((n, tod, lat, lon, quality, int(f[7]), hdop, altitude), policy)
+
+
+def _gga_gates(gga: _Gga, policy: NmeaPolicy) -> _Gga:
+    """Return ``gga`` if its satellites and HDOP pass ``policy``."""
+    satellites, hdop = gga[5], gga[6]
     if satellites < policy.min_satellites:
         raise _LineError("few_satellites", f"{satellites} satellites < {policy.min_satellites}")
     if hdop > policy.max_hdop:
         raise _LineError("high_hdop", f"HDOP {hdop} > {policy.max_hdop}")
-    return (n, tod, lat, lon, quality, satellites, hdop, _number(f[9], "altitude"))
+    return gga
 
 
-def _rmc(n: int, f: list[bytes], policy: NmeaPolicy, out: NmeaDecoded) -> _Rmc:
-    if len(f) < 10:
-        raise _LineError("malformed", f"RMC has {len(f) - 1} fields, needs at least 9")
-    tod = _time_of_day(f[1])
-    status = f[2]
-    if status not in _STATUSES:
-        raise _LineError("malformed", f"RMC status {status!r}")
-    day = _day_ordinal(f[9])
-    knots = _number(f[7], "speed")
+def _rmc(n: int, body: bytes, policy: NmeaPolicy, out: NmeaDecoded) -> _Rmc:
+    m = _RMC_FAST.fullmatch(body, 2)
+    if m is None:
+        f = body.split(b",")
+        if len(f) < 10:
+            raise _LineError("malformed", f"RMC has {len(f) - 1} fields, needs at least 9")
+        tod = _time_of_day(f[1])
+        status, speed, day, mode = f[2], f[7], f[9], f[12] if len(f) > 12 else b""
+        if status not in _STATUSES:
+            raise _LineError("malformed", f"RMC status {status!r}")
+    else:
+        hh, mm, ss, frac, status, speed, day, mode = m.groups()
+        tod = (int(hh) * 3600 + int(mm) * 60 + int(ss)) * 1_000_000
+        if frac:
+            tod += int(frac) * _FRACTION_US[len(frac)]
+    knots = _number(speed, "speed") if speed else None
     if knots is not None and knots < 0.0:
-        raise _LineError("malformed", f"speed {f[7]!r}")
+        raise _LineError("malformed", f"speed {speed!r}")
+    day_ordinal = _day_ordinal(day) if day else None
     # NMEA 2.3 added a mode field; 'N' means "data not valid" even where status says A.
-    valid = status == b"A" and (len(f) < 13 or f[12] != b"N")
+    valid = status == b"A" and mode != b"N"
     if not valid and policy.reject_rmc_void:
         _reject(out, n, "rmc_void", "RMC status V (navigation receiver warning)")
     usable = valid or not policy.reject_rmc_void
-    return (n, tod, usable, day, None if knots is None else knots * KNOT_MPS)
+    return (n, tod, usable, day_ordinal, None if knots is None else knots * KNOT_MPS)
 
 
 def _time_of_day(f: bytes) -> int:
@@ -215,13 +269,13 @@ def _time_of_day(f: bytes) -> int:
     hh, mm, ss = int(f[0:2]), int(f[2:4]), int(f[4:6])
     if hh > 23 or mm > 59 or ss > 59:
         raise _LineError("malformed", f"time {f!r}")
-    micros = int(frac[:6].ljust(6, b"0")) if frac else 0
+    micros = int(frac[:6]) * _FRACTION_US[min(len(frac), 6)] if frac else 0
     return ((hh * 60 + mm) * 60 + ss) * 1_000_000 + micros
 
 
-def _day_ordinal(f: bytes) -> int | None:
-    if not f:
-        return None
+@lru_cache(maxsize=256)
+def _day_ordinal(f: bytes) -> int:
+    """Return the proleptic ordinal of ``ddmmyy`` (cached: a flush repeats one date)."""
     if len(f) != 6 or not f.isdigit():
         raise _LineError("malformed", f"date {f!r}")
     yy = int(f[4:6])

@@ -22,7 +22,9 @@ class Migration:
 
 
 MIGRATIONS: list[Migration] = [
-    Migration(1, "foundation: registry, readings, events, rejected messages", m0001_foundation.apply),
+    Migration(
+        1, "foundation: registry, readings, events, rejected messages", m0001_foundation.apply
+    ),
 ]
 
 Connection = psycopg.Connection[Any]

@@ -152,7 +152,8 @@ GROUP BY 1, 2, 3
 """
 
 TIMESCALE_5M = """
-CREATE MATERIALIZED VIEW readings_5m WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+CREATE MATERIALIZED VIEW readings_5m
+WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
 SELECT time_bucket(INTERVAL '5 minutes', ts) AS bucket,
        device_id, metric, count(*) AS n, sum(value) AS total, min(value) AS low,
        max(value) AS high
@@ -165,12 +166,6 @@ WITH NO DATA
 def apply(conn: psycopg.Connection[Any], *, timescale: bool, storage: StorageSettings) -> None:
     """Create the foundation schema on either storage path."""
     conn.execute(REGISTRY)
-    common = {
-        "chunk": storage.chunk_interval,
-        "compress_after": storage.compress_after,
-        "retention": storage.retention,
-        "timescale": timescale,
-    }
     create_timeseries_table(
         conn,
         table="readings",
@@ -178,7 +173,10 @@ def apply(conn: psycopg.Connection[Any], *, timescale: bool, storage: StorageSet
         unique="device_id, metric, ts, seq",
         segment_by="device_id, metric",
         order_by="ts DESC, seq",
-        **common,
+        chunk=storage.chunk_interval,
+        compress_after=storage.compress_after,
+        retention=storage.retention,
+        timescale=timescale,
     )
     create_timeseries_table(
         conn,
@@ -187,7 +185,10 @@ def apply(conn: psycopg.Connection[Any], *, timescale: bool, storage: StorageSet
         unique="device_id, type, ts, seq",
         segment_by="device_id",
         order_by="ts DESC, type, seq",
-        **common,
+        chunk=storage.chunk_interval,
+        compress_after=storage.compress_after,
+        retention=storage.retention,
+        timescale=timescale,
     )
     conn.execute("CREATE INDEX readings_batch ON readings (batch_id)")
     conn.execute("CREATE INDEX device_events_batch ON device_events (batch_id)")

@@ -101,29 +101,38 @@ class _Subscriber:
 
     def __init__(self, broker: EmbeddedBroker, topic: str) -> None:
         self.broker, self.topic = broker, topic
-        self.client = _client(broker, f"sub-{uuid.uuid4().hex[:8]}")
+        self.client_id = f"sub-{uuid.uuid4().hex[:8]}"
         self.received: set[bytes] = set()
         self.session_present: bool | None = None
         self.subscribed = threading.Event()
-        self.client.on_message = lambda _c, _u, msg: self.received.add(bytes(msg.payload))
-        self.client.on_subscribe = lambda *_args: self.subscribed.set()
-        self.client.on_connect = self._on_connect
+
+    def _new_client(self) -> mqtt.Client:
+        # A fresh paho client per connection: loop_start() on a reused one leaks a socket pair.
+        client = _client(self.broker, self.client_id)
+        client.on_message = lambda _c, _u, msg: self.received.add(bytes(msg.payload))
+        client.on_subscribe = lambda *_args: self.subscribed.set()
+        client.on_connect = self._on_connect
+        return client
 
     def _on_connect(self, _c: Any, _u: Any, flags: mqtt.ConnectFlags, *_rest: Any) -> None:
         self.session_present = flags.session_present
 
     def open_session(self) -> None:
-        _connect(self.client, self.broker, clean_start=True)
-        self.client.subscribe(self.topic, qos=1)
+        client = self._new_client()
+        # clean_start False from the first connection, as ingest does: Mosquitto 2.0 writes a
+        # session to disk only if its last CONNECT had clean_start False, session expiry or not.
+        _connect(client, self.broker, clean_start=False)
+        client.subscribe(self.topic, qos=1)
         assert self.subscribed.wait(10), "no SUBACK"
-        _close(self.client)
+        _close(client)
 
     def collect(self, expected: int, timeout_s: float = 60) -> int:
-        _connect(self.client, self.broker, clean_start=False)
+        client = self._new_client()
+        _connect(client, self.broker, clean_start=False)
         deadline = time.monotonic() + timeout_s
         while len(self.received) < expected and time.monotonic() < deadline:
             time.sleep(0.05)
-        _close(self.client)
+        _close(client)
         return len(self.received)
 
 
@@ -241,7 +250,7 @@ def test_check_leaves_no_session_behind(own_broker: EmbeddedBroker) -> None:
     check_queue_limit(own_broker.url, probe_messages=10)
     own_broker.stop()  # saves every session the broker still holds
     saved = (own_broker.data_dir / "mosquitto.db").read_bytes()
-    assert control.client._client_id in saved
+    assert control.client_id.encode() in saved
     assert b"firegrid-probe" not in saved
 
 

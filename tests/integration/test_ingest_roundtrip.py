@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from simulators.sensors import batch, event, iso, sample
-from tests.golden import frame
 from tests.fix_ingest import IngestHarness, wait_until
+from tests.golden import frame
 
 T0 = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
 
@@ -15,20 +15,25 @@ M1, M2, F1, F3 = frame("M1"), frame("M2"), frame("F1"), frame("F3")
 
 
 def _readings(h: IngestHarness, device: str) -> list[tuple[datetime, str, float, int]]:
-    return [(ts, m, v, s) for ts, m, v, s in h.rows(
-        "SELECT ts, metric, value, seq FROM readings WHERE device_id = %s ORDER BY ts, metric",
-        device)]
+    return [
+        (ts, m, v, s)
+        for ts, m, v, s in h.rows(
+            "SELECT ts, metric, value, seq FROM readings WHERE device_id = %s ORDER BY ts, metric",
+            device,
+        )
+    ]
 
 
 def test_single_sample_is_stored_with_device_and_receive_time(ingest: IngestHarness) -> None:
     dev = ingest.device("H1")
     ingest.register(dev)
-    msg = sample(dev, T0, 1042, {"pressure_mpa": 0.31, "battery_pct": 88},
-                 prefix=ingest.prefix)
+    msg = sample(dev, T0, 1042, {"pressure_mpa": 0.31, "battery_pct": 88}, prefix=ingest.prefix)
     ingest.publisher.publish_all([msg])
     wait_until(lambda: len(_readings(ingest, dev)) == 2, what="2 readings")
-    assert _readings(ingest, dev) == [(T0, "battery_pct", 88.0, 1042),
-                                      (T0, "pressure_mpa", 0.31, 1042)]
+    assert _readings(ingest, dev) == [
+        (T0, "battery_pct", 88.0, 1042),
+        (T0, "pressure_mpa", 0.31, 1042),
+    ]
     received = ingest.scalar("SELECT min(received_at) FROM readings WHERE device_id = %s", dev)
     assert abs((received - datetime.now(UTC)).total_seconds()) < 60
     latest = ingest.scalar("SELECT latest FROM device_status WHERE device_id = %s", dev)
@@ -38,8 +43,9 @@ def test_single_sample_is_stored_with_device_and_receive_time(ingest: IngestHarn
 def test_batch_with_unix_millis_and_no_seq(ingest: IngestHarness) -> None:
     dev = ingest.device("H2")
     ingest.register(dev)
-    samples = [(T0 + timedelta(minutes=i), None, {"pressure_mpa": 0.3 + i / 100})
-               for i in range(50)]
+    samples = [
+        (T0 + timedelta(minutes=i), None, {"pressure_mpa": 0.3 + i / 100}) for i in range(50)
+    ]
     ingest.publisher.publish_all([batch(dev, samples, prefix=ingest.prefix, millis=True)])
     wait_until(lambda: len(_readings(ingest, dev)) == 50, what="50 readings")
     rows = _readings(ingest, dev)
@@ -51,34 +57,47 @@ def test_events_single_and_batch(ingest: IngestHarness) -> None:
     dev = ingest.device("S1")
     ingest.register(dev, kind="smoke")
     single = event(dev, T0, 7, "smoke_alarm", {"smoke_pct": 12.5}, prefix=ingest.prefix)
-    body = {"events": [{"ts": iso(T0 + timedelta(seconds=30)), "seq": 8, "type": "alarm_cleared"},
-                       {"ts": iso(T0 + timedelta(seconds=40)), "seq": 9, "type": "low_battery"}]}
+    body = {
+        "events": [
+            {"ts": iso(T0 + timedelta(seconds=30)), "seq": 8, "type": "alarm_cleared"},
+            {"ts": iso(T0 + timedelta(seconds=40)), "seq": 9, "type": "low_battery"},
+        ]
+    }
     ingest.publisher.publish_all([single, (single.topic, json.dumps(body).encode())])
-    wait_until(lambda: ingest.scalar(
-        "SELECT count(*) FROM device_events WHERE device_id = %s", dev) == 3, what="3 events")
-    rows = ingest.rows("SELECT type, seq, detail FROM device_events WHERE device_id = %s "
-                       "ORDER BY ts", dev)
-    assert rows == [("smoke_alarm", 7, {"smoke_pct": 12.5}), ("alarm_cleared", 8, {}),
-                    ("low_battery", 9, {})]
+    wait_until(
+        lambda: ingest.scalar("SELECT count(*) FROM device_events WHERE device_id = %s", dev) == 3,
+        what="3 events",
+    )
+    rows = ingest.rows(
+        "SELECT type, seq, detail FROM device_events WHERE device_id = %s ORDER BY ts", dev
+    )
+    assert rows == [
+        ("smoke_alarm", 7, {"smoke_pct": 12.5}),
+        ("alarm_cleared", 8, {}),
+        ("low_battery", 9, {}),
+    ]
 
 
 def test_mk_pressure_frames_m1_and_m2(ingest: IngestHarness) -> None:
     ingest.register("SHRP25090120", "SHMK19060013")
     topic = f"{ingest.prefix}/d/{{}}/raw/mk-pressure"
-    ingest.publisher.publish_all([(topic.format("SHRP25090120"), M1),
-                                  (topic.format("SHMK19060013"), M2)])
+    ingest.publisher.publish_all(
+        [(topic.format("SHRP25090120"), M1), (topic.format("SHMK19060013"), M2)]
+    )
     wait_until(lambda: len(_readings(ingest, "SHMK19060013")) >= 10, what="M2's records")
     m1 = _readings(ingest, "SHRP25090120")
     t1 = datetime(2025, 10, 27, 18, 23, 3, tzinfo=UTC)
     assert (t1, "pressure_mpa", 0.605, -1) in m1
     assert (t1, "battery_pct", 100.0, -1) in m1
     assert (t1, "rsrp_dbm", -48.0, -1) in m1
-    pressures = [(ts, v) for ts, m, v, _ in _readings(ingest, "SHMK19060013")
-                 if m == "pressure_mpa"]
+    pressures = [
+        (ts, v) for ts, m, v, _ in _readings(ingest, "SHMK19060013") if m == "pressure_mpa"
+    ]
     newest = datetime(2019, 7, 1, 1, 49, 42, tzinfo=UTC)
     expected = [0.537, 0.538, 0.534, 0.536, 0.536, 0.531, 0.542, 0.540, 0.541, 0.541]
-    assert pressures == [(newest - timedelta(seconds=60 * (9 - i)), v)
-                         for i, v in enumerate(expected)]
+    assert pressures == [
+        (newest - timedelta(seconds=60 * (9 - i)), v) for i, v in enumerate(expected)
+    ]
 
 
 def test_gb26875_fire_alarm_and_analog_pressure(ingest: IngestHarness) -> None:
@@ -86,20 +105,26 @@ def test_gb26875_fire_alarm_and_analog_pressure(ingest: IngestHarness) -> None:
     ingest.register(dev, kind="transmission")
     topic = f"{ingest.prefix}/d/{dev}/raw/gb26875"
     ingest.publisher.publish_all([(topic, F1), (topic, F3)])
-    wait_until(lambda: ingest.scalar(
-        "SELECT count(*) FROM device_events WHERE device_id = %s", dev) == 1
-        and len(_readings(ingest, dev)) == 1, what="F1's alarm and F3's pressure")
-    kind, detail = ingest.rows(
-        "SELECT type, detail FROM device_events WHERE device_id = %s", dev)[0]
+    wait_until(
+        lambda: (
+            ingest.scalar("SELECT count(*) FROM device_events WHERE device_id = %s", dev) == 1
+            and len(_readings(ingest, dev)) == 1
+        ),
+        what="F1's alarm and F3's pressure",
+    )
+    kind, detail = ingest.rows("SELECT type, detail FROM device_events WHERE device_id = %s", dev)[
+        0
+    ]
     assert kind == "smoke_alarm"
     assert detail["description"] == "10区2号感烟探测器"
-    (ts, metric, value, _seq), = _readings(ingest, dev)
+    ((ts, metric, value, _seq),) = _readings(ingest, dev)
     assert (metric, round(value, 6)) == ("pressure_mpa", 0.32)
     assert ts == datetime(2024, 11, 26, 7, 10, 0, tzinfo=UTC)  # 15:10:00 China time
 
 
 def test_redelivered_sample_is_stored_once_and_a_changed_one_is_a_conflict(
-        ingest: IngestHarness) -> None:
+    ingest: IngestHarness,
+) -> None:
     dev = ingest.device("H3")
     ingest.register(dev)
     first = sample(dev, T0, 5, {"pressure_mpa": 0.30}, prefix=ingest.prefix)
@@ -107,23 +132,27 @@ def test_redelivered_sample_is_stored_once_and_a_changed_one_is_a_conflict(
     wait_until(lambda: len(_readings(ingest, dev)) == 1, what="first sample")
     changed = sample(dev, T0, 5, {"pressure_mpa": 0.99}, prefix=ingest.prefix)
     ingest.publisher.publish_all([first, first, changed])
-    wait_until(lambda: ingest.scalar(
-        "SELECT count(*) FROM ingest_conflicts WHERE device_id = %s", dev) == 1,
-        what="one conflict")
+    wait_until(
+        lambda: (
+            ingest.scalar("SELECT count(*) FROM ingest_conflicts WHERE device_id = %s", dev) == 1
+        ),
+        what="one conflict",
+    )
     assert _readings(ingest, dev) == [(T0, "pressure_mpa", 0.30, 5)]
     stored, incoming = ingest.rows(
-        "SELECT stored, incoming FROM ingest_conflicts WHERE device_id = %s", dev)[0]
+        "SELECT stored, incoming FROM ingest_conflicts WHERE device_id = %s", dev
+    )[0]
     assert (stored, incoming) == ({"value": 0.30}, {"value": 0.99})
 
 
 def test_a_late_sample_does_not_overwrite_the_latest_state(ingest: IngestHarness) -> None:
     dev = ingest.device("H4")
     ingest.register(dev)
-    ingest.publisher.publish_all([sample(dev, T0, 2, {"pressure_mpa": 0.33},
-                                         prefix=ingest.prefix)])
+    ingest.publisher.publish_all([sample(dev, T0, 2, {"pressure_mpa": 0.33}, prefix=ingest.prefix)])
     wait_until(lambda: len(_readings(ingest, dev)) == 1, what="newest sample")
-    ingest.publisher.publish_all([sample(dev, T0 - timedelta(hours=1), 1,
-                                         {"pressure_mpa": 0.11}, prefix=ingest.prefix)])
+    ingest.publisher.publish_all(
+        [sample(dev, T0 - timedelta(hours=1), 1, {"pressure_mpa": 0.11}, prefix=ingest.prefix)]
+    )
     wait_until(lambda: len(_readings(ingest, dev)) == 2, what="late sample stored")
     latest = ingest.scalar("SELECT latest FROM device_status WHERE device_id = %s", dev)
     assert latest["pressure_mpa"]["value"] == 0.33

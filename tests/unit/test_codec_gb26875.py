@@ -280,6 +280,13 @@ def test_bad_second_frame_keeps_the_first(tail: bytes, reason: str) -> None:
     assert parts(decoded) == [("frames[1]", reason)]
 
 
+def test_too_many_objects_in_one_payload() -> None:
+    assert run(F3 * 3, policy=DecodePolicy(max_batch_samples=3)).rejections == []
+    with pytest.raises(DecodeError) as info:
+        run(F3 * 4, policy=DecodePolicy(max_batch_samples=3))
+    assert info.value.reason == "batch_too_large"
+
+
 def test_bad_checksum_frame_is_skipped_and_later_frames_read() -> None:
     decoded = run(F3[:-3] + b"\x00" + F3[-2:] + F3)
     assert kinds(decoded) == ["pressure_mpa"]

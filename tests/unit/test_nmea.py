@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devices.codecs import nmea
 from devices.codecs.nmea import KNOT_MPS, NmeaDecoded, NmeaPolicy, decode
 from devices.exceptions import DecodeError
 from devices.geo import haversine_m
@@ -23,6 +25,7 @@ from simulators.nmea_out import (
     epoch,
     expected_fix,
     gga,
+    gsa,
     rmc,
     sentence,
     spoil,
@@ -65,7 +68,7 @@ def walk(n: int, *, start: datetime = T0, step_s: float = 1.0, **kw: object) -> 
             lon=121.5874 + i * 9e-6,
             speed_mps=1.4,
             course_deg=40.0,
-            **kw,  # type: ignore[arg-type]
+            **kw,  # type: ignore[arg-type]  # kw mixes field types by design
         )
         for i in range(n)
     ]
@@ -325,6 +328,20 @@ def test_gga_alone_takes_the_receive_date_and_handles_midnight() -> None:
     assert out.fixes[0].speed_mps is None
 
 
+@pytest.mark.parametrize(
+    ("hhmmss", "micros"),
+    [("063000", 0), ("063000.5", 500_000), ("063000.25", 250_000), ("063000.1234567", 123_456)],
+)
+def test_time_fractions_of_any_width(hhmmss: str, micros: int) -> None:
+    rest = "3114.8770,N,12135.2463,E"
+    payload = sentence(f"GNGGA,{hhmmss},{rest},1,08,0.9,12.0,M,8.3,M,,")
+    payload += sentence(f"GNRMC,{hhmmss},A,{rest},0.0,0.0,261126,,,A")
+    assert [f.ts for f in run(payload).fixes] == [T0 + timedelta(microseconds=micros)]
+    assert [f.ts for f in field_by_field(payload.encode()).fixes] == [
+        T0 + timedelta(microseconds=micros)
+    ]
+
+
 def test_duplicated_sentences_give_one_fix() -> None:
     a, b = walk(2)
     out = run(epoch(a) + gga(a) + epoch(b) + epoch(b))
@@ -436,6 +453,48 @@ def test_round_trip_decode_of_written_fixes(fixes: list[SimFix]) -> None:
     out = run(write(fixes))
     assert out.rejections == []
     assert _close(out.fixes, fixes)
+
+
+@settings(max_examples=200, deadline=None)
+@given(tracks(), st.data())
+def test_round_trip_with_rmc_lost_dates_from_the_nearest_rmc(
+    fixes: list[SimFix], data: st.DataObject
+) -> None:
+    keep = data.draw(st.lists(st.booleans(), min_size=len(fixes), max_size=len(fixes)))
+    keep[data.draw(st.integers(0, len(fixes) - 1))] = True
+    payload = "".join(
+        gga(f) + "".join(gsa(f)) + (rmc(f) if k else "") for f, k in zip(fixes, keep, strict=True)
+    )
+    out = run(payload)
+    assert [f.ts for f in out.fixes] == [expected_fix(f, terminal_id="T1").ts for f in fixes]
+    assert [f.speed_mps is None for f in out.fixes] == [not k for k in keep]
+
+
+def field_by_field(raw: bytes) -> NmeaDecoded:
+    """Decode with the regex fast paths disabled, so every line takes the detailed path."""
+    saved = nmea._GGA_FAST, nmea._RMC_FAST
+    never = re.compile(b"(?!)")
+    setattr(nmea, "_GGA_FAST", never)  # noqa: B010 - the names are Final for mypy
+    setattr(nmea, "_RMC_FAST", never)  # noqa: B010
+    try:
+        return run(raw)
+    finally:
+        setattr(nmea, "_GGA_FAST", saved[0])  # noqa: B010
+        setattr(nmea, "_RMC_FAST", saved[1])  # noqa: B010
+
+
+@pytest.mark.parametrize("name", ["beidou-bd.log", "beidou-gb.log"])
+def test_fast_path_equals_field_by_field_on_real_logs(name: str) -> None:
+    assert run(log(name)) == field_by_field(log(name))
+
+
+@settings(max_examples=200, deadline=None)
+@given(tracks())
+def test_fast_path_equals_field_by_field(fixes: list[SimFix]) -> None:
+    payload = write(fixes)
+    assert nmea._GGA_FAST.fullmatch(gga(fixes[0])[1:-5].encode(), 2) is not None
+    assert nmea._RMC_FAST.fullmatch(rmc(fixes[0])[1:-5].encode(), 2) is not None
+    assert run(payload) == field_by_field(payload)
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,0 +1,187 @@
+"""Ingest throughput: a bare paho subscriber versus FireGrid end to end, in one run.
+
+Both drain the same kind of backlog: N QoS 1 messages published to a persistent session while
+its client is away, then the client connects and the clock runs until the last message is
+(a) received and acknowledged by a bare paho subscriber, or (b) committed to PostgreSQL by
+FireGrid's ingest (publish → decode → COPY → commit → PUBACK). Prints rates and the ratio b/a.
+
+    python benchmarks/ingest_throughput.py [--messages 50000] [--db-url URL]
+
+Without --db-url an embedded PostgreSQL is started in a temporary directory; the broker is
+always FireGrid's embedded Mosquitto (queue limits raised, see firegrid/mosquitto.conf).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from prometheus_client import REGISTRY
+
+from firegrid.db import migrate
+from firegrid.embedded import start_broker, start_postgres
+from ingest.config import IngestSettings, StorageSettings
+from ingest.flows import IngestService
+from simulators.publish import Publisher
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def payloads(
+    prefix: str, devices: list[str], messages: int, per_message: int, run: int
+) -> list[tuple[str, bytes]]:
+    """Build the messages of one run; each run has its own days, so no sample repeats."""
+    out = []
+    start = START + timedelta(days=30 * run)
+    for n in range(messages):
+        dev = devices[n % len(devices)]
+        base = start + timedelta(seconds=(n // len(devices)) * per_message)
+        if per_message == 1:
+            body = {"ts": base.isoformat(), "seq": n, "values": {"pressure_mpa": 0.3}}
+        else:
+            body = {
+                "samples": [
+                    {
+                        "ts": int((base + timedelta(seconds=i)).timestamp() * 1000),
+                        "seq": n * per_message + i,
+                        "values": {"pressure_mpa": 0.3},
+                    }
+                    for i in range(per_message)
+                ]
+            }
+        out.append((f"{prefix}/d/{dev}/telemetry", json.dumps(body).encode()))
+    return out
+
+
+def bare_paho(broker_url: str, msgs: list[tuple[str, bytes]], prefix: str) -> float:
+    """Seconds for a bare paho subscriber (auto-ack) to drain the backlog."""
+    host, port = broker_url.removeprefix("mqtt://").split(":")
+    cid = f"bench-bare-{uuid.uuid4().hex[:6]}"
+    got = threading.Event()
+    count = 0
+
+    def on_message(_c: object, _u: object, _m: object) -> None:
+        nonlocal count
+        count += 1
+        if count >= len(msgs):
+            got.set()
+
+    def connect() -> mqtt.Client:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        props.ReceiveMaximum = 10_000
+        client.on_message = on_message
+        client.connect(host, int(port), clean_start=False, properties=props)
+        return client
+
+    first = connect()
+    first.subscribe(f"{prefix}/d/+/telemetry", qos=1)
+    first.loop_start()
+    time.sleep(0.5)
+    first.disconnect()
+    first.loop_stop()
+    with Publisher(broker_url) as pub:
+        pub.publish_all(msgs, timeout_s=600)
+    client = connect()
+    started = time.perf_counter()
+    client.loop_start()
+    got.wait(600)
+    elapsed = time.perf_counter() - started
+    client.disconnect()
+    client.loop_stop()
+    return elapsed
+
+
+def firegrid(
+    broker_url: str, db_url: str, msgs: list[tuple[str, bytes]], prefix: str, readings: int
+) -> float:
+    """Seconds for FireGrid's ingest to commit the backlog."""
+    settings = IngestSettings(topic_prefix=prefix, client_id=f"bench-fg-{uuid.uuid4().hex[:6]}")
+    svc = IngestService(
+        mqtt_url=broker_url, db_url=db_url, settings=settings, storage=StorageSettings()
+    )
+    svc.start()  # creates the persistent session
+    svc.subscriber.connected.wait(10)
+    time.sleep(0.5)
+    svc.stop()
+    with Publisher(broker_url) as pub:
+        pub.publish_all(msgs, timeout_s=600)
+    before = REGISTRY.get_sample_value("firegrid_readings_stored_total") or 0.0
+    svc = IngestService(
+        mqtt_url=broker_url, db_url=db_url, settings=settings, storage=StorageSettings()
+    )
+    started = time.perf_counter()
+    svc.start()
+    while (REGISTRY.get_sample_value("firegrid_readings_stored_total") or 0.0) - before < readings:
+        time.sleep(0.002)
+    elapsed = time.perf_counter() - started
+    svc.stop()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--batched-messages", type=int, default=2_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--db-url")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="fg-bench-"))
+    broker = start_broker(tmp / "broker")
+    pg = None
+    db_url = args.db_url
+    if db_url is None:
+        pg = start_postgres(tmp / "pg")
+        db_url = pg.url
+    try:
+        migrate(db_url, storage=StorageSettings())
+        devices = [f"BENCH-{i:04d}" for i in range(200)]
+        with psycopg.connect(db_url) as conn:
+            conn.execute(
+                "INSERT INTO devices (device_id, kind) SELECT unnest(%s::text[]), "
+                "'hydrant' ON CONFLICT DO NOTHING",
+                (devices,),
+            )
+        results = {}
+        run = 0
+        for label, count, per in (
+            ("1 sample/message", args.messages, 1),
+            ("100 samples/message", args.batched_messages, 100),
+        ):
+            bare, fg = [], []
+            for _ in range(args.repeats):
+                run += 1
+                prefix = f"bench{uuid.uuid4().hex[:6]}/v1"
+                msgs = payloads(prefix, devices, count, per, run)
+                bare.append(count / bare_paho(broker.url, msgs, prefix))
+                run += 1
+                prefix = f"bench{uuid.uuid4().hex[:6]}/v1"
+                msgs = payloads(prefix, devices, count, per, run)
+                fg.append(count / firegrid(broker.url, db_url, msgs, prefix, count * per))
+            a, b = statistics.median(bare), statistics.median(fg)
+            results[label] = (a, b)
+            print(
+                f"{label}: (a) bare paho {a:,.0f} msg/s; (b) FireGrid {b:,.0f} msg/s "
+                f"= {b * per:,.0f} readings/s committed; b/a = {b / a:.2f} "
+                f"(medians of {args.repeats}, {count:,} messages)"
+            )
+    finally:
+        broker.stop()
+        if pg is not None:
+            pg.stop()
+
+
+if __name__ == "__main__":
+    main()
