@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from firegrid.db import SchemaTooNew, migrate
 from firegrid.runtime import ROLES, run
@@ -165,7 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return _command(_settings(args), args)
-    except (InputError, ValidationError) as exc:
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        print(f"firegrid: setting {where}: {first['msg']}", file=sys.stderr)
+        return 2
+    except (InputError, SettingsError) as exc:
         print(f"firegrid: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     except SchemaTooNew as exc:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from devices.config import DeviceStatusSettings
 from ingest.config import IngestSettings, StorageSettings
@@ -35,7 +36,9 @@ class Settings(BaseSettings):
 
     db_url: SecretStr | None = Field(default=None, description="libpq URL; None: embedded")
     mqtt_url: SecretStr | None = Field(default=None, description="mqtt(s)://...; None: embedded")
-    http: HttpSettings = HttpSettings()
+    # NoDecode: FIREGRID_HTTP is "host:port" (CONTRACT §5), not the JSON pydantic-settings
+    # expects for a nested model; the validator below parses it.
+    http: Annotated[HttpSettings, NoDecode] = HttpSettings()
     data_dir: Path = Path("var")
     ingest: IngestSettings = IngestSettings()
     storage: StorageSettings = StorageSettings()
