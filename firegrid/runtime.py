@@ -25,6 +25,9 @@ ROLES = ("ingest", "rules", "dispatch", "api")
 
 def run(settings: Settings, *, roles: Sequence[str], simulate: bool | None) -> int:
     """Run ``roles`` until interrupted; return the exit code."""
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; with the default action
+    # that would kill us before the finally below stops the roles and the embedded services.
+    signal.signal(signal.SIGTERM, _interrupt)
     services = resolve(settings, need_broker=True)
     stop = threading.Event()
     started: list[Any] = []
@@ -81,6 +84,10 @@ def _serve_api(settings: Settings, services: Services, stop: threading.Event) ->
     print(f"API: http://{settings.http.host}:{settings.http.port}/docs")
     uvicorn.Server(config).run()
     stop.set()
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _wait_for_signal(stop: threading.Event) -> None:
