@@ -33,7 +33,11 @@ def run(settings: Settings, *, roles: Sequence[str], simulate: bool | None) -> i
     started: list[Any] = []
     try:
         migrate(services.db_url, storage=settings.storage)
-        embedded = bool(services.embedded)
+        # The embedded broker is the "try it" setup: demo devices and a printed token come with it.
+        embedded = settings.mqtt_url is None
+        if not embedded and "ingest" in roles:
+            threading.Thread(target=_check_broker, args=(services.mqtt_url,),
+                             name="broker-check", daemon=True).start()
         if "ingest" in roles:
             ingest = IngestService(
                 mqtt_url=services.mqtt_url,
@@ -84,6 +88,21 @@ def _serve_api(settings: Settings, services: Services, stop: threading.Event) ->
     print(f"API: http://{settings.http.host}:{settings.http.port}/docs")
     uvicorn.Server(config).run()
     stop.set()
+
+
+def _check_broker(url: str) -> None:
+    """Warn when a broker FireGrid did not configure would drop a burst of QoS 1 messages."""
+    from firegrid.broker_check import BrokerCheckError, check_queue_limit
+
+    try:
+        result = check_queue_limit(url)
+    except BrokerCheckError as exc:
+        log.warning("could not check the broker's queue limits: %s", exc)
+        return
+    if result.ok:
+        log.info("broker check: %s", result.message)
+    else:
+        log.warning("broker check: %s", result.message)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
