@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
 from api.errors import install_handlers
-from api.routes import devices, rejected, system
+from api.routes import devices, grids, patrols, rejected, system, terminals
 from devices.config import DeviceStatusSettings
 
 
@@ -55,4 +55,7 @@ def create_app(
     app.include_router(system.router)
     app.include_router(devices.router)
     app.include_router(rejected.router)
+    app.include_router(grids.router)
+    app.include_router(patrols.router)
+    app.include_router(terminals.router)
     return app

@@ -115,3 +115,54 @@ class DecodePolicy(Struct, frozen=True):
     future_policy: str = "reject"
     earliest: datetime = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
     max_batch_samples: int = MAX_BATCH_SAMPLES
+
+
+REPORT_CATEGORIES: Final = frozenset(
+    {
+        "fire",
+        "blocked_exit",
+        "combustibles_in_corridor",
+        "ebike_indoor_charging",
+        "illegal_wiring",
+        "damaged_facility",
+        "hydrant_problem",
+        "extinguisher_problem",
+        "crowded_rental",
+        "other",
+    }
+)
+
+
+class HazardReport(Struct, frozen=True):
+    """A hazard a grid worker reported from a terminal (CONTRACT §1), position in WGS-84.
+
+    ``lat``/``lon`` are None when the report carried no position: ingest then takes the
+    terminal's accepted fix nearest to ``ts`` within the configured window.
+    """
+
+    report_id: str
+    terminal_id: str
+    ts: datetime
+    category: str
+    description: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    photos: list[str] = field(default_factory=list)
+    unit_id: str | None = None
+
+
+class Photo(Struct, frozen=True):
+    """Photo evidence from a terminal: its checked bytes and what its EXIF says."""
+
+    sha256: str
+    terminal_id: str
+    content_type: str
+    data: bytes
+    exif_ts: datetime | None = None
+    exif_lat: float | None = None
+    exif_lon: float | None = None
+
+    @property
+    def size(self) -> int:
+        """Return the size in bytes."""
+        return len(self.data)

@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
         imp = actions.add_parser("import", help="import CSV or a JSON array")
         imp.add_argument("file", type=Path)
 
+    grids = sub.add_parser("grids", help="grid versions")
+    grid_actions = grids.add_subparsers(dest="action", required=True)
+    grid_import = grid_actions.add_parser("import", help="import GeoJSON as a new grid version")
+    grid_import.add_argument("file", type=Path)
+    grid_import.add_argument("--source", help="name recorded with the version (default: FILE)")
+
     token = sub.add_parser("token", help="API tokens")
     token_actions = token.add_subparsers(dest="action", required=True)
     create = token_actions.add_parser("create", help="create a token and print it once")
@@ -145,6 +151,25 @@ def _usable(path: Path, errors: list[RowError]) -> list[RowError]:
     return errors
 
 
+def _import_grids(settings: Settings, path: Path, source: str | None) -> int:
+    from rules.exceptions import GridImportError
+    from rules.grid_model import parse_grids
+    from rules.grid_service import import_grids
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        grid_set = parse_grids(data)
+    except GridImportError as exc:
+        raise InputError(f"{path}: {exc}") from exc
+    with psycopg.connect(_db(settings)) as conn:
+        result = import_grids(conn, grid_set=grid_set, source=source or path.name)
+    print(json.dumps({"version": result.version, "counts": result.counts}))
+    return 0
+
+
 def _token(settings: Settings, args: argparse.Namespace) -> int:
     from api.tokens import create_token
 
@@ -186,6 +211,8 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         return run(settings, roles=args.role or list(ROLES), simulate=args.simulate)
     if args.command in {"devices", "units", "staff"}:
         return _import(settings, args.command, args.file)
+    if args.command == "grids":
+        return _import_grids(settings, args.file, args.source)
     if args.command == "token":
         return _token(settings, args)
     if args.command == "migrate":

@@ -36,14 +36,16 @@ def run(settings: Settings, *, roles: Sequence[str], simulate: bool | None) -> i
         # The embedded broker is the "try it" setup: demo devices and a printed token come with it.
         embedded = settings.mqtt_url is None
         if not embedded and "ingest" in roles:
-            threading.Thread(target=_check_broker, args=(services.mqtt_url,),
-                             name="broker-check", daemon=True).start()
+            threading.Thread(
+                target=_check_broker, args=(services.mqtt_url,), name="broker-check", daemon=True
+            ).start()
         if "ingest" in roles:
             ingest = IngestService(
                 mqtt_url=services.mqtt_url,
                 db_url=services.db_url,
                 settings=settings.ingest,
                 storage=settings.storage,
+                data_dir=settings.data_dir,
             )
             ingest.start()
             started.append(ingest)
@@ -82,6 +84,8 @@ def _serve_api(settings: Settings, services: Services, stop: threading.Event) ->
         broker_probe=lambda: broker_reachable(services.mqtt_url),
         status_settings=settings.devices,
     )
+    app.state.data_dir = settings.data_dir  # photos are served from here
+    app.state.terminal_settings = settings.ingest.terminals
     config = uvicorn.Config(
         app, host=settings.http.host, port=settings.http.port, log_level="info", access_log=False
     )

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from devices.codecs.nmea import NmeaPolicy
 from devices.models import DecodePolicy
 
 
@@ -18,6 +19,50 @@ class StorageSettings(BaseModel):
     retention: timedelta = timedelta(days=365)
     use_timescaledb: bool | None = Field(
         default=None, description="None: use TimescaleDB when the extension is available"
+    )
+
+
+class NmeaSettings(BaseModel):
+    """Which GNSS fixes count as valid (DOMAIN.md §6 practice defaults, all configurable)."""
+
+    min_satellites: int = Field(default=4, ge=0)
+    max_hdop: float = Field(default=5.0, gt=0)
+    flag_hdop: float = Field(default=2.0, gt=0)
+    max_speed_mps: float = Field(default=10.0, gt=0, description="jumps faster than this on foot")
+    hdop_error_m: float = Field(default=10.0, ge=0, description="metres per HDOP unit allowed")
+    reject_qualities: frozenset[int] = frozenset({0, 6, 7, 8})
+    reject_rmc_void: bool = True
+    date_from_received_at: bool = True
+    max_ahead: timedelta = timedelta(hours=12)
+
+    def policy(self) -> NmeaPolicy:
+        """Build the NMEA decoder's policy from these settings."""
+        return NmeaPolicy(
+            min_satellites=self.min_satellites,
+            max_hdop=self.max_hdop,
+            flag_hdop=self.flag_hdop,
+            max_speed_mps=self.max_speed_mps,
+            hdop_error_m=self.hdop_error_m,
+            reject_qualities=self.reject_qualities,
+            reject_rmc_void=self.reject_rmc_void,
+            date_from_received_at=self.date_from_received_at,
+            max_ahead=self.max_ahead,
+        )
+
+
+class TerminalSettings(BaseModel):
+    """Hazard reports and photos from handheld terminals."""
+
+    photo_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
+    report_fix_window: timedelta = Field(
+        default=timedelta(seconds=60), description="a report without position takes a fix this near"
+    )
+    photo_missing_after: timedelta = Field(
+        default=timedelta(minutes=10), description="flag a report still missing a photo after this"
+    )
+    photo_far_m: float = Field(default=2000.0, gt=0, description="flag a photo taken further away")
+    exif_default_offset: timedelta = Field(
+        default=timedelta(hours=8), description="UTC offset of EXIF times that state none"
     )
 
 
@@ -41,6 +86,8 @@ class IngestSettings(BaseModel):
     max_future: timedelta = timedelta(minutes=5)
     future_policy: Literal["reject", "clamp"] = "reject"
     retry_backoff_max: timedelta = timedelta(seconds=5)
+    nmea: NmeaSettings = NmeaSettings()
+    terminals: TerminalSettings = TerminalSettings()
 
     def decode_policy(self) -> DecodePolicy:
         """Build the decoders' policy from these settings."""

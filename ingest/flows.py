@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -21,15 +22,17 @@ from ingest.partitions import chunk_starts, ensure_partitions, existing_partitio
 from ingest.prepare import TerminalDecoder, prepare_batch, route_all, senders
 from ingest.service import WriteResult, store_rejections, write_batch
 from ingest.subscriber import Subscriber
-from ingest.topics import TopicKind, subscriptions
+from ingest.terminals import FixCache, PhotoStoreError, TerminalDecoding, store_photo_files
+from ingest.topics import Route, TopicKind, subscriptions
 
 log = logging.getLogger(__name__)
 
 # Errors that say the database could not be reached or went away: wait and retry the batch.
 # Anything else the database raises is about the data: isolate the message that causes it.
-TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
+# A photo that cannot be written to disk is retried the same way: the disk may come back.
+TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, PhotoStoreError)
 
-PARTITIONED_TABLES = ("readings", "device_events")
+PARTITIONED_TABLES = ("readings", "device_events", "fixes")
 
 
 class KnownSenders:
@@ -65,12 +68,17 @@ class BatchWriter:
         settings: IngestSettings,
         storage: StorageSettings,
         terminal_decoders: dict[TopicKind, TerminalDecoder] | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self._db_url = db_url
         self._settings = settings
         self._storage = storage
         self._policy: DecodePolicy = settings.decode_policy()
+        self._nmea_policy = settings.nmea.policy()
         self._terminal_decoders = terminal_decoders or {}
+        # Photos are accepted only with somewhere to keep them (Settings.data_dir).
+        self._data_dir = data_dir
+        self._fixes = FixCache()
         self._conn: psycopg.Connection[Any] | None = None
         self._partitions: set[str] | None = None
         self._timescale = False
@@ -119,6 +127,19 @@ class BatchWriter:
         conn = self._connection()
         devices, terminals = senders(routes)
         self._known.resolve(conn, devices=devices, terminals=terminals)
+        tracked = {
+            r.sender_id
+            for r in routes
+            if isinstance(r, Route) and r.kind is TopicKind.NMEA and r.sender_id in terminals
+        } & self._known.terminals
+        self._fixes.load(conn, terminal_ids=tracked)
+        decoding = TerminalDecoding(
+            nmea_policy=self._nmea_policy,
+            policy=self._policy,
+            settings=self._settings.terminals,
+            previous=self._fixes.snapshot(tracked),
+            photos=self._data_dir is not None,
+        )
         batch = prepare_batch(
             messages,
             routes,
@@ -127,11 +148,17 @@ class BatchWriter:
             policy=self._policy,
             max_payload_bytes=self._settings.max_payload_bytes,
             terminal_decoders=self._terminal_decoders,
+            terminals=decoding,
         )
         self._ensure_partitions(conn, batch)
+        if batch.photos and self._data_dir is not None:
+            # Bytes first, durably: a committed metadata row must never point at nothing.
+            store_photo_files(self._data_dir, (p for p, _ in batch.photos))
         started = time.perf_counter()
         try:
-            result = write_batch(conn, batch=batch)
+            result = write_batch(
+                conn, batch=batch, fix_window=self._settings.terminals.report_fix_window
+            )
         except TRANSIENT:
             raise
         except psycopg.Error as exc:
@@ -144,6 +171,7 @@ class BatchWriter:
             return self._write_isolating(messages[:half], routes[:half]) + self._write_isolating(
                 messages[half:], routes[half:]
             )
+        self._fixes.update(f for f, _ in batch.fixes)
         _record_metrics(batch, result, time.perf_counter() - started)
         return [result]
 
@@ -172,6 +200,7 @@ class BatchWriter:
         for table, times in (
             ("readings", (r.ts for r, _ in batch.readings)),
             ("device_events", (e.ts for e, _ in batch.events)),
+            ("fixes", (f.ts for f, _ in batch.fixes)),
         ):
             needed = {
                 s
@@ -188,8 +217,15 @@ def _record_metrics(batch: PreparedBatch, result: WriteResult, seconds: float) -
     metrics.MESSAGES_ACCEPTED.inc(batch.accepted_messages)
     for reason, count in batch.rejected_reasons.items():
         metrics.REJECTED.labels(reason).inc(count)
+    for reason in result.late_rejections:
+        metrics.REJECTED.labels(reason).inc()
+    for outcome, count in batch.nmea_counts.items():
+        metrics.NMEA_SENTENCES.labels(outcome).inc(count)
     metrics.READINGS.inc(result.readings)
     metrics.EVENTS.inc(result.events)
+    metrics.FIXES.inc(result.fixes)
+    metrics.REPORTS.inc(result.reports)
+    metrics.PHOTOS.inc(result.photos)
     metrics.DUPLICATES.inc(result.duplicates)
     metrics.CONFLICTS.inc(result.conflicts)
     metrics.UNKNOWN_METRICS.inc(batch.unknown_metrics)
@@ -209,6 +245,7 @@ class IngestService:
         settings: IngestSettings,
         storage: StorageSettings,
         terminal_decoders: dict[TopicKind, TerminalDecoder] | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self._settings = settings
         self.buffer = MessageBuffer()
@@ -221,7 +258,11 @@ class IngestService:
             sink=self.buffer.put,
         )
         self.writer = BatchWriter(
-            db_url=db_url, settings=settings, storage=storage, terminal_decoders=terminal_decoders
+            db_url=db_url,
+            settings=settings,
+            storage=storage,
+            terminal_decoders=terminal_decoders,
+            data_dir=data_dir,
         )
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self._stop = threading.Event()

@@ -13,6 +13,14 @@ REJECTED = Counter(
 )
 READINGS = Counter("firegrid_readings_stored", "Readings committed")
 EVENTS = Counter("firegrid_events_stored", "Device events committed")
+FIXES = Counter("firegrid_fixes_stored", "Accepted GNSS fixes committed")
+REPORTS = Counter("firegrid_reports_stored", "Hazard reports committed")
+PHOTOS = Counter("firegrid_photos_stored", "Photos committed (new hashes)")
+NMEA_SENTENCES = Counter(
+    "firegrid_nmea_sentences",
+    "NMEA sentences by outcome: fix, a rejection reason, or skipped (proprietary, unsupported)",
+    ["outcome"],
+)
 DUPLICATES = Counter("firegrid_duplicates", "Samples or events already stored, skipped")
 CONFLICTS = Counter("firegrid_conflicts", "Samples re-sent with different content, kept aside")
 UNKNOWN_METRICS = Counter("firegrid_unknown_metric_values", "Values of metrics not in the contract")

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from devices.models import DeviceEvent, Fix, Reading
+from devices.models import DeviceEvent, Fix, HazardReport, Photo, Reading
 
 
 @dataclass(slots=True)
@@ -37,6 +37,16 @@ class Rejection:
 
 
 @dataclass(slots=True)
+class ReceivedReport:
+    """A decoded hazard report with the message it came in, kept to reject it if need be."""
+
+    report: HazardReport
+    received_at: datetime
+    topic: str
+    payload: bytes
+
+
+@dataclass(slots=True)
 class PreparedBatch:
     """Everything one batch of messages turns into, ready to write in one transaction."""
 
@@ -44,13 +54,24 @@ class PreparedBatch:
     readings: list[tuple[Reading, datetime]] = field(default_factory=list)
     events: list[tuple[DeviceEvent, datetime]] = field(default_factory=list)
     fixes: list[tuple[Fix, datetime]] = field(default_factory=list)
+    reports: list[ReceivedReport] = field(default_factory=list)
+    photos: list[tuple[Photo, datetime]] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     # Reason -> how many messages (whole) or parts were rejected for it, for /metrics.
     rejected_reasons: Counter[str] = field(default_factory=Counter)
     accepted_messages: int = 0
     unknown_metrics: int = 0
+    # NMEA sentence outcomes that are not rejections (proprietary, duplicate, hdop_flagged, ...).
+    nmea_counts: Counter[str] = field(default_factory=Counter)
 
     @property
     def rows(self) -> int:
         """Return how many data rows the batch writes."""
-        return len(self.readings) + len(self.events) + len(self.fixes) + len(self.rejections)
+        return (
+            len(self.readings)
+            + len(self.events)
+            + len(self.fixes)
+            + len(self.reports)
+            + len(self.photos)
+            + len(self.rejections)
+        )

@@ -5,13 +5,26 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from devices.codecs import RAW_CODECS, decode_event, decode_telemetry
 from devices.exceptions import DecodeError
-from devices.models import Decoded, DecodePolicy, DeviceEvent, Fix, PartRejection, Reading
+from devices.models import (
+    Decoded,
+    DecodePolicy,
+    DeviceEvent,
+    Fix,
+    HazardReport,
+    PartRejection,
+    Photo,
+    Reading,
+)
 from ingest.exceptions import TopicError
-from ingest.models import InboundMessage, PreparedBatch, Rejection
+from ingest.models import InboundMessage, PreparedBatch, ReceivedReport, Rejection
+from ingest.terminals import TerminalDecoding
 from ingest.topics import DEVICE_KINDS, Route, TopicKind, parse_topic
+
+T = TypeVar("T")
 
 _MAX_DETAIL = 2000
 
@@ -49,15 +62,22 @@ def prepare_batch(
     policy: DecodePolicy,
     max_payload_bytes: int,
     terminal_decoders: dict[TopicKind, TerminalDecoder] | None = None,
+    terminals: TerminalDecoding | None = None,
 ) -> PreparedBatch:
-    """Decode ``messages`` (with their ``routes``) into one PreparedBatch."""
+    """Decode ``messages`` (with their ``routes``) into one PreparedBatch.
+
+    ``terminals`` decodes the nmea, report and photo topics; ``terminal_decoders`` plugs in
+    decoders for other terminal topics.
+    """
     batch = PreparedBatch(messages=len(messages))
     terminal_decoders = terminal_decoders or {}
     for message, route in zip(messages, routes, strict=True):
         if isinstance(route, TopicError):
             _reject(batch, message, route.reason, "topic is not one of fg/v1's shapes")
             continue
-        if len(message.payload) > max_payload_bytes:
+        # A photo has its own size limit and reason (photo_too_large), checked by its decoder.
+        own_limit = route.kind is TopicKind.PHOTO and terminals is not None
+        if len(message.payload) > max_payload_bytes and not own_limit:
             _reject(
                 batch,
                 message,
@@ -84,6 +104,11 @@ def prepare_batch(
                     f"terminal {route.sender_id!r} is not in the registry",
                 )
                 continue
+            if terminals is not None and terminals.handles(route.kind):
+                decoded = _decode_terminal(batch, message, route, terminals)
+                if decoded is not None:
+                    _collect(batch, message, decoded)
+                continue
             decoder = terminal_decoders.get(route.kind)
             if decoder is None:
                 _reject(
@@ -98,7 +123,35 @@ def prepare_batch(
             )
         if decoded is not None:
             _collect(batch, message, decoded)
+    if terminals is not None:
+        batch.nmea_counts.update(terminals.nmea_counts)
     return batch
+
+
+def _decode_terminal(
+    batch: PreparedBatch, message: InboundMessage, route: Route, terminals: TerminalDecoding
+) -> Decoded | None:
+    """Decode a terminal message; keep a report or photo aside, return what _collect takes."""
+    result = _decode_with(
+        message,
+        lambda raw: terminals.decode(
+            route.kind,
+            raw,
+            sender=route.sender_id,
+            arg=route.arg,
+            received_at=message.received_at,
+        ),
+    )
+    if isinstance(result, HazardReport):
+        batch.reports.append(
+            ReceivedReport(result, message.received_at, message.topic, message.payload)
+        )
+    elif isinstance(result, Photo):
+        batch.photos.append((result, message.received_at))
+    else:
+        return result
+    batch.accepted_messages += 1
+    return None
 
 
 def _decode_device(message: InboundMessage, route: Route, policy: DecodePolicy) -> Decoded | None:
@@ -136,7 +189,7 @@ def _terminal_call(
     return call
 
 
-def _decode_with(message: InboundMessage, call: Callable[[bytes], Decoded]) -> Decoded | None:
+def _decode_with(message: InboundMessage, call: Callable[[bytes], T]) -> T | Decoded:
     try:
         return call(message.payload)
     except DecodeError as exc:

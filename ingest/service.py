@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from devices.models import DeviceEvent, Reading
+from devices.models import DeviceEvent, Fix, Reading
 from ingest.models import PreparedBatch, Rejection
+from ingest.terminals import TerminalRows, store_photo_rows, store_reports
 
 Conn = psycopg.Connection[Any]
 
@@ -21,6 +22,23 @@ _READING_COLUMNS = "ts, device_id, metric, value, seq, received_at, batch_id"
 _READING_TYPES = ["timestamptz", "text", "text", "float8", "int8", "timestamptz", "int8"]
 _EVENT_COLUMNS = "ts, device_id, type, seq, detail, received_at, batch_id"
 _EVENT_TYPES = ["timestamptz", "text", "text", "int8", "jsonb", "timestamptz", "int8"]
+_FIX_COLUMNS = (
+    "ts, terminal_id, lat, lon, quality, satellites, hdop, altitude_m, speed_mps,"
+    " received_at, batch_id"
+)
+_FIX_TYPES = [
+    "timestamptz",
+    "text",
+    "float8",
+    "float8",
+    "int2",
+    "int2",
+    "float8",
+    "float8",
+    "float8",
+    "timestamptz",
+    "int8",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +51,23 @@ class WriteResult:
     rejected: int
     duplicates: int
     conflicts: int
+    fixes: int = 0
+    reports: int = 0
+    photos: int = 0
+    # Rejections decided inside the transaction (a report with no position), already stored.
+    late_rejections: tuple[str, ...] = ()
 
 
-def write_batch(conn: Conn, *, batch: PreparedBatch) -> WriteResult:
+def write_batch(
+    conn: Conn, *, batch: PreparedBatch, fix_window: timedelta = timedelta(seconds=60)
+) -> WriteResult:
     """Store a prepared batch in one transaction and return what it stored.
 
     ``conn`` must be in autocommit mode: the transaction is opened here. Readings and events go
     in with one COPY each; only when the identity constraint fires (a redelivered or re-sent
     sample) does the batch take the slower path that skips duplicates and records conflicts.
+    Reports are resolved after fixes, so a report without a position may take a fix from its
+    own batch (``fix_window`` either side of its time).
     """
     with conn.transaction():
         row = conn.execute("SELECT nextval('ingest_batches_batch_id_seq')").fetchone()
@@ -64,21 +91,49 @@ def write_batch(conn: Conn, *, batch: PreparedBatch) -> WriteResult:
             types=_EVENT_TYPES,
             conflict_sql=_EVENT_CONFLICTS,
         )
-        _store_rejections(conn, batch.rejections)
+        fixes, f_dups, f_conflicts = _store(
+            conn,
+            table="fixes",
+            rows=_fix_rows(batch.fixes, batch_id),
+            count=len(batch.fixes),
+            columns=_FIX_COLUMNS,
+            types=_FIX_TYPES,
+            conflict_sql=_FIX_CONFLICTS,
+        )
+        terminal = TerminalRows()
+        store_reports(
+            conn, reports=batch.reports, batch_id=batch_id, fix_window=fix_window, result=terminal
+        )
+        store_photo_rows(conn, photos=batch.photos, result=terminal)
+        rejections = batch.rejections + terminal.rejections
+        _store_rejections(conn, rejections)
         _update_status(conn, batch)
         conn.execute(
-            "INSERT INTO ingest_batches (batch_id, messages, readings, events, rejected)"
-            " VALUES (%s, %s, %s, %s, %s)",
-            (batch_id, batch.messages, readings, events, len(batch.rejections)),
+            "INSERT INTO ingest_batches (batch_id, messages, readings, events, rejected, fixes,"
+            " reports, photos) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                batch_id,
+                batch.messages,
+                readings,
+                events,
+                len(rejections),
+                fixes,
+                terminal.reports,
+                terminal.photos,
+            ),
         )
         conn.execute("SELECT pg_notify('firegrid_batches', %s)", (str(batch_id),))
     return WriteResult(
         batch_id,
         readings,
         events,
-        len(batch.rejections),
-        r_dups + e_dups,
-        r_conflicts + e_conflicts,
+        len(rejections),
+        r_dups + e_dups + f_dups + terminal.report_duplicates + terminal.photo_duplicates,
+        r_conflicts + e_conflicts + f_conflicts + terminal.report_conflicts,
+        fixes=fixes,
+        reports=terminal.reports,
+        photos=terminal.photos,
+        late_rejections=tuple(r.reason for r in terminal.rejections),
     )
 
 
@@ -118,6 +173,23 @@ def _event_rows(
         )
 
 
+def _fix_rows(items: list[tuple[Fix, datetime]], batch_id: int) -> Iterable[tuple[Any, ...]]:
+    for f, received_at in items:
+        yield (
+            f.ts,
+            f.terminal_id,
+            f.lat,
+            f.lon,
+            f.quality,
+            f.satellites,
+            f.hdop,
+            f.altitude_m,
+            f.speed_mps,
+            received_at,
+            batch_id,
+        )
+
+
 def _copy(
     conn: Conn, table: str, columns: str, types: list[str], rows: Iterable[tuple[Any, ...]]
 ) -> None:
@@ -146,6 +218,17 @@ SELECT s.received_at, 'event', s.device_id, s.ts, s.seq, s.type,
 FROM staging_device_events s
 JOIN device_events r USING (device_id, type, ts, seq)
 WHERE r.detail IS DISTINCT FROM s.detail
+"""
+
+
+_FIX_CONFLICTS = """
+INSERT INTO ingest_conflicts (received_at, kind, device_id, ts, seq, key, stored, incoming)
+SELECT s.received_at, 'fix', s.terminal_id, s.ts, -1, 'position',
+       jsonb_build_object('lat', r.lat, 'lon', r.lon),
+       jsonb_build_object('lat', s.lat, 'lon', s.lon)
+FROM staging_fixes s
+JOIN fixes r USING (terminal_id, ts)
+WHERE (r.lat, r.lon) IS DISTINCT FROM (s.lat, s.lon)
 """
 
 

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -44,6 +45,7 @@ class IngestHarness:
     service: IngestService
     publisher: Publisher
     tag: str
+    data_dir: Path | None = None
 
     def register(self, *ids: str, kind: str = "hydrant", **fields: Any) -> None:
         """Register devices with the given IDs."""
@@ -75,19 +77,29 @@ class IngestHarness:
             )
         ]
 
+    def register_terminal(self, suffix: str) -> str:
+        """Register a handheld terminal (a device of kind terminal) and return its ID."""
+        terminal_id = self.device(suffix)
+        self.register(terminal_id, kind="terminal")
+        return terminal_id
+
     def device(self, suffix: str) -> str:
         """Return a device ID unique to this test."""
         return f"{self.tag}-{suffix}"
 
 
 @pytest.fixture
-def ingest(db_url: str, broker_url: str) -> Iterator[IngestHarness]:
-    """An ingest role running for one test."""
+def ingest(db_url: str, broker_url: str, tmp_path: Path) -> Iterator[IngestHarness]:
+    """An ingest role running for one test, keeping photos under the test's tmp_path."""
     tag = uuid.uuid4().hex[:8]
     prefix = f"fgtest{tag}/v1"
     settings = IngestSettings(topic_prefix=prefix, client_id=f"fg-ingest-{tag}")
     svc = IngestService(
-        mqtt_url=broker_url, db_url=db_url, settings=settings, storage=StorageSettings()
+        mqtt_url=broker_url,
+        db_url=db_url,
+        settings=settings,
+        storage=StorageSettings(),
+        data_dir=tmp_path,
     )
     svc.start()
     if not svc.subscriber.connected.wait(10):
@@ -95,7 +107,7 @@ def ingest(db_url: str, broker_url: str) -> Iterator[IngestHarness]:
     time.sleep(0.2)  # let the SUBACK land before the first publish
     publisher = Publisher(broker_url, client_id=f"fg-pub-{tag}")
     try:
-        yield IngestHarness(prefix, db_url, broker_url, svc, publisher, tag)
+        yield IngestHarness(prefix, db_url, broker_url, svc, publisher, tag, tmp_path)
     finally:
         publisher.close()
         svc.stop()

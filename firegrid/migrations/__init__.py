@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from firegrid.migrations import m0001_foundation
+from firegrid.migrations import m0001_foundation, m0002_terminals, m0003_grids
 from ingest.config import StorageSettings
 
 
@@ -25,6 +25,8 @@ MIGRATIONS: list[Migration] = [
     Migration(
         1, "foundation: registry, readings, events, rejected messages", m0001_foundation.apply
     ),
+    Migration(2, "terminals: fixes, hazard reports, photos", m0002_terminals.apply),
+    Migration(3, "grids: versions and areas, PostGIS when present; patrols", m0003_grids.apply),
 ]
 
 Connection = psycopg.Connection[Any]

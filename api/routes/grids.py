@@ -1,0 +1,185 @@
+"""Grids: import a version (CONTRACT §2), list areas for the console map, locate a point."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any, Literal
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+import shapely
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import Caller, Conn, get_pool, require_role
+from api.errors import ApiError
+from api.pagination import MAX_LIMIT, decode_cursor, page
+from devices.geo import Crs, from_wgs84_array
+from rules import grid_service
+from rules.exceptions import GridImportError
+from rules.grid_codes import GridLevel
+from rules.grid_locator import GridLocator, PostgisUnavailable, locate_in_db
+from rules.grid_model import parse_grids
+
+router = APIRouter(prefix="/api/v1", tags=["grids"])
+
+_LOCATOR_LOCK = threading.Lock()
+
+
+def get_locator(request: Request) -> GridLocator:
+    """Return the app's grid locator, made on first use with the app's pool."""
+    state = request.app.state
+    with _LOCATOR_LOCK:
+        locator: GridLocator | None = getattr(state, "grid_locator", None)
+        if locator is None:
+            locator = GridLocator(connect=get_pool(request).connection)
+            state.grid_locator = locator
+    return locator
+
+
+Locator = Annotated[GridLocator, Depends(get_locator)]
+
+
+@router.post("/grids/import")
+async def import_grids(
+    request: Request, conn: Conn, caller: Caller, locator: Locator, source: str = "api"
+) -> dict[str, Any]:
+    """Import a GeoJSON FeatureCollection as a new grid version; answer it and counts per level."""
+    require_role(caller, "admin", "operator", "integrator")
+    body = await request.body()
+    try:
+        # Parsing a city's grids takes seconds: off the event loop.
+        grid_set = await run_in_threadpool(parse_grids, body)
+    except GridImportError as exc:
+        raise ApiError(
+            400,
+            "invalid_grids",
+            f"{len(exc.problems)} problem(s) in the grid file; nothing was imported",
+            [msgspec.to_builtins(p) for p in exc.problems],
+        ) from exc
+
+    def store() -> grid_service.ImportResult:
+        result = grid_service.import_grids(conn, grid_set=grid_set, source=source)
+        # Committed before answering, so a caller's next request sees the version.
+        conn.commit()
+        return result
+
+    result = await run_in_threadpool(store)
+    locator.refresh()
+    return {"version": result.version, "counts": result.counts}
+
+
+@router.get("/grids/versions")
+def list_versions(conn: Conn, _caller: Caller) -> dict[str, Any]:
+    """List imported grid versions, newest first."""
+    versions = grid_service.list_versions(conn)
+    items = [
+        {
+            "version": v.version,
+            "imported_at": v.imported_at,
+            "source": v.source,
+            "counts": v.counts,
+        }
+        for v in versions
+    ]
+    return {"items": items, "next_cursor": None}
+
+
+@router.get("/grids/locate")
+def locate(
+    *,  # FastAPI passes every parameter by name
+    conn: Conn,
+    _caller: Caller,
+    locator: Locator,
+    lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
+    lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
+    crs: Crs = Crs.WGS84,
+    version: int | None = None,
+    method: Literal["index", "postgis"] = "index",
+) -> dict[str, Any]:
+    """Return the street, community and grid of a point, or ``outside: true``."""
+    try:
+        if method == "postgis":
+            located = locate_in_db(conn, lat=[lat], lon=[lon], crs=crs, version=version)
+        else:
+            if version is not None:
+                grid_service.resolve_version(conn, version=version)
+            located = locator.locate_many([lat], [lon], crs=crs, version=version)
+    except grid_service.GridVersionNotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
+    except PostgisUnavailable as exc:
+        raise ApiError(409, "postgis_unavailable", str(exc)) from exc
+    if located.version is None:
+        raise ApiError(404, "not_found", "no grid version has been imported")
+    hit = located.at(0)
+    return {
+        "version": located.version,
+        "outside": hit is None,
+        "street_code": hit.street_code if hit else None,
+        "community_code": hit.community_code if hit else None,
+        "grid_code": hit.grid_code if hit else None,
+    }
+
+
+@router.get("/grids")
+def list_grids(
+    *,  # FastAPI passes every parameter by name
+    conn: Conn,
+    _caller: Caller,
+    level: GridLevel | None = None,
+    parent: str | None = None,
+    version: int | None = None,
+    geometry: bool = False,
+    crs: Crs = Crs.WGS84,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """List areas of a version (default current) by code; GeoJSON geometry with ``geometry=1``."""
+    try:
+        resolved = grid_service.resolve_version(conn, version=version)
+    except grid_service.GridVersionNotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
+    position = decode_cursor(cursor)
+    rows = grid_service.list_areas(
+        conn,
+        version=resolved,
+        level=level,
+        parent=parent,
+        after=str(position["code"]) if position else None,
+        limit=limit,
+        geometry=geometry,
+    )
+    shapes = _geojson([r["wkb"] for r in rows], crs) if geometry else [None] * len(rows)
+    items = []
+    for row, shape in zip(rows, shapes, strict=True):
+        item = {k: row[k] for k in ("code", "level", "name", "parent")}
+        if geometry:
+            item["geometry"] = shape
+        items.append(item)
+    answer = page(items, limit=limit, position={"code": rows[-1]["code"]} if rows else None)
+    return {**answer, "version": resolved}
+
+
+def _geojson(blobs: list[bytes | None], crs: Crs) -> list[dict[str, Any] | None]:
+    """Return GeoJSON geometries (None where an area has none), converted to ``crs``."""
+    present = np.array([b is not None for b in blobs], dtype=bool)
+    out: list[dict[str, Any] | None] = [None] * len(blobs)
+    if not present.any():
+        return out
+    geoms = shapely.from_wkb(np.array(blobs, dtype=object)[present])
+    if crs is not Crs.WGS84:
+        geoms = shapely.transform(geoms, _converter(crs))
+    texts = shapely.to_geojson(geoms)
+    for i, text in zip(np.flatnonzero(present).tolist(), texts.tolist(), strict=True):
+        out[i] = msgspec.json.decode(text)
+    return out
+
+
+def _converter(crs: Crs) -> Any:
+    def convert(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        # shapely hands (x, y) = (lon, lat); devices.geo speaks (lat, lon).
+        lat, lon = from_wgs84_array(xy[:, 1].copy(), xy[:, 0].copy(), crs)
+        return np.column_stack((lon, lat))
+
+    return convert

@@ -1,0 +1,180 @@
+"""Handheld terminals: patrol tracks, hazard reports with their photos, photo bytes."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from api.deps import Caller, Conn
+from api.errors import ApiError
+from api.pagination import MAX_LIMIT, decode_cursor, page
+from devices.geo import Crs, from_wgs84, haversine_m
+from ingest.config import TerminalSettings
+from ingest.terminals import get_photo, get_report, list_track
+
+router = APIRouter(prefix="/api/v1", tags=["terminals"])
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _terminal_settings(request: Request) -> TerminalSettings:
+    settings: TerminalSettings | None = getattr(request.app.state, "terminal_settings", None)
+    return settings or TerminalSettings()
+
+
+def _check_times(**times: datetime | None) -> None:
+    for name, value in times.items():
+        if value is not None and value.tzinfo is None:
+            raise ApiError(400, "invalid_time", f"{name} needs a UTC offset (e.g. ...Z)")
+
+
+def _point(lat: float | None, lon: float | None, crs: Crs) -> tuple[float | None, float | None]:
+    if lat is None or lon is None:
+        return None, None
+    return from_wgs84(lat, lon, crs)
+
+
+@router.get("/terminals/{terminal_id}/track")
+def get_track(
+    *,  # FastAPI passes every parameter by name
+    terminal_id: str,
+    conn: Conn,
+    _caller: Caller,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
+    cursor: str | None = None,
+    crs: Crs = Crs.WGS84,
+) -> dict[str, Any]:
+    """Return a terminal's accepted fixes ``{ts, lat, lon, quality, satellites, hdop}``."""
+    _check_times(**{"from": start, "to": end})
+    position = decode_cursor(cursor)
+    try:
+        after = datetime.fromisoformat(position["ts"]) if position else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ApiError(400, "invalid_cursor", "cursor is not one this API issued") from exc
+    rows = list_track(conn, terminal_id=terminal_id, start=start, end=end, after=after, limit=limit)
+    items = []
+    for r in rows:
+        lat, lon = _point(r["lat"], r["lon"], crs)
+        items.append(
+            {
+                "ts": r["ts"],
+                "lat": lat,
+                "lon": lon,
+                "quality": r["quality"],
+                "satellites": r["satellites"],
+                "hdop": r["hdop"],
+            }
+        )
+    return page(items, limit=limit, position={"ts": rows[-1]["ts"].isoformat()} if rows else None)
+
+
+@router.get("/reports/{report_id}")
+def get_hazard_report(
+    report_id: str, request: Request, conn: Conn, _caller: Caller, crs: Crs = Crs.WGS84
+) -> dict[str, Any]:
+    """Return a hazard report, the photos that have arrived, those still missing, and flags."""
+    try:
+        canonical = str(uuid.UUID(report_id))
+    except ValueError:
+        raise ApiError(404, "not_found", f"no report {report_id!r}") from None
+    row = get_report(conn, report_id=canonical)
+    if row is None:
+        raise ApiError(404, "not_found", f"no report {report_id!r}")
+    settings = _terminal_settings(request)
+    arrived = {p["sha256"]: p for p in row["photo_rows"]}
+    missing = [sha for sha in row["photos"] if sha not in arrived]
+    flags = report_flags(
+        row,
+        arrived=list(arrived.values()),
+        missing=missing,
+        settings=settings,
+        now=datetime.now(UTC),
+    )
+    lat, lon = _point(row["lat"], row["lon"], crs)
+    details = []
+    for sha in row["photos"]:
+        if sha not in arrived:
+            continue
+        p = arrived[sha]
+        exif_lat, exif_lon = _point(p["exif_lat"], p["exif_lon"], crs)
+        details.append(
+            {
+                "sha256": sha,
+                "content_type": p["content_type"],
+                "size": p["size"],
+                "exif_ts": p["exif_ts"],
+                "exif_position": None if exif_lat is None else {"lat": exif_lat, "lon": exif_lon},
+                "received_at": p["received_at"],
+            }
+        )
+    return {
+        "report_id": row["report_id"],
+        "terminal_id": row["terminal_id"],
+        "ts": row["ts"],
+        "category": row["category"],
+        "description": row["description"],
+        "position": {"lat": lat, "lon": lon},
+        "position_source": row["position_source"],
+        "unit_id": row["unit_id"],
+        "photos": list(row["photos"]),
+        "photo_details": details,
+        "missing_photos": missing,
+        "flags": flags,
+        "grid_code": row["grid_code"],
+        "community_code": row["community_code"],
+        "street_code": row["street_code"],
+        "received_at": row["received_at"],
+    }
+
+
+def report_flags(
+    report: dict[str, Any],
+    *,
+    arrived: list[dict[str, Any]],
+    missing: list[str],
+    settings: TerminalSettings,
+    now: datetime,
+) -> list[str]:
+    """Return the report's flags: photos still missing, photos taken far from the report."""
+    flags = []
+    if missing and now - report["received_at"] > settings.photo_missing_after:
+        flags.append("photo_missing")
+    for photo in arrived:
+        if photo["exif_lat"] is None or photo["exif_lon"] is None:
+            continue
+        away = haversine_m(report["lat"], report["lon"], photo["exif_lat"], photo["exif_lon"])
+        if away > settings.photo_far_m:
+            flags.append("photo_far_from_report")
+            break
+    return flags
+
+
+@router.get("/photos/{sha256}")
+def get_photo_bytes(sha256: str, request: Request, conn: Conn, _caller: Caller) -> Response:
+    """Return a photo's bytes with its content type."""
+    sha = sha256.lower()
+    found = get_photo(conn, sha256=sha) if _SHA256.fullmatch(sha) else None
+    if found is None:
+        raise ApiError(404, "not_found", f"no photo {sha256!r}")
+    data_dir: Path | None = getattr(request.app.state, "data_dir", None)
+    if data_dir is None:
+        raise ApiError(503, "photo_storage_unavailable", "this API has no data directory set")
+    path, content_type = found
+    try:
+        data = (Path(data_dir) / path).read_bytes()
+    except FileNotFoundError as exc:
+        raise ApiError(
+            500, "photo_file_missing", f"photo {sha} is recorded but its file is missing"
+        ) from exc
+    return Response(
+        content=data,
+        media_type=content_type,
+        headers={"Cache-Control": "private, max-age=31536000, immutable", "ETag": f'"{sha}"'},
+    )
