@@ -7,10 +7,11 @@ the shipped ``hydrant_municipal_low`` rule (limit, critical tier, hysteresis, mi
 - vectorised: ``rules.kinds.threshold.evaluate`` per key and batch;
 - naive: the same state machine written as a plain per-sample Python loop.
 
-Both must give identical transitions (checked). Three shapes: one long series per call; 1,000
-keys in batches of 100; and engine rounds, where each committed batch holds ONE sample of each
-of 10,000 devices, evaluated by ``evaluate_columns`` in one call per round (the naive loop makes
-one call per device). Run: ``python benchmarks/rules_eval.py [--readings N]``.
+Both must give identical transitions (checked). Shapes: one long series in one call; 1,000 keys
+in rounds of 100 samples each; engine rounds where each committed batch holds ONE sample of
+each of 10,000 devices. "evaluate" makes one call per key and round; "columns" evaluates a whole
+round in one ``evaluate_columns`` call with columnar state; the naive loop makes one call per
+key and round. Run: ``python benchmarks/rules_eval.py [--readings N]``.
 """
 
 from __future__ import annotations
@@ -118,19 +119,6 @@ def run(
     return out
 
 
-def split(series: SeriesArrays, size: int) -> list[SeriesArrays]:
-    """Cut a series into batches of ``size`` samples."""
-    return [
-        SeriesArrays(
-            series.key,
-            series.ts[i : i + size],
-            series.value[i : i + size],
-            series.seq[i : i + size],
-        )
-        for i in range(0, len(series), size)
-    ]
-
-
 def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     """Return the median wall time of ``repeat`` runs and the last result."""
     times, result = [], None
@@ -141,10 +129,24 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def rounds(keys: int, per_key: int, profile: str) -> list[list[SeriesArrays]]:
-    """Return ``per_key`` engine rounds, each with one sample of each of ``keys`` devices."""
+def rounds(keys: int, per_key: int, size: int, profile: str) -> list[list[SeriesArrays]]:
+    """Return engine rounds, each with ``size`` samples of each of ``keys`` devices."""
     full = [make_series(per_key, f"H{k}/pressure_mpa", k, profile) for k in range(keys)]
-    return [[s.take(np.arange(len(s)) == r) for s in full] for r in range(per_key)]
+    idx = np.arange(per_key)
+    return [[s.take((idx >= r) & (idx < r + size)) for s in full] for r in range(0, per_key, size)]
+
+
+def run_rounds_each(
+    rounds_: list[list[SeriesArrays]], rule: Resolved[ThresholdParams]
+) -> list[Transition]:
+    """Evaluate round after round, one ``evaluate`` call per key."""
+    states = [ThresholdState()] * len(rounds_[0])
+    out: list[Transition] = []
+    for batch in rounds_:
+        for k, series in enumerate(batch):
+            states[k], trs = evaluate(series, states[k], rule)
+            out.extend(trs)
+    return out
 
 
 def run_rounds_naive(
@@ -173,7 +175,7 @@ def run_rounds_many(rounds_: list[ManySeries], rule: Resolved[ThresholdParams]) 
 def report(name: str, total: int, t_vec: float, t_naive: float, transitions: int) -> None:
     """Print one line of results."""
     print(
-        f"{name:>40}: numpy {total / t_vec:>13,.0f} readings/s | naive loop "
+        f"{name:>50}: numpy {total / t_vec:>13,.0f} readings/s | naive loop "
         f"{total / t_naive:>11,.0f} readings/s | ratio {t_naive / t_vec:5.1f}x | "
         f"{transitions:,} transitions"
     )
@@ -195,27 +197,24 @@ def main() -> None:
         f"median of {args.repeat}; every shape checks numpy == naive transitions"
     )
     for profile in ("healthy", "marginal"):
-        shapes = {
-            "1 key x 1 batch": [[make_series(n, "H0/pressure_mpa", 1, profile)]],
-            "1,000 keys x batches of 100": [
-                split(make_series(n // 1000, f"H{k}/pressure_mpa", k, profile), 100)
-                for k in range(1000)
-            ],
-        }
-        for shape, batches in shapes.items():
-            total = sum(len(b) for kb in batches for b in kb)
-            t_vec, fast = timed(partial(run, evaluate, batches, rule), args.repeat)
-            t_naive, slow = timed(partial(run, naive, batches, rule), args.repeat)
-            assert fast == slow, "vectorised and naive transitions differ"
-            report(f"{profile}, {shape}", total, t_vec, t_naive, len(fast))
-        per_key = max(n // args.keys, 1)
-        single = rounds(args.keys, per_key, profile)
-        many = [ManySeries.from_series(r) for r in single]
-        t_vec, fast = timed(partial(run_rounds_many, many, rule), args.repeat)
-        t_naive, slow = timed(partial(run_rounds_naive, single, rule), args.repeat)
+        one = [[make_series(n, "H0/pressure_mpa", 1, profile)]]
+        t_vec, fast = timed(partial(run, evaluate, one, rule), args.repeat)
+        t_naive, slow = timed(partial(run, naive, one, rule), args.repeat)
         assert fast == slow, "vectorised and naive transitions differ"
-        name = f"{profile}, {per_key} rounds x 1 of {args.keys:,} keys"
-        report(name, args.keys * per_key, t_vec, t_naive, len(fast))
+        report(f"{profile}, 1 key x 1 batch, evaluate", n, t_vec, t_naive, len(fast))
+        for keys, size in ((1000, 100), (args.keys, 1)):
+            per_key = max(n // keys, size)
+            single = rounds(keys, per_key, size, profile)
+            many = [ManySeries.from_series(r) for r in single]
+            t_naive, slow = timed(partial(run_rounds_naive, single, rule), args.repeat)
+            shape = f"{profile}, {keys:,} keys x {per_key // size} rounds of {size}"
+            if size > 1:  # one evaluate call per key and round, as a per-key engine would
+                t_vec, fast = timed(partial(run_rounds_each, single, rule), args.repeat)
+                assert fast == slow, "vectorised and naive transitions differ"
+                report(f"{shape}, evaluate", keys * per_key, t_vec, t_naive, len(fast))
+            t_vec, fast = timed(partial(run_rounds_many, many, rule), args.repeat)
+            assert fast == slow, "vectorised and naive transitions differ"
+            report(f"{shape}, columns", keys * per_key, t_vec, t_naive, len(fast))
 
 
 if __name__ == "__main__":

@@ -13,8 +13,13 @@ For ``direction: low`` (``high`` mirrors it by negating values and limits):
 
 The work is vectorised end to end: numpy finds bad runs and their start times, the samples
 that may open and those that clear, and runs the episode and tier latches as forward fills; the
-only Python loop builds the transitions themselves. A batch with nothing below the limit and no
-episode or run in progress returns after one comparison.
+only Python loop builds the transitions themselves. Inside a stretch of safe samples only the
+first matters, so a mostly healthy batch costs a few passes of numpy.
+
+Three entry points, one implementation: ``evaluate`` (one key, the kind's standard signature),
+``evaluate_many`` (many keys, per-key states) and ``evaluate_columns`` (many keys, columnar
+state): an engine round holding one sample of each of thousands of devices should use the last,
+because one numpy call per key costs more than the work.
 """
 
 from __future__ import annotations

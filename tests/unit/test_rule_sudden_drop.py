@@ -73,3 +73,22 @@ def test_window_max_matches_brute_force(gaps: list[int], values: list[float], wi
     x = np.asarray(values[: ts.size])
     expected = [max(x[(ts >= t - window) & (ts <= t)]) for t in ts]
     assert window_max(ts, x, window).tolist() == expected
+
+
+@given(
+    values=st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=60),
+    cuts=st.lists(st.integers(1, 59), max_size=4),
+)
+@settings(max_examples=300, deadline=None)
+def test_episodes_alternate_and_batches_do_not_matter(values: list[float], cuts: list[int]) -> None:
+    whole_state, whole = evaluate(series(values), SuddenDropState(), RULE)
+    assert [t.kind for t in whole] == ["open", "clear"] * (len(whole) // 2) + ["open"] * (
+        len(whole) % 2
+    )
+    bounds = sorted({c for c in cuts if c < len(values)})
+    state, pieces = SuddenDropState(), []
+    for lo, hi in zip([0, *bounds], [*bounds, len(values)], strict=True):
+        state, trs = evaluate(series(values[lo:hi], start=T0 + lo * 60_000), state, RULE)
+        pieces.extend(trs)
+    assert pieces == whole
+    assert (state.open, state.reference) == (whole_state.open, whole_state.reference)
