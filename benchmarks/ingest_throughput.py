@@ -35,7 +35,7 @@ from ingest.config import IngestSettings, StorageSettings
 from ingest.flows import IngestService
 from simulators.publish import Publisher
 
-START = datetime(2026, 11, 1, tzinfo=UTC)
+START = datetime(2025, 1, 1, tzinfo=UTC)  # runs step 30 days from here: stay in the past
 
 
 def payloads(
@@ -124,8 +124,20 @@ def firegrid(
     )
     started = time.perf_counter()
     svc.start()
+    received0 = REGISTRY.get_sample_value("firegrid_messages_received_total") or 0.0
     while (REGISTRY.get_sample_value("firegrid_readings_stored_total") or 0.0) - before < readings:
         time.sleep(0.002)
+        received = (
+            REGISTRY.get_sample_value("firegrid_messages_received_total") or 0.0
+        ) - received0
+        stored = (REGISTRY.get_sample_value("firegrid_readings_stored_total") or 0.0) - before
+        if received >= len(msgs) and stored < readings:
+            time.sleep(1)  # the last batch may be committing
+            stored = (REGISTRY.get_sample_value("firegrid_readings_stored_total") or 0.0) - before
+            if stored < readings:
+                raise RuntimeError(
+                    f"only {stored:.0f} of {readings} readings stored: see rejected_messages"
+                )
     elapsed = time.perf_counter() - started
     svc.stop()
     return elapsed

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
+import struct
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -19,6 +21,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from ingest.models import InboundMessage
 
 log = logging.getLogger(__name__)
+
+_PUBACK = 0x40  # MQTT control packet type 4, flags 0
 
 
 def client_for_url(url: str, *, client_id: str) -> tuple[mqtt.Client, str, int]:
@@ -86,12 +90,37 @@ class Subscriber:
     def ack(self, messages: Sequence[InboundMessage]) -> int:
         """Acknowledge ``messages`` received on the current connection; return how many."""
         generation = self.generation
-        sent = 0
-        for message in messages:
-            if message.qos and message.generation == generation:
-                self._client.ack(message.mid, message.qos)
-                sent += 1
-        return sent
+        mids = [m.mid for m in messages if m.qos == 1 and m.generation == generation]
+        if mids:
+            self._queue_pubacks(mids)
+        return len(mids)
+
+    def _queue_pubacks(self, mids: list[int]) -> None:
+        """Queue a PUBACK per packet id and wake paho's network thread once.
+
+        paho's public ``ack()`` writes a wake-up byte to its socket pair for every single
+        acknowledgement; at 20,000 messages/s that syscall took half of the writer thread's
+        time. The queue entries are exactly what paho-mqtt 2.x's ``_send_command_with_mid``
+        builds for a PUBACK (the dependency is pinned below 3 for this reason).
+        """
+        client = self._client
+        out = client._out_packet
+        for mid in mids:
+            out.append(
+                {
+                    "command": _PUBACK,
+                    "mid": mid,
+                    "qos": 1,
+                    "pos": 0,
+                    "to_process": 4,
+                    "packet": struct.pack("!BBH", _PUBACK, 2, mid),
+                    "info": None,
+                }
+            )
+        wake = client._sockpairW
+        if wake is not None:
+            with contextlib.suppress(BlockingIOError):
+                wake.send(b"0")
 
     def _on_connect(
         self,
