@@ -23,7 +23,8 @@ class MessageBuffer:
     def put(self, message: InboundMessage) -> None:
         """Append a message (called from the network thread)."""
         self._items.append(message)
-        self._ready.set()
+        if not self._ready.is_set():  # setting takes a lock: only an idle writer needs waking
+            self._ready.set()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -37,25 +38,21 @@ class MessageBuffer:
         Returns an empty list when nothing arrived within ``idle_wait_s`` so the caller can
         check whether to stop.
         """
-        if not self._items and not self._ready.wait(idle_wait_s):
-            return []
+        if not self._items:
+            self._ready.clear()
+            # re-check after clearing: a put between the two saw the event still set
+            if not self._items and not self._ready.wait(idle_wait_s):
+                return []
         deadline = time.monotonic() + max_wait_s
         while len(self._items) < max_messages:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            self._ready.clear()
-            if len(self._items) >= max_messages:
-                break
-            self._ready.wait(min(left, 0.005))
+            time.sleep(min(left, 0.002))
         taken: list[InboundMessage] = []
         size = 0
         while self._items and len(taken) < max_messages and size < max_bytes:
             message = self._items.popleft()
             taken.append(message)
             size += len(message.payload)
-        if not self._items:
-            self._ready.clear()
-            if self._items:  # a put raced the clear; keep the signal
-                self._ready.set()
         return taken

@@ -330,7 +330,7 @@ def _update_status(conn: Conn, batch: PreparedBatch) -> None:
     conn.execute(
         """
         INSERT INTO device_status AS d (device_id, last_received_at, last_ts, latest)
-        SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::jsonb[])
+        SELECT * FROM unnest(%b::text[], %b::timestamptz[], %b::timestamptz[], %b::jsonb[])
         ON CONFLICT (device_id) DO UPDATE SET
             last_received_at = greatest(d.last_received_at, excluded.last_received_at),
             last_ts = greatest(d.last_ts, excluded.last_ts),

@@ -190,8 +190,10 @@ def apply(conn: psycopg.Connection[Any], *, timescale: bool, storage: StorageSet
         retention=storage.retention,
         timescale=timescale,
     )
-    conn.execute("CREATE INDEX readings_batch ON readings (batch_id)")
-    conn.execute("CREATE INDEX device_events_batch ON device_events (batch_id)")
+    # batch_id grows with insertion order, so a BRIN index finds a batch's rows (what the rules
+    # engine reads) at almost no cost per insert; a B-tree here cost ingest a fifth of its rate.
+    conn.execute("CREATE INDEX readings_batch ON readings USING brin (batch_id)")
+    conn.execute("CREATE INDEX device_events_batch ON device_events USING brin (batch_id)")
     if timescale:
         conn.execute(TIMESCALE_5M)
         conn.execute(
