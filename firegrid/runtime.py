@@ -14,6 +14,7 @@ import uvicorn
 from api.app import create_app
 from api.tokens import create_token
 from firegrid.db import migrate
+from firegrid.maintenance import StorageMaintenance
 from firegrid.services import Services, broker_reachable, resolve
 from firegrid.settings import Settings
 from ingest.flows import IngestService
@@ -49,6 +50,15 @@ def run(settings: Settings, *, roles: Sequence[str], simulate: bool | None) -> i
             )
             ingest.start()
             started.append(ingest)
+            maintenance = StorageMaintenance(db_url=services.db_url)
+            maintenance.start()
+            started.append(maintenance)
+        if "rules" in roles:
+            from rules.flows import RulesService
+
+            rules_role = RulesService(db_url=services.db_url, settings=settings.rules)
+            rules_role.start()
+            started.append(rules_role)
         if simulate if simulate is not None else embedded:
             from firegrid.demo import DemoFleet
 
