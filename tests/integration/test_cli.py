@@ -1,0 +1,109 @@
+"""The firegrid CLI: registry imports, tokens, exit codes (CONTRACT §5)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+
+from tests.fix_db import create_database, drop_database
+
+
+def _cli(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "firegrid.cli", "--db-url", db_url, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_devices_and_units_import_from_csv_and_json(db_url: str, tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:6]
+    units = tmp_path / "units.json"
+    units.write_text(
+        json.dumps(
+            [
+                {
+                    "unit_id": f"U-{tag}",
+                    "name": "金桥三村物业",
+                    "level": 2,
+                    "lat": 31.2481,
+                    "lon": 121.5875,
+                }
+            ]
+        ),
+        encoding="utf-8",
+    )
+    devices = tmp_path / "devices.csv"
+    devices.write_text(
+        "device_id,kind,unit_id,heartbeat_s\n"
+        f"{tag}-1,hydrant,U-{tag},3600\n{tag}-2,smoke,U-{tag},86400\n"
+    )
+    done = _cli("units", "import", str(units), db_url=db_url)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["created"] == 1
+    done = _cli("devices", "import", str(devices), db_url=db_url)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"created": 2, "updated": 0, "errors": []}
+    again = _cli("devices", "import", str(devices), db_url=db_url)
+    assert json.loads(again.stdout)["updated"] == 2
+
+
+def test_rows_with_errors_exit_2_and_keep_the_valid_rows(db_url: str, tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:6]
+    devices = tmp_path / "devices.csv"
+    devices.write_text(f"device_id,kind\n{tag}-ok,hydrant\n{tag}-bad,toaster\n")
+    done = _cli("devices", "import", str(devices), db_url=db_url)
+    assert done.returncode == 2
+    body = json.loads(done.stdout)
+    assert body["created"] == 1
+    assert body["errors"][0]["row"] == 2
+
+
+def test_unreadable_input_is_a_one_line_usage_error(db_url: str, tmp_path: Path) -> None:
+    done = _cli("devices", "import", str(tmp_path / "missing.csv"), db_url=db_url)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "cannot read" in done.stderr
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text('{"not": "an array"}')
+    done = _cli("devices", "import", str(garbage), db_url=db_url)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_token_create_prints_a_working_token_once(db_url: str) -> None:
+    done = _cli("token", "create", "--role", "operator", "--area", "310115005", db_url=db_url)
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    assert token.startswith("fg_")
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT role, areas FROM api_tokens WHERE note = '' ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
+    assert row == ("operator", ["310115005"])
+    bad = _cli("token", "create", "--role", "emperor", db_url=db_url)
+    assert bad.returncode == 2
+
+
+def test_a_newer_schema_is_refused_with_exit_1(pg_admin_url: str) -> None:
+    name = f"fg_newer_{uuid.uuid4().hex[:6]}"
+    url = create_database(pg_admin_url, name)
+    try:
+        assert _cli("migrate", db_url=url).returncode == 0
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                "INSERT INTO fg_schema_version (version, name, timescale) "
+                "VALUES (999, 'from the future', false)"
+            )
+        done = _cli("migrate", db_url=url)
+        assert done.returncode == 1
+        assert "schema is version 999" in done.stderr
+    finally:
+        drop_database(pg_admin_url, name)
