@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
 from api.errors import install_handlers
-from api.routes import devices, grids, patrols, rejected, system, terminals
+from api.routes import devices, grids, hazards, patrols, rejected, system, terminals
 from devices.config import DeviceStatusSettings
 
 
@@ -58,4 +58,5 @@ def create_app(
     app.include_router(grids.router)
     app.include_router(patrols.router)
     app.include_router(terminals.router)
+    app.include_router(hazards.router)
     return app

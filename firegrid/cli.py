@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from firegrid.settings import Settings
 
 if TYPE_CHECKING:
     from devices.registry import RowError
+    from rules.hazards import HazardRecord
 
 
 class InputError(Exception):
@@ -76,6 +78,36 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--note", default="")
 
     sub.add_parser("migrate", help="apply schema migrations and exit")
+
+    simulate = sub.add_parser(
+        "simulate", help="run a scenario's simulators against a running FireGrid"
+    )
+    simulate.add_argument("scenario", nargs="?", help="scenario name (see --list)")
+    simulate.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    simulate.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        help="pace by device time, X times real time; 0: at once",
+    )
+    simulate.add_argument(
+        "--wait", type=float, default=30.0, help="seconds to watch for the hazards; 0: do not"
+    )
+    simulate.add_argument(
+        "--no-grids",
+        dest="grids",
+        action="store_false",
+        help="do not import the scenario's grids (they would become the current version)",
+    )
+
+    rules = sub.add_parser("rules", help="rules engine")
+    rules_actions = rules.add_subparsers(dest="action", required=True)
+    rp = rules_actions.add_parser(
+        "replay", help="print the hazards a rule set would have raised (JSON lines); no writes"
+    )
+    rp.add_argument("--from", dest="start", required=True, help="ISO 8601 time with an offset")
+    rp.add_argument("--to", dest="end", required=True, help="ISO 8601 time with an offset")
+    rp.add_argument("--rules", type=Path, help="rules file (default: the configured one)")
     return parser
 
 
@@ -182,6 +214,132 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from simulators.scenarios import SCENARIOS
+
+    if args.list:
+        for spec in SCENARIOS.values():
+            print(f"{spec.name:<20} {spec.kind:<18} {spec.description}")
+        return 0
+    if args.scenario is None:
+        raise InputError("simulate needs a SCENARIO (or --list)")
+    if args.scenario not in SCENARIOS:
+        raise InputError(f"unknown scenario {args.scenario!r}; see firegrid simulate --list")
+    if args.speed < 0 or args.wait < 0:
+        raise InputError("--speed and --wait must be zero or more")
+    from simulators.scenarios.live import simulate
+    from simulators.scenarios.runner import ScenarioError
+
+    try:
+        db_url, mqtt_url = _running_firegrid(settings)
+        result = simulate(
+            args.scenario,
+            db_url=db_url,
+            mqtt_url=mqtt_url,
+            prefix=settings.ingest.topic_prefix,
+            speed=args.speed,
+            wait_s=args.wait,
+            with_grids=args.grids,
+        )
+    except (ScenarioError, ConnectionError, psycopg.OperationalError) as exc:
+        print(f"firegrid: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+    return 0 if result is None or result.ok else 1
+
+
+def _running_firegrid(settings: Settings) -> tuple[str, str]:
+    """Return the database and broker URLs of a running FireGrid: configured, or embedded.
+
+    Never starts the embedded services: starting them on the data directory of a running
+    ``firegrid up`` would take its servers for a crash's leftovers and stop them.
+    """
+    from firegrid import embedded
+    from firegrid.services import broker_reachable
+
+    if settings.db_url is not None:
+        db_url = settings.db_url.get_secret_value()
+    else:
+        pg_dir = settings.data_dir.resolve() / "postgres"
+        # Private helpers: embedded has no public "URL of a running cluster" (see the report).
+        db_url = embedded._libpq_url(embedded._socket_dir(pg_dir), "firegrid")
+    if settings.mqtt_url is not None:
+        mqtt_url = settings.mqtt_url.get_secret_value()
+    else:
+        conf = settings.data_dir.resolve() / "broker" / "mosquitto.conf"
+        port = next(
+            (
+                line.split()[1]
+                for line in (conf.read_text().splitlines() if conf.exists() else [])
+                if line.startswith("listener ")
+            ),
+            None,
+        )
+        mqtt_url = f"mqtt://127.0.0.1:{port or 1883}"
+    with psycopg.connect(db_url, connect_timeout=5) as conn:
+        conn.execute("SELECT 1 FROM ingest_batches LIMIT 1")
+    if not broker_reachable(mqtt_url):
+        raise ConnectionError(f"no broker at {mqtt_url}: is FireGrid running?")
+    return db_url, mqtt_url
+
+
+def _time(text: str, name: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(f"--{name}: not an ISO 8601 time: {text!r}") from exc
+    if value.tzinfo is None:
+        raise InputError(f"--{name}: needs a UTC offset, e.g. {text}Z")
+    return value
+
+
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    from rules.definitions import RuleFileError, load_rules
+    from rules.flows import engine_config, replay
+
+    start, end = _time(args.start, "from"), _time(args.end, "to")
+    if end <= start:
+        raise InputError("--to must be after --from")
+    try:
+        rule_set = load_rules(args.rules or settings.rules.path)
+    except RuleFileError as exc:
+        raise InputError(str(exc)) from exc
+    hazards = replay(
+        db_url=_db(settings),
+        start=start,
+        end=end,
+        rules=rule_set,
+        config=engine_config(settings.rules),
+    )
+    for h in hazards:
+        print(json.dumps(replay_line(h), ensure_ascii=False))
+    return 0
+
+
+def replay_line(h: HazardRecord) -> dict[str, Any]:
+    """Return one replayed hazard as a JSON object (times ISO 8601 UTC, device time)."""
+
+    def iso(ms: int | None) -> str | None:
+        if ms is None:
+            return None
+        return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).isoformat()
+
+    return {
+        "rule": h.rule_id,
+        "kind": h.kind,
+        "key": h.key,
+        "subject": {"type": h.subject_type, "id": h.subject_id},
+        "episode": h.episode,
+        "severity": h.severity.value,
+        "status": h.status,
+        "opened_at": iso(h.opened_at),
+        "cleared_at": iso(h.cleared_at),
+        "occurrences": h.occurrences,
+        "last_value": h.last_value,
+        "flapping": h.flapping,
+        "detail": h.detail,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code."""
     args = _parser().parse_args(argv)
@@ -213,8 +371,9 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         return _import(settings, args.command, args.file)
     if args.command == "grids":
         return _import_grids(settings, args.file, args.source)
-    if args.command == "token":
-        return _token(settings, args)
+    handlers = {"token": _token, "simulate": _simulate, "rules": _replay}
+    if args.command in handlers:
+        return handlers[args.command](settings, args)
     if args.command == "migrate":
         from firegrid.services import resolve_db
 

@@ -1,7 +1,14 @@
-"""The demo fleet ``firegrid up`` runs on the embedded services, so something happens."""
+"""The demo fleet ``firegrid up`` runs on the embedded services, so something happens.
+
+It registers ``simulators.fleet``'s units, devices and grid worker, imports the demo street's
+grids when the database has none yet (a real city's grids are never replaced), and publishes
+the fleet every few seconds: hydrants and smoke alarms reporting, a worker walking a grid, and
+every ten minutes one hydrant losing pressure for two, so the rules role has hazards to raise.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from datetime import UTC, datetime
@@ -9,58 +16,31 @@ from datetime import UTC, datetime
 import psycopg
 
 from devices import registry, service
+from simulators.fleet import DemoFleetSim, demo_devices, demo_grids, demo_staff, demo_units
 from simulators.publish import Publisher
-from simulators.sensors import HydrantSim, SmokeSim
 
 log = logging.getLogger(__name__)
 
-# 金桥 (Jinqiao), Pudong, Shanghai: where CONTRACT's sample report is.
-CENTER = (31.2481, 121.5875)
 
-DEMO_UNITS = [
-    {
-        "unit_id": "U-DEMO-01",
-        "name": "金桥三村物业",
-        "level": 2,
-        "address": "金桥路1号",
-        "lat": CENTER[0],
-        "lon": CENTER[1],
-    },
-]
+def register(db_url: str, *, today: datetime) -> int:
+    """Register the demo rows (and grids if none exist); return the number of devices."""
+    from rules.grid_model import parse_grids
+    from rules.grid_service import current_version, import_grids
 
-
-def demo_devices() -> list[dict[str, object]]:
-    """Return the registry rows of the demo fleet."""
-    hydrants: list[dict[str, object]] = [
-        {
-            "device_id": f"DEMO-HYD-{i:02d}",
-            "kind": "hydrant",
-            "model": "SIM-P1",
-            "unit_id": "U-DEMO-01",
-            "lat": CENTER[0] + 0.001 * i,
-            "lon": CENTER[1] + 0.001 * i,
-            "hydrant_class": "municipal",
-            "heartbeat_s": 60,
-        }
-        for i in range(6)
-    ]
-    smoke: list[dict[str, object]] = [
-        {
-            "device_id": f"DEMO-SMK-{i:02d}",
-            "kind": "smoke",
-            "model": "SIM-S1",
-            "unit_id": "U-DEMO-01",
-            "lat": CENTER[0] - 0.0005 * i,
-            "lon": CENTER[1] + 0.0005 * i,
-            "heartbeat_s": 60,
-        }
-        for i in range(4)
-    ]
-    return hydrants + smoke
+    units = registry.parse_units(json.dumps(demo_units()), fmt="json")
+    devices = registry.parse_devices(json.dumps(demo_devices(today.date())), fmt="json")
+    staff = registry.parse_staff(json.dumps(demo_staff()), fmt="json")
+    with psycopg.connect(db_url) as conn:
+        if current_version(conn) is None:
+            import_grids(conn, grid_set=parse_grids(demo_grids()), source="demo")
+        service.upsert_units(conn, rows=units.rows)
+        service.upsert_devices(conn, rows=devices.rows)
+        service.upsert_staff(conn, rows=staff.rows)
+    return len(devices.rows)
 
 
 class DemoFleet:
-    """Registers the demo devices and publishes their telemetry every few seconds."""
+    """Registers the demo fleet and publishes it every few seconds."""
 
     def __init__(self, *, db_url: str, mqtt_url: str, prefix: str, period_s: float = 5.0) -> None:
         self._db_url = db_url
@@ -72,14 +52,8 @@ class DemoFleet:
 
     def start(self) -> None:
         """Register the fleet and start publishing."""
-        import json
-
-        units = registry.parse_units(json.dumps(DEMO_UNITS), fmt="json")
-        devices = registry.parse_devices(json.dumps(demo_devices()), fmt="json")
-        with psycopg.connect(self._db_url) as conn:
-            service.upsert_units(conn, rows=units.rows)
-            service.upsert_devices(conn, rows=devices.rows)
-        print(f"demo: {len(devices.rows)} simulated devices publishing every {self._period:.0f}s")
+        count = register(self._db_url, today=datetime.now(UTC))
+        print(f"demo: {count} simulated devices publishing every {self._period:.0f}s")
         self._thread.start()
 
     def stop(self) -> None:
@@ -88,13 +62,7 @@ class DemoFleet:
         self._thread.join(5)
 
     def _run(self) -> None:
-        sims: list[HydrantSim | SmokeSim] = [
-            HydrantSim(str(r["device_id"]), seed=i)
-            if r["kind"] == "hydrant"
-            else SmokeSim(str(r["device_id"]), seed=i)
-            for i, r in enumerate(demo_devices())
-        ]
+        fleet = DemoFleetSim(datetime.now(UTC), prefix=self._prefix)
         with Publisher(self._mqtt_url, client_id="firegrid-demo") as publisher:
             while not self._stop.wait(self._period):
-                now = datetime.now(UTC)
-                publisher.publish_all([s.tick(now) for s in sims])
+                publisher.publish_all(fleet.messages(datetime.now(UTC)))

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from devices.config import DeviceStatusSettings
 from ingest.config import IngestSettings, StorageSettings
+from rules.config import RulesSettings
 
 
 class HttpSettings(BaseModel):
@@ -43,6 +44,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     storage: StorageSettings = StorageSettings()
     devices: DeviceStatusSettings = DeviceStatusSettings()
+    rules: RulesSettings = RulesSettings()
 
     @field_validator("http", mode="before")
     @classmethod

@@ -1,0 +1,156 @@
+"""Ticks: the rules judged on a clock rather than on arriving data, with ``now`` passed in.
+
+- silence (every minute): each watched device's last device and receive times against ``now``,
+  grouped by unit so a unit gone quiet is one hazard;
+- dates (once per China day): extinguisher scrap age, service due, monthly check;
+- patrol compliance (once per China day, for the day before): 一日双巡 per grid, from the patrol
+  segments ``rebuild_segments`` keeps.
+
+Devices whose overrides give a rule different params are judged in a group of their own (state
+key ``*:<digest>``); the rest share the key ``*``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from rules.definitions import ResolvedRule, RuleDefinition
+from rules.engine import Engine
+from rules.engine_service import MS, dt_to_ms
+from rules.engine_types import StateStore
+from rules.hazards import HazardSink
+from rules.kinds.dates import DatesSnapshot
+from rules.kinds.patrol import PatrolDay
+from rules.kinds.silence import SilenceSnapshot
+from rules.models import MS_PER_DAY, DeviceContext, Transition, cst_day, cst_day_start
+
+Conn = psycopg.Connection[Any]
+
+_DEVICES = f"""
+SELECT d.device_id, d.kind, d.model, d.unit_id, d.hydrant_class, d.agent, d.thresholds,
+       coalesce(d.heartbeat_s, 0), coalesce({MS.format(col="s.last_ts")}, -1),
+       coalesce({MS.format(col="s.last_received_at")}, -1), {MS.format(col="d.updated_at")},
+       d.manufactured_on::text, d.installed_on::text
+FROM devices d LEFT JOIN device_status s USING (device_id)
+WHERE d.kind = %s
+"""
+
+
+def _groups(
+    conn: Conn, engine: Engine, rule: RuleDefinition
+) -> dict[str, tuple[ResolvedRule, list[tuple[Any, ...]]]]:
+    """Return the rule's devices grouped by their effective params, keyed by state key."""
+    out: dict[str, tuple[ResolvedRule, list[tuple[Any, ...]]]] = {}
+    base = repr(rule.params)
+    for row in conn.execute(_DEVICES, (rule.applies_to.device_kind,)).fetchall():
+        thresholds = {k: float(v) for k, v in (row[6] or {}).items()}
+        ctx = DeviceContext(row[0], row[1], row[2], row[3], row[4], row[5], thresholds)
+        if not rule.applies_to.matches(ctx):
+            continue
+        resolved = next((r for r in engine.resolved(ctx) if r.rule_id == rule.id), None)
+        if resolved is None:  # disabled for this device
+            continue
+        params = repr(resolved.params)
+        key = "*" if params == base else "*:" + hashlib.sha256(params.encode()).hexdigest()[:12]
+        out.setdefault(key, (resolved, []))[1].append(row)
+    return out
+
+
+def silence(
+    conn: Conn, engine: Engine, *, now: datetime, store: StateStore, sink: HazardSink
+) -> list[Transition]:
+    """Judge every silence rule at ``now``."""
+    now_ms, out = dt_to_ms(now), []
+    for rule in (r for r in engine.rules.rules if r.kind == "silence"):
+        for key, (resolved, rows) in _groups(conn, engine, rule).items():
+            snap = SilenceSnapshot.build(
+                now=now_ms,
+                device=[r[0] for r in rows],
+                group=[r[3] or "" for r in rows],
+                last_device_ts=[r[8] for r in rows],
+                last_received=[r[9] for r in rows],
+                heartbeat_s=[r[7] for r in rows],
+                since=[r[10] for r in rows],
+            )
+            out += engine.run_fleet(
+                resolved, snap, key=key, at=now_ms, once=False, store=store, sink=sink
+            )
+    return out
+
+
+def dates(
+    conn: Conn, engine: Engine, *, now: datetime, store: StateStore, sink: HazardSink
+) -> list[Transition]:
+    """Judge every dates rule once per China day."""
+    day = cst_day(dt_to_ms(now))
+    today = (date(1970, 1, 1) + timedelta(days=day)).isoformat()
+    out: list[Transition] = []
+    for rule in (r for r in engine.rules.rules if r.kind == "dates"):
+        for key, (resolved, rows) in _groups(conn, engine, rule).items():
+            snap = DatesSnapshot.build(
+                today=today,
+                device=[r[0] for r in rows],
+                agent=[r[5] for r in rows],
+                manufactured_on=[r[11] for r in rows],
+                installed_on=[r[12] for r in rows],
+            )
+            out += engine.run_fleet(
+                resolved, snap, key=key, at=cst_day_start(day), once=True, store=store, sink=sink
+            )
+    return out
+
+
+def patrols(
+    conn: Conn, engine: Engine, *, now: datetime, store: StateStore, sink: HazardSink
+) -> list[Transition]:
+    """Judge patrol compliance of the China day before ``now``'s, once."""
+    day = cst_day(dt_to_ms(now)) - 1
+    rules = [r for r in engine.rules.of_subject("grid") if r.kind == "patrol_compliance"]
+    if not rules:
+        return []
+    grids = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT code FROM grid_areas WHERE level = 'grid' "
+            "AND version = (SELECT max(version) FROM grid_versions)"
+        ).fetchall()
+    ]
+    if not grids:
+        return []
+    start = cst_day_start(day)
+    seg_grid: list[str] = []
+    seg_start: list[int] = []
+    seg_end: list[int] = []
+    seg_valid: list[bool] = []
+    for started, grid_list, valid in conn.execute(
+        f"SELECT {MS.format(col='started_at')}, grids, valid FROM patrol_segments "
+        "WHERE started_at >= to_timestamp(%s / 1000.0) AND started_at < to_timestamp(%s / 1000.0)",
+        (start, start + MS_PER_DAY),
+    ).fetchall():
+        for g in grid_list or []:
+            if g.get("grid"):
+                seg_grid.append(g["grid"])
+                seg_start.append(int(started))
+                seg_end.append(int(started) + round(float(g.get("seconds", 0)) * 1000))
+                seg_valid.append(bool(valid))
+    patrol_day = PatrolDay.build(
+        day=day, grids=grids, grid=seg_grid, start=seg_start, end=seg_end, valid=seg_valid
+    )
+    out: list[Transition] = []
+    for rule in rules:
+        out += engine.run_fleet(
+            rule, patrol_day, key="*", at=cst_day_start(day + 1), once=True, store=store, sink=sink
+        )
+    return out
+
+
+TICKS: dict[str, Callable[..., list[Transition]]] = {
+    "silence": silence,
+    "dates": dates,
+    "patrols": patrols,
+}

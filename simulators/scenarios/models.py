@@ -1,0 +1,185 @@
+"""What a scenario is: registry rows, grids, a timeline on device time, and expected hazards.
+
+A scenario is a simulator that knows what it must produce (STYLE habit 10): it says which
+hazards FireGrid must hold for its subjects once the whole timeline has been ingested and the
+rules have run, and the comparison here is exact: no hazard missing, none extra.
+
+Times are offsets from a base time handed in by whoever runs the scenario (a test, or
+``firegrid simulate``), so a scenario is deterministic for a given (tag, base) and its device
+times sit just before the wall clock the broker and ingest see (ingest refuses samples more
+than a few minutes in the future).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from simulators.models import SimMessage
+
+About = Literal["device", "unit", "grid"]
+Status = Literal["open", "acknowledged", "cleared"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedHazard:
+    """One hazard episode a scenario must leave behind.
+
+    ``subject`` is a device ID, a unit ID or a grid code, as ``about`` says. ``occurrences``
+    and ``grid_code`` are checked only when given.
+    """
+
+    rule_id: str
+    subject: str
+    severity: str
+    status: Status = "open"
+    about: About = "device"
+    occurrences: int | None = None
+    grid_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedHazard:
+    """A hazard as stored, reduced to what scenarios compare."""
+
+    rule_id: str
+    subject: str
+    about: About
+    severity: str
+    status: str
+    occurrences: int
+    grid_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Publish ``message``; ``at`` is its place on the timeline (device time minus base)."""
+
+    at: timedelta
+    message: SimMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Sync:
+    """Wait until everything published so far is committed, then run the rules over it."""
+
+
+CHECKS = ("silence", "dates", "patrols")
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Sync, then run the rules' clock-driven ``checks`` at base + ``at``.
+
+    A scenario names only the checks it is about: a patrol check would otherwise find its grids
+    unpatrolled, and the daily checks run once per China day in a database.
+    """
+
+    at: timedelta
+    checks: tuple[str, ...] = CHECKS
+
+
+Step = Publish | Sync | Tick
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A runnable scenario: rows to register, grids, a timeline and the hazards it must raise."""
+
+    name: str
+    description: str
+    tag: str
+    base: datetime
+    units: list[dict[str, Any]] = field(default_factory=list)
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    staff: list[dict[str, Any]] = field(default_factory=list)
+    grids: dict[str, Any] | None = None
+    timeline: list[Step] = field(default_factory=list)
+    expected_hazards: list[ExpectedHazard] = field(default_factory=list)
+
+    @property
+    def device_ids(self) -> frozenset[str]:
+        """Return the IDs of every device (terminals included) the scenario registers."""
+        return frozenset(str(d["device_id"]) for d in self.devices)
+
+    @property
+    def unit_ids(self) -> frozenset[str]:
+        """Return the IDs of the scenario's key units."""
+        return frozenset(str(u["unit_id"]) for u in self.units)
+
+    @property
+    def grid_codes(self) -> frozenset[str]:
+        """Return the codes of the scenario's grids (the smallest level only)."""
+        if self.grids is None:
+            return frozenset()
+        return frozenset(
+            str(f["properties"]["code"])
+            for f in self.grids["features"]
+            if f["properties"]["level"] == "grid"
+        )
+
+    @property
+    def messages(self) -> list[SimMessage]:
+        """Return every message of the timeline, in order."""
+        return [s.message for s in self.timeline if isinstance(s, Publish)]
+
+    def at(self, offset: timedelta) -> datetime:
+        """Return the absolute time of a timeline offset."""
+        return self.base + offset
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """How observed hazards differ from expected ones; empty lists mean they agree."""
+
+    missing: list[ExpectedHazard]
+    extra: list[ObservedHazard]
+
+    @property
+    def ok(self) -> bool:
+        """Return whether nothing is missing and nothing is extra."""
+        return not self.missing and not self.extra
+
+    def __str__(self) -> str:
+        """Describe the difference line by line, for test failures and the CLI."""
+        lines = [f"missing: {e}" for e in self.missing]
+        lines += [f"extra:   {o}" for o in self.extra]
+        return "\n".join(lines) or "hazards as expected"
+
+
+def _matches(expected: ExpectedHazard, seen: ObservedHazard) -> bool:
+    return (
+        expected.rule_id == seen.rule_id
+        and expected.subject == seen.subject
+        and expected.about == seen.about
+        and expected.severity == seen.severity
+        and expected.status == seen.status
+        and expected.occurrences in (None, seen.occurrences)
+        and expected.grid_code in (None, seen.grid_code)
+    )
+
+
+def compare(expected: Sequence[ExpectedHazard], observed: Iterable[ObservedHazard]) -> Mismatch:
+    """Pair expected with observed hazards one to one; return what is left on either side.
+
+    Exact expectations are paired first so a loose one (no occurrences, no grid) cannot take
+    the hazard an exact one needed.
+    """
+    left = list(observed)
+    missing: list[ExpectedHazard] = []
+    ordered = sorted(expected, key=lambda e: (e.occurrences is None) + (e.grid_code is None))
+    for exp in ordered:
+        hit = next((i for i, seen in enumerate(left) if _matches(exp, seen)), None)
+        if hit is None:
+            missing.append(exp)
+        else:
+            left.pop(hit)
+    return Mismatch(missing, left)
+
+
+def summary(hazards: Iterable[ObservedHazard | ExpectedHazard]) -> dict[str, int]:
+    """Count hazards per ``rule_id/status``, for progress output."""
+    return dict(Counter(f"{h.rule_id}/{h.status}" for h in hazards))

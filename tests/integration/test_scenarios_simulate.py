@@ -1,0 +1,144 @@
+"""Every scenario one after another in ONE database (their tags keep them apart), and
+``firegrid simulate`` against a FireGrid running ingest and its rules role."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rules.config import RulesSettings
+from rules.flows import RulesService
+from simulators.scenarios import SCENARIOS
+from tests.scenarios.harness import ScenarioEnv, scenario_env
+
+
+@pytest.fixture
+def env(pg_admin_url: str, broker_url: str, tmp_path: Path) -> Iterator[ScenarioEnv]:
+    with scenario_env(pg_admin_url, broker_url, tmp_path) as e:
+        yield e
+
+
+def test_all_scenarios_in_one_database(env: ScenarioEnv) -> None:
+    failures: dict[str, str] = {}
+    subjects: set[str] = set()
+    for name in SCENARIOS:
+        outcome = env.run(env.build(name), timeout_s=120)
+        s = outcome.scenario
+        subjects |= s.device_ids | s.unit_ids | s.grid_codes
+        if not outcome.mismatch.ok:
+            failures[name] = str(outcome.mismatch)
+    assert failures == {}
+    # Nothing raised about anything but the scenarios' own subjects.
+    assert {r[0] for r in env.rows("SELECT DISTINCT subject_id FROM hazards")} <= subjects
+
+
+def _simulate(env: ScenarioEnv, broker_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    environ = {
+        **os.environ,
+        "FIREGRID_DB_URL": env.db_url,
+        "FIREGRID_MQTT_URL": broker_url,
+        "FIREGRID_INGEST__TOPIC_PREFIX": env.prefix,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "firegrid.cli", "simulate", *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_firegrid_simulate_against_a_running_firegrid(env: ScenarioEnv, broker_url: str) -> None:
+    # The rules role as ``firegrid up`` runs it: its own thread, NOTIFY and polling, its clock.
+    role = RulesService(db_url=env.db_url, settings=RulesSettings(poll_s=0.5))
+    role.start()
+    try:
+        started = time.monotonic()
+        done = _simulate(env, broker_url, "hydrant_drop", "--wait", "60")
+    finally:
+        role.stop()
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "all 2 expected hazards present, none extra" in done.stdout
+    assert time.monotonic() - started < 60
+    assert env.scalar("SELECT count(*) FROM hazards WHERE rule_id = 'hydrant_sudden_drop'") == 2
+
+
+def test_firegrid_simulate_says_when_hazards_do_not_appear(
+    env: ScenarioEnv, broker_url: str
+) -> None:
+    # Ingest runs but no rules role: the data arrives, the hazards never do.
+    done = _simulate(env, broker_url, "confirmed_fire", "--wait", "1")
+    assert done.returncode == 1
+    assert "hazards differ from the 5 expected" in done.stdout
+    assert done.stdout.count("missing:") == 5
+
+
+def test_firegrid_simulate_list_and_unknown_names() -> None:
+    listed = subprocess.run(
+        [sys.executable, "-m", "firegrid.cli", "simulate", "--list"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert listed.returncode == 0
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == list(SCENARIOS)
+    unknown = subprocess.run(
+        [sys.executable, "-m", "firegrid.cli", "simulate", f"nope-{uuid.uuid4().hex[:4]}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert unknown.returncode == 2
+    assert len(unknown.stderr.strip().splitlines()) == 1
+    assert "unknown scenario" in unknown.stderr
+
+
+def test_firegrid_simulate_finds_a_running_embedded_firegrid(tmp_path: Path) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("FIREGRID_") or "TEST" in k}
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    environ |= {"FIREGRID_DATA_DIR": str(tmp_path / "var"), "FIREGRID_HTTP": f"127.0.0.1:{port}"}
+    log = tmp_path / "up.log"
+    with (
+        log.open("w") as out,
+        subprocess.Popen(
+            [sys.executable, "-m", "firegrid.cli", "up", "--no-simulate"],
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        ) as up,
+    ):
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and up.poll() is None:
+                with socket.socket() as sock:
+                    if sock.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                time.sleep(0.2)
+            assert up.poll() is None, log.read_text()
+            done = subprocess.run(
+                [sys.executable, "-m", "firegrid.cli", "simulate", "hydrant_drop", "--wait", "60"],
+                env=environ,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+        finally:
+            up.send_signal(signal.SIGTERM)
+            up.wait(30)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "all 2 expected hazards present" in done.stdout
+    # simulate left the running services alone: no second PostgreSQL or broker was started.
+    assert "embedded" not in done.stdout
