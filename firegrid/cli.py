@@ -16,6 +16,7 @@ from pydantic_settings import SettingsError
 
 from firegrid.db import SchemaTooNew, migrate
 from firegrid.runtime import ROLES, run
+from firegrid.services import AlreadyRunningError
 from firegrid.settings import Settings
 
 if TYPE_CHECKING:
@@ -256,25 +257,19 @@ def _running_firegrid(settings: Settings) -> tuple[str, str]:
     from firegrid import embedded
     from firegrid.services import broker_reachable
 
+    running_db, running_broker = embedded.running_urls(settings.data_dir)
     if settings.db_url is not None:
         db_url = settings.db_url.get_secret_value()
+    elif running_db is not None:
+        db_url = running_db
     else:
-        pg_dir = settings.data_dir.resolve() / "postgres"
-        # Private helpers: embedded has no public "URL of a running cluster" (see the report).
-        db_url = embedded._libpq_url(embedded._socket_dir(pg_dir), "firegrid")
+        raise ConnectionError(f"no FireGrid runs on {settings.data_dir.resolve()}: start it first")
     if settings.mqtt_url is not None:
         mqtt_url = settings.mqtt_url.get_secret_value()
+    elif running_broker is not None:
+        mqtt_url = running_broker
     else:
-        conf = settings.data_dir.resolve() / "broker" / "mosquitto.conf"
-        port = next(
-            (
-                line.split()[1]
-                for line in (conf.read_text().splitlines() if conf.exists() else [])
-                if line.startswith("listener ")
-            ),
-            None,
-        )
-        mqtt_url = f"mqtt://127.0.0.1:{port or 1883}"
+        raise ConnectionError(f"no FireGrid broker in {settings.data_dir.resolve()}: start it")
     with psycopg.connect(db_url, connect_timeout=5) as conn:
         conn.execute("SELECT 1 FROM ingest_batches LIMIT 1")
     if not broker_reachable(mqtt_url):
@@ -357,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, SettingsError) as exc:
         print(f"firegrid: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
-    except SchemaTooNew as exc:
+    except (SchemaTooNew, AlreadyRunningError) as exc:
         print(f"firegrid: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -127,6 +127,55 @@ def _alive(pid: int) -> bool:
     return state not in {"Z", "X"}  # a zombie holds its PID but nothing else
 
 
+_OWNER = "owner.pid"
+
+
+def _claim(data_dir: Path) -> None:
+    """Record that this process runs the service on ``data_dir`` (see ``running_urls``)."""
+    (data_dir / _OWNER).write_text(f"{os.getpid()}\n")
+
+
+def _release(data_dir: Path) -> None:
+    owner = data_dir / _OWNER
+    with contextlib.suppress(OSError, ValueError):
+        if int(owner.read_text().split()[0]) == os.getpid():
+            owner.unlink()
+
+
+def _owned_by_other_live_process(data_dir: Path) -> bool:
+    try:
+        pid = int((data_dir / _OWNER).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return pid != os.getpid() and _alive(pid)
+
+
+def running_urls(data_dir: Path) -> tuple[str | None, str | None]:
+    """Return (database URL, broker URL) of services another live FireGrid runs on ``data_dir``.
+
+    ``data_dir`` is FireGrid's data directory (``postgres/`` and ``broker/`` inside). A CLI
+    command started beside ``firegrid up`` uses these instead of starting the services itself,
+    which would take the running servers for a crash's leftovers.
+    """
+    db_url = broker_url = None
+    pg_dir, broker_dir = data_dir.resolve() / "postgres", data_dir.resolve() / "broker"
+    if _owned_by_other_live_process(pg_dir):
+        url = _libpq_url(_socket_dir(pg_dir), "firegrid")
+        with contextlib.suppress(psycopg.OperationalError):
+            psycopg.connect(url, connect_timeout=3).close()
+            db_url = url
+    if _owned_by_other_live_process(broker_dir):
+        conf = broker_dir / "mosquitto.conf"
+        with contextlib.suppress(OSError, IndexError):
+            port = next(
+                line.split()[1]
+                for line in conf.read_text().splitlines()
+                if line.startswith("listener ")
+            )
+            broker_url = f"mqtt://127.0.0.1:{port}"
+    return db_url, broker_url
+
+
 def _wait_gone(pids: list[int], timeout_s: float) -> list[int]:
     deadline = time.monotonic() + timeout_s
     while (left := [pid for pid in pids if _alive(pid)]) and time.monotonic() < deadline:
@@ -144,6 +193,7 @@ class _Service:
 
     _process: subprocess.Popen[bytes] | None
     _stop_signals: ClassVar[tuple[int, ...]]
+    data_dir: Path
 
     @property
     def log_path(self) -> Path:
@@ -164,6 +214,7 @@ class _Service:
 
     def stop(self) -> None:
         """Stop the service gracefully; do nothing if it is not running."""
+        _release(self.data_dir)
         if self._process is not None:
             for signum in self._stop_signals:  # escalate only if the previous one timed out
                 if self._process.poll() is not None:
@@ -232,6 +283,7 @@ class EmbeddedBroker(_Service):
             self.kill()
             raise
         _LIVE.append(self)
+        _claim(self.data_dir)
         log.info("embedded MQTT broker at %s, data in %s", self.url, self.data_dir)
 
     def _wait_ready(self, offset: int) -> None:
@@ -387,6 +439,7 @@ class EmbeddedPostgres(_Service):
                     raise
                 time.sleep(0.25)
         _LIVE.append(self)
+        _claim(self.data_dir)
         self._ensure_database()
         log.info("embedded PostgreSQL at %s, data in %s", socket_dir, self.pgdata)
 

@@ -14,6 +14,10 @@ from firegrid.settings import Settings
 log = logging.getLogger(__name__)
 
 
+class AlreadyRunningError(RuntimeError):
+    """Another FireGrid process runs the embedded services on this data directory."""
+
+
 @dataclass
 class Services:
     """Where the database and broker are, and the embedded ones to stop on exit."""
@@ -37,7 +41,16 @@ def resolve_db(settings: Settings, services: Services | None = None) -> str:
     """Return the database URL, starting the embedded PostgreSQL when none is configured."""
     if settings.db_url is not None:
         return settings.db_url.get_secret_value()
-    from firegrid.embedded import start_postgres
+    from firegrid.embedded import running_urls, start_postgres
+
+    running, _ = running_urls(settings.data_dir)
+    if running is not None:
+        if services is not None:  # `firegrid up`: one FireGrid per data directory
+            raise AlreadyRunningError(
+                f"FireGrid already runs the embedded services in {settings.data_dir.resolve()}:"
+                " stop it first, or give this one another FIREGRID_DATA_DIR"
+            )
+        return running  # a CLI command beside a running `firegrid up` uses its database
 
     data = settings.data_dir.resolve() / "postgres"
     data.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,88 @@
+"""`firegrid up` on the embedded defaults, with CLI commands run beside it (CONTRACT §5)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env(data_dir: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIREGRID_")}
+    env.update(FIREGRID_DATA_DIR=str(data_dir), FIREGRID_HTTP=f"127.0.0.1:{port}")
+    return env
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "firegrid.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+def test_up_then_import_beside_it_then_a_second_up_is_refused(tmp_path: Path) -> None:
+    port = _free_port()
+    env = _env(tmp_path / "var", port)
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "firegrid.cli", "up", "--no-simulate"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(port):
+            assert up.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        text = log.read_text()
+        assert "PostgreSQL (embedded): data in" in text
+        assert "MQTT broker (embedded Mosquitto)" in text
+
+        devices = tmp_path / "devices.json"
+        devices.write_text(json.dumps([{"device_id": "BESIDE-1", "kind": "hydrant"}]))
+        done = _cli(env, "devices", "import", str(devices))
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["created"] == 1
+        assert up.poll() is None, "importing beside `firegrid up` must not disturb it"
+        assert _healthy(port)
+
+        second = _cli({**env, "FIREGRID_HTTP": f"127.0.0.1:{_free_port()}"}, "up")
+        assert second.returncode == 1
+        assert "already runs the embedded services" in second.stderr
+        assert _healthy(port)
+    finally:
+        up.send_signal(signal.SIGTERM)
+        up.wait(30)
+    owners = list((tmp_path / "var").glob("*/owner.pid"))
+    assert owners == [], "the embedded services were not stopped with FireGrid"
