@@ -11,7 +11,9 @@ from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
 from api.errors import install_handlers
+from api.live import PgLiveFeed
 from api.routes import devices, grids, hazards, patrols, rejected, system, terminals
+from api.routes import stream as stream_routes
 from devices.config import DeviceStatusSettings
 
 
@@ -39,11 +41,15 @@ def create_app(
     )
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool.open(wait=False)
+        # The live feed needs a running event loop, so it is built here, one per process.
+        app.state.live_feed = live_feed = PgLiveFeed(db_url)
+        await live_feed.start()
         try:
             yield
         finally:
+            await live_feed.stop()
             pool.close()
 
     app = FastAPI(title="FireGrid", version="1", lifespan=lifespan)
@@ -59,4 +65,5 @@ def create_app(
     app.include_router(patrols.router)
     app.include_router(terminals.router)
     app.include_router(hazards.router)
+    app.include_router(stream_routes.router)
     return app

@@ -96,8 +96,15 @@ def _serve_api(settings: Settings, services: Services, stop: threading.Event) ->
     )
     app.state.data_dir = settings.data_dir  # photos are served from here
     app.state.terminal_settings = settings.ingest.terminals
+    # Live-feed responses never end by themselves: without a bound on the graceful shutdown,
+    # one open console would keep `firegrid up` from stopping on SIGTERM.
     config = uvicorn.Config(
-        app, host=settings.http.host, port=settings.http.port, log_level="info", access_log=False
+        app,
+        host=settings.http.host,
+        port=settings.http.port,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=3,
     )
     print(f"API: http://{settings.http.host}:{settings.http.port}/docs")
     uvicorn.Server(config).run()

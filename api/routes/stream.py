@@ -1,0 +1,112 @@
+"""The live feed over Server-Sent Events (CONTRACT §4): ``GET /api/v1/stream``.
+
+Each hazard change arrives as ``id: <hazard_events.id>``, ``event: hazard.opened|updated|cleared``
+and ``data:`` the hazard as ``GET /api/v1/hazards`` shows it plus the event's type, time and
+change. ``Last-Event-ID`` (header, or ``?last_event_id=`` for tests and for browsers whose
+EventSource reconnects by URL) replays every later event from the table, then goes on live;
+without it the stream starts now, or at ``?since=``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from datetime import datetime
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import StreamingResponse
+
+from api.deps import Caller
+from api.errors import ApiError
+from api.live import LiveEvent, LiveFeed, SubscriberTooSlowError, follow
+from api.routes.hazards import _item, _visible  # the one row → JSON mapping of hazards
+from api.tokens import Principal
+from devices.geo import Crs
+
+router = APIRouter(prefix="/api/v1", tags=["stream"])
+
+HEARTBEAT_S: Final = 15.0  # a comment line this often keeps proxies from closing the stream
+RETRY_MS: Final = 2000  # how soon EventSource reconnects after the stream ends
+_READY_S: Final = 10.0
+
+
+def frame(ev: LiveEvent, crs: Crs) -> str:
+    """Render one event as an SSE frame."""
+    body: dict[str, Any] = {
+        **_item(ev.row, crs),
+        "type": ev.type,
+        "event_id": ev.id,
+        "event_at": ev.at,
+        "change": ev.data,
+    }
+    data = json.dumps(jsonable_encoder(body), ensure_ascii=False, separators=(",", ":"))
+    return f"id: {ev.id}\nevent: {ev.type}\ndata: {data}\n\n"
+
+
+def _last_id(header: str | None, query: str | None) -> int | None:
+    raw = header if header not in (None, "") else query
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(str(raw).strip())
+    except ValueError as exc:
+        raise ApiError(400, "invalid_last_event_id", "Last-Event-ID must be an event id") from exc
+    if value < 0:
+        raise ApiError(400, "invalid_last_event_id", "Last-Event-ID must be an event id")
+    return value
+
+
+def _accept(caller: Principal) -> Callable[[LiveEvent], bool]:
+    def accept(ev: LiveEvent) -> bool:
+        return ev.type.startswith("hazard.") and _visible(caller, ev.row)
+
+    return accept
+
+
+@router.get("/stream", response_class=StreamingResponse)
+async def stream(
+    *,  # FastAPI passes every parameter by name
+    request: Request,
+    caller: Caller,
+    last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id: str | None = None,
+    since: datetime | None = None,
+    crs: Crs = Crs.WGS84,
+) -> StreamingResponse:
+    """Stream hazard events as Server-Sent Events, resuming after ``Last-Event-ID``."""
+    after = _last_id(last_event_id_header, last_event_id)
+    if since is not None and since.tzinfo is None:
+        raise ApiError(400, "invalid_time", "since needs a UTC offset (e.g. ...Z)")
+    feed: LiveFeed = request.app.state.live_feed
+    try:
+        async with asyncio.timeout(_READY_S):
+            await feed.wait_ready()
+    except TimeoutError as exc:
+        raise ApiError(503, "feed_unavailable", "the live feed cannot reach the database") from exc
+    events = follow(
+        feed,
+        after=after,
+        since=None if after is not None else since,
+        accept=_accept(caller),
+        heartbeat_s=HEARTBEAT_S,
+    )
+    return StreamingResponse(
+        _sse(events, crs),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _sse(events: AsyncGenerator[LiveEvent | None, None], crs: Crs) -> AsyncIterator[str]:
+    yield f"retry: {RETRY_MS}\n: connected\n\n"
+    try:
+        async for ev in events:
+            yield ": ping\n\n" if ev is None else frame(ev, crs)
+    except SubscriberTooSlowError:
+        # Ending the response is the disconnect: the client resumes with Last-Event-ID.
+        yield ": too slow, reconnect with Last-Event-ID\n\n"
+    finally:
+        await events.aclose()  # unsubscribes now, not whenever the generator is collected
