@@ -1,4 +1,4 @@
-"""SQL behind the engine: committed batches, the watermark, registry contexts, state, history.
+"""SQL behind the engine: committed batches, the watermark, registry contexts, history.
 
 Times cross into Python as integer Unix ms of device time (``floor`` of the stored timestamp:
 FireGrid's inputs carry milliseconds at most).
@@ -6,16 +6,15 @@ FireGrid's inputs carry milliseconds at most).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
 import psycopg
-from psycopg.types.json import Jsonb
 
-from rules.engine_types import BatchData, Event, EventRows, Reading
-from rules.keystate import KeyState
+from rules.engine_types import BatchData, Event, EventRows, Reading, ReadingColumns
 from rules.models import DeviceContext, SeriesArrays
 
 Conn = psycopg.Connection[Any]
@@ -65,15 +64,26 @@ def mark_done(conn: Conn, *, batch_id: int) -> None:
 
 
 def load_batch(conn: Conn, *, batch_id: int) -> BatchData:
-    """Return a batch's readings and events in (device, metric/type, ts, seq) order."""
-    readings: list[Reading] = [
-        (str(d), str(m), int(t), float(v), int(s))
-        for d, m, t, v, s in conn.execute(
-            f"SELECT device_id, metric, {MS.format(col='ts')}, value, seq FROM readings "
-            "WHERE batch_id = %s ORDER BY device_id, metric, ts, seq",
-            (batch_id,),
-        ).fetchall()
-    ]
+    """Return a batch's readings (as columns) and events in (device, metric/type, ts, seq) order."""
+    order = "ORDER BY device_id, metric, ts, seq"
+    row = conn.execute(
+        # One row of arrays: thousands of rows would each be a tuple for the GC to track.
+        f"SELECT array_agg(device_id {order}), array_agg(metric {order}), "
+        f"array_agg({MS.format(col='ts')} {order}), array_agg(value {order}), "
+        f"array_agg(seq {order}) FROM readings WHERE batch_id = %s",
+        (batch_id,),
+    ).fetchone()
+    columns = (
+        ReadingColumns.of([])
+        if row is None or row[0] is None
+        else ReadingColumns(
+            row[0],
+            row[1],
+            np.array(row[2], np.int64),
+            np.array(row[3], np.float64),
+            np.array(row[4], np.int64),
+        )
+    )
     events: list[Event] = [
         (str(d), str(ty), int(t), int(s))
         for d, ty, t, s in conn.execute(
@@ -82,7 +92,7 @@ def load_batch(conn: Conn, *, batch_id: int) -> BatchData:
             (batch_id,),
         ).fetchall()
     ]
-    return BatchData(batch_id, readings, events)
+    return BatchData(batch_id, (), events, columns)
 
 
 def load_range(conn: Conn, *, start: datetime, end: datetime) -> list[BatchData]:
@@ -103,19 +113,50 @@ def load_range(conn: Conn, *, start: datetime, end: datetime) -> list[BatchData]
     return [BatchData(b, r, e) for b, (r, e) in sorted(out.items())]
 
 
-def load_contexts(conn: Conn, *, device_ids: Sequence[str]) -> dict[str, DeviceContext]:
-    """Return the registry context of the given devices (unknown IDs are left out)."""
-    rows = conn.execute(
-        "SELECT device_id, kind, model, unit_id, hydrant_class, agent, thresholds "
-        "FROM devices WHERE device_id = ANY(%s)",
+def load_contexts(
+    conn: Conn,
+    *,
+    device_ids: Sequence[str],
+    known: Callable[[str], DeviceContext | None] | None = None,
+) -> dict[str, DeviceContext]:
+    """Return the registry context of the given devices (unknown IDs are left out).
+
+    A context equal to ``known(device_id)`` is that same object: most devices do not change
+    between batches, and a new object per device and batch is work for the GC.
+    """
+    row = conn.execute(
+        # Thresholds as text: most devices have none, and parsing '{}' per device costs more
+        # than the rest of the query.
+        "SELECT array_agg(device_id), array_agg(kind), array_agg(model), array_agg(unit_id), "
+        "array_agg(hydrant_class), array_agg(agent), array_agg(thresholds::text) "
+        "FROM devices WHERE device_id = ANY(%b)",
         (list(device_ids),),
-    ).fetchall()
-    return {
-        r[0]: DeviceContext(
-            r[0], r[1], r[2], r[3], r[4], r[5], {k: float(v) for k, v in (r[6] or {}).items()}
-        )
-        for r in rows
-    }
+    ).fetchone()
+    if row is None or row[0] is None:
+        return {}
+    out: dict[str, DeviceContext] = {}
+    for d, kind, model, unit, hydrant_class, agent, th in zip(*row, strict=True):
+        old = known(d) if known is not None else None
+        if (
+            old is not None
+            and old.kind == kind
+            and old.model == model
+            and old.unit_id == unit
+            and old.hydrant_class == hydrant_class
+            and old.agent == agent
+            and not old.thresholds
+            and th in (None, "{}")
+        ):
+            out[d] = old
+        else:
+            out[d] = DeviceContext(d, kind, model, unit, hydrant_class, agent, _thresholds(th))
+    return out
+
+
+def _thresholds(text: str | None) -> dict[str, float]:
+    if text is None or text == "{}":
+        return {}
+    return {k: float(v) for k, v in (json.loads(text) or {}).items()}
 
 
 def batch_fix_ranges(conn: Conn, *, batch_id: int) -> list[tuple[str, datetime, datetime]]:
@@ -125,56 +166,6 @@ def batch_fix_ranges(conn: Conn, *, batch_id: int) -> list[tuple[str, datetime, 
         (batch_id,),
     ).fetchall()
     return [(str(t), lo, hi) for t, lo, hi in rows]
-
-
-class DbStateStore:
-    """Rule state in ``rule_state``, written in the caller's transaction."""
-
-    def __init__(self, conn: Conn) -> None:
-        self.conn = conn
-
-    def load(self, rule_id: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Return the stored JSON of the keys that have state."""
-        rows = self.conn.execute(
-            "SELECT key, state FROM rule_state WHERE rule_id = %s AND key = ANY(%s)",
-            (rule_id, list(keys)),
-        ).fetchall()
-        return {str(k): dict(s) for k, s in rows}
-
-    def save(self, rule_id: str, states: Mapping[str, KeyState]) -> None:
-        """Upsert the keys' states."""
-        if not states:
-            return
-        keys = sorted(states)
-        self.conn.execute(
-            """
-            INSERT INTO rule_state AS r (rule_id, key, last_ts, state)
-            SELECT %s, u.k, u.t, j.s
-            FROM unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS u(k, t, i)
-            JOIN jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS j(s, i) USING (i)
-            ON CONFLICT (rule_id, key) DO UPDATE SET
-                last_ts = excluded.last_ts, state = excluded.state, updated_at = now()
-            """,
-            # One jsonb array, not jsonb[]: quoting thousands of array elements costs more
-            # than the whole evaluation.
-            (
-                rule_id,
-                keys,
-                [states[k].state.last_ts for k in keys],
-                Jsonb([states[k].to_json() for k in keys]),
-            ),
-        )
-
-    def too_late(
-        self, rule_id: str, key: str, rows: Sequence[tuple[str, int, int]], batch_id: int
-    ) -> None:
-        """Record samples refused as too late (once each)."""
-        with self.conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO rule_too_late (rule_id, key, device_id, ts, seq, batch_id) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                [(rule_id, key, d, ms_to_dt(t), s, batch_id) for d, t, s in rows],
-            )
 
 
 class DbHistory:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from rules.keystate import KeyState
-from rules.models import I64, BoolArray, EventSeries, SeriesArrays, StrArray
+from rules.models import F64, I64, BoolArray, EventSeries, RuleState, SeriesArrays, StrArray
 
 Reading = tuple[str, str, int, float, int]  # device, metric, ts ms, value, seq
 Event = tuple[str, str, int, int]  # device, type, ts ms, seq
@@ -54,24 +54,76 @@ class EventRows:
 Samples = SeriesArrays | EventRows
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class ReadingColumns:
+    """Readings as columns, sorted by (device, metric, ts, seq): no tuple per reading."""
+
+    device: Sequence[str]
+    metric: Sequence[str]
+    ts: I64
+    value: F64
+    seq: I64
+
+    @classmethod
+    def of(cls, readings: Sequence[Reading]) -> ReadingColumns:
+        """Build from reading tuples."""
+        if not readings:
+            return cls(
+                [], [], np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int64)
+            )
+        device, metric, ts, value, seq = zip(*readings, strict=True)
+        return cls(
+            device,
+            metric,
+            np.array(ts, np.int64),
+            np.array(value, np.float64),
+            np.array(seq, np.int64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.device)
+
+
 @dataclass(frozen=True, slots=True)
 class BatchData:
-    """A committed batch's readings and events, each sorted by (device, metric/type, ts, seq)."""
+    """A committed batch's readings and events, each sorted by (device, metric/type, ts, seq).
+
+    Readings come as tuples (``readings``) or, from the database, as ``columns``.
+    """
 
     batch_id: int
     readings: Sequence[Reading] = ()
     events: Sequence[Event] = ()
+    columns: ReadingColumns | None = None
+
+    def reading_columns(self) -> ReadingColumns:
+        """Return the readings as columns."""
+        return self.columns if self.columns is not None else ReadingColumns.of(self.readings)
+
+    def device_ids(self) -> list[str]:
+        """Return the devices the batch has readings or events of, sorted."""
+        return sorted({*self.reading_columns().device, *(e[0] for e in self.events)})
 
 
 class StateStore(Protocol):
-    """Durable per-(rule, key) state; the database store writes in the batch's transaction."""
+    """Durable per-(rule, key) state; the database store writes in the batch's transaction.
 
-    def load(self, rule_id: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Return the stored JSON of the keys that have state."""
+    ``load`` hands out states the caller may change (copies); ``save`` takes one batch's
+    states, rule by rule.
+    """
+
+    def load(
+        self, rule_id: str, kind_state: type[RuleState], keys: Sequence[str]
+    ) -> dict[str, KeyState]:
+        """Return the state of the keys that have one."""
         ...
 
-    def save(self, rule_id: str, states: Mapping[str, KeyState]) -> None:
-        """Store the keys' new states."""
+    def save(self, states: Mapping[str, Mapping[str, KeyState]]) -> None:
+        """Store the keys' new states, given per rule ID."""
+        ...
+
+    def discard(self, rule_id: str, keys: Sequence[str]) -> None:
+        """Forget what ``load`` handed out for keys whose evaluation failed (not to be saved)."""
         ...
 
     def too_late(

@@ -33,7 +33,6 @@ from rules.definitions import RuleSet, RulesFile
 from rules.engine import Engine
 from rules.engine_service import (
     DbHistory,
-    DbStateStore,
     batch_fix_ranges,
     claim_batch,
     load_batch,
@@ -43,12 +42,13 @@ from rules.engine_service import (
     mark_done,
     pending_batches,
 )
+from rules.engine_state import DbStateStore, StateCache
 from rules.engine_types import BatchStats, EngineConfig, EventRows
 from rules.grid_locator import GridLocator
 from rules.hazard_service import DbSink
 from rules.hazards import HazardRecord, HazardSink, InMemorySink
 from rules.keystate import KeyState
-from rules.models import SeriesArrays
+from rules.models import RuleState, SeriesArrays
 from rules.patrol_service import rebuild_segments
 from rules.ticks import TICKS
 
@@ -123,6 +123,7 @@ class RulesService:
         self.engine = Engine(self.rules_file.current, engine_config(self.settings))
         self.locator = GridLocator(connect=lambda: psycopg.connect(db_url, autocommit=True))
         self.stats = ServiceStats()
+        self.cache = StateCache()
         self._conn: Conn | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -167,24 +168,32 @@ class RulesService:
     def process_batch(self, batch_id: int) -> bool:
         """Evaluate one batch in one transaction; False when it was already processed."""
         conn = self.conn
-        with conn.transaction():
-            lock_rules(conn)
-            if not claim_batch(conn, batch_id=batch_id):
-                return False
-            data = load_batch(conn, batch_id=batch_id)
-            ids = sorted({r[0] for r in data.readings} | {e[0] for e in data.events})
-            stats = self.engine.run_batch(
-                data,
-                contexts=load_contexts(conn, device_ids=ids),
-                store=DbStateStore(conn),
-                history=DbHistory(conn, batch_id=batch_id),
-                sink=self.sink_factory(conn, self.locator),
-            )
-            for terminal, since, until in batch_fix_ranges(conn, batch_id=batch_id):
-                rebuild_segments(
-                    conn, terminal_id=terminal, since=since, until=until, locator=self.locator
+        store = DbStateStore(conn, self.cache)
+        try:
+            with conn.transaction():
+                lock_rules(conn)
+                if not claim_batch(conn, batch_id=batch_id):
+                    return False
+                store.begin()
+                data = load_batch(conn, batch_id=batch_id)
+                stats = self.engine.run_batch(
+                    data,
+                    contexts=load_contexts(
+                        conn, device_ids=data.device_ids(), known=self.engine.context
+                    ),
+                    store=store,
+                    history=DbHistory(conn, batch_id=batch_id),
+                    sink=self.sink_factory(conn, self.locator),
                 )
-            mark_done(conn, batch_id=batch_id)
+                for terminal, since, until in batch_fix_ranges(conn, batch_id=batch_id):
+                    rebuild_segments(
+                        conn, terminal_id=terminal, since=since, until=until, locator=self.locator
+                    )
+                mark_done(conn, batch_id=batch_id)
+        except BaseException:
+            self.cache.clear()  # the cache may hold nothing the database does not
+            raise
+        store.committed()
         self.stats.add(stats)
         return True
 
@@ -193,17 +202,24 @@ class RulesService:
         raised = 0
         conn = self.conn
         for name in which:
-            with conn.transaction():
-                lock_rules(conn)
-                raised += len(
-                    TICKS[name](
-                        conn,
-                        self.engine,
-                        now=now,
-                        store=DbStateStore(conn),
-                        sink=self.sink_factory(conn, self.locator),
+            store = DbStateStore(conn, self.cache)
+            try:
+                with conn.transaction():
+                    lock_rules(conn)
+                    store.begin()
+                    raised += len(
+                        TICKS[name](
+                            conn,
+                            self.engine,
+                            now=now,
+                            store=store,
+                            sink=self.sink_factory(conn, self.locator),
+                        )
                     )
-                )
+            except BaseException:
+                self.cache.clear()
+                raise
+            store.committed()
         return raised
 
     # ---- the role's thread ------------------------------------------------------------
@@ -261,17 +277,26 @@ class MemoryStateStore:
     """Rule state in memory, for replays; too-late samples are remembered to exclude them."""
 
     def __init__(self) -> None:
-        self.states: dict[tuple[str, str], dict[str, Any]] = {}
+        self.states: dict[tuple[str, str], KeyState] = {}
         self.excluded: set[tuple[str, str, str, int, int]] = set()
 
-    def load(self, rule_id: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Return the stored JSON of the keys that have state."""
-        return {k: self.states[rule_id, k] for k in keys if (rule_id, k) in self.states}
+    def load(
+        self, rule_id: str, kind_state: type[RuleState], keys: Sequence[str]
+    ) -> dict[str, KeyState]:
+        """Return copies of the states of the keys that have one."""
+        del kind_state
+        got = self.states
+        return {k: got[rule_id, k].copy() for k in keys if (rule_id, k) in got}
 
-    def save(self, rule_id: str, states: Mapping[str, KeyState]) -> None:
-        """Keep the keys' states (as JSON, like the database)."""
-        for k, ks in states.items():
-            self.states[rule_id, k] = ks.to_json()
+    def save(self, states: Mapping[str, Mapping[str, KeyState]]) -> None:
+        """Keep the keys' states (copies: the caller's may change later)."""
+        for rule_id, by_key in states.items():
+            for k, ks in by_key.items():
+                self.states[rule_id, k] = ks.copy()
+
+    def discard(self, rule_id: str, keys: Sequence[str]) -> None:
+        """Nothing to forget: ``load`` hands out copies."""
+        del rule_id, keys
 
     def too_late(
         self, rule_id: str, key: str, rows: Sequence[tuple[str, int, int]], batch_id: int
@@ -322,11 +347,10 @@ def replay(
     with psycopg.connect(db_url) as conn:
         conn.read_only = True
         for batch in load_range(conn, start=start, end=end):
-            ids = sorted({r[0] for r in batch.readings} | {e[0] for e in batch.events})
             history = _ReplayHistory(conn, store, batch_id=batch.batch_id, start=start, end=end)
             engine.run_batch(
                 batch,
-                contexts=load_contexts(conn, device_ids=ids),
+                contexts=load_contexts(conn, device_ids=batch.device_ids()),
                 store=store,
                 history=history,
                 sink=sink,

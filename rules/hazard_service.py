@@ -132,8 +132,63 @@ def _event(conn: Conn, hazard_id: int, type_: str, data: dict[str, Any]) -> None
     conn.execute("SELECT pg_notify('firegrid_hazards', %s)", (str(hazard_id),))
 
 
+Triple = tuple[str, str, str]  # subject type, subject ID, rule ID
+Episode = tuple[str, str, str, int]  # ... and episode number
+
+_LATEST: Final = f"""
+SELECT h.* FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(st, sid, rid)
+CROSS JOIN LATERAL (
+    SELECT {FIELDS} FROM hazards
+    WHERE subject_type = k.st AND subject_id = k.sid AND rule_id = k.rid
+    ORDER BY episode DESC LIMIT 1 FOR UPDATE
+) AS h
+"""
+_INSERT: Final = """
+INSERT INTO hazards (rule_id, kind, severity, status, subject_type, subject_id, key, device_id,
+    unit_id, grid_code, community_code, street_code, grid_version, lat, lon, opened_at,
+    cleared_at, occurrences, episode, last_value, detail, flapping)
+SELECT {cols} FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+    %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+    %s::int[], %s::float8[], %s::float8[], %s::timestamptz[], %s::timestamptz[], %s::int[],
+    %s::int[], %s::float8[], %s::jsonb[], %s::bool[]) WITH ORDINALITY AS u({cols}, o)
+ORDER BY u.o
+RETURNING id, subject_type, subject_id, rule_id, episode
+""".format(cols=", ".join(f"c{i}" for i in range(22)))
+_UPDATE: Final = """
+UPDATE hazards AS h SET severity = u.severity, status = u.status, cleared_at = u.cleared_at,
+    occurrences = u.occurrences, last_value = u.last_value, detail = u.detail,
+    flapping = u.flapping, updated_at = now()
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::int[], %s::float8[],
+    %s::jsonb[], %s::bool[]) AS u(id, severity, status, cleared_at, occurrences, last_value,
+    detail, flapping)
+WHERE h.id = u.id
+"""
+_EVENTS: Final = """
+WITH e AS (
+    INSERT INTO hazard_events (hazard_id, type, data)
+    SELECT u.h, u.t, u.d FROM unnest(%s::bigint[], %s::text[], %s::jsonb[]) WITH ORDINALITY
+        AS u(h, t, d, o)
+    ORDER BY u.o
+    RETURNING 1
+)
+SELECT count(*), (SELECT count(pg_notify('firegrid_hazards', n::text))
+                  FROM unnest(%s::bigint[]) WITH ORDINALITY AS v(n, o))
+FROM e
+"""
+
+
+def _dt(ms: int | None) -> datetime | None:
+    return None if ms is None else ms_to_dt(ms)
+
+
 class DbSink:
-    """The database ``HazardSink``: one row-locked decide-and-write per operation."""
+    """The database ``HazardSink``: a batch's operations decided in memory, written in bulk.
+
+    The latest episode of every (subject, rule) the operations touch is read row-locked in one
+    query; ``decide`` runs op by op in memory exactly as it would row by row; then one UPDATE,
+    one INSERT and one INSERT of events (with their NOTIFYs, in operation order) write the
+    outcome. ``now()`` is the transaction's time, so the rows are the ones op-by-op writes give.
+    """
 
     def __init__(self, conn: Conn, *, locator: GridLocator | None = None) -> None:
         self.conn = conn
@@ -141,76 +196,130 @@ class DbSink:
 
     def apply(self, ops: Sequence[HazardOp]) -> None:
         """Apply operations in order, in the caller's transaction."""
-        for op in ops:
-            self.apply_one(op)
-
-    def apply_one(self, op: HazardOp) -> int | None:
-        """Apply one operation; return the hazard ID it touched (None: nothing to do)."""
-        subject_type, subject_id = op.subject
+        if not ops:
+            return
+        triples = list(dict.fromkeys((*op.subject, op.rule_id) for op in ops))
+        latest: dict[Triple, HazardRecord | None] = dict.fromkeys(triples)
         with self.conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(
-                f"SELECT {FIELDS} FROM hazards WHERE subject_type = %s "
-                "AND subject_id = %s AND rule_id = %s ORDER BY episode DESC LIMIT 1 FOR UPDATE",
-                (subject_type, subject_id, op.rule_id),
-            ).fetchone()
-        change = decide(None if row is None else _record(row), op)
-        if change is None:
-            return None
-        rec = change.record
-        if rec.id is None:
-            place = locate_subject(
-                self.conn, subject_type=subject_type, subject_id=subject_id, locator=self.locator
+            for row in cur.execute(_LATEST, [list(col) for col in zip(*triples, strict=True)]):
+                latest[row["subject_type"], row["subject_id"], row["rule_id"]] = _record(row)
+        final: dict[Episode, HazardRecord] = {}
+        events: list[tuple[Episode, str, dict[str, Any]]] = []
+        for op in ops:
+            triple = (*op.subject, op.rule_id)
+            change = decide(latest[triple], op)
+            if change is None:
+                continue
+            rec = change.record
+            latest[triple] = rec
+            ep = (*triple, rec.episode)
+            final[ep] = rec
+            events.append((ep, change.event, {"rule": op.rule_id, **change.data}))
+        if not final:
+            return
+        ids = {ep: rec.id for ep, rec in final.items() if rec.id is not None}
+        self._update([r for r in final.values() if r.id is not None])
+        ids.update(self._insert([r for r in final.values() if r.id is None]))
+        hazard_ids = [ids[ep] for ep, _, _ in events]
+        self.conn.execute(
+            _EVENTS,
+            (hazard_ids, [t for _, t, _ in events], [Jsonb(d) for _, _, d in events], hazard_ids),
+        )
+
+    def _update(self, recs: list[HazardRecord]) -> None:
+        if not recs:
+            return
+        self.conn.execute(
+            _UPDATE,
+            (
+                [r.id for r in recs],
+                [r.severity.value for r in recs],
+                [r.status for r in recs],
+                [_dt(r.cleared_at) for r in recs],
+                [r.occurrences for r in recs],
+                [r.last_value for r in recs],
+                [Jsonb(r.detail) for r in recs],
+                [r.flapping for r in recs],
+            ),
+        )
+
+    def _insert(self, recs: list[HazardRecord]) -> dict[Episode, int]:
+        if not recs:
+            return {}
+        places = locate_subjects(
+            self.conn,
+            subjects=list(dict.fromkeys((r.subject_type, r.subject_id) for r in recs)),
+            locator=self.locator,
+        )
+        ps = [places[r.subject_type, r.subject_id] for r in recs]
+        rows = self.conn.execute(
+            _INSERT,
+            (
+                [r.rule_id for r in recs],
+                [r.kind for r in recs],
+                [r.severity.value for r in recs],
+                [r.status for r in recs],
+                [r.subject_type for r in recs],
+                [r.subject_id for r in recs],
+                [r.key for r in recs],
+                [p.device_id for p in ps],
+                [p.unit_id for p in ps],
+                [p.grid_code for p in ps],
+                [p.community_code for p in ps],
+                [p.street_code for p in ps],
+                [p.grid_version for p in ps],
+                [p.lat for p in ps],
+                [p.lon for p in ps],
+                [ms_to_dt(r.opened_at) for r in recs],
+                [_dt(r.cleared_at) for r in recs],
+                [r.occurrences for r in recs],
+                [r.episode for r in recs],
+                [r.last_value for r in recs],
+                [Jsonb(r.detail) for r in recs],
+                [r.flapping for r in recs],
+            ),
+        ).fetchall()
+        return {(st, sid, rid, int(ep)): int(i) for i, st, sid, rid, ep in rows}
+
+
+def locate_subjects(
+    conn: Conn, *, subjects: Sequence[tuple[str, str]], locator: GridLocator | None
+) -> dict[tuple[str, str], Place]:
+    """Locate many subjects: sensors in one query, the rest (terminals, units, grids) one by one."""
+    devices = [sid for st, sid in subjects if st == "device"]
+    found: dict[str, tuple[Any, ...]] = {}
+    if devices:
+        for row in conn.execute(
+            "SELECT d.device_id, d.kind, d.unit_id, coalesce(d.lat, u.lat), coalesce(d.lon, u.lon) "
+            "FROM devices d LEFT JOIN key_units u USING (unit_id) WHERE d.device_id = ANY(%s)",
+            (devices,),
+        ):
+            found[row[0]] = row
+    out: dict[tuple[str, str], Place] = {}
+    for st, sid in subjects:
+        row = found.get(sid) if st == "device" else None
+        if st != "device" or (row is not None and row[1] == "terminal"):
+            out[st, sid] = locate_subject(conn, subject_type=st, subject_id=sid, locator=locator)
+            continue
+        unit_id, lat, lon = (row[2], row[3], row[4]) if row is not None else (None, None, None)
+        where = (
+            locator.locate(lat, lon) if locator and lat is not None and lon is not None else None
+        )
+        out[st, sid] = (
+            Place(lat, lon, sid, unit_id)
+            if where is None
+            else Place(
+                lat,
+                lon,
+                sid,
+                unit_id,
+                where.grid_code,
+                where.community_code,
+                where.street_code,
+                where.version,
             )
-            new = self.conn.execute(
-                "INSERT INTO hazards (rule_id, kind, severity, status, subject_type, subject_id,"
-                " key, device_id, unit_id, grid_code, community_code, street_code, grid_version,"
-                " lat, lon, opened_at, occurrences, episode, last_value, detail, flapping)"
-                " VALUES (%s, %s, %s, 'open', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-                " %s, %s, %s, %s, %s) RETURNING id",
-                (
-                    rec.rule_id,
-                    rec.kind,
-                    rec.severity.value,
-                    subject_type,
-                    subject_id,
-                    rec.key,
-                    place.device_id,
-                    place.unit_id,
-                    place.grid_code,
-                    place.community_code,
-                    place.street_code,
-                    place.grid_version,
-                    place.lat,
-                    place.lon,
-                    ms_to_dt(rec.opened_at),
-                    rec.occurrences,
-                    rec.episode,
-                    rec.last_value,
-                    Jsonb(rec.detail),
-                    rec.flapping,
-                ),
-            ).fetchone()
-            assert new is not None
-            hazard_id = int(new[0])
-        else:
-            hazard_id = rec.id
-            self.conn.execute(
-                "UPDATE hazards SET severity = %s, status = %s, cleared_at = %s,"
-                " occurrences = %s, last_value = %s, detail = %s, flapping = %s,"
-                " updated_at = now() WHERE id = %s",
-                (
-                    rec.severity.value,
-                    rec.status,
-                    None if rec.cleared_at is None else ms_to_dt(rec.cleared_at),
-                    rec.occurrences,
-                    rec.last_value,
-                    Jsonb(rec.detail),
-                    rec.flapping,
-                    hazard_id,
-                ),
-            )
-        _event(self.conn, hazard_id, change.event, {"rule": op.rule_id, **change.data})
-        return hazard_id
+        )
+    return out
 
 
 # ---- reading and acknowledging ------------------------------------------------------------

@@ -3,6 +3,7 @@ crashes between commit and evaluation, replay, and the database's one-live-episo
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from rules.flows import RulesService, engine_config, replay
 from rules.grid_locator import GridLocator
 from rules.hazard_service import DbSink
 from rules.hazards import HazardOp, HazardSink
+from rules.models import Severity
 from simulators.sensors import event, sample
 from tests.fix_ingest import IngestHarness, wait_until
 
@@ -316,4 +318,75 @@ def test_database_refuses_a_second_live_episode(db_url: str) -> None:
         )
         with pytest.raises(psycopg.errors.UniqueViolation):
             conn.execute(insert, (1,))  # the same episode number again
+        conn.rollback()
+
+
+def test_state_changed_behind_the_cache_is_read_again(
+    ingest: IngestHarness, rules: RulesService
+) -> None:
+    dev = ingest.device("H5")
+    ingest.register(dev, hydrant_class="municipal")
+    _publish(ingest, dev, [(0, 0.08), (60, 0.08)])  # low for 60 s: pending, not yet open
+    _settled(ingest, dev)
+    rules.process_pending()
+    with psycopg.connect(ingest.db_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM rule_state WHERE key LIKE %s", (dev + "/%",))
+    _publish(ingest, dev, [(150, 0.08)], seq0=10)
+    _settled(ingest, dev)
+    rules.process_pending()
+    # From the database's (empty) state the low run starts at 150 s: nothing opens. A stale
+    # cache would still count from 0 s and open at 150 s.
+    assert _episodes(ingest, dev) == []
+
+
+def _sink_ops(subject: str) -> list[HazardOp]:
+    def op(action: str, ts: int, kind: str, flap: bool | None = None) -> HazardOp:
+        return HazardOp(
+            action,  # type: ignore[arg-type]
+            "r",
+            "threshold",
+            f"{subject}/m",
+            ts,
+            kind,  # type: ignore[arg-type]
+            Severity.WARNING,
+            0.1,
+            {"n": ts},
+            flap,
+        )
+
+    return [
+        op("apply", 1000, "open"),
+        op("apply", 2000, "update"),
+        op("apply", 3000, "clear"),
+        op("apply", 4000, "open", True),
+        op("apply", 5000, "clear"),
+        op("apply", 6000, "clear", False),
+        op("retract", 6000, "clear"),
+        op("apply", 7000, "open"),
+        op("retract", 4000, "open"),
+        op("apply", 8000, "open"),
+    ]
+
+
+def test_bulk_sink_writes_what_op_by_op_writes(db_url: str) -> None:
+    tag = uuid.uuid4().hex[:8]
+    bulk, single = f"SINK-B-{tag}", f"SINK-S-{tag}"
+    rows = (
+        "SELECT episode, severity, status, opened_at, cleared_at, occurrences, last_value,"
+        " detail, flapping FROM hazards WHERE subject_id = %s ORDER BY episode"
+    )
+    events = (
+        "SELECT h.episode, e.type, e.data FROM hazard_events e JOIN hazards h ON h.id ="
+        " e.hazard_id WHERE h.subject_id = %s ORDER BY e.id"
+    )
+    with psycopg.connect(db_url) as conn:
+        sink = DbSink(conn)
+        sink.apply(_sink_ops(bulk)[:5])
+        sink.apply(_sink_ops(bulk)[5:])
+        for op in _sink_ops(single):
+            sink.apply([op])
+        assert conn.execute(rows, (bulk,)).fetchall() == conn.execute(rows, (single,)).fetchall()
+        got = conn.execute(events, (bulk,)).fetchall()
+        assert got == conn.execute(events, (single,)).fetchall()
+        assert len(got) >= 8
         conn.rollback()
