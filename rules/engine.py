@@ -21,7 +21,7 @@ resolution unless an override names them); the batch itself is evaluated by
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rules.definitions import ResolvedRule, RuleSet
@@ -30,6 +30,7 @@ from rules.engine_types import BatchData, BatchStats, EngineConfig, History, Sta
 from rules.hazards import HazardSink
 from rules.keystate import KeyState
 from rules.kinds import KINDS
+from rules.kinds.report import LocatedReport
 from rules.models import DeviceContext, Transition
 
 Keyed = list[tuple[ResolvedRule, str]]  # a rule and its group key (rule ID + params)
@@ -67,6 +68,7 @@ class Engine:
         self._devices: dict[str, tuple[DeviceContext, Resolution]] = {}
         self._signatures: dict[tuple[object, ...], Resolution] = {}
         self._units: dict[str, list[ResolvedRule]] = {}
+        self._reports: list[ResolvedRule] | None = None
         self._scoped = self._scoped_ids(rules)
 
     @staticmethod
@@ -82,6 +84,7 @@ class Engine:
         self._devices.clear()
         self._signatures.clear()
         self._units.clear()
+        self._reports = None
         self._scoped = self._scoped_ids(rules)
 
     def resolution(self, ctx: DeviceContext) -> Resolution:
@@ -121,6 +124,12 @@ class Engine:
             self._units[unit_id] = self.rules.resolve_unit(unit_id)
         return self._units[unit_id]
 
+    def report_rules(self) -> list[ResolvedRule]:
+        """Return the rules raising hazards from workers' reports, cached until the rules change."""
+        if self._reports is None:
+            self._reports = self.rules.of_subject("report")
+        return self._reports
+
     # ---- batches ------------------------------------------------------------------------
 
     def run_batch(
@@ -131,14 +140,20 @@ class Engine:
         store: StateStore,
         history: History,
         sink: HazardSink,
+        reports: Sequence[LocatedReport] = (),
     ) -> BatchStats:
-        """Evaluate one batch; hand hazard operations to ``sink`` and states to ``store``."""
+        """Evaluate one batch; hand hazard operations to ``sink`` and states to ``store``.
+
+        ``reports`` are the workers' hazard reports the batch stored, already located.
+        """
         columns = batch.reading_columns()
         stats = BatchStats(len(columns), len(batch.events))
         run = BatchRun(self, batch.batch_id, store, history, stats)
         series_out = run.series_rules(columns, contexts)
         run.event_rules(batch.events, contexts)
         run.unit_rules(batch.events, series_out, contexts)
+        if reports:
+            run.report_rules(reports)
         sink.apply(run.ops)
         store.save(run.to_save)
         return stats

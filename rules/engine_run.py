@@ -30,6 +30,7 @@ from rules.hazards import HazardOp
 from rules.keystate import Emitted, KeyState, diff_transitions
 from rules.kinds import KINDS
 from rules.kinds.correlation import SYNTHETIC_EVENTS
+from rules.kinds.report import LocatedReport, ReportState
 from rules.kinds.sudden_drop import SuddenDropState
 from rules.kinds.threshold import ThresholdColumns, ThresholdState, evaluate_columns
 from rules.models import (
@@ -167,6 +168,17 @@ class BatchRun:
             )
         for rule, items in by_rule.values():
             self.run_rule(rule, items)
+
+    def report_rules(self, reports: Sequence[LocatedReport]) -> None:
+        """Open a hazard per report: no state, no lateness (a report is news whenever it lands)."""
+        for rule in self.engine.report_rules():
+            try:
+                _, trs = KINDS[rule.kind].evaluate(reports, ReportState(), rule)
+            except Exception as exc:  # one failing rule never stops the others (STYLE: Traccar)
+                self._failed(rule, [], exc)
+                continue
+            self.ops.extend(hazard_op("apply", rule, t.key, t) for t in trs)
+            self.stats.transitions += len(trs)
 
     def _load(self, rule: ResolvedRule, keys: Sequence[str]) -> dict[str, KeyState]:
         spec = KINDS[rule.kind]

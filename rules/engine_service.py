@@ -6,6 +6,7 @@ FireGrid's inputs carry milliseconds at most).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,8 @@ import numpy as np
 import psycopg
 
 from rules.engine_types import BatchData, Event, EventRows, Reading, ReadingColumns
+from rules.grid_locator import GridLocator
+from rules.kinds.report import LocatedReport
 from rules.models import DeviceContext, SeriesArrays
 
 Conn = psycopg.Connection[Any]
@@ -166,6 +169,76 @@ def batch_fix_ranges(conn: Conn, *, batch_id: int) -> list[tuple[str, datetime, 
         (batch_id,),
     ).fetchall()
     return [(str(t), lo, hi) for t, lo, hi in rows]
+
+
+_REPORTS: Final = f"""
+SELECT report_id::text, terminal_id, {MS.format(col="ts")}, category, description, photos,
+       unit_id, lat, lon, grid_code, community_code, street_code, grid_version, batch_id
+FROM hazard_reports
+"""
+_LOCATED: Final = """
+UPDATE hazard_reports AS h SET grid_code = u.g, community_code = u.c, street_code = u.s,
+    grid_version = %s
+FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[]) AS u(id, g, c, s)
+WHERE h.report_id = u.id
+"""
+
+
+def _report(row: Sequence[Any]) -> LocatedReport:
+    return LocatedReport(
+        str(row[0]),
+        str(row[1]),
+        int(row[2]),
+        str(row[3]),
+        str(row[4]),
+        tuple(row[5]),
+        *row[6:13],
+    )
+
+
+def locate_batch_reports(conn: Conn, *, batch_id: int, locator: GridLocator) -> list[LocatedReport]:
+    """Locate the reports a batch stored under the current grid version and store their codes.
+
+    Runs in the batch's rules transaction, so a report's codes and its hazard commit together.
+    """
+    rows = conn.execute(_REPORTS + "WHERE batch_id = %s ORDER BY ts, report_id", (batch_id,))
+    reports = [_report(r) for r in rows.fetchall()]
+    if not reports:
+        return []
+    where = locator.locate_many([r.lat for r in reports], [r.lon for r in reports])
+    reports = [
+        dataclasses.replace(
+            r,
+            grid_code=where.grid[i],
+            community_code=where.community[i],
+            street_code=where.street[i],
+            grid_version=where.version,
+        )
+        for i, r in enumerate(reports)
+    ]
+    conn.execute(
+        _LOCATED,
+        (
+            where.version,
+            [r.report_id for r in reports],
+            [r.grid_code for r in reports],
+            [r.community_code for r in reports],
+            [r.street_code for r in reports],
+        ),
+    )
+    return reports
+
+
+def load_range_reports(
+    conn: Conn, *, start: datetime, end: datetime
+) -> dict[int, list[LocatedReport]]:
+    """Return stored reports with start <= ts < end, located as the live engine left them."""
+    out: dict[int, list[LocatedReport]] = {}
+    for row in conn.execute(
+        _REPORTS + "WHERE ts >= %s AND ts < %s ORDER BY batch_id, ts, report_id", (start, end)
+    ).fetchall():
+        out.setdefault(int(row[13]), []).append(_report(row))
+    return out
 
 
 class DbHistory:

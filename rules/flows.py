@@ -38,12 +38,14 @@ from rules.engine_service import (
     load_batch,
     load_contexts,
     load_range,
+    load_range_reports,
+    locate_batch_reports,
     lock_rules,
     mark_done,
     pending_batches,
 )
 from rules.engine_state import DbStateStore, StateCache
-from rules.engine_types import BatchStats, EngineConfig, EventRows
+from rules.engine_types import BatchData, BatchStats, EngineConfig, EventRows
 from rules.grid_locator import GridLocator
 from rules.hazard_service import DbSink
 from rules.hazards import HazardRecord, HazardSink, InMemorySink
@@ -176,6 +178,7 @@ class RulesService:
                     return False
                 store.begin()
                 data = load_batch(conn, batch_id=batch_id)
+                reports = locate_batch_reports(conn, batch_id=batch_id, locator=self.locator)
                 stats = self.engine.run_batch(
                     data,
                     contexts=load_contexts(
@@ -184,6 +187,7 @@ class RulesService:
                     store=store,
                     history=DbHistory(conn, batch_id=batch_id),
                     sink=self.sink_factory(conn, self.locator),
+                    reports=reports,
                 )
                 for terminal, since, until in batch_fix_ranges(conn, batch_id=batch_id):
                     rebuild_segments(
@@ -346,14 +350,18 @@ def replay(
     store = MemoryStateStore()
     with psycopg.connect(db_url) as conn:
         conn.read_only = True
-        for batch in load_range(conn, start=start, end=end):
-            history = _ReplayHistory(conn, store, batch_id=batch.batch_id, start=start, end=end)
+        batches = {b.batch_id: b for b in load_range(conn, start=start, end=end)}
+        reports = load_range_reports(conn, start=start, end=end)
+        for batch_id in sorted(batches.keys() | reports.keys()):
+            batch = batches.get(batch_id) or BatchData(batch_id)
+            history = _ReplayHistory(conn, store, batch_id=batch_id, start=start, end=end)
             engine.run_batch(
                 batch,
                 contexts=load_contexts(conn, device_ids=batch.device_ids()),
                 store=store,
                 history=history,
                 sink=sink,
+                reports=reports.get(batch_id, ()),
             )
         conn.rollback()
     return sink.hazards()

@@ -282,10 +282,18 @@ class DbSink:
         return {(st, sid, rid, int(ep)): int(i) for i, st, sid, rid, ep in rows}
 
 
+_REPORT_PLACES: Final = """
+SELECT report_id::text, lat, lon, terminal_id, unit_id, grid_code, community_code, street_code,
+       grid_version
+FROM hazard_reports WHERE report_id = ANY(%s::uuid[])
+"""
+
+
 def locate_subjects(
     conn: Conn, *, subjects: Sequence[tuple[str, str]], locator: GridLocator | None
 ) -> dict[tuple[str, str], Place]:
-    """Locate many subjects: sensors in one query, the rest (terminals, units, grids) one by one."""
+    """Locate many subjects: sensors and reports in one query each, the rest (terminals, units,
+    grids) one by one; a report's hazard is where the report is, its device the terminal."""
     devices = [sid for st, sid in subjects if st == "device"]
     found: dict[str, tuple[Any, ...]] = {}
     if devices:
@@ -296,7 +304,14 @@ def locate_subjects(
         ):
             found[row[0]] = row
     out: dict[tuple[str, str], Place] = {}
+    reports = [sid for st, sid in subjects if st == "report"]
+    if reports:  # located when the rules took the report in, in this same transaction
+        for row in conn.execute(_REPORT_PLACES, (reports,)):
+            out["report", row[0]] = Place(*row[1:])
     for st, sid in subjects:
+        if st == "report":
+            out.setdefault((st, sid), Place())
+            continue
         row = found.get(sid) if st == "device" else None
         if st != "device" or (row is not None and row[1] == "terminal"):
             out[st, sid] = locate_subject(conn, subject_type=st, subject_id=sid, locator=locator)

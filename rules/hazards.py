@@ -28,14 +28,20 @@ from typing import Any, Literal, Protocol
 
 from rules.models import Severity, TransitionKind
 
-SubjectType = Literal["device", "unit", "grid", "terminal"]
+SubjectType = Literal["device", "unit", "grid", "terminal", "report"]
 Status = Literal["open", "acknowledged", "cleared"]
 EventType = Literal["hazard.opened", "hazard.updated", "hazard.cleared"]
 
 
 def subject_of(key: str) -> tuple[SubjectType, str]:
-    """Return what a rule key is about: ``dev/metric`` and ``dev`` → device, ``unit:U`` → unit."""
-    for prefix, kind in (("unit:", "unit"), ("grid:", "grid"), ("terminal:", "terminal")):
+    """Return what a rule key is about: ``dev/metric`` and ``dev`` → device, ``unit:U`` → unit,
+    ``report:R`` → a worker's hazard report."""
+    for prefix, kind in (
+        ("unit:", "unit"),
+        ("grid:", "grid"),
+        ("terminal:", "terminal"),
+        ("report:", "report"),
+    ):
         if key.startswith(prefix):
             return kind, key[len(prefix) :]  # type: ignore[return-value]
     return "device", key.split("/", 1)[0]

@@ -8,7 +8,13 @@ from typing import Any
 
 import psycopg
 
-from firegrid.migrations import m0001_foundation, m0002_terminals, m0003_grids, m0004_hazards
+from firegrid.migrations import (
+    m0001_foundation,
+    m0002_terminals,
+    m0003_grids,
+    m0004_hazards,
+    m0005_reports_located,
+)
 from ingest.config import StorageSettings
 
 
@@ -28,6 +34,7 @@ MIGRATIONS: list[Migration] = [
     Migration(2, "terminals: fixes, hazard reports, photos", m0002_terminals.apply),
     Migration(3, "grids: versions and areas, PostGIS when present; patrols", m0003_grids.apply),
     Migration(4, "hazards, hazard events, rule state, rules watermark", m0004_hazards.apply),
+    Migration(5, "hazard reports located; a hazard per report", m0005_reports_located.apply),
 ]
 
 Connection = psycopg.Connection[Any]

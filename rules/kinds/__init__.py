@@ -8,7 +8,8 @@ engine looks kinds up here by the ``kind`` of a rule; the rules file is validate
 - ``series``: one key's readings (``SeriesArrays``), key ``<device_id>/<metric>``;
 - ``events``: one device's events, or for unit kinds all events of the unit's devices
   (``EventSeries``), key ``<device_id>`` or ``unit:<unit_id>``;
-- ``silence`` / ``dates`` / ``patrol``: a snapshot of a fleet or a day, judged at once.
+- ``silence`` / ``dates`` / ``patrol``: a snapshot of a fleet or a day, judged at once;
+- ``reports``: a batch's new hazard reports, located (``LocatedReport``), key ``report:<id>``.
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ from rules.kinds import (
     device_event,
     false_alarms,
     patrol,
+    report,
     silence,
     sudden_drop,
     threshold,
 )
 from rules.models import P, ParamsBase, RuleState, Transition
 
-Subject = Literal["device", "unit", "grid"]
-Input = Literal["series", "events", "silence", "dates", "patrol"]
+Subject = Literal["device", "unit", "grid", "report"]
+Input = Literal["series", "events", "silence", "dates", "patrol", "reports"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,9 @@ KINDS: Final[Mapping[str, KindSpec]] = {
             "patrol",
             patrol.evaluate,
             "min_patrols",
+        ),
+        KindSpec(
+            "report", report.ReportParams, report.ReportState, "report", "reports", report.evaluate
         ),
     )
 }

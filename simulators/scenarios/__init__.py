@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from simulators.scenarios import facilities, hydrants, smoke
+from simulators.scenarios import facilities, hydrants, reports, smoke
 from simulators.scenarios.base import Context
 from simulators.scenarios.models import (
     ExpectedHazard,
@@ -75,6 +75,7 @@ SCENARIOS: Final[Mapping[str, ScenarioSpec]] = {
         ScenarioSpec("extinguisher_dates", "dates", facilities.extinguisher_dates),
         ScenarioSpec("patrol", "patrol_compliance", facilities.patrol),
         ScenarioSpec("late_data", "threshold", hydrants.late_data),
+        ScenarioSpec("worker_reports", "report", reports.worker_reports),
     )
 }
 

@@ -30,11 +30,12 @@ from simulators.scenarios.runner import run
 
 
 def observe(row: dict[str, Any]) -> ObservedHazard:
-    """Reduce a stored hazard row to what scenarios compare."""
-    about: About = "device" if row["subject_type"] == "terminal" else row["subject_type"]
+    """Reduce a stored hazard row to what scenarios compare (a report: its terminal's)."""
+    report = row["subject_type"] == "report"
+    about: About = "device" if report or row["subject_type"] == "terminal" else row["subject_type"]
     return ObservedHazard(
         rule_id=row["rule_id"],
-        subject=row["subject_id"],
+        subject=row["device_id"] if report else row["subject_id"],
         about=about,
         severity=row["severity"],
         status=row["status"],

@@ -111,6 +111,11 @@ class Scenario:
         return frozenset(str(u["unit_id"]) for u in self.units)
 
     @property
+    def report_ids(self) -> frozenset[str]:
+        """Return the IDs of the hazard reports the timeline sends (subjects of their hazards)."""
+        return frozenset(r.report_id for m in self.messages for r in m.expected_reports)
+
+    @property
     def grid_codes(self) -> frozenset[str]:
         """Return the codes of the scenario's grids (the smallest level only)."""
         if self.grids is None:

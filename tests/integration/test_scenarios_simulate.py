@@ -33,7 +33,7 @@ def test_all_scenarios_in_one_database(env: ScenarioEnv) -> None:
     for name in SCENARIOS:
         outcome = env.run(env.build(name), timeout_s=120)
         s = outcome.scenario
-        subjects |= s.device_ids | s.unit_ids | s.grid_codes
+        subjects |= s.device_ids | s.unit_ids | s.grid_codes | s.report_ids
         if not outcome.mismatch.ok:
             failures[name] = str(outcome.mismatch)
     assert failures == {}
