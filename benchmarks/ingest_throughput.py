@@ -16,23 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import psycopg
+from _common import ingest_service, publish_backlog, register_devices, sample, services
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from prometheus_client import REGISTRY
 
-from firegrid.db import migrate
-from firegrid.embedded import start_broker, start_postgres
-from ingest.config import IngestSettings, StorageSettings
-from ingest.flows import IngestService
+from ingest.config import IngestSettings
 from simulators.publish import Publisher
 
 START = datetime(2025, 1, 1, tzinfo=UTC)  # runs step 30 days from here: stay in the past
@@ -109,31 +103,19 @@ def firegrid(
 ) -> float:
     """Seconds for FireGrid's ingest to commit the backlog."""
     settings = IngestSettings(topic_prefix=prefix, client_id=f"bench-fg-{uuid.uuid4().hex[:6]}")
-    svc = IngestService(
-        mqtt_url=broker_url, db_url=db_url, settings=settings, storage=StorageSettings()
-    )
-    svc.start()  # creates the persistent session
-    svc.subscriber.connected.wait(10)
-    time.sleep(0.5)
-    svc.stop()
-    with Publisher(broker_url) as pub:
-        pub.publish_all(msgs, timeout_s=600)
-    before = REGISTRY.get_sample_value("firegrid_readings_stored_total") or 0.0
-    svc = IngestService(
-        mqtt_url=broker_url, db_url=db_url, settings=settings, storage=StorageSettings()
-    )
+    publish_backlog(broker_url, db_url, settings, msgs)
+    before = sample("firegrid_readings_stored_total")
+    svc = ingest_service(broker_url, db_url, settings)
     started = time.perf_counter()
     svc.start()
-    received0 = REGISTRY.get_sample_value("firegrid_messages_received_total") or 0.0
-    while (REGISTRY.get_sample_value("firegrid_readings_stored_total") or 0.0) - before < readings:
+    received0 = sample("firegrid_messages_received_total")
+    while sample("firegrid_readings_stored_total") - before < readings:
         time.sleep(0.002)
-        received = (
-            REGISTRY.get_sample_value("firegrid_messages_received_total") or 0.0
-        ) - received0
-        stored = (REGISTRY.get_sample_value("firegrid_readings_stored_total") or 0.0) - before
+        received = sample("firegrid_messages_received_total") - received0
+        stored = sample("firegrid_readings_stored_total") - before
         if received >= len(msgs) and stored < readings:
             time.sleep(1)  # the last batch may be committing
-            stored = (REGISTRY.get_sample_value("firegrid_readings_stored_total") or 0.0) - before
+            stored = sample("firegrid_readings_stored_total") - before
             if stored < readings:
                 raise RuntimeError(
                     f"only {stored:.0f} of {readings} readings stored: see rejected_messages"
@@ -150,22 +132,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--db-url")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="fg-bench-"))
-    broker = start_broker(tmp / "broker")
-    pg = None
-    db_url = args.db_url
-    if db_url is None:
-        pg = start_postgres(tmp / "pg")
-        db_url = pg.url
-    try:
-        migrate(db_url, storage=StorageSettings())
+    with services(args.db_url, tmp_prefix="fg-bench-") as (broker_url, db_url):
         devices = [f"BENCH-{i:04d}" for i in range(200)]
-        with psycopg.connect(db_url) as conn:
-            conn.execute(
-                "INSERT INTO devices (device_id, kind) SELECT unnest(%s::text[]), "
-                "'hydrant' ON CONFLICT DO NOTHING",
-                (devices,),
-            )
+        register_devices(db_url, devices, kind="hydrant")
         results = {}
         run = 0
         for label, count, per in (
@@ -177,11 +146,11 @@ def main() -> None:
                 run += 1
                 prefix = f"bench{uuid.uuid4().hex[:6]}/v1"
                 msgs = payloads(prefix, devices, count, per, run)
-                bare.append(count / bare_paho(broker.url, msgs, prefix))
+                bare.append(count / bare_paho(broker_url, msgs, prefix))
                 run += 1
                 prefix = f"bench{uuid.uuid4().hex[:6]}/v1"
                 msgs = payloads(prefix, devices, count, per, run)
-                fg.append(count / firegrid(broker.url, db_url, msgs, prefix, count * per))
+                fg.append(count / firegrid(broker_url, db_url, msgs, prefix, count * per))
             a, b = statistics.median(bare), statistics.median(fg)
             results[label] = (a, b)
             print(
@@ -189,10 +158,6 @@ def main() -> None:
                 f"= {b * per:,.0f} readings/s committed; b/a = {b / a:.2f} "
                 f"(medians of {args.repeats}, {count:,} messages)"
             )
-    finally:
-        broker.stop()
-        if pg is not None:
-            pg.stop()
 
 
 if __name__ == "__main__":

@@ -17,22 +17,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import psycopg
 import pynmea2
-from prometheus_client import REGISTRY
+from _common import ingest_service, publish_backlog, register_devices, sample, services
 
-from firegrid.db import migrate
-from firegrid.embedded import start_broker, start_postgres
-from ingest.config import IngestSettings, StorageSettings
-from ingest.flows import IngestService
+from ingest.config import IngestSettings
 from simulators.nmea_out import SimFix, write
-from simulators.publish import Publisher
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -76,23 +69,13 @@ def firegrid_seconds(
 ) -> float:
     """Seconds FireGrid's ingest takes to commit every fix of the backlog."""
     settings = IngestSettings(topic_prefix=prefix, client_id=f"bench-nmea-{uuid.uuid4().hex[:6]}")
-    svc = IngestService(
-        mqtt_url=broker_url, db_url=db_url, settings=settings, storage=StorageSettings()
-    )
-    svc.start()  # creates the persistent session
-    svc.subscriber.connected.wait(10)
-    time.sleep(0.5)
-    svc.stop()
-    with Publisher(broker_url) as pub:
-        pub.publish_all(msgs, timeout_s=600)
-    before = REGISTRY.get_sample_value("firegrid_fixes_stored_total") or 0.0
-    svc = IngestService(
-        mqtt_url=broker_url, db_url=db_url, settings=settings, storage=StorageSettings()
-    )
+    publish_backlog(broker_url, db_url, settings, msgs)
+    before = sample("firegrid_fixes_stored_total")
+    svc = ingest_service(broker_url, db_url, settings)
     started = time.perf_counter()
     svc.start()
     deadline = started + 600
-    while (REGISTRY.get_sample_value("firegrid_fixes_stored_total") or 0.0) - before < fixes:
+    while sample("firegrid_fixes_stored_total") - before < fixes:
         if time.perf_counter() > deadline:
             raise SystemExit("FireGrid did not commit the backlog within 600 s")
         time.sleep(0.002)
@@ -108,29 +91,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--db-url")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="fg-bench-nmea-"))
-    broker = start_broker(tmp / "broker")
-    pg = None
-    db_url = args.db_url
-    if db_url is None:
-        pg = start_postgres(tmp / "pg")
-        db_url = pg.url
-    try:
-        migrate(db_url, storage=StorageSettings())
+    with services(args.db_url, tmp_prefix="fg-bench-nmea-") as (broker_url, db_url):
         tag = uuid.uuid4().hex[:6]
         terminals = [f"BENCH-T{tag}-{i:04d}" for i in range(args.terminals)]
-        with psycopg.connect(db_url) as conn:
-            conn.execute(
-                "INSERT INTO devices (device_id, kind) SELECT unnest(%s::text[]), 'terminal'"
-                " ON CONFLICT DO NOTHING",
-                (terminals,),
-            )
+        register_devices(db_url, terminals, kind="terminal")
         ours, theirs = [], []
         for run in range(args.repeats):
             prefix = f"bench{uuid.uuid4().hex[:6]}/v1"
             msgs, fixes = payloads(prefix, terminals, args.minutes, run)
             theirs.append(fixes / pynmea2_seconds(msgs))
-            ours.append(fixes / firegrid_seconds(broker.url, db_url, msgs, prefix, fixes))
+            ours.append(fixes / firegrid_seconds(broker_url, db_url, msgs, prefix, fixes))
         a, b = statistics.median(theirs), statistics.median(ours)
         sentences = 4 * fixes
         print(
@@ -140,10 +110,6 @@ def main() -> None:
         print(f"  pynmea2 bare parse (no dating, checks or storage): {a:>10,.0f} fixes/s")
         print(f"  FireGrid MQTT -> decode -> PostgreSQL committed:   {b:>10,.0f} fixes/s")
         print(f"  ratio FireGrid / pynmea2: {b / a:.2f}")
-    finally:
-        broker.stop()
-        if pg is not None:
-            pg.stop()
 
 
 if __name__ == "__main__":

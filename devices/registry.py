@@ -3,18 +3,17 @@
 Pure: no database, no clock. Each row is validated on its own, so one bad row is reported with
 its row number and field while the others are kept (CONTRACT §3, §4 ``POST .../import``).
 Coordinates may arrive in any of the three Chinese systems (``crs`` column); rows always leave
-here in WGS-84, which is what the database stores.
+here in WGS-84, which is what the database stores. Reading the file into raw rows and checking
+a CSV header is ``devices.registry_files``; this module owns the row models and validation.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Final, Generic, Literal, TypeVar
+from functools import cache
+from typing import Annotated, Any, Final, Generic, TypeAlias, TypeVar
 
 import numpy as np
 from pydantic import (
@@ -28,12 +27,14 @@ from pydantic import (
     field_validator,
 )
 
+from devices import registry_files
 from devices.geo import Crs, to_wgs84_array
 from devices.models import ID_PATTERN, DeviceKind
+from devices.registry_files import THRESHOLD_PREFIX, Columns, FileError, TooManyCells, read_rows
 
-Format = Literal["csv", "json"]
+# Defined beside the file reading; re-exported here, where callers name it.
+Format: TypeAlias = registry_files.Format
 
-THRESHOLD_PREFIX: Final = "threshold."
 # Threshold override names follow metric naming: they end up as JSON keys rules look up.
 THRESHOLD_NAME: Final = r"^[a-z][a-z0-9_]{0,63}$"
 # Area codes (DOMAIN §1): county 6, street 9, community 12, grid 14 or 15 digits. A county
@@ -261,8 +262,8 @@ def parse_rows(
     """
     result: ParsedRows[RowT] = ParsedRows()
     try:
-        raw_rows = _read(data, model=model, fmt=fmt)
-    except _FileError as exc:
+        raw_rows = read_rows(data, columns=_columns(model), fmt=fmt)
+    except FileError as exc:
         result.errors.append(RowError(row=0, field="", message=str(exc)))
         return result
     id_field = _ID_FIELD[model]
@@ -308,103 +309,17 @@ def _convert(rows: list[RowT], points: list[tuple[int, float, float]], crs: Crs)
         rows[i] = rows[i].model_copy(update={"lat": la, "lon": lo})
 
 
-class _FileError(ValueError):
-    """The input as a whole is unusable."""
-
-
-def _read(
-    data: str | bytes, *, model: type[BaseModel], fmt: Format | None
-) -> list[tuple[int, object]]:
-    if isinstance(data, bytes):
-        try:
-            # utf-8-sig drops a BOM when present and is plain UTF-8 otherwise.
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise _FileError(f"not UTF-8: {exc}") from exc
-    else:
-        text = data.removeprefix("\ufeff")
-    head = text.lstrip()
-    if fmt is None:
-        fmt = "json" if head.startswith(("[", "{")) else "csv"
-    if fmt == "json":
-        return _read_json(text)
-    return _read_csv(text, model=model)
-
-
-def _read_json(text: str) -> list[tuple[int, object]]:
-    try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _FileError(f"not valid JSON: {exc}") from exc
-    if not isinstance(parsed, list):
-        raise _FileError("expected a JSON array of objects")
-    return [(index + 1, item) for index, item in enumerate(parsed)]
-
-
-def _allowed_columns(model: type[BaseModel]) -> set[str]:
-    fields = set(model.model_fields) - {"thresholds"}
+@cache
+def _columns(model: type[BaseModel]) -> Columns:
+    """Return the CSV columns ``model`` takes (``crs`` beside a position)."""
+    allowed = set(model.model_fields) - {"thresholds"}
     if issubclass(model, _Located):
-        fields.add("crs")
-    return fields
-
-
-def _read_csv(text: str, *, model: type[BaseModel]) -> list[tuple[int, object]]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader, None)
-        while header is not None and not any(cell.strip() for cell in header):
-            header = next(reader, None)
-        if header is None:
-            raise _FileError("empty input: expected a CSV header or a JSON array")
-        header_line = reader.line_num
-        columns = [cell.strip().lower() for cell in header]
-        _check_header(columns, model=model)
-        rows: list[tuple[int, object]] = []
-        previous_line = header_line
-        for cells in reader:
-            # Number rows by the file line they start on, minus the header's, so an operator
-            # finds row N on line N + 1 of a plain file even when quoted cells span lines.
-            number = previous_line + 1 - header_line
-            previous_line = reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue
-            if len(cells) > len(columns):
-                rows.append((number, _TooManyCells(len(cells), len(columns))))
-                continue
-            rows.append((number, dict(zip(columns, cells, strict=False))))
-    except csv.Error as exc:
-        raise _FileError(f"not valid CSV (line {reader.line_num}): {exc}") from exc
-    return rows
-
-
-def _check_header(columns: list[str], *, model: type[BaseModel]) -> None:
-    duplicates = sorted({c for c in columns if columns.count(c) > 1})
-    if duplicates:
-        raise _FileError(f"duplicate column(s): {', '.join(duplicates)}")
-    allowed = _allowed_columns(model)
-    thresholds = "thresholds" in model.model_fields
-    unknown = [
-        c
-        for c in columns
-        if c not in allowed and not (thresholds and c.startswith(THRESHOLD_PREFIX))
-    ]
-    if unknown:
-        # A misspelt column would otherwise drop its data silently on every row.
-        raise _FileError(
-            f"unknown column(s): {', '.join(unknown)}; known: {', '.join(sorted(allowed))}"
-            + (f", {THRESHOLD_PREFIX}<name>" if thresholds else "")
-        )
-    required = [name for name, info in model.model_fields.items() if info.is_required()]
-    missing = [name for name in required if name not in columns]
-    if missing:
-        raise _FileError(f"missing required column(s): {', '.join(missing)}")
-
-
-class _TooManyCells:
-    """Marker for a CSV record with more cells than the header has columns."""
-
-    def __init__(self, got: int, expected: int) -> None:
-        self.message = f"{got} cells but the header has {expected} columns"
+        allowed.add("crs")
+    return Columns(
+        allowed=frozenset(allowed),
+        required=tuple(name for name, info in model.model_fields.items() if info.is_required()),
+        thresholds="thresholds" in model.model_fields,
+    )
 
 
 def _validate(
@@ -412,7 +327,7 @@ def _validate(
 ) -> tuple[RowT | None, Crs, list[RowError]]:
     """Validate one raw row; the row keeps its coordinates in the returned ``crs``."""
     crs = Crs.WGS84
-    if isinstance(raw, _TooManyCells):
+    if isinstance(raw, TooManyCells):
         return None, crs, [RowError(row=number, field="", message=raw.message)]
     if not isinstance(raw, dict):
         return None, crs, [RowError(row=number, field="", message="expected a JSON object")]

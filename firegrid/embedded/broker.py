@@ -1,0 +1,165 @@
+"""The embedded MQTT broker: the system's Mosquitto with FireGrid's configuration."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+from typing import ClassVar
+
+from firegrid.embedded._proc import (
+    LIVE,
+    START_TIMEOUT_S,
+    STOP_TIMEOUT_S,
+    EmbeddedError,
+    Service,
+    alive,
+    claim,
+    free_port,
+    log,
+    log_tail,
+    proc_cmdline,
+    send_signal,
+    wait_gone,
+)
+
+MOSQUITTO_FALLBACKS = (Path("/usr/sbin/mosquitto"), Path("/usr/local/sbin/mosquitto"))
+# firegrid/mosquitto.conf: beside the package, where the README and broker check point to it.
+CONF_TEMPLATE = Path(__file__).parents[1] / "mosquitto.conf"
+
+
+class MosquittoNotFoundError(EmbeddedError):
+    """No Mosquitto binary is installed."""
+
+
+class _PortInUseError(EmbeddedError):
+    """The broker could not bind its port."""
+
+
+def find_mosquitto(
+    *, search_path: str | None = None, fallbacks: tuple[Path, ...] = MOSQUITTO_FALLBACKS
+) -> Path:
+    """Return the Mosquitto binary, or raise saying how to install it."""
+    # /usr/sbin is often missing from a non-root PATH, hence the fallbacks.
+    found = shutil.which("mosquitto", path=search_path)
+    if found:
+        return Path(found)
+    for candidate in fallbacks:
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise MosquittoNotFoundError(
+        "FireGrid's embedded broker needs Mosquitto, which is not installed: run "
+        "`apt-get install -y mosquitto` (Debian/Ubuntu) or `brew install mosquitto`, "
+        "or set FIREGRID_MQTT_URL to a broker of your own"
+    )
+
+
+def render_mosquitto_conf(*, port: int, data_dir: Path) -> str:
+    """Render FireGrid's Mosquitto configuration for a port and data directory."""
+    template = Template(CONF_TEMPLATE.read_text(encoding="utf-8"))
+    return template.substitute(
+        port=port, data_dir=data_dir, user=pwd.getpwuid(os.geteuid()).pw_name
+    )
+
+
+@dataclass(eq=False)
+class EmbeddedBroker(Service):
+    """A Mosquitto child process with FireGrid's configuration, persistence in ``data_dir``."""
+
+    url: str
+    host: str
+    port: int
+    data_dir: Path
+    binary: Path = field(default_factory=find_mosquitto, repr=False)
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _stop_signals: ClassVar[tuple[int, ...]] = (signal.SIGTERM,)  # Mosquitto saves, then exits
+
+    @property
+    def log_path(self) -> Path:
+        """Return the broker's log file."""
+        return self.data_dir / "mosquitto.log"
+
+    def start(self) -> None:
+        """Start the broker (again) on the same port and data directory."""
+        if self._running():
+            return
+        self._stop_leftover()
+        conf = self.data_dir / "mosquitto.conf"
+        conf.write_text(render_mosquitto_conf(port=self.port, data_dir=self.data_dir))
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self._spawn([str(self.binary), "-c", str(conf)], cwd=self.data_dir, user=None)
+        try:
+            self._wait_ready(offset)
+        except EmbeddedError:
+            self.kill()
+            raise
+        LIVE.append(self)
+        claim(self.data_dir)
+        log.info("embedded MQTT broker at %s, data in %s", self.url, self.data_dir)
+
+    def _wait_ready(self, offset: int) -> None:
+        assert self._process is not None
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                tail = log_tail(self.log_path, since=offset)
+                kind = _PortInUseError if "Address already in use" in tail else EmbeddedError
+                raise kind(f"Mosquitto exited at start (see {self.log_path}):\n{tail}")
+            # The port alone could belong to another process; the log line is ours.
+            if " running" in log_tail(self.log_path, since=offset, lines=1000):
+                with contextlib.suppress(OSError):
+                    socket.create_connection((self.host, self.port), timeout=1).close()
+                    return
+            time.sleep(0.02)
+        tail = log_tail(self.log_path, since=offset)
+        raise EmbeddedError(
+            f"Mosquitto did not accept connections on {self.host}:{self.port} within "
+            f"{START_TIMEOUT_S:.0f} s (see {self.log_path}):\n{tail}"
+        )
+
+    def _stop_leftover(self) -> None:
+        """Stop a broker on this data directory left behind by a crashed FireGrid."""
+        try:
+            pid = int((self.data_dir / "mosquitto.pid").read_text().strip())
+        except (OSError, ValueError):
+            return
+        conf = str(self.data_dir / "mosquitto.conf")
+        if alive(pid) and conf in proc_cmdline(pid):
+            log.warning("stopping a leftover Mosquitto (pid %d) on %s", pid, self.data_dir)
+            send_signal(pid, signal.SIGTERM)
+            if wait_gone([pid], STOP_TIMEOUT_S):
+                send_signal(pid, signal.SIGKILL)
+                wait_gone([pid], 5)
+
+
+def start_broker(data_dir: Path, *, port: int | None = None) -> EmbeddedBroker:
+    """Start FireGrid's Mosquitto on 127.0.0.1, on ``port`` or a free one."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = data_dir.resolve()
+    binary = find_mosquitto()
+    # A free port can be taken between choosing and binding it; choose again then.
+    for attempt in range(5):
+        chosen = port if port is not None else free_port()
+        broker = EmbeddedBroker(
+            url=f"mqtt://127.0.0.1:{chosen}",
+            host="127.0.0.1",
+            port=chosen,
+            data_dir=data_dir,
+            binary=binary,
+        )
+        try:
+            broker.start()
+        except _PortInUseError:
+            if port is not None or attempt == 4:
+                raise
+            continue
+        return broker
+    raise AssertionError("unreachable")  # pragma: no cover
