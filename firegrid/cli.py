@@ -290,6 +290,7 @@ def _time(text: str, name: str) -> datetime:
 def _replay(settings: Settings, args: argparse.Namespace) -> int:
     from rules.definitions import RuleFileError, load_rules
     from rules.flows import engine_config, replay
+    from rules.replay import REGISTRY_NOTE
 
     start, end = _time(args.start, "from"), _time(args.end, "to")
     if end <= start:
@@ -304,7 +305,10 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
         end=end,
         rules=rule_set,
         config=engine_config(settings.rules),
+        silence_every_s=settings.rules.silence_every_s,
+        daily_every_s=settings.rules.daily_every_s,
     )
+    print(f"note: {REGISTRY_NOTE}", file=sys.stderr)
     for h in hazards:
         print(json.dumps(replay_line(h), ensure_ascii=False))
     return 0

@@ -9,8 +9,8 @@ the batch's ``rules_done`` flag under a row lock, writes hazards, hazard events,
 patrol segments, and sets the flag. A crash before the commit leaves the batch pending with
 nothing of it written; after the commit it is never picked again.
 
-``replay`` runs the same engine over stored history with fresh in-memory state and an
-in-memory sink: it writes nothing.
+``replay`` (in ``rules.replay``, re-exported here) runs the same engine and ticks over stored
+history with fresh in-memory state and an in-memory sink: it writes nothing.
 """
 
 from __future__ import annotations
@@ -18,18 +18,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import psycopg
 from prometheus_client import Counter
 
 from rules.config import RulesSettings
-from rules.definitions import RuleSet, RulesFile
+from rules.definitions import RulesFile
 from rules.engine import Engine
 from rules.engine_service import (
     DbHistory,
@@ -37,22 +35,21 @@ from rules.engine_service import (
     claim_batch,
     load_batch,
     load_contexts,
-    load_range,
-    load_range_reports,
     locate_batch_reports,
     lock_rules,
     mark_done,
     pending_batches,
 )
 from rules.engine_state import DbStateStore, StateCache
-from rules.engine_types import BatchData, BatchStats, EngineConfig, EventRows
+from rules.engine_types import BatchStats, EngineConfig
 from rules.grid_locator import GridLocator
 from rules.hazard_service import DbSink
-from rules.hazards import HazardRecord, HazardSink, InMemorySink
-from rules.keystate import KeyState
-from rules.models import RuleState, SeriesArrays
+from rules.hazards import HazardSink
 from rules.patrol_service import rebuild_segments
+from rules.replay import MemoryStateStore, replay
 from rules.ticks import TICKS
+
+__all__ = ["MemoryStateStore", "RulesService", "engine_config", "replay"]
 
 log = logging.getLogger(__name__)
 
@@ -272,96 +269,3 @@ class RulesService:
                 self._stop.wait(self.settings.poll_s)
         if listen is not None:
             listen.close()
-
-
-# ---- replay -------------------------------------------------------------------------------
-
-
-class MemoryStateStore:
-    """Rule state in memory, for replays; too-late samples are remembered to exclude them."""
-
-    def __init__(self) -> None:
-        self.states: dict[tuple[str, str], KeyState] = {}
-        self.excluded: set[tuple[str, str, str, int, int]] = set()
-
-    def load(
-        self, rule_id: str, kind_state: type[RuleState], keys: Sequence[str]
-    ) -> dict[str, KeyState]:
-        """Return copies of the states of the keys that have one."""
-        del kind_state
-        got = self.states
-        return {k: got[rule_id, k].copy() for k in keys if (rule_id, k) in got}
-
-    def save(self, states: Mapping[str, Mapping[str, KeyState]]) -> None:
-        """Keep the keys' states (copies: the caller's may change later)."""
-        for rule_id, by_key in states.items():
-            for k, ks in by_key.items():
-                self.states[rule_id, k] = ks.copy()
-
-    def discard(self, rule_id: str, keys: Sequence[str]) -> None:
-        """Nothing to forget: ``load`` hands out copies."""
-        del rule_id, keys
-
-    def too_late(
-        self, rule_id: str, key: str, rows: Sequence[tuple[str, int, int]], batch_id: int
-    ) -> None:
-        """Remember refused samples."""
-        del batch_id
-        self.excluded.update((rule_id, key, d, t, s) for d, t, s in rows)
-
-
-class _ReplayHistory(DbHistory):
-    """Stored history within the replay's range, minus the replay's own too-late samples."""
-
-    def __init__(self, conn: Conn, store: MemoryStateStore, **kw: Any) -> None:
-        super().__init__(conn, replay=True, **kw)
-        self.store = store
-
-    def series(self, *, rule_id: str, key: str, after_ts: int) -> SeriesArrays:
-        """Return the key's readings, excluding what this replay refused as too late."""
-        s = super().series(rule_id=rule_id, key=key, after_ts=after_ts)
-        device = key.split("/", 1)[0]
-        keep = [
-            (rule_id, key, device, t, q) not in self.store.excluded
-            for t, q in zip(s.ts.tolist(), s.seq.tolist(), strict=True)
-        ]
-        return s.take(_mask(keep))
-
-    def events(self, *, rule_id: str, key: str, after_ts: int) -> EventRows:
-        """Return the key's events, excluding what this replay refused as too late."""
-        e = super().events(rule_id=rule_id, key=key, after_ts=after_ts)
-        keep = [
-            (rule_id, key, d, t, q) not in self.store.excluded
-            for d, t, q in zip(e.device.tolist(), e.ts.tolist(), e.seq.tolist(), strict=True)
-        ]
-        return e.take(_mask(keep))
-
-
-def _mask(keep: list[bool]) -> npt.NDArray[np.bool_]:
-    return np.asarray(keep, dtype=np.bool_)
-
-
-def replay(
-    *, db_url: str, start: datetime, end: datetime, rules: RuleSet, config: EngineConfig
-) -> list[HazardRecord]:
-    """Evaluate stored batches with device times in [start, end) afresh; return the hazards."""
-    engine = Engine(rules, config)
-    sink = InMemorySink()
-    store = MemoryStateStore()
-    with psycopg.connect(db_url) as conn:
-        conn.read_only = True
-        batches = {b.batch_id: b for b in load_range(conn, start=start, end=end)}
-        reports = load_range_reports(conn, start=start, end=end)
-        for batch_id in sorted(batches.keys() | reports.keys()):
-            batch = batches.get(batch_id) or BatchData(batch_id)
-            history = _ReplayHistory(conn, store, batch_id=batch_id, start=start, end=end)
-            engine.run_batch(
-                batch,
-                contexts=load_contexts(conn, device_ids=batch.device_ids()),
-                store=store,
-                history=history,
-                sink=sink,
-                reports=reports.get(batch_id, ()),
-            )
-        conn.rollback()
-    return sink.hazards()

@@ -8,14 +8,18 @@
 
 Devices whose overrides give a rule different params are judged in a group of their own (state
 key ``*:<digest>``); the rest share the key ``*``.
+
+What a tick reads comes through a ``TickSource``: ``LIVE`` reads the registry, ``device_status``
+and the stored patrol segments as they are now; ``rules.replay`` rebuilds them as of a simulated
+``now`` from stored history.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 
@@ -41,13 +45,61 @@ WHERE d.kind = %s
 """
 
 
+_SEGMENTS = f"""
+SELECT {MS.format(col="started_at")}, grids, valid FROM patrol_segments
+WHERE started_at >= to_timestamp(%s / 1000.0) AND started_at < to_timestamp(%s / 1000.0)
+"""
+
+Row = tuple[Any, ...]
+# (start ms, [{grid, seconds, ...}], valid) of one patrol segment
+SegmentRow = tuple[int, list[dict[str, Any]], bool]
+
+
+class TickSource(Protocol):
+    """What the ticks read: registry rows, last-heard times, patrol segments."""
+
+    def devices(self, conn: Conn, kind: str) -> list[Row]:
+        """Return the rows of ``_DEVICES`` (same columns) for one device kind."""
+        ...
+
+    def heard(self, rows: Sequence[Row]) -> tuple[list[int], list[int]]:
+        """Return the rows' last device times and last receive times (Unix ms, -1: never)."""
+        ...
+
+    def segments(self, conn: Conn, *, start: int, end: int) -> list[SegmentRow]:
+        """Return the patrol segments starting in [start, end) (Unix ms)."""
+        ...
+
+
+class LiveSource:
+    """Read what the database holds now."""
+
+    def devices(self, conn: Conn, kind: str) -> list[Row]:
+        """Return the registry's devices of ``kind`` with their ``device_status``."""
+        return conn.execute(_DEVICES, (kind,)).fetchall()
+
+    def heard(self, rows: Sequence[Row]) -> tuple[list[int], list[int]]:
+        """Return the ``device_status`` times the rows carry."""
+        return [int(r[8]) for r in rows], [int(r[9]) for r in rows]
+
+    def segments(self, conn: Conn, *, start: int, end: int) -> list[SegmentRow]:
+        """Return the stored patrol segments."""
+        return [
+            (int(t), list(g or []), bool(v))
+            for t, g, v in conn.execute(_SEGMENTS, (start, end)).fetchall()
+        ]
+
+
+LIVE = LiveSource()
+
+
 def _groups(
-    conn: Conn, engine: Engine, rule: RuleDefinition
+    conn: Conn, engine: Engine, rule: RuleDefinition, source: TickSource
 ) -> dict[str, tuple[ResolvedRule, list[tuple[Any, ...]]]]:
     """Return the rule's devices grouped by their effective params, keyed by state key."""
     out: dict[str, tuple[ResolvedRule, list[tuple[Any, ...]]]] = {}
     base = repr(rule.params)
-    for row in conn.execute(_DEVICES, (rule.applies_to.device_kind,)).fetchall():
+    for row in source.devices(conn, rule.applies_to.device_kind):
         thresholds = {k: float(v) for k, v in (row[6] or {}).items()}
         ctx = DeviceContext(row[0], row[1], row[2], row[3], row[4], row[5], thresholds)
         if not rule.applies_to.matches(ctx):
@@ -62,18 +114,25 @@ def _groups(
 
 
 def silence(
-    conn: Conn, engine: Engine, *, now: datetime, store: StateStore, sink: HazardSink
+    conn: Conn,
+    engine: Engine,
+    *,
+    now: datetime,
+    store: StateStore,
+    sink: HazardSink,
+    source: TickSource = LIVE,
 ) -> list[Transition]:
     """Judge every silence rule at ``now``."""
     now_ms, out = dt_to_ms(now), []
     for rule in (r for r in engine.rules.rules if r.kind == "silence"):
-        for key, (resolved, rows) in _groups(conn, engine, rule).items():
+        for key, (resolved, rows) in _groups(conn, engine, rule, source).items():
+            last_ts, last_received = source.heard(rows)
             snap = SilenceSnapshot.build(
                 now=now_ms,
                 device=[r[0] for r in rows],
                 group=[r[3] or "" for r in rows],
-                last_device_ts=[r[8] for r in rows],
-                last_received=[r[9] for r in rows],
+                last_device_ts=last_ts,
+                last_received=last_received,
                 heartbeat_s=[r[7] for r in rows],
                 since=[r[10] for r in rows],
             )
@@ -84,14 +143,20 @@ def silence(
 
 
 def dates(
-    conn: Conn, engine: Engine, *, now: datetime, store: StateStore, sink: HazardSink
+    conn: Conn,
+    engine: Engine,
+    *,
+    now: datetime,
+    store: StateStore,
+    sink: HazardSink,
+    source: TickSource = LIVE,
 ) -> list[Transition]:
     """Judge every dates rule once per China day."""
     day = cst_day(dt_to_ms(now))
     today = (date(1970, 1, 1) + timedelta(days=day)).isoformat()
     out: list[Transition] = []
     for rule in (r for r in engine.rules.rules if r.kind == "dates"):
-        for key, (resolved, rows) in _groups(conn, engine, rule).items():
+        for key, (resolved, rows) in _groups(conn, engine, rule, source).items():
             snap = DatesSnapshot.build(
                 today=today,
                 device=[r[0] for r in rows],
@@ -106,7 +171,13 @@ def dates(
 
 
 def patrols(
-    conn: Conn, engine: Engine, *, now: datetime, store: StateStore, sink: HazardSink
+    conn: Conn,
+    engine: Engine,
+    *,
+    now: datetime,
+    store: StateStore,
+    sink: HazardSink,
+    source: TickSource = LIVE,
 ) -> list[Transition]:
     """Judge patrol compliance of the China day before ``now``'s, once."""
     day = cst_day(dt_to_ms(now)) - 1
@@ -127,12 +198,8 @@ def patrols(
     seg_start: list[int] = []
     seg_end: list[int] = []
     seg_valid: list[bool] = []
-    for started, grid_list, valid in conn.execute(
-        f"SELECT {MS.format(col='started_at')}, grids, valid FROM patrol_segments "
-        "WHERE started_at >= to_timestamp(%s / 1000.0) AND started_at < to_timestamp(%s / 1000.0)",
-        (start, start + MS_PER_DAY),
-    ).fetchall():
-        for g in grid_list or []:
+    for started, grid_list, valid in source.segments(conn, start=start, end=start + MS_PER_DAY):
+        for g in grid_list:
             if g.get("grid"):
                 seg_grid.append(g["grid"])
                 seg_start.append(int(started))
