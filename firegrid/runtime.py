@@ -53,12 +53,6 @@ def run(settings: Settings, *, roles: Sequence[str], simulate: bool | None) -> i
             maintenance = StorageMaintenance(db_url=services.db_url)
             maintenance.start()
             started.append(maintenance)
-        if "rules" in roles:
-            from rules.flows import RulesService
-
-            rules_role = RulesService(db_url=services.db_url, settings=settings.rules)
-            rules_role.start()
-            started.append(rules_role)
         if simulate if simulate is not None else embedded:
             from firegrid.demo import DemoFleet
 
@@ -69,6 +63,13 @@ def run(settings: Settings, *, roles: Sequence[str], simulate: bool | None) -> i
             )
             demo.start()
             started.append(demo)
+        # After the demo registered its devices, so the first daily look already sees them.
+        if "rules" in roles:
+            from rules.flows import RulesService
+
+            rules_role = RulesService(db_url=services.db_url, settings=settings.rules)
+            rules_role.start()
+            started.append(rules_role)
         if "api" in roles:
             if embedded:
                 _print_demo_token(services)
