@@ -7,11 +7,12 @@ Per batch: readings are grouped per ``device/metric`` and events per device and 
 device-time order; each device's rules come from the rule set and its registry context (cached
 per device, re-resolved when the context or the rule set changes). Each rule evaluates all its
 keys of the batch at once (threshold in one ``evaluate_columns`` call), with each key's durable
-state. Late data follows ``rules.models``: a sample behind a key's last evaluated time but within
+state. Late data follows ``rules.models``: a sample at or behind a key's last evaluated time, within
 ``late_window_ms`` makes that key replay from its last checkpoint over the stored series, and the
 replay's transitions are reconciled with what was emitted (``rules.keystate.diff_transitions``);
 an older one is ``too_late``: recorded and counted, never evaluated. A rule that raises is
-logged and skipped for the batch (its state does not move); the others go on.
+logged, counted and undone for the batch (its state does not move, its queued hazard operations
+are dropped); the others go on.
 
 Speed: resolution is cached per registry signature (devices differing only in ID share one
 resolution unless an override names them); the batch itself is evaluated by

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from rules.definitions import ResolvedRule
+from rules.definitions import ResolvedRule, RuleDefinition
 from rules.engine_columns import drop_many, key_slice, select, take_rows
 from rules.engine_types import (
     BatchStats,
@@ -69,10 +69,14 @@ def hazard_op(
 
 
 def _masks(ts: I64, last_ts: int | None, window_ms: int) -> tuple[BoolArray, BoolArray, BoolArray]:
-    """Return (on time, late but within the window, too late) masks of a key's new samples."""
+    """Return (on time, late but within the window, too late) masks of a key's new samples.
+
+    A sample AT the last evaluated time is late: the state (and a checkpoint taken from it)
+    already covers that time, and a replay from such a checkpoint reads only what is after it.
+    """
     if last_ts is None:
         return np.ones(ts.size, np.bool_), np.zeros(ts.size, np.bool_), np.zeros(ts.size, np.bool_)
-    on_time = ts >= last_ts
+    on_time = ts > last_ts
     too_late = ts < last_ts - window_ms
     return on_time, ~on_time & ~too_late, too_late
 
@@ -155,9 +159,9 @@ class BatchRun:
             ctx = contexts.get(device)
             if ctx is None or not ctx.unit_id or tr.kind == "update":
                 continue
-            synthetic = "pressure_drop" if tr.kind == "open" else "pressure_restored"
+            synthetic = _SYNTHETIC[tr.kind]
             for r in self.engine.unit_rules(ctx.unit_id):
-                if r.kind == "correlation" and set(_types(r)) & SYNTHETIC_EVENTS:
+                if _wants_synthetic(r):
                     per.setdefault((r.rule_id, ctx.unit_id), (r, []))[1].append(
                         (device, synthetic, tr.ts, -1)
                     )
@@ -175,7 +179,7 @@ class BatchRun:
             try:
                 _, trs = KINDS[rule.kind].evaluate(reports, ReportState(), rule)
             except Exception as exc:  # one failing rule never stops the others (STYLE: Traccar)
-                self._failed(rule, [], exc)
+                self._failed(rule, [], exc, self._mark())
                 continue
             self.ops.extend(hazard_op("apply", rule, t.key, t) for t in trs)
             self.stats.transitions += len(trs)
@@ -188,30 +192,48 @@ class BatchRun:
     def run_rule(self, rule: ResolvedRule, items: Sequence[Samples]) -> list[Transition]:
         """Evaluate one rule over its keys of the batch, one key at a time (events)."""
         keys = [s.key for s in items]
+        mark = self._mark()
         try:
             states = self._load(rule, keys)
             out = self._evaluate(rule, items, states)
         except Exception as exc:  # one failing rule never stops the others (STYLE: Traccar)
-            self._failed(rule, keys, exc)
+            self._failed(rule, keys, exc, mark)
             return []
         self.to_save.setdefault(rule.rule_id, {}).update(states)
         return out
 
     def run_series(self, rule: ResolvedRule, many: ManySeries) -> list[Transition]:
         """Evaluate one series rule over all its keys of the batch at once."""
+        mark = self._mark()
         try:
             states = self._load(rule, many.keys)
             out = self._evaluate_many(rule, many, [states[k] for k in many.keys])
         except Exception as exc:  # one failing rule never stops the others (STYLE: Traccar)
-            self._failed(rule, many.keys, exc)
+            self._failed(rule, many.keys, exc, mark)
             return []
         self.to_save.setdefault(rule.rule_id, {}).update(states)
         return out
 
-    def _failed(self, rule: ResolvedRule, keys: Sequence[str], exc: Exception) -> None:
-        self.store.discard(rule.rule_id, keys)  # their state does not move
+    def _mark(self) -> tuple[int, int, int]:
+        return len(self.ops), self.stats.transitions, self.stats.replays
+
+    def _failed(
+        self,
+        rule: ResolvedRule,
+        keys: Sequence[str],
+        exc: Exception,
+        mark: tuple[int, int, int] | None = None,
+    ) -> None:
+        """Undo a failed rule's batch: its state does not move and its queued operations go."""
+        self.store.discard(rule.rule_id, keys)
+        if mark is not None:
+            # All or nothing: operations queued for keys evaluated before the failure would
+            # otherwise apply while the state that remembers them is not saved.
+            del self.ops[mark[0] :]
+            self.stats.transitions, self.stats.replays = mark[1], mark[2]
         log.exception("rule %s failed on batch %s", rule.rule_id, self.batch_id)
         self.stats.errors.append(f"{rule.rule_id}: {exc}")
+        self.stats.failed_rules.append(rule.rule_id)
 
     def _too_late(self, rule: ResolvedRule, key: str, rows: list[tuple[str, int, int]]) -> None:
         self.store.too_late(rule.rule_id, key, rows, self.batch_id)
@@ -228,7 +250,7 @@ class BatchRun:
         seg = np.repeat(np.arange(nkeys), np.diff(many.offsets))
         known = last[seg] != _NEVER
         edge = np.where(known, last[seg], 0)
-        ok = ~known | (many.ts >= edge)
+        ok = ~known | (many.ts > edge)  # at the last evaluated time is late: see ``_masks``
         too_late = known & (many.ts < edge - cfg.late_window_ms)
         late = ~ok & ~too_late
         out: list[Transition] = []
@@ -336,6 +358,8 @@ class BatchRun:
             )
         else:
             rows = self.history.events(rule_id=rule.rule_id, key=key, after_ts=ck_ts)
+            if key.startswith("unit:") and _wants_synthetic(rule):
+                rows = self._with_synthetic(rows, key[5:], ck_ts)
             state, trs = spec.evaluate(rows.series(), ck_state, rule)
         retract, apply = diff_transitions([e for e in ks.emitted if e.ts > ck_ts], trs)
         for e in retract:
@@ -344,6 +368,31 @@ class BatchRun:
         ks.checkpoints = tuple(c for c in ks.checkpoints if c[0] <= ck_ts)
         ks.state = state
         return self._emit(rule, ks, key, trs, apply_from=len(trs) - len(apply))
+
+    def _with_synthetic(self, rows: EventRows, unit_id: str, after_ts: int) -> EventRows:
+        """Add the unit's pressure-drop events after ``after_ts`` to its stored events.
+
+        They are not stored: they are the sudden-drop transitions of the unit's devices, which
+        each key remembers (``emitted``, as reconciled by its own replays) back to its oldest
+        checkpoint, i.e. about the late window: this batch's states first, then the store's.
+        """
+        devices = self.history.unit_devices(unit_id=unit_id)
+        extra: list[Event] = []
+        for rule_id, metric in _drop_rules(self.engine.rules.rules):
+            keys = [f"{d}/{metric}" for d in devices]
+            saved = self.to_save.get(rule_id, {})
+            got = self.store.load(rule_id, SuddenDropState, [k for k in keys if k not in saved])
+            for device, k in zip(devices, keys, strict=True):
+                ks = saved.get(k) or got.get(k)
+                extra.extend(
+                    (device, _SYNTHETIC[e.kind], e.ts, -1)
+                    for e in (ks.emitted if ks is not None else ())
+                    if e.ts > after_ts and e.kind in _SYNTHETIC
+                )
+        if not extra:
+            return rows
+        cols = (rows.device.tolist(), rows.type.tolist(), rows.ts.tolist(), rows.seq.tolist())
+        return EventRows.build(rows.key, [*zip(*cols, strict=True), *extra])
 
     def _emit(
         self,
@@ -367,6 +416,19 @@ class BatchRun:
             )
         self.stats.transitions += len(trs) - apply_from
         return list(trs[apply_from:])
+
+
+# A sudden-drop transition as the synthetic event unit rules see (``update`` is not fed).
+_SYNTHETIC: Final = {"open": "pressure_drop", "clear": "pressure_restored"}
+
+
+def _wants_synthetic(rule: ResolvedRule) -> bool:
+    return rule.kind == "correlation" and bool(set(_types(rule)) & SYNTHETIC_EVENTS)
+
+
+def _drop_rules(rules: Sequence[RuleDefinition]) -> list[tuple[str, str]]:
+    """Return (rule ID, metric) of the sudden-drop rules: their keys are ``device/metric``."""
+    return [(r.id, str(getattr(r.params, "metric", ""))) for r in rules if r.kind == "sudden_drop"]
 
 
 def _types(rule: ResolvedRule) -> tuple[str, ...]:

@@ -302,6 +302,13 @@ class DbHistory:
             [r[2] for r in rows],
         )
 
+    def unit_devices(self, *, unit_id: str) -> list[str]:
+        """Return the IDs of the devices the registry places in ``unit_id``."""
+        rows = self.conn.execute(
+            "SELECT device_id FROM devices WHERE unit_id = %s ORDER BY device_id", (unit_id,)
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
     def events(self, *, rule_id: str, key: str, after_ts: int) -> EventRows:
         """Return a device's (or ``unit:U``'s devices') events with ts > ``after_ts``."""
         if key.startswith("unit:"):

@@ -144,6 +144,10 @@ class History(Protocol):
         """Return a device's (or ``unit:U``'s devices') events with ts > ``after_ts``."""
         ...
 
+    def unit_devices(self, *, unit_id: str) -> list[str]:
+        """Return the IDs of the devices the registry places in ``unit_id``."""
+        ...
+
 
 @dataclass(slots=True)
 class BatchStats:
@@ -155,6 +159,7 @@ class BatchStats:
     too_late: int = 0
     replays: int = 0
     errors: list[str] = field(default_factory=list)
+    failed_rules: list[str] = field(default_factory=list)  # rule IDs, once per failure
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,11 @@ BATCHES = Counter("firegrid_rules_batches", "Ingest batches the rules evaluated"
 TRANSITIONS = Counter("firegrid_rules_transitions", "Hazard transitions the rules raised")
 TOO_LATE = Counter("firegrid_rules_too_late", "Samples too late to evaluate")
 RULE_ERRORS = Counter("firegrid_rules_errors", "Rule evaluations that raised")
+RULE_FAILURES = Counter(
+    "firegrid_rule_failures",
+    "Rule evaluations that raised (their batch's effects dropped), per rule",
+    ["rule"],
+)
 
 
 def engine_config(settings: RulesSettings) -> EngineConfig:
@@ -101,6 +106,8 @@ class ServiceStats:
         TRANSITIONS.inc(s.transitions)
         TOO_LATE.inc(s.too_late)
         RULE_ERRORS.inc(len(s.errors))
+        for rule_id in s.failed_rules:
+            RULE_FAILURES.labels(rule=rule_id).inc()
 
 
 class RulesService:

@@ -37,6 +37,10 @@ class History:
         del rule_id, after_ts
         return EventRows.build(key, [])
 
+    def unit_devices(self, *, unit_id: str) -> list[str]:
+        del unit_id
+        return []
+
 
 def run(batches: Sequence[Sequence[tuple[int, float]]]) -> tuple[InMemorySink, MemoryStateStore]:
     engine = Engine(load_rules(), EngineConfig(late_window_ms=3600 * S))
