@@ -148,7 +148,7 @@ SELECT date_bin('5 minutes', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket
        device_id, metric, count(*) AS n, sum(value) AS total, min(value) AS low,
        max(value) AS high
 FROM readings
-GROUP BY 1, 2, 3
+GROUP BY bucket, device_id, metric
 """
 
 TIMESCALE_5M = """
@@ -158,7 +158,7 @@ SELECT time_bucket(INTERVAL '5 minutes', ts) AS bucket,
        device_id, metric, count(*) AS n, sum(value) AS total, min(value) AS low,
        max(value) AS high
 FROM readings
-GROUP BY 1, 2, 3
+GROUP BY bucket, device_id, metric
 WITH NO DATA
 """
 
