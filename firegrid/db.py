@@ -82,7 +82,19 @@ def _use_timescale(conn: psycopg.Connection[Any], *, storage: StorageSettings, f
     if timescale_installed(conn):
         return True
     if timescale_available(conn):
-        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        try:
+            with conn.transaction():
+                conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        except psycopg.Error as exc:
+            # Installed but unusable, typically not in shared_preload_libraries.
+            if wanted:
+                raise
+            log.warning(
+                "timescaledb is installed but cannot be created (%s); using plain "
+                "PostgreSQL partitions",
+                str(exc).strip().splitlines()[0],
+            )
+            return False
         return True
     if wanted:
         raise RuntimeError("use_timescaledb is set but the timescaledb extension is not available")
