@@ -10,14 +10,13 @@ without it the stream starts now, or at ``?since=``.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Header, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
+from pydantic_core import to_json
 
 from api.deps import Caller
 from api.errors import ApiError
@@ -42,7 +41,8 @@ def frame(ev: LiveEvent, crs: Crs) -> str:
         "event_at": ev.at,
         "change": ev.data,
     }
-    data = json.dumps(jsonable_encoder(body), ensure_ascii=False, separators=(",", ":"))
+    # pydantic's encoder, as the REST responses use: times come out the same way (…Z) in both.
+    data = to_json(body).decode()
     return f"id: {ev.id}\nevent: {ev.type}\ndata: {data}\n\n"
 
 
