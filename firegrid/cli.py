@@ -20,7 +20,8 @@ from firegrid.services import AlreadyRunningError
 from firegrid.settings import Settings
 
 if TYPE_CHECKING:
-    from devices.registry import RowError
+    from devices.flows import RegistryKind
+    from devices.registry import Format
     from rules.hazards import HazardRecord
 
 
@@ -133,55 +134,35 @@ def _db(settings: Settings) -> str:
     return url
 
 
-def _import(settings: Settings, kind: str, path: Path) -> int:
-    from devices import registry, service
+def _import(settings: Settings, kind: RegistryKind, path: Path) -> int:
+    from devices.flows import parse_registry, store_registry, unreadable
 
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc
     suffix = path.suffix.lower()
-    fmt: registry.Format | None = None  # None: the parser sniffs the format
+    fmt: Format | None = None  # None: the parser sniffs the format
     if suffix == ".json":
         fmt = "json"
     elif suffix == ".csv":
         fmt = "csv"
-    # One branch per registry keeps each parse/upsert pair typed with its own row model.
-    if kind == "devices":
-        devices = registry.parse_devices(data, fmt=fmt)
-        errors = _usable(path, devices.errors)
-        with psycopg.connect(_db(settings)) as conn:
-            counts = service.upsert_devices(conn, rows=devices.rows)
-    elif kind == "units":
-        units = registry.parse_units(data, fmt=fmt)
-        errors = _usable(path, units.errors)
-        with psycopg.connect(_db(settings)) as conn:
-            counts = service.upsert_units(conn, rows=units.rows)
-    elif kind == "staff":
-        staff = registry.parse_staff(data, fmt=fmt)
-        errors = _usable(path, staff.errors)
-        with psycopg.connect(_db(settings)) as conn:
-            counts = service.upsert_staff(conn, rows=staff.rows)
-    else:
-        raise KeyError(kind)
+    parsed = parse_registry(kind, data, fmt=fmt)
+    if (whole := unreadable(parsed)) is not None:  # before any database is started
+        raise InputError(f"{path}: {whole.message}")
+    with psycopg.connect(_db(settings)) as conn:
+        outcome = store_registry(conn, kind=kind, parsed=parsed)
     print(
         json.dumps(
             {
-                "created": counts.created,
-                "updated": counts.updated,
-                "errors": [e.model_dump() for e in errors],
+                "created": outcome.counts.created,
+                "updated": outcome.counts.updated,
+                "errors": [e.model_dump() for e in outcome.errors],
             },
             ensure_ascii=False,
         )
     )
-    return 0 if not errors else 2
-
-
-def _usable(path: Path, errors: list[RowError]) -> list[RowError]:
-    """Raise InputError if the whole file is unreadable (an error at row 0); return ``errors``."""
-    if any(e.row == 0 for e in errors):
-        raise InputError(f"{path}: {errors[0].message}")
-    return errors
+    return 0 if not outcome.errors else 2
 
 
 def _import_grids(settings: Settings, path: Path, source: str | None) -> int:

@@ -12,6 +12,7 @@ from api.deps import Caller, Conn, require_role
 from api.errors import ApiError
 from api.pagination import MAX_LIMIT, decode_cursor, page
 from devices import registry, service
+from devices.flows import RegistryKind, parse_registry, store_registry, unreadable
 from ingest.readings import list_buckets, list_readings
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
@@ -30,18 +31,24 @@ async def _body_and_format(request: Request) -> tuple[bytes, registry.Format | N
     return body, None
 
 
-def _import_answer(parsed: Any, counts: Any) -> dict[str, Any]:
-    errors = [e.model_dump() for e in parsed.errors]
-    if any(e["row"] == 0 for e in errors):
+async def _import(
+    request: Request, conn: Conn, caller: Caller, kind: RegistryKind
+) -> dict[str, Any]:
+    require_role(caller, "admin", "operator", "integrator")
+    body, fmt = await _body_and_format(request)
+    parsed = parse_registry(kind, body, fmt=fmt)
+    if (whole := unreadable(parsed)) is not None:
         raise ApiError(
             400,
             "invalid_input",
             "the body is neither CSV with a header nor a JSON array of objects",
-            errors,
+            [whole.model_dump()],
         )
+    outcome = store_registry(conn, kind=kind, parsed=parsed)
+    errors = [e.model_dump() for e in outcome.errors]
     return {
-        "created": counts.created,
-        "updated": counts.updated,
+        "created": outcome.counts.created,
+        "updated": outcome.counts.updated,
         "rejected": len({e["row"] for e in errors}),
         "errors": errors,
     }
@@ -50,28 +57,19 @@ def _import_answer(parsed: Any, counts: Any) -> dict[str, Any]:
 @router.post("/devices/import")
 async def import_devices(request: Request, conn: Conn, caller: Caller) -> dict[str, Any]:
     """Import devices from CSV (text/csv) or a JSON array; answer counts and per-row errors."""
-    require_role(caller, "admin", "operator", "integrator")
-    body, fmt = await _body_and_format(request)
-    parsed = registry.parse_devices(body, fmt=fmt)
-    return _import_answer(parsed, service.upsert_devices(conn, rows=parsed.rows))
+    return await _import(request, conn, caller, "devices")
 
 
 @router.post("/units/import")
 async def import_units(request: Request, conn: Conn, caller: Caller) -> dict[str, Any]:
     """Import key units from CSV or a JSON array."""
-    require_role(caller, "admin", "operator", "integrator")
-    body, fmt = await _body_and_format(request)
-    parsed = registry.parse_units(body, fmt=fmt)
-    return _import_answer(parsed, service.upsert_units(conn, rows=parsed.rows))
+    return await _import(request, conn, caller, "units")
 
 
 @router.post("/staff/import")
 async def import_staff(request: Request, conn: Conn, caller: Caller) -> dict[str, Any]:
     """Import staff from CSV or a JSON array."""
-    require_role(caller, "admin", "operator", "integrator")
-    body, fmt = await _body_and_format(request)
-    parsed = registry.parse_staff(body, fmt=fmt)
-    return _import_answer(parsed, service.upsert_staff(conn, rows=parsed.rows))
+    return await _import(request, conn, caller, "staff")
 
 
 @router.get("/devices/{device_id}")
