@@ -193,7 +193,21 @@ def check_queue_limit(
         time.sleep(0.02)
     delivered = len(probe.received)
     probe.disconnect(end_session=True)
+    _forget_session(target, probe.client_id, deadline)
     return _verdict(target, delivered=delivered, sent=sent, kept_session=kept_session)
+
+
+def _forget_session(target: _Target, client_id: str, deadline: float) -> None:
+    """Make sure the broker holds no session for ``client_id`` once the check returns.
+
+    The DISCONNECT that ends the session travels on a socket the broker may not have read yet
+    when it is stopped, and Mosquitto then saves the session to its persistence file. A clean
+    start is handled before the CONNACK we wait for discards the session at once, and Mosquitto
+    never saves a clean-start client.
+    """
+    cleaner = _Probe(target, client_id)
+    cleaner.connect(clean_start=True, expiry_s=0, deadline=max(deadline, time.monotonic() + 2))
+    cleaner.disconnect()
 
 
 def _publish(target: _Target, token: str, topic: str, count: int, deadline: float) -> int:
