@@ -23,6 +23,11 @@ position u16), status u16, description 31 B of GB 18030 padded with NUL;
 type 3 analog value, 10 B: system type, system address, part type, part address, analog type,
 value int16.
 
+One transmission device reports many parts (every detector on a fire-alarm panel), often
+several in the same second, and the frame has no per-object counter. So each record's ``seq`` is
+the part's address, ``part_seq``: (device, type or metric, time, seq) then tells two parts apart,
+while a frame re-sent after a lost confirm still gives the same identities and is stored once.
+
 Frame and object times carry no zone. The devices are installed in China and keep local time,
 so they are read as China Standard Time (UTC+08:00, no daylight saving) and stored in UTC.
 """
@@ -356,6 +361,11 @@ def map_frame(
             _map_analog(obj, at, ts, out, device_id=device_id)
 
 
+def part_seq(obj: GbObject) -> int:
+    """Return the part's address as one integer (48 bits): the record's ``seq``."""
+    return obj.system_type << 40 | obj.system_address << 32 | obj.zone << 16 | obj.position
+
+
 def _map_status(
     obj: PartStatus, frame: GbFrame, at: str, ts: datetime, out: Decoded, *, device_id: str
 ) -> None:
@@ -383,7 +393,7 @@ def _map_status(
         "source_address": frame.source,
     }
     for kind in kinds:
-        out.records.append(DeviceEvent(device_id, ts, None, kind, dict(detail)))
+        out.records.append(DeviceEvent(device_id, ts, part_seq(obj), kind, dict(detail)))
 
 
 def _map_analog(obj: AnalogValue, at: str, ts: datetime, out: Decoded, *, device_id: str) -> None:
@@ -399,4 +409,4 @@ def _map_analog(obj: AnalogValue, at: str, ts: datetime, out: Decoded, *, device
     if reason is not None:
         out.rejections.append(PartRejection(f"{at}.value", reason, f"{metric}={value}"))
         return
-    out.records.append(Reading(device_id, ts, None, metric, value))
+    out.records.append(Reading(device_id, ts, part_seq(obj), metric, value))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from devices.codecs.gb26875 import CST, GbFrame, PartStatus, encode
 from simulators.sensors import batch, event, iso, sample
 from tests.fix_ingest import IngestHarness, wait_until
 from tests.golden import frame
@@ -120,6 +121,34 @@ def test_gb26875_fire_alarm_and_analog_pressure(ingest: IngestHarness) -> None:
     ((ts, metric, value, _seq),) = _readings(ingest, dev)
     assert (metric, round(value, 6)) == ("pressure_mpa", 0.32)
     assert ts == datetime(2024, 11, 26, 7, 10, 0, tzinfo=UTC)  # 15:10:00 China time
+
+
+def test_gb26875_two_detectors_in_one_second_are_two_events_even_when_resent(
+    ingest: IngestHarness,
+) -> None:
+    dev, marker = ingest.device("PANEL"), ingest.device("MARK")
+    ingest.register(dev, kind="transmission")
+    ingest.register(marker)
+    when = datetime(2026, 11, 26, 14, 30, 0, tzinfo=CST)  # 06:30 UTC, as the panel's clock says
+    detectors = tuple(
+        PartStatus(1, 1, 40, zone, 1, 0x0002, f"{zone}区1号感烟探测器", when) for zone in (3, 4)
+    )
+    raw = encode(
+        GbFrame(serial=7, time=when, source=889, destination=88888, command=2, unit_type=2,
+                objects=detectors)
+    )  # fmt: skip
+    topic = f"{ingest.prefix}/d/{dev}/raw/gb26875"
+    after = sample(marker, T0, 1, {"pressure_mpa": 0.3}, prefix=ingest.prefix)
+    # The frame twice (a resend after a lost confirm), then a marker: ingest keeps the order.
+    ingest.publisher.publish_all([(topic, raw), (topic, raw), after])
+    wait_until(lambda: len(_readings(ingest, marker)) == 1, what="the marker after the frames")
+    rows = ingest.rows(
+        "SELECT ts, type, detail->>'part_address' FROM device_events WHERE device_id = %s "
+        "ORDER BY 3",
+        dev,
+    )
+    assert rows == [(T0, "smoke_alarm", "3-1"), (T0, "smoke_alarm", "4-1")]
+    assert ingest.scalar("SELECT count(*) FROM ingest_conflicts WHERE device_id = %s", dev) == 0
 
 
 def test_redelivered_sample_is_stored_once_and_a_changed_one_is_a_conflict(

@@ -20,6 +20,7 @@ from devices.codecs.gb26875 import (
     decode,
     encode,
     parse_frame,
+    part_seq,
 )
 from devices.exceptions import DecodeError
 from devices.models import Decoded, DecodePolicy, DeviceEvent, Reading
@@ -122,7 +123,7 @@ def test_f1_becomes_a_smoke_alarm_in_utc() -> None:
         DeviceEvent(
             DEV,
             datetime(2012, 9, 26, 1, 58, 2, tzinfo=UTC),
-            None,
+            1 << 40 | 1 << 32 | 10 << 16 | 2,  # the part's address: system 1/1, zone 10, no. 2
             "smoke_alarm",
             {
                 "system_type": 1,
@@ -155,7 +156,13 @@ def test_f3_analog_pressure() -> None:
     assert frame.objects == (PRESSURE,)
     decoded = RAW_CODECS["gb26875"](F3, device_id=DEV, received_at=NOW, policy=POLICY)
     assert decoded.records == [
-        Reading(DEV, datetime(2024, 11, 26, 7, 10, tzinfo=UTC), None, "pressure_mpa", 0.32)
+        Reading(
+            DEV,
+            datetime(2024, 11, 26, 7, 10, tzinfo=UTC),
+            11 << 40 | 1 << 32 | 5 << 16 | 1,  # hydrant system 11/1, zone 5, position 1
+            "pressure_mpa",
+            0.32,
+        )
     ]
 
 
@@ -339,7 +346,8 @@ def test_decode_encode_round_trip(values: list[int]) -> None:
     objects = [replace(PRESSURE, value=v, zone=i) for i, v in enumerate(values)]
     decoded = run(frame_of(*objects))
     assert decoded.records == [
-        Reading(DEV, F3_SAMPLE_TIME, None, "pressure_mpa", v / 10_000) for v in values
+        Reading(DEV, F3_SAMPLE_TIME, part_seq(o), "pressure_mpa", v / 10_000)
+        for o, v in zip(objects, values, strict=True)
     ]
 
 
@@ -355,3 +363,23 @@ def test_any_single_byte_corruption_is_caught(position: int, flip: int) -> None:
     raw[position] ^= flip
     with pytest.raises(DecodeError):  # a byte sum catches every single-byte change
         run(bytes(raw))
+
+
+def test_two_parts_in_the_same_second_have_distinct_identities() -> None:
+    other = replace(SMOKE, zone=4, position=1, description="4区1号感烟探测器")
+    twin_pressure = replace(PRESSURE, position=2)
+    events = run(frame_of(SMOKE, other)).records
+    readings = run(frame_of(PRESSURE, twin_pressure)).records
+    for records in (events, readings):
+        assert len(records) == 2
+        assert records[0].ts == records[1].ts
+        assert records[0].seq != records[1].seq
+    # The same frame decoded again (a resend after a lost confirm) gives the same identities.
+    again = run(frame_of(SMOKE, other)).records
+    assert [(r.ts, r.seq) for r in again] == [(r.ts, r.seq) for r in events]
+
+
+def test_part_seq_packs_the_whole_part_address() -> None:
+    assert part_seq(SMOKE) == 1 << 40 | 1 << 32 | 3 << 16 | 7
+    assert part_seq(replace(SMOKE, system_address=2)) != part_seq(SMOKE)
+    assert part_seq(replace(SMOKE, system_type=2)) != part_seq(SMOKE)
