@@ -31,8 +31,10 @@ KNOWN_METRICS: Final[dict[str, MetricSpec]] = {
     )
 }
 
-# Unknown metric names are kept (and counted) but must still be safe identifiers.
-METRIC_NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# Unknown metric names are kept and counted (CONTRACT §1), so vendor spellings pass: camelCase,
+# dotted, dashed (``signalStrength``, ``pm2.5``, ``co2-ppm``). They must still be identifiers a
+# query string and a JSON key carry unchanged: ASCII, no spaces or control characters.
+METRIC_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 
 
 def check_value(metric: str, value: object) -> str | None:

@@ -29,7 +29,8 @@ def parse_ts(raw: object) -> datetime:
             raise BadTime("bad_time", f"{raw} ms is out of range") from exc
     if isinstance(raw, str):
         try:
-            parsed = datetime.fromisoformat(raw)
+            # RFC 3339 allows a lower-case "t" and "z"; fromisoformat takes only capitals.
+            parsed = datetime.fromisoformat(raw.upper())
         except ValueError as exc:
             raise BadTime("bad_time", f"{raw!r} is not ISO 8601") from exc
         if parsed.tzinfo is None:

@@ -73,7 +73,7 @@ def write_batch(
         row = conn.execute("SELECT nextval('ingest_batches_batch_id_seq')").fetchone()
         assert row is not None
         batch_id = int(row[0])
-        readings, r_dups, r_conflicts = _store(
+        stored_readings = _store(
             conn,
             table="readings",
             rows=_reading_rows(batch.readings, batch_id),
@@ -82,6 +82,7 @@ def write_batch(
             types=_READING_TYPES,
             conflict_sql=_READING_CONFLICTS,
         )
+        readings, r_dups, r_conflicts = stored_readings.counts
         events, e_dups, e_conflicts = _store(
             conn,
             table="device_events",
@@ -90,7 +91,7 @@ def write_batch(
             columns=_EVENT_COLUMNS,
             types=_EVENT_TYPES,
             conflict_sql=_EVENT_CONFLICTS,
-        )
+        ).counts
         fixes, f_dups, f_conflicts = _store(
             conn,
             table="fixes",
@@ -99,7 +100,7 @@ def write_batch(
             columns=_FIX_COLUMNS,
             types=_FIX_TYPES,
             conflict_sql=_FIX_CONFLICTS,
-        )
+        ).counts
         terminal = TerminalRows()
         store_reports(
             conn, reports=batch.reports, batch_id=batch_id, fix_window=fix_window, result=terminal
@@ -107,7 +108,7 @@ def write_batch(
         store_photo_rows(conn, photos=batch.photos, result=terminal)
         rejections = batch.rejections + terminal.rejections
         _store_rejections(conn, rejections)
-        _update_status(conn, batch)
+        _update_status(conn, batch, stored_rows=stored_readings.rows)
         conn.execute(
             "INSERT INTO ingest_batches (batch_id, messages, readings, events, rejected, fixes,"
             " reports, photos) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
@@ -232,6 +233,22 @@ WHERE (r.lat, r.lon) IS DISTINCT FROM (s.lat, s.lon)
 """
 
 
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What one table's COPY kept: counts, and the rows kept when not all of them were."""
+
+    stored: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    # None: every row offered was stored. Otherwise the rows stored, in ``columns`` order.
+    rows: list[tuple[Any, ...]] | None = None
+
+    @property
+    def counts(self) -> tuple[int, int, int]:
+        """Return (stored, duplicates, conflicts)."""
+        return self.stored, self.duplicates, self.conflicts
+
+
 def _store(
     conn: Conn,
     *,
@@ -241,10 +258,10 @@ def _store(
     columns: str,
     types: list[str],
     conflict_sql: str,
-) -> tuple[int, int, int]:
-    """COPY rows into ``table``; return (stored, duplicates, conflicts)."""
+) -> _Stored:
+    """COPY rows into ``table``; say how many were stored, duplicates and conflicts."""
     if count == 0:
-        return 0, 0, 0
+        return _Stored()
     materialised = list(rows)
     try:
         with conn.transaction():  # a savepoint: the fast path may fail on the identity
@@ -258,7 +275,7 @@ def _store(
             types=types,
             conflict_sql=conflict_sql,
         )
-    return count, 0, 0
+    return _Stored(count)
 
 
 def _store_deduplicated(
@@ -269,7 +286,7 @@ def _store_deduplicated(
     columns: str,
     types: list[str],
     conflict_sql: str,
-) -> tuple[int, int, int]:
+) -> _Stored:
     staging = f"staging_{table}"
     conn.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {staging} "
@@ -277,12 +294,15 @@ def _store_deduplicated(
     )
     conn.execute(f"TRUNCATE {staging}")
     _copy(conn, staging, columns, types, rows)
-    cur = conn.execute(
-        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} ON CONFLICT DO NOTHING"
-    )
-    stored = cur.rowcount
+    # RETURNING names the rows that went in, so what is derived from them (a device's latest
+    # values) never takes a conflicting resend the table itself refused.
+    kept = conn.execute(
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} "
+        f"ON CONFLICT DO NOTHING RETURNING {columns}"
+    ).fetchall()
+    stored = len(kept)
     conflicts = conn.execute(conflict_sql).rowcount
-    return stored, len(rows) - stored - conflicts, conflicts
+    return _Stored(stored, len(rows) - stored - conflicts, conflicts, kept)
 
 
 def _store_rejections(conn: Conn, rejections: list[Rejection]) -> None:
@@ -310,16 +330,33 @@ class _SenderStatus:
     latest: dict[str, tuple[datetime, float, int | None]] = field(default_factory=dict)
 
 
-def _update_status(conn: Conn, batch: PreparedBatch) -> None:
-    """Upsert each sender's last-heard time and newest value per metric."""
+def _update_status(
+    conn: Conn, batch: PreparedBatch, *, stored_rows: list[tuple[Any, ...]] | None
+) -> None:
+    """Upsert each sender's last-heard time and newest value per metric.
+
+    Every message counts as hearing from its device; only readings that were stored may become
+    a latest value (``stored_rows`` None: all of them were), so a conflicting resend never
+    shows in the device view while the readings keep the first value (CONTRACT §1).
+    """
     status: dict[str, _SenderStatus] = {}
     for reading, received_at in batch.readings:
         entry = status.setdefault(reading.device_id, _SenderStatus(received_at, reading.ts))
         entry.last_received_at = max(entry.last_received_at, received_at)
         entry.last_ts = max(entry.last_ts, reading.ts)
-        known = entry.latest.get(reading.metric)
-        if known is None or reading.ts >= known[0]:
-            entry.latest[reading.metric] = (reading.ts, reading.value, reading.seq)
+    values: Iterable[tuple[str, datetime, str, float, int | None]]
+    if stored_rows is None:
+        values = ((r.device_id, r.ts, r.metric, r.value, r.seq) for r, _ in batch.readings)
+    else:  # rows in _READING_COLUMNS order: ts, device_id, metric, value, seq, ...
+        values = (
+            (device_id, ts, metric, value, None if seq == NO_SEQ else seq)
+            for ts, device_id, metric, value, seq, *_ in stored_rows
+        )
+    for device_id, ts, metric, value, seq in values:
+        latest = status[device_id].latest
+        known = latest.get(metric)
+        if known is None or ts >= known[0]:
+            latest[metric] = (ts, value, seq)
     for event, received_at in batch.events:
         entry = status.setdefault(event.device_id, _SenderStatus(received_at, event.ts))
         entry.last_received_at = max(entry.last_received_at, received_at)

@@ -13,12 +13,28 @@ from api.errors import ApiError
 from api.pagination import MAX_LIMIT, decode_cursor, page
 from devices import registry, service
 from devices.flows import RegistryKind, parse_registry, store_registry, unreadable
+from devices.geo import Crs, from_wgs84
 from ingest.readings import list_buckets, list_readings
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 
-_BUCKET = re.compile(r"(\d+)(s|m|h|d)")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+# "5m", "15min", "2 hours", "1w"; a bare number is seconds. Months and years have no fixed
+# width, so they are not buckets.
+_BUCKET = re.compile(r"(\d+) ?([a-z]*)")
+_UNITS = {
+    **dict.fromkeys(("", "s", "sec", "secs", "second", "seconds"), "seconds"),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), "minutes"),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), "hours"),
+    **dict.fromkeys(("d", "day", "days"), "days"),
+    **dict.fromkeys(("w", "wk", "week", "weeks"), "weeks"),
+}
+# ISO 8601 durations of fixed width: PT5M, PT1H30M, P1D, P1W.
+_ISO_BUCKET = re.compile(
+    r"P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?",
+    re.IGNORECASE,
+)
+_MAX_BUCKET = timedelta(days=3660)
 
 
 async def _body_and_format(request: Request) -> tuple[bytes, registry.Format | None]:
@@ -73,7 +89,9 @@ async def import_staff(request: Request, conn: Conn, caller: Caller) -> dict[str
 
 
 @router.get("/devices/{device_id}")
-def get_device(device_id: str, request: Request, conn: Conn, _caller: Caller) -> dict[str, Any]:
+def get_device(
+    device_id: str, request: Request, conn: Conn, _caller: Caller, crs: Crs = Crs.WGS84
+) -> dict[str, Any]:
     """Return a device's registry fields, status, last_seen and latest value per metric."""
     status = request.app.state.status_settings
     view = service.get_device(
@@ -85,17 +103,32 @@ def get_device(device_id: str, request: Request, conn: Conn, _caller: Caller) ->
     )
     if view is None:
         raise ApiError(404, "not_found", f"no device {device_id!r} in the registry")
-    return view.model_dump(mode="json")
+    body = view.model_dump(mode="json")
+    if crs is not Crs.WGS84 and view.lat is not None and view.lon is not None:
+        # Stored in WGS-84; shown in the system the caller's map draws in (CONTRACT §4).
+        body["lat"], body["lon"] = from_wgs84(view.lat, view.lon, crs)
+    return body
 
 
 def parse_bucket(text: str) -> timedelta:
-    """Parse ``5m``, ``1h``, ``30s``, ``1d`` into a timedelta."""
-    match = _BUCKET.fullmatch(text.strip())
-    if not match or int(match.group(1)) == 0:
+    """Parse ``5m``, ``1h``, ``30s``, ``1d``, ``1w``, ``15min`` or ``PT5M`` into a timedelta."""
+    spelled = text.strip()
+    width: timedelta | None = None
+    try:
+        if (iso := _ISO_BUCKET.fullmatch(spelled)) is not None:
+            parts = {unit: int(n) for unit, n in iso.groupdict().items() if n is not None}
+            width = timedelta(**parts) if parts else None
+        elif (match := _BUCKET.fullmatch(spelled.lower())) and match.group(2) in _UNITS:
+            width = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        width = None
+    if width is None or not timedelta(0) < width <= _MAX_BUCKET:
         raise ApiError(
-            400, "invalid_bucket", f"bucket must look like 30s, 5m, 1h or 1d, got {text!r}"
+            400,
+            "invalid_bucket",
+            f"bucket must look like 30s, 5m, 15min, 1h, 1d, 1w or PT5M, got {text!r}",
         )
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    return width
 
 
 @router.get("/devices/{device_id}/readings")

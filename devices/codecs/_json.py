@@ -92,7 +92,9 @@ def check_device(doc: dict[str, Any], raw: bytes, device_id: str) -> None:
         )
 
 
-def batch_items(doc: dict[str, Any], raw: bytes, key: str, policy: DecodePolicy) -> list[Any]:
+def batch_items(
+    doc: dict[str, Any], raw: bytes, key: str, policy: DecodePolicy, *, device_id: str
+) -> list[Any]:
     """Return the batch list under ``key`` after the whole-payload checks."""
     items = doc[key]
     if not isinstance(items, list):
@@ -105,6 +107,11 @@ def batch_items(doc: dict[str, Any], raw: bytes, key: str, policy: DecodePolicy)
             raw,
             detail=f"{len(items)} {key} > {policy.max_batch_samples}",
         )
+    # An item naming another device is an embedded ID that disagrees with the topic (CONTRACT
+    # §1): the payload is forged or misrouted, so none of it is trusted.
+    for item in items:
+        if isinstance(item, dict) and "device_id" in item:
+            check_device(item, raw, device_id)
     return items
 
 

@@ -38,7 +38,8 @@ def decode(raw: bytes, *, device_id: str, received_at: datetime, policy: DecodeP
     check_device(doc, raw, device_id)
     out = Decoded()
     if _CONTAINER in doc:
-        for index, event in enumerate(batch_items(doc, raw, _CONTAINER, policy)):
+        items = batch_items(doc, raw, _CONTAINER, policy, device_id=device_id)
+        for index, event in enumerate(items):
             _event(event, index, out, device_id=device_id, received_at=received_at, policy=policy)
     elif "type" in doc:
         _event(doc, None, out, device_id=device_id, received_at=received_at, policy=policy)

@@ -101,7 +101,9 @@ def _position(value: object, raw: bytes) -> tuple[float | None, float | None]:
         return None, None
     if not isinstance(value, dict):
         raise DecodeError("bad_position", raw, detail=f"position {show(value)} is not an object")
-    crs = value.get("crs", "wgs84")
+    crs = value.get("crs")
+    if crs is None:  # absent or null: not given, so the contract's default
+        crs = Crs.WGS84.value
     if crs not in {c.value for c in Crs}:
         raise DecodeError("bad_crs", raw, detail=f"crs {show(crs)} is not wgs84, gcj02 or bd09")
     lat, lon = value.get("lat"), value.get("lon")

@@ -38,7 +38,7 @@ def decode(raw: bytes, *, device_id: str, received_at: datetime, policy: DecodeP
     check_device(doc, raw, device_id)
     out = Decoded()
     if _CONTAINER in doc:
-        samples = batch_items(doc, raw, _CONTAINER, policy)
+        samples = batch_items(doc, raw, _CONTAINER, policy, device_id=device_id)
         for index, sample in enumerate(samples):
             _sample(sample, index, out, device_id=device_id, received_at=received_at, policy=policy)
     elif "values" in doc:
@@ -76,7 +76,7 @@ def _sample(
                 PartRejection(
                     where(_CONTAINER, index, "values"),
                     "bad_metric_name",
-                    f"{metric[:80]!r} is not [a-z][a-z0-9_]{{0,63}}",
+                    f"{metric[:80]!r} is not [A-Za-z][A-Za-z0-9_.-]{{0,63}}",
                 )
             )
             continue

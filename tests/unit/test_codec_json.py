@@ -76,6 +76,16 @@ def test_contract_batch_with_unix_ms_and_offset_times() -> None:
     assert all(r.ts.tzinfo is not None for r in decoded.records)
 
 
+@pytest.mark.parametrize(
+    "ts",
+    ["2026-11-26T06:30:00Z", "2026-11-26t06:30:00z", "2026-11-26 06:30:00.000+00:00",
+     "2026-11-26T14:30:00+0800", "2026-11-26T14:30:00+08"],
+)  # fmt: skip
+def test_iso_8601_spellings_of_one_instant(ts: str) -> None:
+    decoded = tele({"ts": ts, "values": {"pressure_mpa": 0.3}})
+    assert [r.ts for r in decoded.records] == [T0]
+
+
 def test_unknown_metric_is_kept_and_counted() -> None:
     decoded = tele({"ts": TS, "values": {"cell_id": 460001, "pressure_mpa": 0.3}})
     assert metrics(decoded) == [("cell_id", 460001.0), ("pressure_mpa", 0.3)]
@@ -178,7 +188,7 @@ def test_huge_integer_of_an_unknown_metric_is_rejected_not_crashed() -> None:
     assert decoded.unknown_metrics == 0
 
 
-@pytest.mark.parametrize("name", ["Pressure", "1abc", "a-b", "x" * 65, "", "a\x00"])
+@pytest.mark.parametrize("name", ["Pressure MPa", "1abc", "a/b", "x" * 65, "", "a\x00", "压力"])
 def test_bad_metric_name_rejects_only_that_value(name: str) -> None:
     decoded = tele({"ts": TS, "values": {name: 1.0, "battery_pct": 9}})
     assert reasons(decoded) == [("values", "bad_metric_name")]
