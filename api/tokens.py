@@ -9,6 +9,8 @@ from typing import Any, Final
 
 import psycopg
 
+from rules.grid_codes import in_area
+
 ROLES: Final = frozenset({"admin", "operator", "integrator", "grid_worker", "viewer"})
 
 
@@ -19,11 +21,11 @@ class Principal:
     role: str
     areas: tuple[str, ...]
 
-    def sees(self, code: str | None) -> bool:
-        """Tell whether an object located at grid/community/street ``code`` is visible."""
+    def sees_place(self, *, grid: str | None, community: str | None, street: str | None) -> bool:
+        """Tell whether an object located in these grid codes is inside the caller's areas."""
         if not self.areas:
             return True
-        return code is not None and any(code.startswith(a) for a in self.areas)
+        return any(in_area(a, grid=grid, community=community, street=street) for a in self.areas)
 
 
 def create_token(

@@ -8,7 +8,8 @@ import logging
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from pydantic import ValidationError
@@ -29,8 +30,18 @@ class InputError(Exception):
     """Bad input from the user: exit 2 with a one-line reason."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with CONTRACT §5's usage error: exit 2 and ONE line on stderr, not the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prog: message (see prog --help)`` on one line and exit 2."""
+        reason = " ".join(message.split())
+        self.exit(2, f"{self.prog}: {reason} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="firegrid", description=__doc__)
+    # Subparsers are made of the parent's class, so every level answers in one line.
+    parser = _Parser(prog="firegrid", description=__doc__)
     parser.add_argument("--db-url", help="libpq URL (default: FIREGRID_DB_URL or embedded)")
     parser.add_argument("--mqtt-url", help="mqtt://... (default: FIREGRID_MQTT_URL or embedded)")
     parser.add_argument("--http", help="host:port for the API (default 127.0.0.1:8080)")
@@ -75,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         "--area",
         action="append",
         default=[],
-        help="street, community or grid code (repeatable); none: all",
+        help="street, community or grid code (repeatable); an operator needs one; none: all",
     )
     create.add_argument("--note", default="")
 
@@ -162,7 +173,12 @@ def _import(settings: Settings, kind: RegistryKind, path: Path) -> int:
             ensure_ascii=False,
         )
     )
-    return 0 if not outcome.errors else 2
+    if outcome.errors:
+        # The rows' errors are in the JSON above; stderr says why the exit code is 2.
+        n = len(outcome.errors)
+        print(f"firegrid: {path}: {n} row(s) refused, see errors", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _import_grids(settings: Settings, path: Path, source: str | None) -> int:
@@ -186,7 +202,19 @@ def _import_grids(settings: Settings, path: Path, source: str | None) -> int:
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
     from api.tokens import create_token
+    from devices.registry import AREA_CODE
 
+    for area in args.area:
+        # ASCII only: \d would also take full-width digits, which no stored code has.
+        if not (area.isascii() and AREA_CODE.fullmatch(area)):
+            raise InputError(
+                f"--area {area!r}: not a county (6), street (9), community (12) or grid"
+                " (14 or 15 digits) code"
+            )
+    if args.role == "operator" and not args.area:
+        # CONTRACT §4: an operator sees only what lies inside its area codes; with none it
+        # would see everything.
+        raise InputError("an operator token needs --area CODE (repeatable)")
     with psycopg.connect(_db(settings)) as conn:
         try:
             token = create_token(conn, role=args.role, areas=args.area, note=args.note)
@@ -254,8 +282,18 @@ def _running_firegrid(settings: Settings) -> tuple[str, str]:
     with psycopg.connect(db_url, connect_timeout=5) as conn:
         conn.execute("SELECT 1 FROM ingest_batches LIMIT 1")
     if not broker_reachable(mqtt_url):
-        raise ConnectionError(f"no broker at {mqtt_url}: is FireGrid running?")
+        where = _without_password(mqtt_url)
+        raise ConnectionError(f"no broker at {where}: is FireGrid running?")
     return db_url, mqtt_url
+
+
+def _without_password(url: str) -> str:
+    """Return ``url`` with the password of its user part masked (CONTRACT §5: never printed)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def _time(text: str, name: str) -> datetime:

@@ -159,3 +159,21 @@ def parse_code(raw: object, level: GridLevel | str | None = None) -> GridCode:
 
 def _kind(raw: object) -> str:
     return "null" if raw is None else type(raw).__name__
+
+
+def in_area(area: str, *, grid: str | None, community: str | None, street: str | None) -> bool:
+    """Tell whether a place with these codes lies in ``area`` (a grid, community or street code;
+    any other length, such as a 6-digit county, is a prefix of the street code).
+
+    Codes of a level are compared whole, never as prefixes: a 14-digit grid code is a string
+    prefix of ten 15-digit grid codes of its community, and the two forms coexist.
+    ``rules.hazard_service.area_condition`` is the same test in SQL.
+    """
+    level = level_for_length(len(area))
+    if level is GridLevel.GRID:
+        return grid == area
+    if level is GridLevel.COMMUNITY:
+        return community == area
+    if level is GridLevel.STREET:
+        return street == area
+    return street is not None and street.startswith(area)

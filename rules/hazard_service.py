@@ -19,6 +19,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from rules.engine_service import dt_to_ms, ms_to_dt
+from rules.grid_codes import GridLevel, level_for_length
 from rules.grid_locator import GridLocator
 from rules.hazards import HazardOp, HazardRecord, decide
 from rules.models import Severity
@@ -340,6 +341,26 @@ def locate_subjects(
 # ---- reading and acknowledging ------------------------------------------------------------
 
 
+def area_condition(codes: Sequence[str]) -> tuple[str, list[Any]]:
+    """Return SQL true for a hazard inside any of ``codes``, and its parameters.
+
+    The SQL form of ``rules.grid_codes.in_area``: a grid, community or street code equals the
+    hazard's code of that level (a 14-digit grid is a string prefix of 15-digit ones, not their
+    area); any other length, such as a 6-digit county, is a prefix of its street code.
+    """
+    # In the order of the SQL's parameters: grids, communities, streets, then other prefixes.
+    order = (GridLevel.GRID, GridLevel.COMMUNITY, GridLevel.STREET, None)
+    by_level: dict[GridLevel | None, list[str]] = {level: [] for level in order}
+    for code in codes:
+        by_level[level_for_length(len(code))].append(code)
+    return (
+        "(grid_code = ANY(%s::text[]) OR community_code = ANY(%s::text[])"
+        " OR street_code = ANY(%s::text[])"
+        " OR EXISTS (SELECT 1 FROM unnest(%s::text[]) AS p WHERE starts_with(street_code, p)))",
+        [by_level[level] for level in order],
+    )
+
+
 def list_hazards(
     conn: Conn,
     *,
@@ -353,8 +374,8 @@ def list_hazards(
     before_id: int | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
-    """Return hazards newest first; ``area`` and ``areas`` match grid, community or street code
-    prefixes (``areas``: what the caller may see; empty: everything)."""
+    """Return hazards newest first in ``area`` and in any of ``areas`` (what the caller may
+    see; empty: everything), each a grid, community or street code (``area_condition``)."""
     where: list[str] = ["true"]
     args: list[Any] = []
     for col, value in (
@@ -366,15 +387,11 @@ def list_hazards(
         if value is not None:
             where.append(f"{col} = %s")
             args.append(value)
-    if area is not None:
-        where.append("(grid_code LIKE %s OR community_code LIKE %s OR street_code LIKE %s)")
-        args += [area + "%"] * 3
-    if areas:
-        pats = [a + "%" for a in areas]
-        where.append(
-            "(grid_code LIKE ANY(%s) OR community_code LIKE ANY(%s) OR street_code LIKE ANY(%s))"
-        )
-        args += [pats] * 3
+    for codes in ([area] if area is not None else [], list(areas)):
+        if codes:
+            condition, values = area_condition(codes)
+            where.append(condition)
+            args += values
     if since is not None:
         where.append("opened_at >= %s")
         args.append(since)

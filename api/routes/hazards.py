@@ -27,8 +27,9 @@ class AckBody(BaseModel):
 
 
 def _visible(caller: Principal, row: dict[str, Any]) -> bool:
-    codes = (row["grid_code"], row["community_code"], row["street_code"])
-    return any(caller.sees(c) for c in codes if c is not None) if caller.areas else True
+    return caller.sees_place(
+        grid=row["grid_code"], community=row["community_code"], street=row["street_code"]
+    )
 
 
 def _item(row: dict[str, Any], crs: Crs) -> dict[str, Any]:
