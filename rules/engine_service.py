@@ -179,7 +179,7 @@ FROM hazard_reports
 _LOCATED: Final = """
 UPDATE hazard_reports AS h SET grid_code = u.g, community_code = u.c, street_code = u.s,
     grid_version = %s
-FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[]) AS u(id, g, c, s)
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS u(id, g, c, s)
 WHERE h.report_id = u.id
 """
 

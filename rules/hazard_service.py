@@ -286,7 +286,7 @@ class DbSink:
 _REPORT_PLACES: Final = """
 SELECT report_id::text, lat, lon, terminal_id, unit_id, grid_code, community_code, street_code,
        grid_version
-FROM hazard_reports WHERE report_id = ANY(%s::uuid[])
+FROM hazard_reports WHERE report_id = ANY(%s::text[])
 """
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from api.deps import Caller, Conn
 from api.errors import ApiError
 from api.pagination import MAX_LIMIT, decode_cursor, page
+from devices.codecs.json_report import canonical_report_id
 from devices.geo import Crs, from_wgs84, haversine_m
 from ingest.config import TerminalSettings
 from ingest.terminals import get_photo, get_report, list_track
@@ -80,11 +80,8 @@ def get_hazard_report(
     report_id: str, request: Request, conn: Conn, _caller: Caller, crs: Crs = Crs.WGS84
 ) -> dict[str, Any]:
     """Return a hazard report, the photos that have arrived, those still missing, and flags."""
-    try:
-        canonical = str(uuid.UUID(report_id))
-    except ValueError:
-        raise ApiError(404, "not_found", f"no report {report_id!r}") from None
-    row = get_report(conn, report_id=canonical)
+    canonical = canonical_report_id(report_id)
+    row = None if canonical is None else get_report(conn, report_id=canonical)
     if row is None:
         raise ApiError(404, "not_found", f"no report {report_id!r}")
     settings = _terminal_settings(request)

@@ -73,18 +73,31 @@ def _check_terminal(doc: dict[str, Any], raw: bytes, terminal_id: str) -> None:
         )
 
 
+def canonical_report_id(value: str) -> str | None:
+    """Return the one spelling of a report ID, or None when ``value`` is not one.
+
+    A UUID (what the contract's example shows) is written lower-case with hyphens, so one
+    report is one report however its terminal spelled it; any other ID follows the contract's
+    ID alphabet (``[A-Za-z0-9_.-]{1,64}``, as a vendor's own report numbers do) and is kept
+    as sent.
+    """
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return value if _ID.fullmatch(value) else None
+
+
 def _report_id(value: object, raw: bytes) -> str:
     if value is None:
         raise DecodeError("missing_field", raw, detail="report_id is required")
-    if not isinstance(value, str):
-        raise DecodeError("bad_report_id", raw, detail=f"report_id {show(value)} is not a UUID")
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
+    canonical = canonical_report_id(value) if isinstance(value, str) else None
+    if canonical is None:
         raise DecodeError(
-            "bad_report_id", raw, detail=f"report_id {show(value)} is not a UUID"
-        ) from None
-    return str(parsed)  # canonical lower-case form: one report, however its ID was written
+            "bad_report_id",
+            raw,
+            detail=f"report_id {show(value)} is neither a UUID nor [A-Za-z0-9_.-]{{1,64}}",
+        )
+    return canonical
 
 
 def _time(doc: dict[str, Any], raw: bytes, received_at: datetime, policy: DecodePolicy) -> datetime:

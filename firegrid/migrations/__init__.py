@@ -14,6 +14,7 @@ from firegrid.migrations import (
     m0003_grids,
     m0004_hazards,
     m0005_reports_located,
+    m0006_report_ids,
 )
 from ingest.config import StorageSettings
 
@@ -35,6 +36,7 @@ MIGRATIONS: list[Migration] = [
     Migration(3, "grids: versions and areas, PostGIS when present; patrols", m0003_grids.apply),
     Migration(4, "hazards, hazard events, rule state, rules watermark", m0004_hazards.apply),
     Migration(5, "hazard reports located; a hazard per report", m0005_reports_located.apply),
+    Migration(6, "report IDs: a UUID or a vendor's report number", m0006_report_ids.apply),
 ]
 
 Connection = psycopg.Connection[Any]

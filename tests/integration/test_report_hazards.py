@@ -92,7 +92,7 @@ def _send(h: IngestHarness, rules: RulesService, *messages: SimMessage) -> None:
     ids = sorted({r.report_id for m in messages for r in m.expected_reports})
     query = (
         "SELECT count(*) FROM hazard_reports r JOIN ingest_batches b USING (batch_id) "
-        "WHERE r.report_id = ANY(%s::uuid[])"
+        "WHERE r.report_id = ANY(%s::text[])"
     )
     wait_until(lambda: h.scalar(query, ids) == len(ids), what=f"{len(ids)} reports committed")
     rules.process_pending()

@@ -275,3 +275,24 @@ def test_report_crs_round_trip_and_errors(ingest: IngestHarness, api: TestClient
         assert answer.status_code == code, path
         assert set(answer.json()["error"]) == {"code", "message", "details"}
     assert api.get(f"/api/v1/reports/{report_id}", headers={"Authorization": ""}).status_code == 401
+
+
+def test_a_vendor_report_number_is_a_report_id_too(ingest: IngestHarness, api: TestClient) -> None:
+    terminal = ingest.register_terminal("VND")
+    report_id = f"RPT-{uuid.uuid4().hex[:8]}.01"
+    doc = {
+        "report_id": report_id,
+        "ts": T0.isoformat(),
+        "category": "blocked_exit",
+        "description": "安全出口被锁",
+        "position": {"lat": HOME[0], "lon": HOME[1]},
+    }
+    topic = f"{ingest.prefix}/t/{terminal}/report"
+    ingest.publisher.publish_all([(topic, json.dumps(doc).encode())] * 2)  # a resend, too
+    wait_until(lambda: stored(ingest, report_id), what="the vendor-numbered report")
+    body = report_of(api, report_id)
+    assert (body["report_id"], body["category"]) == (report_id, "blocked_exit")
+    assert ingest.scalar("SELECT count(*) FROM hazard_reports WHERE terminal_id = %s", terminal) == 1
+    missing = api.get("/api/v1/reports/no such report")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"

@@ -95,6 +95,11 @@ def test_ids_and_hashes_are_canonicalised() -> None:
     assert report.photos == [SHA, "cd" * 32]
 
 
+@pytest.mark.parametrize("report_id", ["R-20261126-0001", "SHMK.report_7", "42"])
+def test_a_vendor_report_number_is_kept_as_sent(report_id: str) -> None:
+    assert run(with_(report_id=report_id)).report_id == report_id
+
+
 def test_unix_millis_time_and_matching_terminal_id_are_accepted() -> None:
     when = datetime(2026, 11, 25, 23, 12, tzinfo=UTC)
     report = run(with_(ts=int(when.timestamp() * 1000), terminal_id="T1"))
@@ -108,7 +113,9 @@ def test_unix_millis_time_and_matching_terminal_id_are_accepted() -> None:
         (b"{not json", "bad_json"),
         (b"[1, 2]", "not_an_object"),
         (with_(report_id=...), "missing_field"),
-        (with_(report_id="R-1"), "bad_report_id"),
+        (with_(report_id="R 1"), "bad_report_id"),
+        (with_(report_id="R" * 65), "bad_report_id"),
+        (with_(report_id="报告1"), "bad_report_id"),
         (with_(report_id=12), "bad_report_id"),
         (with_(ts=...), "missing_field"),
         (with_(ts="2026-11-26T07:12:00"), "time_without_offset"),
