@@ -83,9 +83,10 @@ def resolve(settings: Settings, *, need_broker: bool = True) -> Services:
 def broker_reachable(url: str, timeout_s: float = 1.0) -> bool:
     """Tell whether the broker's port accepts TCP connections."""
     parts = urlsplit(url)
+    default_port = 8883 if parts.scheme in {"mqtts", "ssl"} else 1883
     try:
         with socket.create_connection(
-            (parts.hostname or "127.0.0.1", parts.port or 1883), timeout=timeout_s
+            (parts.hostname or "127.0.0.1", parts.port or default_port), timeout=timeout_s
         ):
             return True
     except OSError:

@@ -245,10 +245,17 @@ class AppliesTo:
     agent: str | None = None
 
     def matches(self, device: DeviceContext) -> bool:
-        """Return whether ``device`` is one this rule applies to."""
+        """Return whether ``device`` is one this rule applies to.
+
+        A hydrant registered without its class is watched as a municipal one: those limits are
+        the lower ones, so a pressure too low for any hydrant is never left unwatched.
+        """
+        hydrant_class = device.hydrant_class
+        if hydrant_class is None and device.kind == "hydrant":
+            hydrant_class = "municipal"
         return (
             device.kind == self.device_kind
-            and self.hydrant_class in (None, device.hydrant_class)
+            and self.hydrant_class in (None, hydrant_class)
             and self.model in (None, device.model)
             and self.agent in (None, device.agent)
         )
