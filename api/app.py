@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
 from api.errors import install_handlers
-from api.live import PgLiveFeed
+from api.live_pg import PgLiveFeed
 from api.routes import devices, grids, hazards, patrols, rejected, system, terminals
 from api.routes import stream as stream_routes
 from devices.config import DeviceStatusSettings

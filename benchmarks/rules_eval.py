@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from rules.definitions import load_rules
 from rules.kinds.threshold import (
     ThresholdColumns,
     ThresholdParams,
@@ -34,6 +33,7 @@ from rules.kinds.threshold import (
     evaluate_columns,
 )
 from rules.models import ManySeries, Resolved, SeriesArrays, Severity, Transition
+from rules.rules_file import load_rules
 
 T0 = 1_795_674_600_000
 

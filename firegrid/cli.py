@@ -307,9 +307,9 @@ def _time(text: str, name: str) -> datetime:
 
 
 def _replay(settings: Settings, args: argparse.Namespace) -> int:
-    from rules.definitions import RuleFileError, load_rules
     from rules.flows import engine_config, replay
     from rules.replay import REGISTRY_NOTE
+    from rules.rules_file import RuleFileError, load_rules
 
     start, end = _time(args.start, "from"), _time(args.end, "to")
     if end <= start:

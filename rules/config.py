@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from rules.definitions import DEFAULT_RULES
+from rules.rules_file import DEFAULT_RULES
 
 
 class RulesSettings(BaseModel):

@@ -26,7 +26,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rules.definitions import ResolvedRule, RuleSet
-from rules.engine_run import BatchRun, hazard_op
+from rules.engine_eval import hazard_op
+from rules.engine_run import BatchRun
 from rules.engine_types import BatchData, BatchStats, EngineConfig, History, StateStore
 from rules.hazards import HazardSink
 from rules.keystate import KeyState

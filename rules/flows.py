@@ -27,7 +27,6 @@ import psycopg
 from prometheus_client import Counter
 
 from rules.config import RulesSettings
-from rules.definitions import RulesFile
 from rules.engine import Engine
 from rules.engine_service import (
     DbHistory,
@@ -47,6 +46,7 @@ from rules.hazard_service import DbSink
 from rules.hazards import HazardSink
 from rules.patrol_service import rebuild_segments
 from rules.replay import MemoryStateStore, replay
+from rules.rules_file import RulesFile
 from rules.ticks import TICKS
 
 __all__ = ["MemoryStateStore", "RulesService", "engine_config", "replay"]

@@ -17,7 +17,7 @@ from typing import Final
 
 from msgspec import Struct, structs
 
-from devices.codecs.nmea import KNOT_MPS
+from devices.codecs.nmea_sentences import KNOT_MPS
 from devices.models import Fix
 
 GEOID_SEPARATION_M: Final = 8.3  # what the Shanghai receivers in shared/data/nmea report

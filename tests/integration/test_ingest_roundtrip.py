@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from devices.codecs.gb26875 import CST, GbFrame, PartStatus, encode
+from devices.codecs.gb26875_frame import CST, GbFrame, PartStatus, encode
 from simulators.sensors import batch, event, iso, sample
 from tests.fix_ingest import IngestHarness, wait_until
 from tests.golden import frame

@@ -12,12 +12,12 @@ import psycopg
 import pytest
 
 from rules.config import RulesSettings
-from rules.definitions import load_rules
 from rules.flows import RulesService, engine_config, replay
 from rules.grid_locator import GridLocator
 from rules.hazard_service import DbSink
 from rules.hazards import HazardOp, HazardSink
 from rules.models import Severity
+from rules.rules_file import load_rules
 from simulators.sensors import event, sample
 from tests.fix_ingest import IngestHarness, wait_until
 

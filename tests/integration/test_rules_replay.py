@@ -15,10 +15,10 @@ import pytest
 
 from firegrid.cli import main
 from rules.config import RulesSettings
-from rules.definitions import load_rules
 from rules.flows import engine_config, replay
 from rules.hazards import HazardRecord
 from rules.replay import tick_schedule
+from rules.rules_file import load_rules
 from simulators.scenarios.smoke import TICK_AT
 from tests.scenarios.harness import ScenarioEnv, scenario_env
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client import REGISTRY
 
-from devices.codecs.nmea import KNOT_MPS
+from devices.codecs.nmea_sentences import KNOT_MPS
 from simulators.nmea_out import BadKind, SimFix, corrupt, epoch, gga, rmc, sentence, spoil
 from simulators.terminal import TerminalSim, expected_fixes, offset_m, walk_route
 from tests.fix_ingest import IngestHarness, wait_until

@@ -292,7 +292,9 @@ def test_a_vendor_report_number_is_a_report_id_too(ingest: IngestHarness, api: T
     wait_until(lambda: stored(ingest, report_id), what="the vendor-numbered report")
     body = report_of(api, report_id)
     assert (body["report_id"], body["category"]) == (report_id, "blocked_exit")
-    assert ingest.scalar("SELECT count(*) FROM hazard_reports WHERE terminal_id = %s", terminal) == 1
+    assert (
+        ingest.scalar("SELECT count(*) FROM hazard_reports WHERE terminal_id = %s", terminal) == 1
+    )
     missing = api.get("/api/v1/reports/no such report")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"

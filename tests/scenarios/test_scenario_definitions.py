@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devices import registry
-from rules.definitions import load_rules
 from rules.models import Severity
+from rules.rules_file import load_rules
 from simulators.scenarios import (
     SCENARIOS,
     ExpectedHazard,

@@ -11,16 +11,15 @@ from hypothesis import strategies as st
 from msgspec.structs import replace
 
 from devices.codecs import RAW_CODECS
-from devices.codecs.gb26875 import (
+from devices.codecs.gb26875 import decode, part_seq
+from devices.codecs.gb26875_frame import (
     CST,
     AnalogValue,
     GbFrame,
     PartStatus,
     checksum,
-    decode,
     encode,
     parse_frame,
-    part_seq,
 )
 from devices.exceptions import DecodeError
 from devices.models import Decoded, DecodePolicy, DeviceEvent, Reading

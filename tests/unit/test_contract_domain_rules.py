@@ -9,13 +9,13 @@ import pytest
 
 from api.tokens import Principal
 from firegrid.settings import Settings
-from rules.definitions import load_rules
 from rules.engine import Engine
 from rules.engine_types import BatchData, EngineConfig, EventRows
 from rules.flows import MemoryStateStore
 from rules.grid_codes import in_area
 from rules.hazards import InMemorySink
 from rules.models import DeviceContext, SeriesArrays, Severity
+from rules.rules_file import load_rules
 
 T0 = 1_795_674_600_000  # 2026-11-26T06:30:00Z
 

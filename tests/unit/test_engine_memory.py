@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rules.definitions import load_rules
 from rules.engine import Engine
 from rules.engine_types import BatchData, EngineConfig, EventRows, Reading
 from rules.flows import MemoryStateStore
 from rules.hazards import InMemorySink
 from rules.models import DeviceContext, SeriesArrays
+from rules.rules_file import load_rules
 
 CTX = {"H": DeviceContext("H", "hydrant", hydrant_class="municipal")}
 S = 1000

@@ -11,13 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.live import (
-    InMemoryLiveFeed,
-    LiveEvent,
-    Sequencer,
-    SubscriberTooSlowError,
-    follow,
-)
+from api.live import InMemoryLiveFeed, LiveEvent, SubscriberTooSlowError, follow
+from api.live_sequencer import Sequencer
 
 T0 = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
 

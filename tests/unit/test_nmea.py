@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.codecs import nmea
-from devices.codecs.nmea import KNOT_MPS, NmeaDecoded, NmeaPolicy, decode
+from devices.codecs import nmea_sentences
+from devices.codecs.nmea import NmeaDecoded, NmeaPolicy, decode
+from devices.codecs.nmea_sentences import KNOT_MPS
 from devices.exceptions import DecodeError
 from devices.geo import haversine_m
 from devices.models import Fix
@@ -472,15 +473,15 @@ def test_round_trip_with_rmc_lost_dates_from_the_nearest_rmc(
 
 def field_by_field(raw: bytes) -> NmeaDecoded:
     """Decode with the regex fast paths disabled, so every line takes the detailed path."""
-    saved = nmea._GGA_FAST, nmea._RMC_FAST
+    saved = nmea_sentences._GGA_FAST, nmea_sentences._RMC_FAST
     never = re.compile(b"(?!)")
-    setattr(nmea, "_GGA_FAST", never)  # noqa: B010 - the names are Final for mypy
-    setattr(nmea, "_RMC_FAST", never)  # noqa: B010
+    setattr(nmea_sentences, "_GGA_FAST", never)  # noqa: B010 - the names are Final for mypy
+    setattr(nmea_sentences, "_RMC_FAST", never)  # noqa: B010
     try:
         return run(raw)
     finally:
-        setattr(nmea, "_GGA_FAST", saved[0])  # noqa: B010
-        setattr(nmea, "_RMC_FAST", saved[1])  # noqa: B010
+        setattr(nmea_sentences, "_GGA_FAST", saved[0])  # noqa: B010
+        setattr(nmea_sentences, "_RMC_FAST", saved[1])  # noqa: B010
 
 
 @pytest.mark.parametrize("name", ["beidou-bd.log", "beidou-gb.log"])
@@ -492,8 +493,8 @@ def test_fast_path_equals_field_by_field_on_real_logs(name: str) -> None:
 @given(tracks())
 def test_fast_path_equals_field_by_field(fixes: list[SimFix]) -> None:
     payload = write(fixes)
-    assert nmea._GGA_FAST.fullmatch(gga(fixes[0])[1:-5].encode(), 2) is not None
-    assert nmea._RMC_FAST.fullmatch(rmc(fixes[0])[1:-5].encode(), 2) is not None
+    assert nmea_sentences._GGA_FAST.fullmatch(gga(fixes[0])[1:-5].encode(), 2) is not None
+    assert nmea_sentences._RMC_FAST.fullmatch(rmc(fixes[0])[1:-5].encode(), 2) is not None
     assert run(payload) == field_by_field(payload)
 
 

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from rules.definitions import RuleFileError, RuleResolveError, RulesFile, load_rules, parse_rules
+from rules.definitions import RuleResolveError
 from rules.kinds import KINDS
 from rules.kinds.threshold import ThresholdParams
 from rules.models import DeviceContext, Severity
+from rules.rules_file import RuleFileError, RulesFile, load_rules, parse_rules
 
 BASE = """\
 version: 1

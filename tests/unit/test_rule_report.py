@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rules.definitions import RuleFileError, parse_rules
 from rules.kinds.report import LocatedReport, ReportParams, ReportState, evaluate
 from rules.models import Resolved, Severity
+from rules.rules_file import RuleFileError, parse_rules
 
 RULES = """\
 version: 1
