@@ -18,7 +18,9 @@ Rules, stated once and tested:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -30,6 +32,12 @@ from devices.geo import Crs, to_wgs84_array
 from rules.grid_model import GridArea, GridSet
 
 OUTSIDE: Final = -1
+
+# Large batches (a replay, a bulk import) are split across cores; small ones (an ingest batch
+# of a few fixes) stay whole on the calling thread.
+_WORKERS: Final = max(1, min(4, os.cpu_count() or 1))
+_MIN_CHUNK: Final = 20_000
+_POOL: Final = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="grid-locate")
 
 IndexArray = npt.NDArray[np.intp]
 FloatArray = npt.NDArray[np.float64]
@@ -88,15 +96,24 @@ class GridIndex:
         finite = np.flatnonzero(np.isfinite(la) & np.isfinite(lo))
         if finite.size == 0 or len(self._grid) == 0:
             return found
-        points = shapely.points(lo[finite], la[finite])
-        # For a point, "intersects" is exactly "covered by" (interior or boundary), and GEOS
-        # answers it from prepared polygons faster than the covered_by predicate.
-        point_i, grid_i = self._tree.query(points, predicate="intersects")
-        best = np.full(finite.size, len(self._grid), dtype=np.intp)
-        np.minimum.at(best, point_i, grid_i)
+        lons, lats = _chunks(lo[finite]), _chunks(la[finite])
+        if len(lons) == 1:  # a small batch: no hand-off to the pool
+            best = self._lowest_covering(lons[0], lats[0])
+        else:
+            best = np.concatenate(list(_POOL.map(self._lowest_covering, lons, lats)))
         hit = best < len(self._grid)
         found[finite[hit]] = best[hit]
         return found
+
+    def _lowest_covering(self, lon: FloatArray, lat: FloatArray) -> IndexArray:
+        """Return, per point, the lowest index of a grid covering it, or len(grids) for none."""
+        points = shapely.points(lon, lat)
+        # For a point, "intersects" is exactly "covered by" (interior or boundary), and GEOS
+        # answers it from prepared polygons faster than the covered_by predicate.
+        point_i, grid_i = self._tree.query(points, predicate="intersects")
+        best = np.full(lon.size, len(self._grid), dtype=np.intp)
+        np.minimum.at(best, point_i, grid_i)
+        return best
 
     def codes(
         self, index: IndexArray
@@ -125,6 +142,12 @@ class GridIndex:
     def geometry(self, index: int) -> Any:
         """Return the WGS-84 polygon of the grid at ``index`` (for maps and tests)."""
         return self._geometries[index]
+
+
+def _chunks(values: FloatArray) -> list[FloatArray]:
+    """Cut a large batch into one piece per core: GEOS releases the GIL while it queries."""
+    pieces = min(_WORKERS, max(1, values.size // _MIN_CHUNK))
+    return np.array_split(values, pieces)
 
 
 def _as_points(lat: npt.ArrayLike, lon: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:

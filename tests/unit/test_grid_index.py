@@ -88,6 +88,21 @@ def test_generated_street_centres_all_land_in_their_grid() -> None:
     assert grid.tolist() == list(centres)
 
 
+def test_a_batch_split_across_cores_answers_as_small_batches_do() -> None:
+    doc = generate_street(lat=LAT, lon=LON, communities=6, grids_per_community=12, seed=3)
+    index = GridIndex.from_gridset(parse_grids(doc))
+    rng = np.random.default_rng(5)
+    # 60,000 points around the street, a few on the grid edges' lattice and some outside
+    lat = LAT + rng.uniform(-0.02, 0.02, 60_000)
+    lon = LON + rng.uniform(-0.02, 0.02, 60_000)
+    whole = index.locate(lat, lon)  # large enough to be cut into pieces on a multi-core box
+    pieces = np.concatenate(
+        [index.locate(lat[i : i + 1000], lon[i : i + 1000]) for i in range(0, 60_000, 1000)]
+    )
+    assert np.array_equal(whole, pieces)
+    assert 0 < int((whole == OUTSIDE).sum()) < 60_000
+
+
 def test_points_given_in_gcj02_are_converted_first(block: GridIndex) -> None:
     lat = np.array([31.2515, 31.2505])
     lon = np.array([121.5005, 121.5025])
