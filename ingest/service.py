@@ -1,4 +1,7 @@
-"""SQL of the ingest path: one transaction per batch, COPY for the rows."""
+"""SQL of the ingest path: one transaction per batch, rejections, and device status.
+
+The COPY of the time-series rows themselves lives in ``ingest.series_store``.
+"""
 
 from __future__ import annotations
 
@@ -10,35 +13,11 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from devices.models import DeviceEvent, Fix, Reading
 from ingest.models import PreparedBatch, Rejection
+from ingest.series_store import EVENTS, FIXES, NO_SEQ, READINGS, store_series
 from ingest.terminals import TerminalRows, store_photo_rows, store_reports
 
 Conn = psycopg.Connection[Any]
-
-NO_SEQ = -1  # stored for "the device sent no seq"; see m0001 on why not NULL
-
-_READING_COLUMNS = "ts, device_id, metric, value, seq, received_at, batch_id"
-_READING_TYPES = ["timestamptz", "text", "text", "float8", "int8", "timestamptz", "int8"]
-_EVENT_COLUMNS = "ts, device_id, type, seq, detail, received_at, batch_id"
-_EVENT_TYPES = ["timestamptz", "text", "text", "int8", "jsonb", "timestamptz", "int8"]
-_FIX_COLUMNS = (
-    "ts, terminal_id, lat, lon, quality, satellites, hdop, altitude_m, speed_mps,"
-    " received_at, batch_id"
-)
-_FIX_TYPES = [
-    "timestamptz",
-    "text",
-    "float8",
-    "float8",
-    "int2",
-    "int2",
-    "float8",
-    "float8",
-    "float8",
-    "timestamptz",
-    "int8",
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,33 +52,13 @@ def write_batch(
         row = conn.execute("SELECT nextval('ingest_batches_batch_id_seq')").fetchone()
         assert row is not None
         batch_id = int(row[0])
-        stored_readings = _store(
-            conn,
-            table="readings",
-            rows=_reading_rows(batch.readings, batch_id),
-            count=len(batch.readings),
-            columns=_READING_COLUMNS,
-            types=_READING_TYPES,
-            conflict_sql=_READING_CONFLICTS,
-        )
+        stored_readings = store_series(conn, READINGS, items=batch.readings, batch_id=batch_id)
         readings, r_dups, r_conflicts = stored_readings.counts
-        events, e_dups, e_conflicts = _store(
-            conn,
-            table="device_events",
-            rows=_event_rows(batch.events, batch_id),
-            count=len(batch.events),
-            columns=_EVENT_COLUMNS,
-            types=_EVENT_TYPES,
-            conflict_sql=_EVENT_CONFLICTS,
+        events, e_dups, e_conflicts = store_series(
+            conn, EVENTS, items=batch.events, batch_id=batch_id
         ).counts
-        fixes, f_dups, f_conflicts = _store(
-            conn,
-            table="fixes",
-            rows=_fix_rows(batch.fixes, batch_id),
-            count=len(batch.fixes),
-            columns=_FIX_COLUMNS,
-            types=_FIX_TYPES,
-            conflict_sql=_FIX_CONFLICTS,
+        fixes, f_dups, f_conflicts = store_series(
+            conn, FIXES, items=batch.fixes, batch_id=batch_id
         ).counts
         terminal = TerminalRows()
         store_reports(
@@ -144,167 +103,6 @@ def store_rejections(conn: Conn, *, rejections: list[Rejection]) -> None:
         _store_rejections(conn, rejections)
 
 
-def _reading_rows(
-    items: list[tuple[Reading, datetime]], batch_id: int
-) -> Iterable[tuple[Any, ...]]:
-    for r, received_at in items:
-        yield (
-            r.ts,
-            r.device_id,
-            r.metric,
-            r.value,
-            NO_SEQ if r.seq is None else r.seq,
-            received_at,
-            batch_id,
-        )
-
-
-def _event_rows(
-    items: list[tuple[DeviceEvent, datetime]], batch_id: int
-) -> Iterable[tuple[Any, ...]]:
-    for e, received_at in items:
-        yield (
-            e.ts,
-            e.device_id,
-            e.type,
-            NO_SEQ if e.seq is None else e.seq,
-            Jsonb(e.detail),
-            received_at,
-            batch_id,
-        )
-
-
-def _fix_rows(items: list[tuple[Fix, datetime]], batch_id: int) -> Iterable[tuple[Any, ...]]:
-    for f, received_at in items:
-        yield (
-            f.ts,
-            f.terminal_id,
-            f.lat,
-            f.lon,
-            f.quality,
-            f.satellites,
-            f.hdop,
-            f.altitude_m,
-            f.speed_mps,
-            received_at,
-            batch_id,
-        )
-
-
-def _copy(
-    conn: Conn, table: str, columns: str, types: list[str], rows: Iterable[tuple[Any, ...]]
-) -> None:
-    with (
-        conn.cursor() as cur,
-        cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
-    ):
-        copy.set_types(types)
-        for row in rows:
-            copy.write_row(row)
-
-
-_READING_CONFLICTS = """
-INSERT INTO ingest_conflicts (received_at, kind, device_id, ts, seq, key, stored, incoming)
-SELECT s.received_at, 'reading', s.device_id, s.ts, s.seq, s.metric,
-       jsonb_build_object('value', r.value), jsonb_build_object('value', s.value)
-FROM staging_readings s
-JOIN readings r USING (device_id, metric, ts, seq)
-WHERE r.value IS DISTINCT FROM s.value
-"""
-
-_EVENT_CONFLICTS = """
-INSERT INTO ingest_conflicts (received_at, kind, device_id, ts, seq, key, stored, incoming)
-SELECT s.received_at, 'event', s.device_id, s.ts, s.seq, s.type,
-       jsonb_build_object('detail', r.detail), jsonb_build_object('detail', s.detail)
-FROM staging_device_events s
-JOIN device_events r USING (device_id, type, ts, seq)
-WHERE r.detail IS DISTINCT FROM s.detail
-"""
-
-
-_FIX_CONFLICTS = """
-INSERT INTO ingest_conflicts (received_at, kind, device_id, ts, seq, key, stored, incoming)
-SELECT s.received_at, 'fix', s.terminal_id, s.ts, -1, 'position',
-       jsonb_build_object('lat', r.lat, 'lon', r.lon),
-       jsonb_build_object('lat', s.lat, 'lon', s.lon)
-FROM staging_fixes s
-JOIN fixes r USING (terminal_id, ts)
-WHERE (r.lat, r.lon) IS DISTINCT FROM (s.lat, s.lon)
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class _Stored:
-    """What one table's COPY kept: counts, and the rows kept when not all of them were."""
-
-    stored: int = 0
-    duplicates: int = 0
-    conflicts: int = 0
-    # None: every row offered was stored. Otherwise the rows stored, in ``columns`` order.
-    rows: list[tuple[Any, ...]] | None = None
-
-    @property
-    def counts(self) -> tuple[int, int, int]:
-        """Return (stored, duplicates, conflicts)."""
-        return self.stored, self.duplicates, self.conflicts
-
-
-def _store(
-    conn: Conn,
-    *,
-    table: str,
-    rows: Iterable[tuple[Any, ...]],
-    count: int,
-    columns: str,
-    types: list[str],
-    conflict_sql: str,
-) -> _Stored:
-    """COPY rows into ``table``; say how many were stored, duplicates and conflicts."""
-    if count == 0:
-        return _Stored()
-    materialised = list(rows)
-    try:
-        with conn.transaction():  # a savepoint: the fast path may fail on the identity
-            _copy(conn, table, columns, types, materialised)
-    except psycopg.errors.UniqueViolation:
-        return _store_deduplicated(
-            conn,
-            table=table,
-            rows=materialised,
-            columns=columns,
-            types=types,
-            conflict_sql=conflict_sql,
-        )
-    return _Stored(count)
-
-
-def _store_deduplicated(
-    conn: Conn,
-    *,
-    table: str,
-    rows: list[tuple[Any, ...]],
-    columns: str,
-    types: list[str],
-    conflict_sql: str,
-) -> _Stored:
-    staging = f"staging_{table}"
-    conn.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {staging} "
-        f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-    )
-    conn.execute(f"TRUNCATE {staging}")
-    _copy(conn, staging, columns, types, rows)
-    # RETURNING names the rows that went in, so what is derived from them (a device's latest
-    # values) never takes a conflicting resend the table itself refused.
-    kept = conn.execute(
-        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} "
-        f"ON CONFLICT DO NOTHING RETURNING {columns}"
-    ).fetchall()
-    stored = len(kept)
-    conflicts = conn.execute(conflict_sql).rowcount
-    return _Stored(stored, len(rows) - stored - conflicts, conflicts, kept)
-
-
 def _store_rejections(conn: Conn, rejections: list[Rejection]) -> None:
     if not rejections:
         return
@@ -347,7 +145,7 @@ def _update_status(
     values: Iterable[tuple[str, datetime, str, float, int | None]]
     if stored_rows is None:
         values = ((r.device_id, r.ts, r.metric, r.value, r.seq) for r, _ in batch.readings)
-    else:  # rows in _READING_COLUMNS order: ts, device_id, metric, value, seq, ...
+    else:  # rows in the readings COPY order: ts, device_id, metric, value, seq, ...
         values = (
             (device_id, ts, metric, value, None if seq == NO_SEQ else seq)
             for ts, device_id, metric, value, seq, *_ in stored_rows

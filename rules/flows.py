@@ -42,7 +42,7 @@ from rules.engine_service import (
 from rules.engine_state import DbStateStore, StateCache
 from rules.engine_types import BatchStats, EngineConfig
 from rules.grid_locator import GridLocator
-from rules.hazard_service import DbSink
+from rules.hazard_sink import DbSink
 from rules.hazards import HazardSink
 from rules.patrol_service import rebuild_segments
 from rules.replay import MemoryStateStore, replay

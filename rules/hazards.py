@@ -15,7 +15,7 @@ A hazard is one episode of (subject, rule): ``open`` → ``acknowledged`` (by a 
   its own opening time and marked ``retracted`` (never deleted: a case may hang on it), a clear
   is undone by reopening its episode.
 
-The database sink (``rules.hazard_service``) and ``InMemorySink`` (replay, tests) run the same
+The database sink (``rules.hazard_sink``) and ``InMemorySink`` (replay, tests) run the same
 ``decide``; the database adds the unique constraints that make a double impossible.
 """
 

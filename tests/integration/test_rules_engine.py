@@ -14,7 +14,7 @@ import pytest
 from rules.config import RulesSettings
 from rules.flows import RulesService, engine_config, replay
 from rules.grid_locator import GridLocator
-from rules.hazard_service import DbSink
+from rules.hazard_sink import DbSink
 from rules.hazards import HazardOp, HazardSink
 from rules.models import Severity
 from rules.rules_file import load_rules
