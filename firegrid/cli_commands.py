@@ -1,0 +1,252 @@
+"""What each ``firegrid`` subcommand does, apart from parsing (``firegrid.cli``).
+
+Registry and grid imports, token creation, scenario simulation against a running FireGrid,
+and rules replay. Each handler takes the resolved settings and the parsed arguments and
+returns the exit code; bad input raises ``InputError`` (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from firegrid.db import migrate
+from firegrid.settings import Settings
+
+if TYPE_CHECKING:
+    from devices.flows import RegistryKind
+    from devices.registry import Format
+    from rules.hazards import HazardRecord
+
+
+class InputError(Exception):
+    """Bad input from the user: exit 2 with a one-line reason."""
+
+
+def resolve_and_migrate(settings: Settings) -> str:
+    """Return the database URL (configured, or the embedded one) with the schema migrated."""
+    from firegrid.services import resolve_db
+
+    url = resolve_db(settings)
+    migrate(url, storage=settings.storage)
+    return url
+
+
+def import_registry(settings: Settings, kind: RegistryKind, path: Path) -> int:
+    from devices.flows import parse_registry, store_registry, unreadable
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    suffix = path.suffix.lower()
+    fmt: Format | None = None  # None: the parser sniffs the format
+    if suffix == ".json":
+        fmt = "json"
+    elif suffix == ".csv":
+        fmt = "csv"
+    parsed = parse_registry(kind, data, fmt=fmt)
+    if (whole := unreadable(parsed)) is not None:  # before any database is started
+        raise InputError(f"{path}: {whole.message}")
+    with psycopg.connect(resolve_and_migrate(settings)) as conn:
+        outcome = store_registry(conn, kind=kind, parsed=parsed)
+    print(
+        json.dumps(
+            {
+                "created": outcome.counts.created,
+                "updated": outcome.counts.updated,
+                "errors": [e.model_dump() for e in outcome.errors],
+            },
+            ensure_ascii=False,
+        )
+    )
+    if outcome.errors:
+        # The rows' errors are in the JSON above; stderr says why the exit code is 2.
+        n = len(outcome.errors)
+        print(f"firegrid: {path}: {n} row(s) refused, see errors", file=sys.stderr)
+        return 2
+    return 0
+
+
+def import_grids(settings: Settings, path: Path, source: str | None) -> int:
+    from rules.exceptions import GridImportError
+    from rules.grid_model import parse_grids
+    from rules.grid_service import import_grids
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        grid_set = parse_grids(data)
+    except GridImportError as exc:
+        raise InputError(f"{path}: {exc}") from exc
+    with psycopg.connect(resolve_and_migrate(settings)) as conn:
+        result = import_grids(conn, grid_set=grid_set, source=source or path.name)
+    print(json.dumps({"version": result.version, "counts": result.counts}))
+    return 0
+
+
+def create_token_command(settings: Settings, args: argparse.Namespace) -> int:
+    from api.tokens import create_token
+    from devices.registry import AREA_CODE
+
+    for area in args.area:
+        # ASCII only: \d would also take full-width digits, which no stored code has.
+        if not (area.isascii() and AREA_CODE.fullmatch(area)):
+            raise InputError(
+                f"--area {area!r}: not a county (6), street (9), community (12) or grid"
+                " (14 or 15 digits) code"
+            )
+    if args.role == "operator" and not args.area:
+        # CONTRACT §4: an operator sees only what lies inside its area codes; with none it
+        # would see everything.
+        raise InputError("an operator token needs --area CODE (repeatable)")
+    with psycopg.connect(resolve_and_migrate(settings)) as conn:
+        try:
+            token = create_token(conn, role=args.role, areas=args.area, note=args.note)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+    print(token)
+    return 0
+
+
+def simulate_command(settings: Settings, args: argparse.Namespace) -> int:
+    from simulators.scenarios import SCENARIOS
+
+    if args.list:
+        for spec in SCENARIOS.values():
+            print(f"{spec.name:<20} {spec.kind:<18} {spec.description}")
+        return 0
+    if args.scenario is None:
+        raise InputError("simulate needs a SCENARIO (or --list)")
+    if args.scenario not in SCENARIOS:
+        raise InputError(f"unknown scenario {args.scenario!r}; see firegrid simulate --list")
+    if args.speed < 0 or args.wait < 0:
+        raise InputError("--speed and --wait must be zero or more")
+    from simulators.scenarios.live import simulate
+    from simulators.scenarios.runner import ScenarioError
+
+    try:
+        db_url, mqtt_url = _running_firegrid(settings)
+        result = simulate(
+            args.scenario,
+            db_url=db_url,
+            mqtt_url=mqtt_url,
+            prefix=settings.ingest.topic_prefix,
+            speed=args.speed,
+            wait_s=args.wait,
+            with_grids=args.grids,
+        )
+    except (ScenarioError, ConnectionError, psycopg.OperationalError) as exc:
+        print(f"firegrid: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+    return 0 if result is None or result.ok else 1
+
+
+def _running_firegrid(settings: Settings) -> tuple[str, str]:
+    """Return the database and broker URLs of a running FireGrid: configured, or embedded.
+
+    Never starts the embedded services: starting them on the data directory of a running
+    ``firegrid up`` would take its servers for a crash's leftovers and stop them.
+    """
+    from firegrid import embedded
+    from firegrid.services import broker_reachable
+
+    running_db, running_broker = embedded.running_urls(settings.data_dir)
+    if settings.db_url is not None:
+        db_url = settings.db_url.get_secret_value()
+    elif running_db is not None:
+        db_url = running_db
+    else:
+        raise ConnectionError(f"no FireGrid runs on {settings.data_dir.resolve()}: start it first")
+    if settings.mqtt_url is not None:
+        mqtt_url = settings.mqtt_url.get_secret_value()
+    elif running_broker is not None:
+        mqtt_url = running_broker
+    else:
+        raise ConnectionError(f"no FireGrid broker in {settings.data_dir.resolve()}: start it")
+    with psycopg.connect(db_url, connect_timeout=5) as conn:
+        conn.execute("SELECT 1 FROM ingest_batches LIMIT 1")
+    if not broker_reachable(mqtt_url):
+        where = _without_password(mqtt_url)
+        raise ConnectionError(f"no broker at {where}: is FireGrid running?")
+    return db_url, mqtt_url
+
+
+def _without_password(url: str) -> str:
+    """Return ``url`` with the password of its user part masked (CONTRACT §5: never printed)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def _time(text: str, name: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(f"--{name}: not an ISO 8601 time: {text!r}") from exc
+    if value.tzinfo is None:
+        raise InputError(f"--{name}: needs a UTC offset, e.g. {text}Z")
+    return value
+
+
+def replay_command(settings: Settings, args: argparse.Namespace) -> int:
+    from rules.flows import engine_config, replay
+    from rules.replay import REGISTRY_NOTE
+    from rules.rules_file import RuleFileError, load_rules
+
+    start, end = _time(args.start, "from"), _time(args.end, "to")
+    if end <= start:
+        raise InputError("--to must be after --from")
+    try:
+        rule_set = load_rules(args.rules or settings.rules.path)
+    except RuleFileError as exc:
+        raise InputError(str(exc)) from exc
+    hazards = replay(
+        db_url=resolve_and_migrate(settings),
+        start=start,
+        end=end,
+        rules=rule_set,
+        config=engine_config(settings.rules),
+        silence_every_s=settings.rules.silence_every_s,
+        daily_every_s=settings.rules.daily_every_s,
+    )
+    print(f"note: {REGISTRY_NOTE}", file=sys.stderr)
+    for h in hazards:
+        print(json.dumps(replay_line(h), ensure_ascii=False))
+    return 0
+
+
+def replay_line(h: HazardRecord) -> dict[str, Any]:
+    """Return one replayed hazard as a JSON object (times ISO 8601 UTC, device time)."""
+
+    def iso(ms: int | None) -> str | None:
+        if ms is None:
+            return None
+        return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).isoformat()
+
+    return {
+        "rule": h.rule_id,
+        "kind": h.kind,
+        "key": h.key,
+        "subject": {"type": h.subject_type, "id": h.subject_id},
+        "episode": h.episode,
+        "severity": h.severity.value,
+        "status": h.status,
+        "opened_at": iso(h.opened_at),
+        "cleared_at": iso(h.cleared_at),
+        "occurrences": h.occurrences,
+        "last_value": h.last_value,
+        "flapping": h.flapping,
+        "detail": h.detail,
+    }
