@@ -22,7 +22,9 @@ import pynmea2
 from devices.codecs.nmea import NmeaPolicy, decode
 from simulators.nmea_out import SimFix, write
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nmea"
+_REPO = Path(__file__).resolve().parents[1]
+_SHARED = _REPO.parent / "shared" / "data" / "nmea"
+DATA = _SHARED if _SHARED.is_dir() else _REPO / "tests" / "data" / "nmea"  # the repo's copy
 RECEIVED = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
 

@@ -1,4 +1,9 @@
-"""The project's golden data in ``../shared/data`` (real NMEA logs, device frames)."""
+"""The project's golden data (real NMEA logs, device frames).
+
+``../shared/data`` beside the repo is the authoritative copy; ``tests/data`` is a byte-for-byte
+copy in the repo, used when the repo is cloned on its own (``test_golden_copy`` keeps the two
+equal).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+VENDORED_DATA = REPO / "tests" / "data"
 
 
 def shared_data() -> Path:
-    """Return the shared data folder, failing clearly when the checkout lacks it."""
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"golden data not found at {SHARED_DATA}: shared/ must sit beside the repo")
-    return SHARED_DATA
+    """Return the golden data folder: the shared one when present, else the repo's copy."""
+    return SHARED_DATA if SHARED_DATA.is_dir() else VENDORED_DATA
 
 
 def frame(name: str) -> bytes:

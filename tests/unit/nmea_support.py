@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,9 +13,10 @@ from devices.codecs import nmea_sentences
 from devices.codecs.nmea import NmeaDecoded, NmeaPolicy, decode
 from devices.models import Fix
 from simulators.nmea_out import SimFix, expected_fix
+from tests.golden import shared_data
 
 # A CI clone has shared/ beside the repository folder, as /work/shared is beside /work/main.
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = shared_data()
 POLICY = NmeaPolicy()
 T0 = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
 RECEIVED = T0 + timedelta(hours=1)
@@ -26,7 +26,7 @@ def log(name: str) -> bytes:
     """Return a real log with gpsd's '#' comment lines blanked, so line numbers match the file."""
     path = DATA / "nmea" / name
     if not path.is_file():
-        pytest.fail(f"golden NMEA log missing: {path} (expected <repo>/../shared/data/nmea)")
+        pytest.fail(f"golden NMEA log missing: {path}")
     lines = path.read_bytes().split(b"\n")
     return b"\n".join(b"" if line.startswith(b"#") else line for line in lines)
 
