@@ -9,6 +9,7 @@ from typing import Any, Literal
 import psycopg
 
 from devices import registry, service
+from devices.registry_gaps import RegistryWarning, registry_warnings
 from devices.views import ImportCounts
 
 RegistryKind = Literal["devices", "units", "staff"]
@@ -31,6 +32,8 @@ class ImportOutcome:
 
     counts: ImportCounts
     errors: Sequence[registry.RowError]
+    # Devices only: what the stored rows still lack for the rules (imported all the same).
+    warnings: Sequence[RegistryWarning] = ()
 
 
 def parse_registry(
@@ -50,4 +53,7 @@ def store_registry(
 ) -> ImportOutcome:
     """Upsert the valid rows of ``parsed``; rows whose ID exists are updated."""
     counts = _UPSERTS[kind](conn, rows=parsed.rows)
-    return ImportOutcome(counts=counts, errors=parsed.errors)
+    warnings: list[RegistryWarning] = []
+    if kind == "devices":
+        warnings = registry_warnings(conn, device_ids=[row.device_id for row in parsed.rows])
+    return ImportOutcome(counts=counts, errors=parsed.errors, warnings=warnings)

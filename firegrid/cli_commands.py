@@ -63,6 +63,7 @@ def import_registry(settings: Settings, kind: RegistryKind, path: Path) -> int:
                 "created": outcome.counts.created,
                 "updated": outcome.counts.updated,
                 "errors": [e.model_dump() for e in outcome.errors],
+                "warnings": [w.model_dump() for w in outcome.warnings],
             },
             ensure_ascii=False,
         )

@@ -67,6 +67,7 @@ async def _import(
         "updated": outcome.counts.updated,
         "rejected": len({e["row"] for e in errors}),
         "errors": errors,
+        "warnings": [w.model_dump() for w in outcome.warnings],
     }
 
 

@@ -114,7 +114,7 @@ def test_staff_import_from_the_cli(db_url: str, tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"created": 1, "updated": 0, "errors": []}
+    assert json.loads(done.stdout) == {"created": 1, "updated": 0, "errors": [], "warnings": []}
     assert _staff(db_url, f"C-{tag}") == (
         "赵六",
         "community_handler",
