@@ -90,6 +90,9 @@ def parse_grids(data: bytes | str | Mapping[str, Any]) -> GridSet:
     _check_parents(rows, by_code, problems)
     _to_wgs84(rows)
     _check_geometry(rows, problems)
+    if not problems and not any(r.parts and r.parts.level is GridLevel.GRID for r in rows):
+        # A version without grids would replace the current one and put every point outside.
+        problems.append(GridProblem("features", "no_grids", "the file holds no grid feature"))
     if problems:
         # In file order, as the checks above ran in passes over all features.
         problems.sort(key=lambda p: _where_key(p.where))

@@ -47,6 +47,13 @@ async def import_grids(
 ) -> dict[str, Any]:
     """Import a GeoJSON FeatureCollection as a new grid version; answer it and counts per level."""
     require_role(caller, "admin", "operator", "integrator")
+    if caller.areas:
+        raise ApiError(
+            403,
+            "forbidden",
+            "a token limited to areas cannot replace the grids of the whole city; "
+            "use a token without --area",
+        )
     body = await request.body()
     try:
         # Parsing a city's grids takes seconds: off the event loop.

@@ -186,6 +186,16 @@ def test_import_needs_a_writing_role(client: TestClient, db_url: str) -> None:
     assert answer.status_code == 403
 
 
+def test_a_token_limited_to_areas_cannot_replace_the_city_grids(
+    client: TestClient, db_url: str
+) -> None:
+    with psycopg.connect(db_url) as conn:
+        local = create_token(conn, role="operator", areas=["310115005"])
+    answer = _post(client, {"Authorization": f"Bearer {local}"}, _street(communities=1))
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "forbidden"
+
+
 def test_cli_imports_a_file_and_refuses_a_bad_one_with_exit_2(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -156,6 +156,14 @@ def test_not_json_and_not_a_feature_collection() -> None:
     assert _only({"type": "FeatureCollection"}).reason == "features_missing"
 
 
+def test_a_file_without_grids_is_refused() -> None:
+    empty = _only({"type": "FeatureCollection", "features": []})
+    assert (empty.where, empty.reason) == ("features", "no_grids")
+    doc = _street()
+    doc["features"] = [f for f in doc["features"] if f["properties"]["level"] != "grid"]
+    assert _only(doc).reason == "no_grids"  # streets and communities alone place nothing
+
+
 def _broken(mutate: Any, code: str = "310115005002003") -> tuple[GridProblem, int]:
     doc = copy.deepcopy(_street())
     i = _index_of(doc, code)
