@@ -39,6 +39,19 @@ METRIC_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 
 def check_value(metric: str, value: object) -> str | None:
     """Return why ``value`` is unacceptable for ``metric``, or None when it is fine."""
+    spec = KNOWN_METRICS.get(metric)
+    # Fast path for the common case, a plain number of a known metric inside its range (NaN
+    # fails the comparison and infinity lies outside every range, so both take the long way).
+    if (
+        spec is not None
+        and (type(value) is float or type(value) is int)
+        and spec.low <= value <= spec.high
+    ):
+        return None
+    return _why_not(spec, value)
+
+
+def _why_not(spec: MetricSpec | None, value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "not_a_number"
     try:
@@ -49,7 +62,6 @@ def check_value(metric: str, value: object) -> str | None:
         return "nan"
     if math.isinf(number):
         return "infinite"
-    spec = KNOWN_METRICS.get(metric)
     if spec is not None and not spec.low <= number <= spec.high:
         return "out_of_range"
     return None

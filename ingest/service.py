@@ -137,9 +137,13 @@ def _update_status(
     a latest value (``stored_rows`` None: all of them were), so a conflicting resend never
     shows in the device view while the readings keep the first value (CONTRACT §1).
     """
+    # Hot: this runs once per sample, so plain comparisons instead of max() and dict lookups.
     status: dict[str, _SenderStatus] = {}
     for reading, received_at in batch.readings:
-        entry = status.setdefault(reading.device_id, _SenderStatus(received_at, reading.ts))
+        entry = status.get(reading.device_id)
+        if entry is None:
+            status[reading.device_id] = _SenderStatus(received_at, reading.ts)
+            continue
         entry.last_received_at = max(entry.last_received_at, received_at)
         entry.last_ts = max(entry.last_ts, reading.ts)
     values: Iterable[tuple[str, datetime, str, float, int | None]]
@@ -150,8 +154,9 @@ def _update_status(
             (device_id, ts, metric, value, None if seq == NO_SEQ else seq)
             for ts, device_id, metric, value, seq, *_ in stored_rows
         )
+    latest_of = {device_id: entry.latest for device_id, entry in status.items()}
     for device_id, ts, metric, value, seq in values:
-        latest = status[device_id].latest
+        latest = latest_of[device_id]
         known = latest.get(metric)
         if known is None or ts >= known[0]:
             latest[metric] = (ts, value, seq)
