@@ -90,11 +90,10 @@ def create_timeseries_table(
 
 def chunk_starts(times: Iterable[datetime], chunk: timedelta) -> set[datetime]:
     """Return the start of every chunk that ``times`` fall into (chunks aligned to the epoch)."""
-    step = chunk.total_seconds()
-    # One float division per sample (this runs over every sample of a batch); a chunk is
-    # whole seconds, so flooring the POSIX time by it is exact.
-    indexes = {ts.timestamp() // step for ts in times}
-    return {_EPOCH + timedelta(seconds=i * step) for i in indexes}
+    # timedelta // timedelta is exact integer arithmetic on microseconds: a sample one
+    # microsecond before midnight stays in its day, which float seconds cannot promise.
+    indexes = {(ts - _EPOCH) // chunk for ts in times}
+    return {_EPOCH + i * chunk for i in indexes}
 
 
 def partition_name(table: str, start: datetime) -> str:
