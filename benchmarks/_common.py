@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 from firegrid.db import migrate
 from firegrid.embedded import start_broker, start_postgres
 from ingest.config import IngestSettings, StorageSettings
-from ingest.flows import IngestService
+from ingest.role import IngestService
 from simulators.publish import Publisher
 
 

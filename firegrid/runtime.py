@@ -17,7 +17,7 @@ from firegrid.db import migrate
 from firegrid.maintenance import StorageMaintenance
 from firegrid.services import Services, broker_reachable, resolve
 from firegrid.settings import Settings
-from ingest.flows import IngestService
+from ingest.role import IngestService
 
 log = logging.getLogger(__name__)
 

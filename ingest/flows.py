@@ -1,12 +1,16 @@
-"""The ingest role: receive, batch, decode, commit, then acknowledge."""
+"""Batches to the database: decode, store, isolate what it refuses, retry while it is away.
+
+``BatchWriter`` is what the ingest role's threads (``ingest.role``) call: ``decode_ahead``
+while the previous batch commits, then ``commit_ahead``; ``write`` does both in one call.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +19,14 @@ import psycopg
 from devices.models import DecodePolicy
 from devices.service import known_device_ids, known_terminal_ids
 from ingest import metrics
-from ingest.buffer import MessageBuffer
 from ingest.config import IngestSettings, StorageSettings
+from ingest.exceptions import TopicError
 from ingest.models import InboundMessage, PreparedBatch, Rejection
 from ingest.partitions import chunk_starts, ensure_partitions, existing_partitions
 from ingest.prepare import TerminalDecoder, prepare_batch, route_all, senders
 from ingest.service import WriteResult, store_rejections, write_batch
-from ingest.subscriber import Subscriber
 from ingest.terminals import FixCache, PhotoStoreError, TerminalDecoding, store_photo_files
-from ingest.topics import Route, TopicKind, subscriptions
+from ingest.topics import DEVICE_KINDS, Route, TopicKind
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,15 @@ log = logging.getLogger(__name__)
 TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, PhotoStoreError)
 
 PARTITIONED_TABLES = ("readings", "device_events", "fixes")
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedAhead:
+    """A batch taken from the buffer, decoded ahead of its commit when it could be."""
+
+    messages: Sequence[InboundMessage]
+    routes: Sequence[Route | TopicError]
+    batch: PreparedBatch | None  # None: decoded at commit time (it needs the database)
 
 
 class KnownSenders:
@@ -103,10 +115,14 @@ class BatchWriter:
     def write(self, messages: Sequence[InboundMessage]) -> list[WriteResult]:
         """Store ``messages`` durably, retrying until the database takes them."""
         routes = route_all(messages, prefix=self._settings.topic_prefix)
+        return self._retrying(lambda: self._write_isolating(messages, routes))
+
+    def _retrying(self, attempt: Callable[[], list[WriteResult]]) -> list[WriteResult]:
+        """Run ``attempt`` until the database takes it, backing off while it is away."""
         delay = 0.1
         while True:
             try:
-                return self._write_isolating(messages, routes)
+                return attempt()
             except TRANSIENT as exc:
                 metrics.DB_RETRIES.inc()
                 if self._conn is not None:
@@ -120,6 +136,62 @@ class BatchWriter:
                 )
                 time.sleep(delay)
                 delay = min(delay * 2, self._settings.retry_backoff_max.total_seconds())
+
+    def decode_ahead(self, messages: Sequence[InboundMessage]) -> DecodedAhead:
+        """Decode ``messages`` without the database, when nothing in them needs it.
+
+        Runs while the previous batch commits. Only batches from devices already known to be
+        registered qualify: an unknown sender is looked up in the database, and terminal
+        messages depend on the fixes the previous batch stores (the NMEA speed check), so
+        those batches are left (``batch`` None) for ``commit_ahead`` to do in full, in order.
+        """
+        routes = route_all(messages, prefix=self._settings.topic_prefix)
+        known = self._known.devices
+        for route in routes:
+            if isinstance(route, Route) and (
+                route.kind not in DEVICE_KINDS or route.sender_id not in known
+            ):
+                return DecodedAhead(messages, routes, None)
+        batch = prepare_batch(
+            messages,
+            routes,
+            known_devices=known,
+            known_terminals=(),
+            policy=self._policy,
+            max_payload_bytes=self._settings.max_payload_bytes,
+            terminal_decoders=self._terminal_decoders,
+            terminals=TerminalDecoding(
+                nmea_policy=self._nmea_policy,
+                policy=self._policy,
+                settings=self._settings.terminals,
+                previous={},
+                photos=False,
+            ),
+        )
+        return DecodedAhead(messages, routes, batch)
+
+    def commit_ahead(self, work: DecodedAhead) -> list[WriteResult]:
+        """Store a batch ``decode_ahead`` prepared, as durably and patiently as ``write``."""
+        if work.batch is None:
+            return self.write(work.messages)
+        return self._retrying(lambda: self._commit_decoded(work))
+
+    def _commit_decoded(self, work: DecodedAhead) -> list[WriteResult]:
+        assert work.batch is not None
+        conn = self._connection()
+        self._ensure_partitions(conn, work.batch)
+        started = time.perf_counter()
+        try:
+            result = write_batch(
+                conn, batch=work.batch, fix_window=self._settings.terminals.report_fix_window
+            )
+        except TRANSIENT:
+            raise
+        except psycopg.Error:
+            # The database refused something: find and reject it the long way, by bisecting.
+            return self._write_isolating(work.messages, work.routes)
+        _record_metrics(work.batch, result, time.perf_counter() - started)
+        return [result]
 
     def _write_isolating(
         self, messages: Sequence[InboundMessage], routes: Sequence[Any]
@@ -232,79 +304,3 @@ def _record_metrics(batch: PreparedBatch, result: WriteResult, seconds: float) -
     metrics.BATCH_MESSAGES.observe(batch.messages)
     metrics.BATCH_ROWS.observe(batch.rows)
     metrics.COMMIT_SECONDS.observe(seconds)
-
-
-class IngestService:
-    """The ingest role: a subscriber feeding a buffer, and one writer thread draining it."""
-
-    def __init__(
-        self,
-        *,
-        mqtt_url: str,
-        db_url: str,
-        settings: IngestSettings,
-        storage: StorageSettings,
-        terminal_decoders: dict[TopicKind, TerminalDecoder] | None = None,
-        data_dir: Path | None = None,
-    ) -> None:
-        self._settings = settings
-        self.buffer = MessageBuffer()
-        self.subscriber = Subscriber(
-            url=mqtt_url,
-            client_id=settings.client_id,
-            filters=subscriptions(prefix=settings.topic_prefix, shared_group=settings.shared_group),
-            receive_maximum=settings.receive_maximum,
-            session_expiry_s=int(settings.session_expiry.total_seconds()),
-            sink=self.buffer.put,
-        )
-        self.writer = BatchWriter(
-            db_url=db_url,
-            settings=settings,
-            storage=storage,
-            terminal_decoders=terminal_decoders,
-            data_dir=data_dir,
-        )
-        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
-        self._stop = threading.Event()
-        self.committed_batches = 0
-        self.last_commit_at: datetime | None = None
-        self.failed = False
-
-    def start(self) -> None:
-        """Start receiving and writing."""
-        self.subscriber.start()
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop receiving, finish the batch in hand, and disconnect."""
-        self._stop.set()
-        self.writer.stopping.set()
-        self._thread.join(timeout_s)
-        self.subscriber.stop()
-        self.writer.close()
-
-    def _run(self) -> None:
-        max_wait = self._settings.batch_max_wait.total_seconds()
-        while not self._stop.is_set():
-            metrics.QUEUE_DEPTH.set(len(self.buffer))
-            metrics.BROKER_CONNECTED.set(1 if self.subscriber.connected.is_set() else 0)
-            messages = self.buffer.take(
-                max_messages=self._settings.batch_max_messages,
-                max_bytes=self._settings.batch_max_bytes,
-                max_wait_s=max_wait,
-            )
-            if not messages:
-                continue
-            try:
-                self.writer.write(messages)
-            except TRANSIENT:
-                return  # stopping while the database is away: the broker redelivers them
-            except Exception:
-                # Never reached in normal operation; if it is, stop acknowledging rather than
-                # lose the batch: the broker will redeliver it after a restart.
-                log.exception("ingest writer failed; no longer acknowledging")
-                self.failed = True
-                return
-            self.subscriber.ack(messages)
-            self.committed_batches += 1
-            self.last_commit_at = datetime.now(UTC)

@@ -19,7 +19,7 @@ import pytest
 
 from devices import registry, service
 from ingest.config import IngestSettings, StorageSettings
-from ingest.flows import IngestService
+from ingest.role import IngestService
 from simulators.publish import Publisher
 
 

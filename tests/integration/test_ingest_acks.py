@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from ingest.config import IngestSettings, StorageSettings
-from ingest.flows import IngestService
+from ingest.role import IngestService
 from simulators.sensors import stream
 from tests.fix_ingest import IngestHarness, wait_until
 

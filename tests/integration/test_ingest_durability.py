@@ -19,7 +19,7 @@ import pytest
 from firegrid.db import migrate
 from firegrid.embedded import EmbeddedPostgres, start_postgres
 from ingest.config import IngestSettings, StorageSettings
-from ingest.flows import IngestService
+from ingest.role import IngestService
 from simulators.publish import Publisher
 from simulators.sensors import stream
 from tests.fix_ingest import IngestHarness, wait_until

@@ -21,7 +21,7 @@ import psycopg
 
 from firegrid.db import migrate
 from ingest.config import IngestSettings, StorageSettings
-from ingest.flows import IngestService
+from ingest.role import IngestService
 from rules.config import RulesSettings
 from rules.flows import RulesService
 from rules.grid_locator import GridLocator

@@ -1,0 +1,139 @@
+"""The ingest role: the MQTT session, the buffer, and two threads that decode and commit.
+
+The decoder thread takes a batch from the buffer and decodes it (``BatchWriter.decode_ahead``)
+while the committer thread writes the previous one and then acknowledges it. Decoding is
+Python; committing is mostly waiting for PostgreSQL, which releases the GIL, so the two
+overlap. The hand-off holds one batch: the decoder is never more than one batch ahead, and
+batches are committed and acknowledged in the order they were taken.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingest import metrics
+from ingest.buffer import MessageBuffer
+from ingest.config import IngestSettings, StorageSettings
+from ingest.flows import TRANSIENT, BatchWriter, DecodedAhead
+from ingest.prepare import TerminalDecoder
+from ingest.subscriber import Subscriber
+from ingest.topics import TopicKind, subscriptions
+
+log = logging.getLogger(__name__)
+
+_POLL_S = 0.5  # how often a waiting thread looks at the stop flag
+
+
+class IngestService:
+    """The ingest role: a subscriber feeding a buffer, drained by a decoder and a committer."""
+
+    def __init__(
+        self,
+        *,
+        mqtt_url: str,
+        db_url: str,
+        settings: IngestSettings,
+        storage: StorageSettings,
+        terminal_decoders: dict[TopicKind, TerminalDecoder] | None = None,
+        data_dir: Path | None = None,
+    ) -> None:
+        self._settings = settings
+        self.buffer = MessageBuffer()
+        self.subscriber = Subscriber(
+            url=mqtt_url,
+            client_id=settings.client_id,
+            filters=subscriptions(prefix=settings.topic_prefix, shared_group=settings.shared_group),
+            receive_maximum=settings.receive_maximum,
+            session_expiry_s=int(settings.session_expiry.total_seconds()),
+            sink=self.buffer.put,
+        )
+        self.writer = BatchWriter(
+            db_url=db_url,
+            settings=settings,
+            storage=storage,
+            terminal_decoders=terminal_decoders,
+            data_dir=data_dir,
+        )
+        self._decoded: queue.Queue[DecodedAhead] = queue.Queue(maxsize=1)
+        self._threads = [
+            threading.Thread(target=self._decode, name="ingest-decoder", daemon=True),
+            threading.Thread(target=self._commit, name="ingest-writer", daemon=True),
+        ]
+        self._stop = threading.Event()
+        self.committed_batches = 0
+        self.last_commit_at: datetime | None = None
+        self.failed = False
+
+    def start(self) -> None:
+        """Start receiving, decoding and writing."""
+        self.subscriber.start()
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop receiving, finish the batch being committed, and disconnect.
+
+        A batch decoded but not yet committed is dropped unacknowledged: the broker redelivers
+        it to the next session.
+        """
+        self._stop.set()
+        self.writer.stopping.set()
+        for thread in self._threads:
+            thread.join(timeout_s)
+        self.subscriber.stop()
+        self.writer.close()
+
+    def _decode(self) -> None:
+        max_wait = self._settings.batch_max_wait.total_seconds()
+        while not self._stop.is_set():
+            metrics.QUEUE_DEPTH.set(len(self.buffer))
+            metrics.BROKER_CONNECTED.set(1 if self.subscriber.connected.is_set() else 0)
+            messages = self.buffer.take(
+                max_messages=self._settings.batch_max_messages,
+                max_bytes=self._settings.batch_max_bytes,
+                max_wait_s=max_wait,
+            )
+            if not messages:
+                continue
+            try:
+                work = self.writer.decode_ahead(messages)
+            except Exception:
+                # Decoders turn their own failures into rejections, so this is a bug here:
+                # stop acknowledging rather than lose the batch; the broker keeps it.
+                log.exception("ingest decoder failed; no longer acknowledging")
+                self._fail()
+                return
+            while not self._stop.is_set():
+                try:
+                    self._decoded.put(work, timeout=_POLL_S)
+                    break
+                except queue.Full:
+                    continue
+
+    def _commit(self) -> None:
+        while not self._stop.is_set():
+            try:
+                work = self._decoded.get(timeout=_POLL_S)
+            except queue.Empty:
+                continue
+            try:
+                self.writer.commit_ahead(work)
+            except TRANSIENT:
+                return  # stopping while the database is away: the broker redelivers them
+            except Exception:
+                # Never reached in normal operation; if it is, stop acknowledging rather than
+                # lose the batch: the broker will redeliver it after a restart.
+                log.exception("ingest writer failed; no longer acknowledging")
+                self._fail()
+                return
+            self.subscriber.ack(work.messages)
+            self.committed_batches += 1
+            self.last_commit_at = datetime.now(UTC)
+
+    def _fail(self) -> None:
+        self.failed = True
+        self._stop.set()
