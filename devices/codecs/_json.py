@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import msgspec
 
 from devices.exceptions import DecodeError
-from devices.models import DecodePolicy, PartRejection
+from devices.models import Decoded, DecodePolicy, PartRejection
 from devices.timefmt import BadTime, apply_time_policy, parse_ts
 
 SEQ_MAX: Final = 2**32 - 1
@@ -186,3 +186,46 @@ def _storable_text(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+class PartDecoder(Protocol):
+    """Decodes one sample or event (``index`` None: the payload is that single part)."""
+
+    def __call__(
+        self,
+        item: Any,
+        index: int | None,
+        out: Decoded,
+        /,
+        *,
+        device_id: str,
+        received_at: datetime,
+        policy: DecodePolicy,
+    ) -> None:
+        """Append the part's records, or its rejection, to ``out``."""
+        ...
+
+
+def decode_parts(
+    raw: bytes,
+    *,
+    device_id: str,
+    received_at: datetime,
+    policy: DecodePolicy,
+    container: str,
+    single_key: str,
+    part: PartDecoder,
+) -> Decoded:
+    """Decode a payload that is one part (has ``single_key``) or a batch under ``container``."""
+    doc = load_object(raw)
+    check_device(doc, raw, device_id)
+    out = Decoded()
+    if container in doc:
+        items = batch_items(doc, raw, container, policy, device_id=device_id)
+        for index, item in enumerate(items):
+            part(item, index, out, device_id=device_id, received_at=received_at, policy=policy)
+    elif single_key in doc:
+        part(doc, None, out, device_id=device_id, received_at=received_at, policy=policy)
+    else:
+        raise DecodeError("missing_field", raw, detail=f"neither {container!r} nor {single_key!r}")
+    return out

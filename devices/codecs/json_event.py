@@ -17,16 +17,13 @@ from typing import Any
 
 from devices.codecs._json import (
     PartError,
-    batch_items,
-    check_device,
-    load_object,
+    decode_parts,
     part_seq,
     part_time,
     reject,
     unstorable,
     where,
 )
-from devices.exceptions import DecodeError
 from devices.models import EVENT_TYPES, Decoded, DecodePolicy, DeviceEvent, PartRejection
 
 _CONTAINER = "events"
@@ -34,18 +31,15 @@ _CONTAINER = "events"
 
 def decode(raw: bytes, *, device_id: str, received_at: datetime, policy: DecodePolicy) -> Decoded:
     """Decode an event payload into device events and the parts it rejected."""
-    doc = load_object(raw)
-    check_device(doc, raw, device_id)
-    out = Decoded()
-    if _CONTAINER in doc:
-        items = batch_items(doc, raw, _CONTAINER, policy, device_id=device_id)
-        for index, event in enumerate(items):
-            _event(event, index, out, device_id=device_id, received_at=received_at, policy=policy)
-    elif "type" in doc:
-        _event(doc, None, out, device_id=device_id, received_at=received_at, policy=policy)
-    else:
-        raise DecodeError("missing_field", raw, detail="neither 'events' nor 'type'")
-    return out
+    return decode_parts(
+        raw,
+        device_id=device_id,
+        received_at=received_at,
+        policy=policy,
+        container=_CONTAINER,
+        single_key="type",
+        part=_event,
+    )
 
 
 def _event(

@@ -16,16 +16,13 @@ from typing import Any
 
 from devices.codecs._json import (
     PartError,
-    batch_items,
-    check_device,
-    load_object,
+    decode_parts,
     part_seq,
     part_time,
     reject,
     show,
     where,
 )
-from devices.exceptions import DecodeError
 from devices.metrics import KNOWN_METRICS, METRIC_NAME, check_value
 from devices.models import Decoded, DecodePolicy, PartRejection, Reading, Record
 
@@ -34,18 +31,15 @@ _CONTAINER = "samples"
 
 def decode(raw: bytes, *, device_id: str, received_at: datetime, policy: DecodePolicy) -> Decoded:
     """Decode a telemetry payload into readings and the parts it rejected."""
-    doc = load_object(raw)
-    check_device(doc, raw, device_id)
-    out = Decoded()
-    if _CONTAINER in doc:
-        samples = batch_items(doc, raw, _CONTAINER, policy, device_id=device_id)
-        for index, sample in enumerate(samples):
-            _sample(sample, index, out, device_id=device_id, received_at=received_at, policy=policy)
-    elif "values" in doc:
-        _sample(doc, None, out, device_id=device_id, received_at=received_at, policy=policy)
-    else:
-        raise DecodeError("missing_field", raw, detail="neither 'samples' nor 'values'")
-    return out
+    return decode_parts(
+        raw,
+        device_id=device_id,
+        received_at=received_at,
+        policy=policy,
+        container=_CONTAINER,
+        single_key="values",
+        part=_sample,
+    )
 
 
 def _sample(
