@@ -168,10 +168,9 @@ def _feature(i: int, feature: Any, problems: list[GridProblem]) -> _Row | None:
     if not isinstance(name, str):
         problems.append(GridProblem(f"{at}.properties.name", "name_invalid", "must be a string"))
     parent = _parent(at, props, level, parts, problems)
-    crs = Crs.WGS84
-    raw_crs = props.get("crs", Crs.WGS84.value)
+    crs, raw_crs = Crs.WGS84, props.get("crs")
     try:
-        crs = Crs(raw_crs)
+        crs = Crs(Crs.WGS84.value if raw_crs in (None, "") else raw_crs)  # null: the default
     except ValueError:
         problems.append(
             GridProblem(f"{at}.properties.crs", "crs_unknown", "must be wgs84, gcj02 or bd09")

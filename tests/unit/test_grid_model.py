@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import shapely
 
-from devices.geo import haversine_m
+from devices.geo import Crs, haversine_m
 from rules.exceptions import GridImportError, GridProblem, RulesError
 from rules.grid_codes import GridLevel
 from rules.grid_index import GridIndex
@@ -154,6 +154,23 @@ def test_not_json_and_not_a_feature_collection() -> None:
     assert _only(b"{not json").reason == "invalid_json"
     assert _only({"type": "Feature"}).where == "type"
     assert _only({"type": "FeatureCollection"}).reason == "features_missing"
+
+
+@pytest.mark.parametrize("crs", [None, ""])
+def test_a_null_or_empty_crs_is_wgs84(crs: str | None) -> None:
+    doc = _street()
+    for feature in doc["features"]:
+        feature["properties"]["crs"] = crs
+    grids = parse_grids(doc).grids
+    assert grids
+    assert all(g.source_crs is Crs.WGS84 for g in grids.values())
+    assert _only(_with_crs(0)).reason == "crs_unknown"
+
+
+def _with_crs(crs: object) -> dict[str, Any]:
+    doc = _street()
+    doc["features"][0]["properties"]["crs"] = crs
+    return doc
 
 
 def test_a_file_without_grids_is_refused() -> None:
