@@ -17,6 +17,7 @@ from firegrid.cli_commands import (
     import_grids,
     import_registry,
     replay_command,
+    replay_rejected_command,
     simulate_command,
 )
 from firegrid.db import SchemaTooNew, migrate
@@ -116,6 +117,19 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--from", dest="start", required=True, help="ISO 8601 time with an offset")
     rp.add_argument("--to", dest="end", required=True, help="ISO 8601 time with an offset")
     rp.add_argument("--rules", type=Path, help="rules file (default: the configured one)")
+
+    rejected = sub.add_parser("rejected", help="the rejected-messages store")
+    rejected_actions = rejected.add_subparsers(dest="action", required=True)
+    rr = rejected_actions.add_parser(
+        "replay",
+        help="feed stored rejections through ingest again (after importing their devices)",
+    )
+    rr.add_argument(
+        "--reason",
+        action="append",
+        help="rejection reason to replay (repeatable); default: unknown_device, unknown_terminal",
+    )
+    rr.add_argument("--since", help="only rejections received at or after this ISO 8601 time")
     return parser
 
 
@@ -167,6 +181,7 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         "token": create_token_command,
         "simulate": simulate_command,
         "rules": replay_command,
+        "rejected": replay_rejected_command,
     }
     if args.command in handlers:
         return handlers[args.command](settings, args)

@@ -86,6 +86,8 @@ class Subscriber:
         """Disconnect (the session stays on the broker) and stop the network thread."""
         self._client.disconnect()
         self._client.loop_stop()
+        # loop_stop leaves loop_start's socket pair to the garbage collector (paho-mqtt 2.x).
+        self._client._reset_sockets(sockpair_only=True)
 
     def ack(self, messages: Sequence[InboundMessage]) -> int:
         """Acknowledge ``messages`` received on the current connection; return how many."""

@@ -54,9 +54,11 @@ class Publisher:
         return len(infos)
 
     def close(self) -> None:
-        """Disconnect."""
+        """Disconnect, and close the socket pair paho's loop_start opened (its loop_stop leaves
+        it to the garbage collector, which warns about it)."""
         self._client.disconnect()
         self._client.loop_stop()
+        self._client._reset_sockets(sockpair_only=True)  # paho-mqtt 2.x, pinned below 3
 
     def __enter__(self) -> Publisher:
         return self

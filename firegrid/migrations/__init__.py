@@ -15,6 +15,7 @@ from firegrid.migrations import (
     m0004_hazards,
     m0005_reports_located,
     m0006_report_ids,
+    m0007_rejected_replay,
 )
 from ingest.config import StorageSettings
 
@@ -37,6 +38,7 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "hazards, hazard events, rule state, rules watermark", m0004_hazards.apply),
     Migration(5, "hazard reports located; a hazard per report", m0005_reports_located.apply),
     Migration(6, "report IDs: a UUID or a vendor's report number", m0006_report_ids.apply),
+    Migration(7, "rejected messages: replay mark", m0007_rejected_replay.apply),
 ]
 
 Connection = psycopg.Connection[Any]

@@ -1,0 +1,86 @@
+"""Replay stored rejected messages once what refused them is fixed.
+
+A message from a device nobody had registered yet is kept as ``unknown_device`` (CONTRACT §1:
+nothing is lost). Once the integrator imports the device, ``replay_rejected`` feeds those
+messages through the same decode-and-store path as live ones, with their original receive
+time, so every verdict that does not depend on the registry (ranges, future time, ...) is the
+same as the first time. Replaying is idempotent: a sample stored twice is stored once, each
+replayed row is marked ``replayed_at`` and not replayed again, and what is refused again is a
+new rejected row with its new reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+import psycopg
+
+from ingest.flows import BatchWriter
+from ingest.models import InboundMessage
+
+# Verdicts that a registry import can change; others would only be refused again.
+REGISTRY_REASONS: Final = ("unknown_device", "unknown_terminal")
+_CHUNK: Final = 1000
+
+_PENDING: Final = """
+SELECT id, topic, payload, received_at FROM rejected_messages
+WHERE replayed_at IS NULL AND reason = ANY(%s) AND starts_with(topic, %s)
+  AND received_at >= coalesce(%s, '-infinity'::timestamptz) AND id > %s
+ORDER BY id LIMIT %s
+"""
+
+
+@dataclass
+class ReplayOutcome:
+    """What a replay fed through ingest and what it stored."""
+
+    messages: int = 0
+    readings: int = 0
+    events: int = 0
+    fixes: int = 0
+    reports: int = 0
+    photos: int = 0
+    duplicates: int = 0
+    rejected_again: int = 0
+    batches: list[int] = field(default_factory=list)
+
+
+def replay_rejected(
+    conn: psycopg.Connection[Any],
+    writer: BatchWriter,
+    *,
+    prefix: str,
+    reasons: Sequence[str] = REGISTRY_REASONS,
+    since: datetime | None = None,
+) -> ReplayOutcome:
+    """Feed the unreplayed rejections with ``reasons`` under ``prefix`` through ``writer``."""
+    outcome = ReplayOutcome()
+    last_id = 0
+    while True:
+        rows = conn.execute(
+            _PENDING, (list(reasons), f"{prefix}/", since, last_id, _CHUNK)
+        ).fetchall()
+        if not rows:
+            return outcome
+        messages = [
+            InboundMessage(topic, bytes(payload), 0, 0, 0, received_at)
+            for _, topic, payload, received_at in rows
+        ]
+        for result in writer.write(messages):
+            outcome.readings += result.readings
+            outcome.events += result.events
+            outcome.fixes += result.fixes
+            outcome.reports += result.reports
+            outcome.photos += result.photos
+            outcome.duplicates += result.duplicates
+            outcome.rejected_again += result.rejected + len(result.late_rejections)
+            outcome.batches.append(result.batch_id)
+        ids = [row[0] for row in rows]
+        # Marked after the write committed: a crash in between replays them again, which the
+        # identities make harmless.
+        conn.execute("UPDATE rejected_messages SET replayed_at = now() WHERE id = ANY(%s)", (ids,))
+        outcome.messages += len(rows)
+        last_id = ids[-1]
