@@ -54,6 +54,7 @@ def create_app(
 
     app = FastAPI(title="FireGrid", version="1", lifespan=lifespan)
     app.state.pool = pool
+    app.state.db_url = db_url  # for work that needs its own connection (rejected replay)
     app.state.token_cache = {}
     app.state.broker_probe = broker_probe
     app.state.status_settings = status_settings or DeviceStatusSettings()

@@ -97,6 +97,8 @@ def _serve_api(settings: Settings, services: Services, stop: threading.Event) ->
     )
     app.state.data_dir = settings.data_dir  # photos are served from here
     app.state.terminal_settings = settings.ingest.terminals
+    app.state.ingest_settings = settings.ingest  # a rejected replay decodes as ingest does
+    app.state.storage_settings = settings.storage
     # Live-feed responses never end by themselves: without a bound on the graceful shutdown,
     # one open console would keep `firegrid up` from stopping on SIGTERM.
     config = uvicorn.Config(

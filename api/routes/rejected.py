@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+import psycopg
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
 from api.deps import Caller, Conn, require_role
+from api.errors import ApiError
 from api.pagination import MAX_LIMIT, decode_cursor, page
+from ingest.config import IngestSettings, StorageSettings
+from ingest.flows import BatchWriter
+from ingest.rejected_replay import REGISTRY_REASONS, replay_rejected
 from ingest.service import list_rejected
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
@@ -49,3 +56,43 @@ def get_rejected(
         for r in rows
     ]
     return page(items, limit=limit, position={"id": rows[-1]["id"]} if rows else None)
+
+
+class ReplayBody(BaseModel):
+    """Which stored rejections to replay: by reason (default: the registry ones), since when."""
+
+    reasons: list[str] = Field(default_factory=lambda: list(REGISTRY_REASONS), min_length=1)
+    since: datetime | None = None
+
+
+@router.post("/rejected/replay")
+def post_replay(request: Request, caller: Caller, body: ReplayBody | None = None) -> dict[str, Any]:
+    """Feed stored rejections through ingest again, e.g. once their devices are registered.
+
+    Each replayed row is marked and never replayed twice; what is refused again is a new
+    rejected row with its new reason. Answers what the replay stored.
+    """
+    require_role(caller, "admin", "operator", "integrator")
+    body = body or ReplayBody()
+    if body.since is not None and body.since.tzinfo is None:
+        raise ApiError(400, "invalid_time", "since needs a UTC offset (e.g. ...Z)")
+    state = request.app.state
+    settings: IngestSettings = getattr(state, "ingest_settings", None) or IngestSettings()
+    writer = BatchWriter(
+        db_url=state.db_url,
+        settings=settings,
+        storage=getattr(state, "storage_settings", None) or StorageSettings(),
+        data_dir=getattr(state, "data_dir", None),
+    )
+    try:
+        with psycopg.connect(state.db_url, autocommit=True) as conn:
+            outcome = replay_rejected(
+                conn,
+                writer,
+                prefix=settings.topic_prefix,
+                reasons=body.reasons,
+                since=body.since,
+            )
+    finally:
+        writer.close()
+    return dataclasses.asdict(outcome)

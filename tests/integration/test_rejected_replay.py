@@ -9,7 +9,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.tokens import create_token
 from ingest.config import IngestSettings, StorageSettings
 from ingest.flows import BatchWriter
 from ingest.rejected_replay import replay_rejected
@@ -84,3 +87,31 @@ def test_the_cli_replays_and_prints_what_it_stored(ingest: IngestHarness) -> Non
     summary = json.loads(done.stdout)
     assert (summary["messages"], summary["readings"]) == (1, 2)
     assert ingest.scalar("SELECT count(*) FROM readings WHERE device_id = %s", late) == 2
+
+
+def test_the_api_replays_for_an_integrator(ingest: IngestHarness) -> None:
+    sensor = ingest.device("API")
+    ingest.publisher.publish_all(
+        [sample(sensor, T0, 3, {"pressure_mpa": 0.2}, prefix=ingest.prefix)]
+    )
+    wait_until(lambda: len(ingest.rejected()) == 1, what="the unknown device's message")
+    ingest.register(sensor)
+    app = create_app(db_url=ingest.db_url, broker_probe=lambda: True)
+    app.state.ingest_settings = IngestSettings(topic_prefix=ingest.prefix)
+    with psycopg.connect(ingest.db_url) as conn:
+        integrator = create_token(conn, role="integrator", areas=[])
+        viewer = create_token(conn, role="viewer", areas=[])
+    with TestClient(app) as client:
+        refused = client.post(
+            "/api/v1/rejected/replay", headers={"Authorization": f"Bearer {viewer}"}
+        )
+        assert refused.status_code == 403
+        answer = client.post(
+            "/api/v1/rejected/replay",
+            json={"since": (T0 - timedelta(days=1)).isoformat()},
+            headers={"Authorization": f"Bearer {integrator}"},
+        )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["messages"], body["readings"], body["rejected_again"]) == (1, 1, 0)
+    assert ingest.scalar("SELECT value FROM readings WHERE device_id = %s", sensor) == 0.2
