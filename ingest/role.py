@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,8 +83,9 @@ class IngestService:
         """
         self._stop.set()
         self.writer.stopping.set()
+        deadline = time.monotonic() + timeout_s  # one budget for both threads, not one each
         for thread in self._threads:
-            thread.join(timeout_s)
+            thread.join(max(0.0, deadline - time.monotonic()))
         self.subscriber.stop()
         self.writer.close()
 
