@@ -230,28 +230,17 @@ def replay_command(settings: Settings, args: argparse.Namespace) -> int:
 
 def replay_rejected_command(settings: Settings, args: argparse.Namespace) -> int:
     """Replay stored rejections through ingest; print what was stored as one JSON object."""
-    from ingest.flows import BatchWriter
-    from ingest.rejected_replay import REGISTRY_REASONS, replay_rejected
+    from ingest.rejected_replay import REGISTRY_REASONS, replay_stored
 
     since = _time(args.since, "since") if args.since else None
-    db_url = resolve_and_migrate(settings)
-    writer = BatchWriter(
-        db_url=db_url,
+    outcome = replay_stored(
+        resolve_and_migrate(settings),
         settings=settings.ingest,
         storage=settings.storage,
         data_dir=settings.data_dir,
+        reasons=args.reason or REGISTRY_REASONS,
+        since=since,
     )
-    try:
-        with psycopg.connect(db_url, autocommit=True) as conn:
-            outcome = replay_rejected(
-                conn,
-                writer,
-                prefix=settings.ingest.topic_prefix,
-                reasons=args.reason or REGISTRY_REASONS,
-                since=since,
-            )
-    finally:
-        writer.close()
     summary = {k: v for k, v in vars(outcome).items() if k != "batches"}
     print(json.dumps(summary))
     return 0

@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
 import psycopg
 
+from ingest.config import IngestSettings, StorageSettings
 from ingest.flows import BatchWriter
 from ingest.models import InboundMessage
 
@@ -84,3 +86,23 @@ def replay_rejected(
         conn.execute("UPDATE rejected_messages SET replayed_at = now() WHERE id = ANY(%s)", (ids,))
         outcome.messages += len(rows)
         last_id = ids[-1]
+
+
+def replay_stored(
+    db_url: str,
+    *,
+    settings: IngestSettings,
+    storage: StorageSettings,
+    data_dir: Path | None,
+    reasons: Sequence[str] = REGISTRY_REASONS,
+    since: datetime | None = None,
+) -> ReplayOutcome:
+    """Replay as ``replay_rejected`` does, with a writer and a connection of its own."""
+    writer = BatchWriter(db_url=db_url, settings=settings, storage=storage, data_dir=data_dir)
+    try:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            return replay_rejected(
+                conn, writer, prefix=settings.topic_prefix, reasons=reasons, since=since
+            )
+    finally:
+        writer.close()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 import psycopg
@@ -29,6 +29,7 @@ from rules.engine_service import MS, dt_to_ms
 from rules.engine_types import StateStore
 from rules.hazards import HazardSink
 from rules.kinds.dates import DatesSnapshot
+from rules.kinds.false_alarms import day_label
 from rules.kinds.patrol import PatrolDay
 from rules.kinds.silence import SilenceSnapshot
 from rules.models import MS_PER_DAY, DeviceContext, Transition, cst_day, cst_day_start
@@ -153,7 +154,7 @@ def dates(
 ) -> list[Transition]:
     """Judge every dates rule once per China day."""
     day = cst_day(dt_to_ms(now))
-    today = (date(1970, 1, 1) + timedelta(days=day)).isoformat()
+    today = day_label(day)
     out: list[Transition] = []
     for rule in (r for r in engine.rules.rules if r.kind == "dates"):
         for key, (resolved, rows) in _groups(conn, engine, rule, source).items():

@@ -7,7 +7,6 @@ import dataclasses
 from datetime import datetime
 from typing import Annotated, Any
 
-import psycopg
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
@@ -15,8 +14,7 @@ from api.deps import Caller, Conn, require_role
 from api.errors import ApiError
 from api.pagination import MAX_LIMIT, decode_cursor, page
 from ingest.config import IngestSettings, StorageSettings
-from ingest.flows import BatchWriter
-from ingest.rejected_replay import REGISTRY_REASONS, replay_rejected
+from ingest.rejected_replay import REGISTRY_REASONS, replay_stored
 from ingest.service import list_rejected
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
@@ -77,22 +75,12 @@ def post_replay(request: Request, caller: Caller, body: ReplayBody | None = None
     if body.since is not None and body.since.tzinfo is None:
         raise ApiError(400, "invalid_time", "since needs a UTC offset (e.g. ...Z)")
     state = request.app.state
-    settings: IngestSettings = getattr(state, "ingest_settings", None) or IngestSettings()
-    writer = BatchWriter(
-        db_url=state.db_url,
-        settings=settings,
+    outcome = replay_stored(
+        state.db_url,
+        settings=getattr(state, "ingest_settings", None) or IngestSettings(),
         storage=getattr(state, "storage_settings", None) or StorageSettings(),
         data_dir=getattr(state, "data_dir", None),
+        reasons=body.reasons,
+        since=body.since,
     )
-    try:
-        with psycopg.connect(state.db_url, autocommit=True) as conn:
-            outcome = replay_rejected(
-                conn,
-                writer,
-                prefix=settings.topic_prefix,
-                reasons=body.reasons,
-                since=body.since,
-            )
-    finally:
-        writer.close()
     return dataclasses.asdict(outcome)
