@@ -28,7 +28,7 @@ class LiveEvent:
     type: str
     at: datetime
     data: dict[str, Any]
-    row: dict[str, Any]  # the hazards row (``rules.hazard_service.FIELDS``)
+    row: dict[str, Any]  # the hazards row (``hazards.service.FIELDS``)
 
 
 class SubscriberTooSlowError(Exception):

@@ -27,7 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from api.live import PAGE, Fanout, LiveEvent
 from api.live_sequencer import Sequencer
-from rules.hazard_service import FIELDS
+from hazards.service import FIELDS
 
 log = logging.getLogger(__name__)
 

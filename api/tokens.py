@@ -9,7 +9,7 @@ from typing import Any, Final
 
 import psycopg
 
-from rules.grid_codes import in_area
+from grids.codes import in_area
 
 ROLES: Final = frozenset({"admin", "operator", "integrator", "grid_worker", "viewer"})
 

@@ -23,8 +23,8 @@ import msgspec
 import numpy as np
 import shapely
 
-from rules.grid_index import OUTSIDE, GridIndex
-from rules.grid_model import parse_grids
+from grids.index import OUTSIDE, GridIndex
+from grids.models import parse_grids
 from simulators.grid_layout import generate_city
 
 

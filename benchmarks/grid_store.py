@@ -21,10 +21,10 @@ import psycopg
 import shapely
 
 from firegrid.db import migrate
+from grids.locator import GridLocator, locate_in_db
+from grids.models import parse_grids
+from grids.service import import_grids, postgis_enabled
 from ingest.config import StorageSettings
-from rules.grid_locator import GridLocator, locate_in_db
-from rules.grid_model import parse_grids
-from rules.grid_service import import_grids, postgis_enabled
 from simulators.grid_layout import generate_city
 from tests.fix_db import create_database, drop_database
 

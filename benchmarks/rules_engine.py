@@ -28,8 +28,8 @@ import psycopg
 from firegrid.db import migrate, storage_is_timescale
 from ingest.config import StorageSettings
 from ingest.partitions import chunk_starts, ensure_partitions
+from rules.engine.keystate import decode_state, encode_state
 from rules.flows import RulesService
-from rules.keystate import decode_state, encode_state
 from rules.kinds.threshold import ThresholdState, evaluate
 from rules.models import Resolved, SeriesArrays
 from rules.rules_file import load_rules

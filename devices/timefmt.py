@@ -18,6 +18,16 @@ class BadTime(ValueError):  # noqa: N818 - public name the codecs already import
         super().__init__(f"{reason}: {detail}")
 
 
+def ms_to_dt(ms: int) -> datetime:
+    """Return Unix ms as an aware UTC datetime (before 1970 is clamped to the epoch)."""
+    return _EPOCH + timedelta(milliseconds=max(ms, 0))
+
+
+def dt_to_ms(dt: datetime) -> int:
+    """Return an aware datetime as Unix ms."""
+    return (dt - _EPOCH) // timedelta(milliseconds=1)
+
+
 def parse_ts(raw: object) -> datetime:
     """Parse a device timestamp into an aware UTC datetime or raise BadTime."""
     if isinstance(raw, bool):

@@ -23,7 +23,7 @@ from firegrid.settings import Settings
 if TYPE_CHECKING:
     from devices.flows import RegistryKind
     from devices.registry import Format
-    from rules.hazards import HazardRecord
+    from hazards.lifecycle import HazardRecord
 
 
 class InputError(Exception):
@@ -77,9 +77,9 @@ def import_registry(settings: Settings, kind: RegistryKind, path: Path) -> int:
 
 
 def import_grids(settings: Settings, path: Path, source: str | None) -> int:
-    from rules.exceptions import GridImportError
-    from rules.grid_model import parse_grids
-    from rules.grid_service import import_grids
+    from grids.exceptions import GridImportError
+    from grids.models import parse_grids
+    from grids.service import import_grids
 
     try:
         data = path.read_bytes()

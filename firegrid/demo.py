@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 def register(db_url: str, *, today: datetime) -> int:
     """Register the demo rows (and grids if none exist); return the number of devices."""
-    from rules.grid_model import parse_grids
-    from rules.grid_service import current_version, import_grids
+    from grids.models import parse_grids
+    from grids.service import current_version, import_grids
 
     units = registry.parse_units(json.dumps(demo_units()), fmt="json")
     devices = registry.parse_devices(json.dumps(demo_devices(today.date())), fmt="json")

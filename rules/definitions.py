@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from hazards.models import Severity
 from rules.exceptions import RulesError
 from rules.kinds import KINDS, parse_params
-from rules.models import AppliesTo, DeviceContext, ParamsBase, Resolved, Severity
+from rules.models import AppliesTo, DeviceContext, ParamsBase, Resolved
 
 RULE_ID: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 SCOPES: Final = ("hydrant_class", "model", "unit", "device")  # least to most specific

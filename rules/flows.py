@@ -26,9 +26,13 @@ from typing import Any
 import psycopg
 from prometheus_client import Counter
 
+from grids.locator import GridLocator
+from hazards.lifecycle import HazardSink
+from hazards.sink import DbSink
+from patrols.service import rebuild_segments
 from rules.config import RulesSettings
-from rules.engine import Engine
-from rules.engine_service import (
+from rules.engine.core import Engine
+from rules.engine.service import (
     DbHistory,
     batch_fix_ranges,
     claim_batch,
@@ -39,12 +43,8 @@ from rules.engine_service import (
     mark_done,
     pending_batches,
 )
-from rules.engine_state import DbStateStore, StateCache
-from rules.engine_types import BatchStats, EngineConfig
-from rules.grid_locator import GridLocator
-from rules.hazard_sink import DbSink
-from rules.hazards import HazardSink
-from rules.patrol_service import rebuild_segments
+from rules.engine.state import DbStateStore, StateCache
+from rules.engine.types import BatchStats, EngineConfig
 from rules.replay import MemoryStateStore, replay
 from rules.rules_file import RulesFile
 from rules.ticks import TICKS

@@ -28,12 +28,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Any, Final, Generic, Literal, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from hazards.models import Severity, TransitionKind
 from rules.exceptions import RulesError
 
 I64 = npt.NDArray[np.int64]
@@ -46,22 +46,6 @@ MS_PER_DAY: Final = 86_400_000
 # China Standard Time has no daylight saving: a local day is always [16:00 UTC, 16:00 UTC).
 CST_OFFSET_MS: Final = 8 * 3_600_000
 NO_SEQ: Final = -1
-
-TransitionKind = Literal["open", "update", "clear"]
-
-
-class Severity(StrEnum):
-    """Hazard severities of CONTRACT §4, in increasing order."""
-
-    INFO = "info"
-    WARNING = "warning"
-    MAJOR = "major"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        """Return 0 for info up to 3 for critical, for comparisons."""
-        return list(Severity).index(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,22 +29,16 @@ import numpy.typing as npt
 import psycopg
 
 from devices.models import Fix
+from devices.timefmt import ms_to_dt
+from grids.locator import GridLocator
+from hazards.lifecycle import HazardRecord, InMemorySink
+from patrols.segments import PatrolParams, segment_fixes
 from rules.definitions import RuleSet
-from rules.engine import Engine
-from rules.engine_service import (
-    MS,
-    DbHistory,
-    load_contexts,
-    load_range,
-    load_range_reports,
-    ms_to_dt,
-)
-from rules.engine_types import BatchData, EngineConfig, EventRows
-from rules.grid_locator import GridLocator
-from rules.hazards import HazardRecord, InMemorySink
-from rules.keystate import KeyState
+from rules.engine.core import Engine
+from rules.engine.keystate import KeyState
+from rules.engine.service import MS, DbHistory, load_contexts, load_range, load_range_reports
+from rules.engine.types import BatchData, EngineConfig, EventRows
 from rules.models import RuleState, SeriesArrays
-from rules.patrols import PatrolParams, segment_fixes
 from rules.ticks import LIVE, TICKS, Row, SegmentRow
 
 Conn = psycopg.Connection[Any]

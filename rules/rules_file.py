@@ -32,10 +32,11 @@ import yaml
 
 from devices.models import DeviceKind
 from devices.registry import Agent, HydrantClass
+from hazards.models import Severity
 from rules.definitions import RULE_ID, SCOPES, Override, RuleDefinition, RuleSet, Scope
 from rules.exceptions import RulesError
 from rules.kinds import KINDS, parse_params
-from rules.models import AppliesTo, Severity
+from rules.models import AppliesTo
 
 
 @dataclass(frozen=True, slots=True)

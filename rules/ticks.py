@@ -23,11 +23,12 @@ from typing import Any, Protocol
 
 import psycopg
 
+from devices.timefmt import dt_to_ms
+from hazards.lifecycle import HazardSink
 from rules.definitions import ResolvedRule, RuleDefinition
-from rules.engine import Engine
-from rules.engine_service import MS, dt_to_ms
-from rules.engine_types import StateStore
-from rules.hazards import HazardSink
+from rules.engine.core import Engine
+from rules.engine.service import MS
+from rules.engine.types import StateStore
 from rules.kinds.dates import DatesSnapshot
 from rules.kinds.false_alarms import day_label
 from rules.kinds.patrol import PatrolDay

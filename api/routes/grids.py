@@ -16,11 +16,11 @@ from api.deps import Caller, Conn, get_pool, require_role
 from api.errors import ApiError
 from api.pagination import MAX_LIMIT, decode_cursor, page
 from devices.geo import Crs, from_wgs84_array
-from rules import grid_service
-from rules.exceptions import GridImportError
-from rules.grid_codes import GridLevel
-from rules.grid_locator import GridLocator, PostgisUnavailable, locate_in_db
-from rules.grid_model import parse_grids
+from grids import service as grid_service
+from grids.codes import GridLevel
+from grids.exceptions import GridImportError
+from grids.locator import GridLocator, PostgisUnavailable, locate_in_db
+from grids.models import parse_grids
 
 router = APIRouter(prefix="/api/v1", tags=["grids"])
 

@@ -13,7 +13,7 @@ from api.errors import ApiError
 from api.pagination import MAX_LIMIT, decode_cursor, page
 from api.tokens import Principal
 from devices.geo import Crs, from_wgs84
-from rules.hazard_service import ack_hazard, get_hazard, list_hazards
+from hazards.service import ack_hazard, get_hazard, list_hazards
 
 router = APIRouter(prefix="/api/v1", tags=["hazards"])
 

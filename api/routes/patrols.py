@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from api.deps import Caller, Conn
 from api.errors import ApiError
 from api.pagination import MAX_LIMIT, decode_cursor, page
-from rules.patrol_service import list_segments
+from patrols.service import list_segments
 
 router = APIRouter(prefix="/api/v1", tags=["patrols"])
 

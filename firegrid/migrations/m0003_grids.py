@@ -59,7 +59,7 @@ CREATE INDEX grid_areas_geom ON grid_areas USING gist (geom) WHERE level = 'grid
 """
 
 PATROLS = """
--- Derived from stored fixes by rules.patrol_service.rebuild_segments; rebuilt, never edited.
+-- Derived from stored fixes by patrols.service.rebuild_segments; rebuilt, never edited.
 CREATE TABLE patrol_segments (
     id           bigserial PRIMARY KEY,
     terminal_id  text NOT NULL,

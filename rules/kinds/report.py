@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from devices.models import REPORT_CATEGORIES
-from rules.models import ParamsBase, Resolved, RuleState, Severity, Transition
+from hazards.models import Severity
+from rules.models import ParamsBase, Resolved, RuleState, Transition
 
 KEY_PREFIX = "report:"
 

@@ -30,6 +30,7 @@ from typing import Literal
 
 import numpy as np
 
+from hazards.models import Severity, TransitionKind
 from rules.models import (
     I64,
     MS_PER_S,
@@ -39,9 +40,7 @@ from rules.models import (
     Resolved,
     RuleState,
     SeriesArrays,
-    Severity,
     Transition,
-    TransitionKind,
     check_after,
 )
 

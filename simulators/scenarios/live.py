@@ -46,7 +46,7 @@ def observe(row: dict[str, Any]) -> ObservedHazard:
 
 def stored_hazards(db_url: str, scenario: Scenario) -> list[ObservedHazard]:
     """Return every stored hazard about the scenario's devices, units and grids."""
-    from rules.hazard_service import list_hazards
+    from hazards.service import list_hazards
 
     rows: list[dict[str, Any]] = []
     with psycopg.connect(db_url) as conn:
@@ -72,8 +72,8 @@ class LiveHooks:
         """Import the scenario's grids as a new version (unless told not to)."""
         if not self.with_grids:
             return
-        from rules.grid_model import parse_grids
-        from rules.grid_service import import_grids
+        from grids.models import parse_grids
+        from grids.service import import_grids
 
         with psycopg.connect(self.db_url) as conn:
             import_grids(conn, grid_set=parse_grids(collection), source="firegrid simulate")

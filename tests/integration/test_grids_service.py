@@ -13,11 +13,10 @@ import pytest
 import shapely
 
 from devices.geo import Crs, to_wgs84_array
-from ingest.config import StorageSettings
-from rules.grid_index import GridIndex
-from rules.grid_locator import GridLocator, PostgisUnavailable, locate_in_db
-from rules.grid_model import GridSet, parse_grids
-from rules.grid_service import (
+from grids.index import GridIndex
+from grids.locator import GridLocator, PostgisUnavailable, locate_in_db
+from grids.models import GridSet, parse_grids
+from grids.service import (
     GridVersionNotFound,
     current_version,
     import_grids,
@@ -25,6 +24,7 @@ from rules.grid_service import (
     load_grid_set,
     postgis_enabled,
 )
+from ingest.config import StorageSettings
 from simulators.grid_layout import generate_street, grid_centres
 from tests.fix_db import create_database, drop_database
 

@@ -17,13 +17,13 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.tokens import create_token
 from firegrid.db import storage_is_timescale
+from grids.locator import GridLocator
+from grids.models import parse_grids
+from grids.service import import_grids
 from ingest.config import StorageSettings
 from ingest.partitions import chunk_starts, ensure_partitions
-from rules.grid_locator import GridLocator
-from rules.grid_model import parse_grids
-from rules.grid_service import import_grids
-from rules.patrol_service import rebuild_segments, terminals_with_fixes
-from rules.patrols import REASON_STATIONARY
+from patrols.segments import REASON_STATIONARY
+from patrols.service import rebuild_segments, terminals_with_fixes
 from simulators.grid_layout import generate_street, grid_centres
 
 LAT, LON = 23.1291, 113.2644  # Guangzhou: codes under 440104

@@ -19,11 +19,11 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.tokens import create_token
 from devices.geo import Crs, from_wgs84
+from grids.locator import GridLocator
+from grids.models import parse_grids
+from grids.service import import_grids
 from rules.config import RulesSettings
 from rules.flows import RulesService, engine_config, replay
-from rules.grid_locator import GridLocator
-from rules.grid_model import parse_grids
-from rules.grid_service import import_grids
 from simulators.grid_layout import generate_street, grid_centres
 from simulators.models import SimMessage
 from simulators.terminal import TerminalSim, offset_m
@@ -258,7 +258,7 @@ def test_two_reports_from_one_terminal_are_two_hazards_and_a_resend_raises_nothi
         db_url=ingest.db_url,
         start=T0 - timedelta(hours=1),
         end=T0 + timedelta(hours=1),
-        rules=rules.engine.rules,
+        rules=rules.engine.core.rules,
         config=engine_config(rules.settings),
     )
     mine = [h for h in replayed if h.rule_id == RULE and h.subject_id in ids]

@@ -11,11 +11,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from grids.locator import GridLocator
+from hazards.lifecycle import HazardOp, HazardSink
+from hazards.sink import DbSink
 from rules.config import RulesSettings
 from rules.flows import RulesService, engine_config, replay
-from rules.grid_locator import GridLocator
-from rules.hazard_sink import DbSink
-from rules.hazards import HazardOp, HazardSink
 from rules.models import Severity
 from rules.rules_file import load_rules
 from simulators.sensors import event, sample

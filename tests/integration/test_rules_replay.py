@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from firegrid.cli import main
+from hazards.lifecycle import HazardRecord
 from rules.config import RulesSettings
 from rules.flows import engine_config, replay
-from rules.hazards import HazardRecord
 from rules.replay import tick_schedule
 from rules.rules_file import load_rules
 from simulators.scenarios.smoke import TICK_AT

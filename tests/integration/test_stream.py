@@ -30,8 +30,8 @@ import uvicorn
 from api.app import create_app
 from api.routes import stream as stream_routes
 from api.tokens import create_token
-from rules.hazard_sink import DbSink
-from rules.hazards import HazardOp
+from hazards.lifecycle import HazardOp
+from hazards.sink import DbSink
 from rules.models import Severity, TransitionKind
 
 

@@ -20,13 +20,13 @@ from typing import Any
 import psycopg
 
 from firegrid.db import migrate
+from grids.locator import GridLocator
+from grids.models import parse_grids
+from grids.service import import_grids
 from ingest.config import IngestSettings, StorageSettings
 from ingest.role import IngestService
 from rules.config import RulesSettings
 from rules.flows import RulesService
-from rules.grid_locator import GridLocator
-from rules.grid_model import parse_grids
-from rules.grid_service import import_grids
 from simulators.publish import Publisher
 from simulators.scenarios import Scenario, build, compare
 from simulators.scenarios.live import stored_hazards

@@ -9,11 +9,11 @@ import pytest
 
 from api.tokens import Principal
 from firegrid.settings import Settings
-from rules.engine import Engine
-from rules.engine_types import BatchData, EngineConfig, EventRows
+from grids.codes import in_area
+from hazards.lifecycle import InMemorySink
+from rules.engine.core import Engine
+from rules.engine.types import BatchData, EngineConfig, EventRows
 from rules.flows import MemoryStateStore
-from rules.grid_codes import in_area
-from rules.hazards import InMemorySink
 from rules.models import DeviceContext, SeriesArrays, Severity
 from rules.rules_file import load_rules
 

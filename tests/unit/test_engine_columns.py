@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.engine_columns import drop_many, key_slice, select, take_rows
+from rules.engine.columns import drop_many, key_slice, select, take_rows
 from rules.kinds.sudden_drop import SuddenDropParams, SuddenDropState, evaluate
 from rules.models import ManySeries, Resolved, SeriesArrays, Severity
 

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rules.engine import Engine
-from rules.engine_types import BatchData, EngineConfig, EventRows, Reading
+from hazards.lifecycle import InMemorySink
+from rules.engine.core import Engine
+from rules.engine.types import BatchData, EngineConfig, EventRows, Reading
 from rules.flows import MemoryStateStore
-from rules.hazards import InMemorySink
 from rules.models import DeviceContext, SeriesArrays
 from rules.rules_file import load_rules
 

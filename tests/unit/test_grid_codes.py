@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.exceptions import GridCodeError, RulesError
-from rules.grid_codes import GridLevel, level_for_length, parse_code, parse_level
+from grids.codes import GridLevel, level_for_length, parse_code, parse_level
+from grids.exceptions import GridCodeError, GridError
 
 
 def test_street_code_parts() -> None:
@@ -83,7 +83,7 @@ def test_malformed_codes_are_refused_with_a_reason(
         parse_code(raw, level)
     assert caught.value.reason == reason
     assert caught.value.code == raw
-    assert isinstance(caught.value, RulesError)
+    assert isinstance(caught.value, GridError)
 
 
 def test_error_message_names_the_code_and_the_rule() -> None:

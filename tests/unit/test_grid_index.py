@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devices.geo import from_wgs84_array
-from rules.grid_index import OUTSIDE, GridHit, GridIndex
-from rules.grid_model import GridSet, parse_grids
+from grids.index import OUTSIDE, GridHit, GridIndex
+from grids.models import GridSet, parse_grids
 from simulators.grid_layout import generate_layout, generate_street, grid_centres
 
 LAT, LON = 31.2575, 121.5870

@@ -11,10 +11,10 @@ import pytest
 import shapely
 
 from devices.geo import Crs, haversine_m
-from rules.exceptions import GridImportError, GridProblem, RulesError
-from rules.grid_codes import GridLevel
-from rules.grid_index import GridIndex
-from rules.grid_model import parse_grids
+from grids.codes import GridLevel
+from grids.exceptions import GridError, GridImportError, GridProblem
+from grids.index import GridIndex
+from grids.models import parse_grids
 from simulators.grid_layout import chinese_number, generate_layout, generate_street, grid_centres
 
 LAT, LON = 31.2575, 121.5870  # 金桥, Pudong
@@ -27,7 +27,7 @@ def _street(**options: Any) -> dict[str, Any]:
 def _problems(doc: Any) -> list[GridProblem]:
     with pytest.raises(GridImportError) as caught:
         parse_grids(doc)
-    assert isinstance(caught.value, RulesError)
+    assert isinstance(caught.value, GridError)
     return caught.value.problems
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.hazards import HazardOp, InMemorySink, subject_of
-from rules.keystate import Emitted, KeyState, decode_state, diff_transitions, encode_state
+from hazards.lifecycle import HazardOp, InMemorySink, subject_of
+from rules.engine.keystate import Emitted, KeyState, decode_state, diff_transitions, encode_state
 from rules.kinds.correlation import CorrelationState
 from rules.models import Severity, Transition
 

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devices.models import Fix
-from rules.grid_index import GridIndex
-from rules.grid_model import parse_grids
-from rules.patrols import (
+from grids.index import GridIndex
+from grids.models import parse_grids
+from patrols.segments import (
     REASON_STATIONARY,
     REASON_TOO_FEW_FIXES,
     PatrolParams,

@@ -13,7 +13,7 @@ from typing import Final
 
 from msgspec import Struct
 
-from rules.exceptions import GridCodeError
+from grids.exceptions import GridCodeError
 
 
 class GridLevel(StrEnum):
@@ -167,7 +167,7 @@ def in_area(area: str, *, grid: str | None, community: str | None, street: str |
 
     Codes of a level are compared whole, never as prefixes: a 14-digit grid code is a string
     prefix of ten 15-digit grid codes of its community, and the two forms coexist.
-    ``rules.hazard_service.area_condition`` is the same test in SQL.
+    ``hazards.service.area_condition`` is the same test in SQL.
     """
     level = level_for_length(len(area))
     if level is GridLevel.GRID:

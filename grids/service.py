@@ -16,9 +16,9 @@ import shapely
 from psycopg.rows import dict_row
 
 from devices.geo import Crs
-from rules.exceptions import RulesError
-from rules.grid_codes import GridLevel, parse_code
-from rules.grid_model import GridArea, GridSet
+from grids.codes import GridLevel, parse_code
+from grids.exceptions import GridError
+from grids.models import GridArea, GridSet
 
 # Any constant works; it only has to be the same for every FireGrid process on one database.
 _IMPORT_LOCK: Final = 0x47524944  # "GRID"
@@ -42,7 +42,7 @@ _COLUMNS: Final = (
 )
 
 
-class GridVersionNotFound(RulesError):  # noqa: N818 - reads as the condition it reports
+class GridVersionNotFound(GridError):  # noqa: N818 - reads as the condition it reports
     """No grids have been imported, or not the version asked for."""
 
     def __init__(self, version: int | None) -> None:

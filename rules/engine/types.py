@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rules.keystate import KeyState
+from rules.engine.keystate import KeyState
 from rules.models import F64, I64, BoolArray, EventSeries, RuleState, SeriesArrays, StrArray
 
 Reading = tuple[str, str, int, float, int]  # device, metric, ts ms, value, seq

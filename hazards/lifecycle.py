@@ -15,7 +15,7 @@ A hazard is one episode of (subject, rule): ``open`` → ``acknowledged`` (by a 
   its own opening time and marked ``retracted`` (never deleted: a case may hang on it), a clear
   is undone by reopening its episode.
 
-The database sink (``rules.hazard_sink``) and ``InMemorySink`` (replay, tests) run the same
+The database sink (``hazards.sink``) and ``InMemorySink`` (replay, tests) run the same
 ``decide``; the database adds the unique constraints that make a double impossible.
 """
 
@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from rules.models import Severity, TransitionKind
+from hazards.models import Severity, TransitionKind
 
 SubjectType = Literal["device", "unit", "grid", "terminal", "report"]
 Status = Literal["open", "acknowledged", "cleared"]

@@ -13,9 +13,9 @@ from typing import Any, Final
 
 import psycopg
 
-from rules.engine_service import ms_to_dt
+from devices.timefmt import ms_to_dt
+from rules.engine.keystate import KeyState
 from rules.exceptions import RulesError
-from rules.keystate import KeyState
 from rules.models import RuleState
 
 Conn = psycopg.Connection[Any]

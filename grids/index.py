@@ -29,7 +29,7 @@ import numpy.typing as npt
 import shapely
 
 from devices.geo import Crs, to_wgs84_array
-from rules.grid_model import GridArea, GridSet
+from grids.models import GridArea, GridSet
 
 OUTSIDE: Final = -1
 

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import psycopg
 
-from rules.grid_locator import GridLocator
+from grids.locator import GridLocator
 
 Conn = psycopg.Connection[Any]
 

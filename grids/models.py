@@ -19,8 +19,8 @@ import numpy.typing as npt
 import shapely
 
 from devices.geo import Crs, to_wgs84_array
-from rules.exceptions import GridCodeError, GridImportError, GridProblem
-from rules.grid_codes import PARENT_LEVEL, GridCode, GridLevel, parse_code, parse_level
+from grids.codes import PARENT_LEVEL, GridCode, GridLevel, parse_code, parse_level
+from grids.exceptions import GridCodeError, GridImportError, GridProblem
 
 _UTF8_BOM: Final = b"\xef\xbb\xbf"
 _GEOMETRY_TYPES: Final = ("Polygon", "MultiPolygon")

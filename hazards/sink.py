@@ -1,6 +1,6 @@
 """The database ``HazardSink``: hazard transitions written in the caller's transaction.
 
-``DbSink`` applies ``rules.hazards.decide`` to the latest episode of each (subject, rule), row
+``DbSink`` applies ``hazards.lifecycle.decide`` to the latest episode of each (subject, rule), row
 locked, in the caller's transaction; every change writes a ``hazard_events`` row and
 ``pg_notify('firegrid_hazards', id)`` in that same transaction, so the live feed sees exactly
 what committed. The unique constraint on (subject, rule, episode) and the partial unique index
@@ -17,12 +17,12 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from rules.engine_service import dt_to_ms, ms_to_dt
-from rules.grid_locator import GridLocator
-from rules.hazard_places import locate_subjects
-from rules.hazard_service import FIELDS
-from rules.hazards import HazardOp, HazardRecord, decide
-from rules.models import Severity
+from devices.timefmt import dt_to_ms, ms_to_dt
+from grids.locator import GridLocator
+from hazards.lifecycle import HazardOp, HazardRecord, decide
+from hazards.models import Severity
+from hazards.places import locate_subjects
+from hazards.service import FIELDS
 
 Conn = psycopg.Connection[Any]
 

@@ -4,7 +4,7 @@
 current version at most every ``refresh_s`` seconds, so a busy caller costs one cheap query per
 interval and a new import is picked up within it without a restart. ``locate_in_db`` answers
 the same question with one SQL statement where the PostGIS column exists; it applies the rules
-of ``rules.grid_index`` (covered = interior or boundary; several: the lowest grid code; none:
+of ``grids.index`` (covered = interior or boundary; several: the lowest grid code; none:
 outside) so both paths agree point for point.
 """
 
@@ -23,9 +23,9 @@ import numpy.typing as npt
 import psycopg
 
 from devices.geo import Crs, to_wgs84_array
-from rules.exceptions import RulesError
-from rules.grid_index import GridIndex
-from rules.grid_service import (
+from grids.exceptions import GridError
+from grids.index import GridIndex
+from grids.service import (
     GridVersionNotFound,
     current_version,
     load_grid_set,
@@ -53,7 +53,7 @@ ORDER BY p.i
 """
 
 
-class PostgisUnavailable(RulesError):  # noqa: N818 - reads as the condition it reports
+class PostgisUnavailable(GridError):  # noqa: N818 - reads as the condition it reports
     """The database has no PostGIS geometry for grids; use the in-process path."""
 
 

@@ -1,6 +1,6 @@
 """Evaluating one rule over its keys of a batch: state, late data, checkpoint replay, emits.
 
-``RuleEvaluator`` is the base of ``rules.engine_run.BatchRun``: it loads each key's durable
+``RuleEvaluator`` is the base of ``rules.engine.batch_run.BatchRun``: it loads each key's durable
 state, splits late samples off (with numpy for series rules, all keys at once), replays a late
 key from its checkpoint and reconciles what it had emitted, queues the hazard operations, and
 undoes a rule that raises. It is apart from the batch run because it knows nothing of how a
@@ -15,19 +15,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hazards.lifecycle import HazardOp
+from hazards.models import Severity
 from rules.definitions import ResolvedRule
-from rules.engine_columns import drop_many, key_slice, select
-from rules.engine_synthetic import SYNTHETIC, drop_rules, wants_synthetic
-from rules.engine_types import BatchStats, Event, EventRows, History, Samples, StateStore
-from rules.hazards import HazardOp
-from rules.keystate import Emitted, KeyState, diff_transitions
+from rules.engine.columns import drop_many, key_slice, select
+from rules.engine.keystate import Emitted, KeyState, diff_transitions
+from rules.engine.synthetic import SYNTHETIC, drop_rules, wants_synthetic
+from rules.engine.types import BatchStats, Event, EventRows, History, Samples, StateStore
 from rules.kinds import KINDS
 from rules.kinds.sudden_drop import SuddenDropState
 from rules.kinds.threshold import ThresholdColumns, ThresholdState, evaluate_columns
-from rules.models import I64, BoolArray, ManySeries, Severity, Transition, detect_flapping
+from rules.models import I64, BoolArray, ManySeries, Transition, detect_flapping
 
 if TYPE_CHECKING:
-    from rules.engine import Engine
+    from rules.engine.core import Engine
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from devices.models import Fix
-from rules.grid_locator import GridLocator
-from rules.patrols import PatrolParams, PatrolSegment, segment_fixes
+from grids.locator import GridLocator
+from patrols.segments import PatrolParams, PatrolSegment, segment_fixes
 
 # The furthest a window is widened to find where a chain of fixes starts or ends: no real
 # patrol runs without a five-minute break for this long, and it bounds the scan.

@@ -9,14 +9,16 @@ per device, re-resolved when the context or the rule set changes). Each rule eva
 keys of the batch at once (threshold in one ``evaluate_columns`` call), with each key's durable
 state. Late data follows ``rules.models``: a sample at or behind a key's last evaluated time, within
 ``late_window_ms`` makes that key replay from its last checkpoint over the stored series, and the
-replay's transitions are reconciled with what was emitted (``rules.keystate.diff_transitions``);
+replay's transitions are reconciled with what was emitted
+(``rules.engine.keystate.diff_transitions``);
 an older one is ``too_late``: recorded and counted, never evaluated. A rule that raises is
 logged, counted and undone for the batch (its state does not move, its queued hazard operations
 are dropped); the others go on.
 
 Speed: resolution is cached per registry signature (devices differing only in ID share one
 resolution unless an override names them); the batch itself is evaluated by
-``rules.engine_run.BatchRun`` over flat arrays, and state comes through ``rules.engine_state``.
+``rules.engine.batch_run.BatchRun`` over flat arrays, and state comes through
+``rules.engine.state``.
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hazards.lifecycle import HazardSink
 from rules.definitions import ResolvedRule, RuleSet
-from rules.engine_eval import hazard_op
-from rules.engine_run import BatchRun
-from rules.engine_types import BatchData, BatchStats, EngineConfig, History, StateStore
-from rules.hazards import HazardSink
-from rules.keystate import KeyState
+from rules.engine.batch_run import BatchRun
+from rules.engine.evaluate import hazard_op
+from rules.engine.keystate import KeyState
+from rules.engine.types import BatchData, BatchStats, EngineConfig, History, StateStore
 from rules.kinds import KINDS
 from rules.kinds.report import LocatedReport
 from rules.models import DeviceContext, Transition

@@ -9,34 +9,24 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 import numpy as np
 import psycopg
 
-from rules.engine_types import BatchData, Event, EventRows, Reading, ReadingColumns
-from rules.grid_locator import GridLocator
+from devices.timefmt import ms_to_dt
+from grids.locator import GridLocator
+from rules.engine.types import BatchData, Event, EventRows, Reading, ReadingColumns
 from rules.kinds.report import LocatedReport
 from rules.models import DeviceContext, SeriesArrays
 
 Conn = psycopg.Connection[Any]
 
 MS: Final = "floor(extract(epoch FROM {col}) * 1000)::bigint"
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 # Any constant works; every rules process on one database takes it per transaction, so two
 # rules roles never evaluate the same key at once (state is read, evaluated and written back).
 RULES_LOCK: Final = 0x52554C45  # "RULE"
-
-
-def ms_to_dt(ms: int) -> datetime:
-    """Return Unix ms as an aware UTC datetime (before 1970 is clamped to the epoch)."""
-    return _EPOCH + timedelta(milliseconds=max(ms, 0))
-
-
-def dt_to_ms(dt: datetime) -> int:
-    """Return an aware datetime as Unix ms."""
-    return (dt - _EPOCH) // timedelta(milliseconds=1)
 
 
 def lock_rules(conn: Conn) -> None:

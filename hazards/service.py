@@ -1,7 +1,7 @@
 """Hazards in the database as people see them: listing, reading and acknowledging.
 
-Writing the engine's transitions is ``rules.hazard_sink``; locating a subject is
-``rules.hazard_places``.
+Writing the engine's transitions is ``hazards.sink``; locating a subject is
+``hazards.places``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from rules.grid_codes import GridLevel, level_for_length
+from grids.codes import GridLevel, level_for_length
 
 Conn = psycopg.Connection[Any]
 
@@ -37,7 +37,7 @@ def _event(conn: Conn, hazard_id: int, type_: str, data: dict[str, Any]) -> None
 def area_condition(codes: Sequence[str]) -> tuple[str, list[Any]]:
     """Return SQL true for a hazard inside any of ``codes``, and its parameters.
 
-    The SQL form of ``rules.grid_codes.in_area``: a grid, community or street code equals the
+    The SQL form of ``grids.codes.in_area``: a grid, community or street code equals the
     hazard's code of that level (a 14-digit grid is a string prefix of 15-digit ones, not their
     area); any other length, such as a 6-digit county, is a prefix of its street code.
     """

@@ -3,9 +3,9 @@
 ``Engine.run_batch`` makes one ``BatchRun`` per batch; it collects the hazard operations and the
 states to save for the batch's single transaction. Series rules evaluate all their keys at once:
 lateness is judged with numpy over every sample, threshold goes through ``evaluate_columns``,
-sudden drop through ``rules.engine_columns.drop_many``; only late keys (a checkpoint replay) and
+sudden drop through ``rules.engine.columns.drop_many``; only late keys (a checkpoint replay) and
 event keys are handled one by one. How one rule is evaluated over its keys (state, late data,
-replay, emits, failure isolation) is ``rules.engine_eval.RuleEvaluator``, which this extends.
+replay, emits, failure isolation) is ``rules.engine.evaluate.RuleEvaluator``, which this extends.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from rules.definitions import ResolvedRule
-from rules.engine_columns import take_rows
-from rules.engine_eval import RuleEvaluator, hazard_op
-from rules.engine_synthetic import SYNTHETIC, wants_synthetic
-from rules.engine_types import Event, EventRows, ReadingColumns, Samples
+from rules.engine.columns import take_rows
+from rules.engine.evaluate import RuleEvaluator, hazard_op
+from rules.engine.synthetic import SYNTHETIC, wants_synthetic
+from rules.engine.types import Event, EventRows, ReadingColumns, Samples
 from rules.kinds import KINDS
 from rules.kinds.report import LocatedReport, ReportState
 from rules.models import DeviceContext, ManySeries, Transition

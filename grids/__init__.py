@@ -1,0 +1,1 @@
+"""Grids: the street › community › grid map, its codes, versions and point lookup."""

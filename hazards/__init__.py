@@ -1,0 +1,1 @@
+"""Hazards: episodes raised by the rules, placed in the grids, acknowledged and cleared."""

@@ -1,0 +1,1 @@
+"""The rules engine: committed batches in, rule kinds evaluated per key, hazard operations out."""
