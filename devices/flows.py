@@ -6,11 +6,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import psycopg
-
 from devices import registry, service
 from devices.registry_gaps import RegistryWarning, registry_warnings
 from devices.views import ImportCounts
+from infra.database import Conn
 
 RegistryKind = Literal["devices", "units", "staff"]
 
@@ -49,7 +48,7 @@ def unreadable(parsed: registry.ParsedRows[Any]) -> registry.RowError | None:
 
 
 def store_registry(
-    conn: psycopg.Connection[Any], *, kind: RegistryKind, parsed: registry.ParsedRows[Any]
+    conn: Conn, *, kind: RegistryKind, parsed: registry.ParsedRows[Any]
 ) -> ImportOutcome:
     """Upsert the valid rows of ``parsed``; rows whose ID exists are updated."""
     counts = _UPSERTS[kind](conn, rows=parsed.rows)

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
-import psycopg
 from pydantic import BaseModel, ConfigDict
+
+from infra.database import Conn
 
 
 class RegistryWarning(BaseModel):
@@ -70,9 +70,7 @@ ORDER BY d.device_id
 """
 
 
-def registry_warnings(
-    conn: psycopg.Connection[Any], *, device_ids: Sequence[str]
-) -> list[RegistryWarning]:
+def registry_warnings(conn: Conn, *, device_ids: Sequence[str]) -> list[RegistryWarning]:
     """Return the gaps of the stored devices ``device_ids``, by device ID."""
     if not device_ids:
         return []

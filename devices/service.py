@@ -31,6 +31,7 @@ from devices.views import (
     Status,
     UnitView,
 )
+from infra.database import Conn
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ WHERE d.device_id = t.device_id
 """
 
 
-def upsert_devices(conn: psycopg.Connection[Any], *, rows: Sequence[DeviceRow]) -> ImportCounts:
+def upsert_devices(conn: Conn, *, rows: Sequence[DeviceRow]) -> ImportCounts:
     """Insert new devices and update existing ones; return how many of each."""
     _check_unique((r.device_id for r in rows), field="device_id")
     counts = ImportCounts()
@@ -165,7 +166,7 @@ RETURNING (xmax = 0) AS inserted
 """
 
 
-def upsert_units(conn: psycopg.Connection[Any], *, rows: Sequence[UnitRow]) -> ImportCounts:
+def upsert_units(conn: Conn, *, rows: Sequence[UnitRow]) -> ImportCounts:
     """Insert new key units and update existing ones; return how many of each."""
     _check_unique((r.unit_id for r in rows), field="unit_id")
     counts = ImportCounts()
@@ -210,7 +211,7 @@ RETURNING (xmax = 0) AS inserted
 """
 
 
-def upsert_staff(conn: psycopg.Connection[Any], *, rows: Sequence[StaffRow]) -> ImportCounts:
+def upsert_staff(conn: Conn, *, rows: Sequence[StaffRow]) -> ImportCounts:
     """Insert new staff and update existing ones, moving terminals to their new holders."""
     _check_unique((r.staff_id for r in rows), field="staff_id")
     _check_unique((r.terminal_id for r in rows), field="terminal_id")
@@ -240,7 +241,7 @@ def upsert_staff(conn: psycopg.Connection[Any], *, rows: Sequence[StaffRow]) -> 
     return counts
 
 
-def known_device_ids(conn: psycopg.Connection[Any], *, ids: Sequence[str]) -> set[str]:
+def known_device_ids(conn: Conn, *, ids: Sequence[str]) -> set[str]:
     """Return which of ``ids`` are registered devices."""
     if not ids:
         return set()
@@ -248,7 +249,7 @@ def known_device_ids(conn: psycopg.Connection[Any], *, ids: Sequence[str]) -> se
     return {device_id for (device_id,) in cur.fetchall()}
 
 
-def known_terminal_ids(conn: psycopg.Connection[Any], *, ids: Sequence[str]) -> set[str]:
+def known_terminal_ids(conn: Conn, *, ids: Sequence[str]) -> set[str]:
     """Return which of ``ids`` are known terminals: held by staff or registered as devices."""
     if not ids:
         return set()
@@ -294,7 +295,7 @@ def _device_view(
 
 
 def get_device(
-    conn: psycopg.Connection[Any],
+    conn: Conn,
     *,
     device_id: str,
     now: datetime,
@@ -313,7 +314,7 @@ def get_device(
 
 
 def list_devices(
-    conn: psycopg.Connection[Any],
+    conn: Conn,
     *,
     limit: int,
     cursor: str | None = None,
@@ -358,7 +359,7 @@ def list_devices(
     return Page[DeviceView](items=items, next_cursor=next_cursor)
 
 
-def get_unit(conn: psycopg.Connection[Any], *, unit_id: str) -> UnitView | None:
+def get_unit(conn: Conn, *, unit_id: str) -> UnitView | None:
     """Return a key unit with the IDs of the devices registered to it."""
     with conn.cursor(row_factory=class_row(UnitView)) as cur:
         cur.execute(
@@ -371,7 +372,7 @@ def get_unit(conn: psycopg.Connection[Any], *, unit_id: str) -> UnitView | None:
         return cur.fetchone()
 
 
-def get_staff(conn: psycopg.Connection[Any], *, staff_id: str) -> StaffView | None:
+def get_staff(conn: Conn, *, staff_id: str) -> StaffView | None:
     """Return a staff member by ID."""
     with conn.cursor(row_factory=class_row(StaffView)) as cur:
         cur.execute(
@@ -382,7 +383,7 @@ def get_staff(conn: psycopg.Connection[Any], *, staff_id: str) -> StaffView | No
         return cur.fetchone()
 
 
-def staff_for_terminal(conn: psycopg.Connection[Any], *, terminal_id: str) -> StaffView | None:
+def staff_for_terminal(conn: Conn, *, terminal_id: str) -> StaffView | None:
     """Return the staff member who carries ``terminal_id``, if anyone does."""
     with conn.cursor(row_factory=class_row(StaffView)) as cur:
         cur.execute(

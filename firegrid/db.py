@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import psycopg
 
 from firegrid.migrations import MIGRATIONS
+from infra.database import Conn
 from ingest.config import StorageSettings
 from ingest.partitions import timescale_available, timescale_installed
 
@@ -41,7 +41,7 @@ def migrate(conninfo: str, *, storage: StorageSettings) -> int:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
 
 
-def _migrate_locked(conn: psycopg.Connection[Any], *, storage: StorageSettings) -> int:
+def _migrate_locked(conn: Conn, *, storage: StorageSettings) -> int:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS fg_schema_version ("
         " version integer PRIMARY KEY, name text NOT NULL,"
@@ -69,7 +69,7 @@ def _migrate_locked(conn: psycopg.Connection[Any], *, storage: StorageSettings) 
     return current
 
 
-def _use_timescale(conn: psycopg.Connection[Any], *, storage: StorageSettings, fresh: bool) -> bool:
+def _use_timescale(conn: Conn, *, storage: StorageSettings, fresh: bool) -> bool:
     """Decide the storage path once, when the schema is created, and keep it after."""
     if not fresh:
         row = conn.execute(
@@ -101,7 +101,7 @@ def _use_timescale(conn: psycopg.Connection[Any], *, storage: StorageSettings, f
     return False
 
 
-def storage_is_timescale(conn: psycopg.Connection[Any]) -> bool:
+def storage_is_timescale(conn: Conn) -> bool:
     """Tell which storage path the schema was created on."""
     row = conn.execute(
         "SELECT timescale FROM fg_schema_version ORDER BY version LIMIT 1"

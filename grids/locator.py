@@ -16,11 +16,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-import psycopg
 
 from devices.geo import Crs, to_wgs84_array
 from grids.exceptions import GridError
@@ -32,8 +31,9 @@ from grids.service import (
     postgis_enabled,
     resolve_version,
 )
+from infra.database import Conn
 
-ConnectFn = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
+ConnectFn = Callable[[], AbstractContextManager[Conn]]
 ObjectArray = npt.NDArray[np.object_]
 
 # Two versions cover the moment of a switch (events in flight under the old one) without
@@ -170,7 +170,7 @@ class GridLocator:
 
 
 def locate_in_db(
-    conn: psycopg.Connection[Any],
+    conn: Conn,
     *,
     lat: npt.ArrayLike,
     lon: npt.ArrayLike,

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any, Final
 
 import numpy as np
-import psycopg
 import shapely
 from psycopg.rows import dict_row
 
@@ -19,6 +18,7 @@ from devices.geo import Crs
 from grids.codes import GridLevel, parse_code
 from grids.exceptions import GridError
 from grids.models import GridArea, GridSet
+from infra.database import Conn
 
 # Any constant works; it only has to be the same for every FireGrid process on one database.
 _IMPORT_LOCK: Final = 0x47524944  # "GRID"
@@ -72,7 +72,7 @@ class GridVersion:
     counts: dict[str, int]
 
 
-def import_grids(conn: psycopg.Connection[Any], *, grid_set: GridSet, source: str) -> ImportResult:
+def import_grids(conn: Conn, *, grid_set: GridSet, source: str) -> ImportResult:
     """Store ``grid_set`` as a new version, newer than every other; return it and its counts."""
     counts = grid_set.counts()
     # Serialised so versions are numbered in commit order: "current = newest" then always
@@ -120,13 +120,13 @@ def import_grids(conn: psycopg.Connection[Any], *, grid_set: GridSet, source: st
     return ImportResult(version=version, counts=counts)
 
 
-def current_version(conn: psycopg.Connection[Any]) -> int | None:
+def current_version(conn: Conn) -> int | None:
     """Return the newest grid version, or None when none has been imported."""
     row = conn.execute("SELECT max(version) FROM grid_versions").fetchone()
     return None if row is None or row[0] is None else int(row[0])
 
 
-def list_versions(conn: psycopg.Connection[Any]) -> list[GridVersion]:
+def list_versions(conn: Conn) -> list[GridVersion]:
     """Return every imported version, newest first."""
     rows = conn.execute(
         "SELECT version, imported_at, source, streets, communities, grids "
@@ -143,7 +143,7 @@ def list_versions(conn: psycopg.Connection[Any]) -> list[GridVersion]:
     ]
 
 
-def resolve_version(conn: psycopg.Connection[Any], *, version: int | None) -> int:
+def resolve_version(conn: Conn, *, version: int | None) -> int:
     """Return ``version`` if it exists, the current one when None; else GridVersionNotFound."""
     if version is None:
         current = current_version(conn)
@@ -156,7 +156,7 @@ def resolve_version(conn: psycopg.Connection[Any], *, version: int | None) -> in
     return version
 
 
-def load_grid_set(conn: psycopg.Connection[Any], *, version: int | None = None) -> GridSet:
+def load_grid_set(conn: Conn, *, version: int | None = None) -> GridSet:
     """Load one version (default: the current one) back into a GridSet."""
     resolved = resolve_version(conn, version=version)
     rows = conn.execute(
@@ -189,7 +189,7 @@ def load_grid_set(conn: psycopg.Connection[Any], *, version: int | None = None) 
 
 
 def list_areas(
-    conn: psycopg.Connection[Any],
+    conn: Conn,
     *,
     version: int,
     level: GridLevel | None = None,
@@ -219,7 +219,7 @@ def list_areas(
         ).fetchall()
 
 
-def postgis_enabled(conn: psycopg.Connection[Any]) -> bool:
+def postgis_enabled(conn: Conn) -> bool:
     """Tell whether this database's grid_areas has the PostGIS ``geom`` column."""
     row = conn.execute(
         "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('grid_areas') "

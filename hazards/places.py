@@ -10,11 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-import psycopg
-
 from grids.locator import GridLocator
-
-Conn = psycopg.Connection[Any]
+from infra.database import Conn
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, Literal
 
-import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from grids.codes import GridLevel, level_for_length
-
-Conn = psycopg.Connection[Any]
+from infra.database import Conn
 
 FIELDS: Final = (
     "id, rule_id, kind, severity, status, subject_type, subject_id, key, device_id, unit_id, "

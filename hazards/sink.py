@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -23,8 +22,7 @@ from hazards.lifecycle import HazardOp, HazardRecord, decide
 from hazards.models import Severity
 from hazards.places import locate_subjects
 from hazards.service import FIELDS
-
-Conn = psycopg.Connection[Any]
+from infra.database import Conn
 
 
 def _record(row: dict[str, Any]) -> HazardRecord:

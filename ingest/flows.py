@@ -18,6 +18,7 @@ import psycopg
 
 from devices.models import DecodePolicy
 from devices.service import known_device_ids, known_terminal_ids
+from infra.database import Conn
 from ingest import metrics
 from ingest.config import IngestSettings, StorageSettings
 from ingest.exceptions import TopicError
@@ -58,9 +59,7 @@ class KnownSenders:
         self.devices: set[str] = set()
         self.terminals: set[str] = set()
 
-    def resolve(
-        self, conn: psycopg.Connection[Any], *, devices: set[str], terminals: set[str]
-    ) -> None:
+    def resolve(self, conn: Conn, *, devices: set[str], terminals: set[str]) -> None:
         """Look up the senders not yet known."""
         missing = devices - self.devices
         if missing:
@@ -91,13 +90,13 @@ class BatchWriter:
         # Photos are accepted only with somewhere to keep them (Settings.data_dir).
         self._data_dir = data_dir
         self._fixes = FixCache()
-        self._conn: psycopg.Connection[Any] | None = None
+        self._conn: Conn | None = None
         self._partitions: set[str] | None = None
         self._timescale = False
         self._known = KnownSenders()
         self.stopping = threading.Event()
 
-    def _connection(self) -> psycopg.Connection[Any]:
+    def _connection(self) -> Conn:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self._db_url, autocommit=True)
             row = self._conn.execute(
@@ -247,9 +246,7 @@ class BatchWriter:
         _record_metrics(batch, result, time.perf_counter() - started)
         return [result]
 
-    def _reject_unstorable(
-        self, conn: psycopg.Connection[Any], message: InboundMessage, exc: psycopg.Error
-    ) -> None:
+    def _reject_unstorable(self, conn: Conn, message: InboundMessage, exc: psycopg.Error) -> None:
         reason = "storage_error"
         detail = f"{type(exc).__name__}: {str(exc).strip()}"[:2000]
         store_rejections(
@@ -261,7 +258,7 @@ class BatchWriter:
         metrics.REJECTED.labels(reason).inc()
         log.warning("message on %s refused by the database: %s", message.topic, detail)
 
-    def _ensure_partitions(self, conn: psycopg.Connection[Any], batch: PreparedBatch) -> None:
+    def _ensure_partitions(self, conn: Conn, batch: PreparedBatch) -> None:
         if self._timescale:
             return  # TimescaleDB makes its own chunks
         chunk = self._storage.chunk_interval

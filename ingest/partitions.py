@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from infra.database import Conn
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def timescale_available(conn: psycopg.Connection[Any]) -> bool:
+def timescale_available(conn: Conn) -> bool:
     """Tell whether the server can load the timescaledb extension."""
     row = conn.execute(
         "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'"
@@ -25,14 +26,14 @@ def timescale_available(conn: psycopg.Connection[Any]) -> bool:
     return bool(row and row[0])
 
 
-def timescale_installed(conn: psycopg.Connection[Any]) -> bool:
+def timescale_installed(conn: Conn) -> bool:
     """Tell whether the timescaledb extension is created in this database."""
     row = conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
     return bool(row and row[0])
 
 
 def create_timeseries_table(
-    conn: psycopg.Connection[Any],
+    conn: Conn,
     *,
     table: str,
     columns: str,
@@ -102,7 +103,7 @@ def partition_name(table: str, start: datetime) -> str:
 
 
 def ensure_partitions(
-    conn: psycopg.Connection[Any], *, table: str, starts: Iterable[datetime], chunk: timedelta
+    conn: Conn, *, table: str, starts: Iterable[datetime], chunk: timedelta
 ) -> list[str]:
     """Create the partitions of ``table`` starting at ``starts`` that do not exist yet.
 
@@ -129,7 +130,7 @@ def ensure_partitions(
     return created
 
 
-def existing_partitions(conn: psycopg.Connection[Any], *, table: str) -> set[str]:
+def existing_partitions(conn: Conn, *, table: str) -> set[str]:
     """List the partitions ``table`` has now."""
     rows = conn.execute(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
@@ -139,7 +140,7 @@ def existing_partitions(conn: psycopg.Connection[Any], *, table: str) -> set[str
     return {str(r[0]) for r in rows}
 
 
-def drop_expired_partitions(conn: psycopg.Connection[Any], *, now: datetime) -> list[str]:
+def drop_expired_partitions(conn: Conn, *, now: datetime) -> list[str]:
     """Drop plain-path partitions wholly older than their table's retention; name them."""
     dropped: list[str] = []
     tables = conn.execute(

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
 from psycopg.rows import dict_row
 
-Conn = psycopg.Connection[Any]
+from infra.database import Conn
 
 FIVE_MINUTES = timedelta(minutes=5)
 _ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"

@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import psycopg
 
+from infra.database import Conn
 from ingest.config import IngestSettings, StorageSettings
 from ingest.flows import BatchWriter
 from ingest.models import InboundMessage
@@ -51,7 +52,7 @@ class ReplayOutcome:
 
 
 def replay_rejected(
-    conn: psycopg.Connection[Any],
+    conn: Conn,
     writer: BatchWriter,
     *,
     prefix: str,

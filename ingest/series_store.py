@@ -16,8 +16,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from devices.models import DeviceEvent, Fix, Reading
-
-Conn = psycopg.Connection[Any]
+from infra.database import Conn
 
 R = TypeVar("R", Reading, DeviceEvent, Fix)
 

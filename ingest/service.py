@@ -13,11 +13,10 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from infra.database import Conn
 from ingest.models import PreparedBatch, Rejection
 from ingest.series_store import EVENTS, FIXES, NO_SEQ, READINGS, store_series
 from ingest.terminals import TerminalRows, store_photo_rows, store_reports
-
-Conn = psycopg.Connection[Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -25,12 +24,11 @@ from devices.codecs import json_report, nmea
 from devices.exceptions import DecodeError
 from devices.models import Decoded, DecodePolicy, Fix, HazardReport, Photo
 from devices.photos import inspect_photo
+from infra.database import Conn
 from ingest.config import TerminalSettings
 from ingest.exceptions import IngestError
 from ingest.models import ReceivedReport, Rejection
 from ingest.topics import TopicKind
-
-Conn = psycopg.Connection[Any]
 
 TERMINAL_KINDS = frozenset({TopicKind.NMEA, TopicKind.REPORT, TopicKind.PHOTO})
 _FIX_FIELDS = "ts, terminal_id, lat, lon, quality, satellites, hdop, altitude_m, speed_mps"

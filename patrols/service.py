@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
-import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from devices.models import Fix
 from grids.locator import GridLocator
+from infra.database import Conn
 from patrols.segments import PatrolParams, PatrolSegment, segment_fixes
 
 # The furthest a window is widened to find where a chain of fixes starts or ends: no real
@@ -50,7 +50,7 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 
 
 def _chain_bounds(
-    conn: psycopg.Connection[Any],
+    conn: Conn,
     *,
     terminal_id: str,
     since: datetime,
@@ -66,9 +66,7 @@ def _chain_bounds(
     return min(lo, since), max(hi, until)
 
 
-def load_fixes(
-    conn: psycopg.Connection[Any], *, terminal_id: str, start: datetime, end: datetime
-) -> list[Fix]:
+def load_fixes(conn: Conn, *, terminal_id: str, start: datetime, end: datetime) -> list[Fix]:
     """Return a terminal's accepted fixes with start <= ts <= end, in time order."""
     rows = conn.execute(
         "SELECT terminal_id, ts, lat, lon, quality, satellites, hdop, altitude_m, speed_mps "
@@ -79,7 +77,7 @@ def load_fixes(
 
 
 def rebuild_segments(
-    conn: psycopg.Connection[Any],
+    conn: Conn,
     *,
     terminal_id: str,
     since: datetime,
@@ -137,9 +135,7 @@ def rebuild_segments(
     return segments
 
 
-def terminals_with_fixes(
-    conn: psycopg.Connection[Any], *, since: datetime, until: datetime
-) -> list[str]:
+def terminals_with_fixes(conn: Conn, *, since: datetime, until: datetime) -> list[str]:
     """Return the terminals that have fixes in [since, until], for a periodic rebuild."""
     rows = conn.execute(
         "SELECT DISTINCT terminal_id FROM fixes WHERE ts >= %s AND ts <= %s ORDER BY 1",
@@ -149,7 +145,7 @@ def terminals_with_fixes(
 
 
 def list_segments(
-    conn: psycopg.Connection[Any],
+    conn: Conn,
     *,
     terminal_id: str,
     start: datetime | None = None,

@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import psycopg
 from prometheus_client import Counter
@@ -29,6 +28,7 @@ from prometheus_client import Counter
 from grids.locator import GridLocator
 from hazards.lifecycle import HazardSink
 from hazards.sink import DbSink
+from infra.database import Conn
 from patrols.service import rebuild_segments
 from rules.config import RulesSettings
 from rules.engine.core import Engine
@@ -53,7 +53,6 @@ __all__ = ["MemoryStateStore", "RulesService", "engine_config", "replay"]
 
 log = logging.getLogger(__name__)
 
-Conn = psycopg.Connection[Any]
 SinkFactory = Callable[[Conn, GridLocator], HazardSink]
 
 BATCHES = Counter("firegrid_rules_batches", "Ingest batches the rules evaluated")

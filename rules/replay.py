@@ -32,6 +32,7 @@ from devices.models import Fix
 from devices.timefmt import ms_to_dt
 from grids.locator import GridLocator
 from hazards.lifecycle import HazardRecord, InMemorySink
+from infra.database import Conn
 from patrols.segments import PatrolParams, segment_fixes
 from rules.definitions import RuleSet
 from rules.engine.core import Engine
@@ -40,8 +41,6 @@ from rules.engine.service import MS, DbHistory, load_contexts, load_range, load_
 from rules.engine.types import BatchData, EngineConfig, EventRows
 from rules.models import RuleState, SeriesArrays
 from rules.ticks import LIVE, TICKS, Row, SegmentRow
-
-Conn = psycopg.Connection[Any]
 
 # Registry edits are not kept: say so wherever replayed hazards are shown.
 REGISTRY_NOTE: Final = (

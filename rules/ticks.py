@@ -21,10 +21,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-import psycopg
-
 from devices.timefmt import dt_to_ms
 from hazards.lifecycle import HazardSink
+from infra.database import Conn
 from rules.definitions import ResolvedRule, RuleDefinition
 from rules.engine.core import Engine
 from rules.engine.service import MS
@@ -34,8 +33,6 @@ from rules.kinds.false_alarms import day_label
 from rules.kinds.patrol import PatrolDay
 from rules.kinds.silence import SilenceSnapshot
 from rules.models import MS_PER_DAY, DeviceContext, Transition, cst_day, cst_day_start
-
-Conn = psycopg.Connection[Any]
 
 _DEVICES = f"""
 SELECT d.device_id, d.kind, d.model, d.unit_id, d.hydrant_class, d.agent, d.thresholds,

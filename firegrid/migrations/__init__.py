@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import psycopg
 
 from firegrid.migrations import (
     m0001_foundation,
@@ -17,6 +14,7 @@ from firegrid.migrations import (
     m0006_report_ids,
     m0007_rejected_replay,
 )
+from infra.database import Conn
 from ingest.config import StorageSettings
 
 
@@ -41,5 +39,5 @@ MIGRATIONS: list[Migration] = [
     Migration(7, "rejected messages: replay mark", m0007_rejected_replay.apply),
 ]
 
-Connection = psycopg.Connection[Any]
+Connection = Conn
 __all__ = ["MIGRATIONS", "Connection", "Migration", "StorageSettings"]

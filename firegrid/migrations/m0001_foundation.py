@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg
-
+from infra.database import Conn
 from ingest.config import StorageSettings
 from ingest.partitions import create_timeseries_table
 
@@ -163,7 +160,7 @@ WITH NO DATA
 """
 
 
-def apply(conn: psycopg.Connection[Any], *, timescale: bool, storage: StorageSettings) -> None:
+def apply(conn: Conn, *, timescale: bool, storage: StorageSettings) -> None:
     """Create the foundation schema on either storage path."""
     conn.execute(REGISTRY)
     create_timeseries_table(

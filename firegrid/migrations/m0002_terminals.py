@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg
-
+from infra.database import Conn
 from ingest.config import StorageSettings
 from ingest.partitions import create_timeseries_table
 
@@ -69,7 +66,7 @@ ALTER TABLE ingest_batches
 """
 
 
-def apply(conn: psycopg.Connection[Any], *, timescale: bool, storage: StorageSettings) -> None:
+def apply(conn: Conn, *, timescale: bool, storage: StorageSettings) -> None:
     """Create the terminal tables on either storage path."""
     create_timeseries_table(
         conn,

@@ -12,10 +12,10 @@ and never needs to know which one it is on.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import psycopg
 
+from infra.database import Conn
 from ingest.config import StorageSettings
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ CREATE INDEX patrol_segments_started ON patrol_segments (started_at);
 """
 
 
-def postgis_available(conn: psycopg.Connection[Any]) -> bool:
+def postgis_available(conn: Conn) -> bool:
     """Tell whether the server can load the postgis extension."""
     row = conn.execute(
         "SELECT count(*) FROM pg_available_extensions WHERE name = 'postgis'"
@@ -92,7 +92,7 @@ def postgis_available(conn: psycopg.Connection[Any]) -> bool:
     return bool(row and row[0])
 
 
-def apply(conn: psycopg.Connection[Any], *, timescale: bool, storage: StorageSettings) -> None:
+def apply(conn: Conn, *, timescale: bool, storage: StorageSettings) -> None:
     """Create the grid and patrol tables, with a PostGIS geometry column when possible."""
     del timescale, storage  # neither table is time-series: both are small and keyed otherwise
     conn.execute(GRIDS)

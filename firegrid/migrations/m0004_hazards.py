@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg
-
+from infra.database import Conn
 from ingest.config import StorageSettings
 
 SCHEMA = """
@@ -112,7 +109,7 @@ CREATE INDEX ingest_batches_rules_pending ON ingest_batches (batch_id) WHERE NOT
 """
 
 
-def apply(conn: psycopg.Connection[Any], *, timescale: bool, storage: StorageSettings) -> None:
+def apply(conn: Conn, *, timescale: bool, storage: StorageSettings) -> None:
     """Create the hazard and rule-state tables (the same on both storage paths)."""
     del timescale, storage  # plain tables: nothing here is a time series to chunk
     conn.execute(SCHEMA)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg
-
+from infra.database import Conn
 from ingest.config import StorageSettings
 
 SCHEMA = """
@@ -21,7 +18,7 @@ CREATE UNIQUE INDEX hazards_one_per_report ON hazards (subject_id, rule_id)
 """
 
 
-def apply(conn: psycopg.Connection[Any], *, timescale: bool, storage: StorageSettings) -> None:
+def apply(conn: Conn, *, timescale: bool, storage: StorageSettings) -> None:
     """Add the report's grid version and the report subject (the same on both storage paths)."""
     del timescale, storage
     conn.execute(SCHEMA)

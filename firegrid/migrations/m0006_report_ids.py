@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg
-
+from infra.database import Conn
 from ingest.config import StorageSettings
 
 # Existing UUIDs keep their canonical lower-case spelling, the one the decoder produces.
@@ -14,7 +11,7 @@ ALTER TABLE hazard_reports ALTER COLUMN report_id TYPE text USING report_id::tex
 """
 
 
-def apply(conn: psycopg.Connection[Any], *, timescale: bool, storage: StorageSettings) -> None:
+def apply(conn: Conn, *, timescale: bool, storage: StorageSettings) -> None:
     """Widen ``hazard_reports.report_id`` to text (the same on both storage paths)."""
     del timescale, storage
     conn.execute(SCHEMA)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg
-
+from infra.database import Conn
 from ingest.config import StorageSettings
 
 SCHEMA = """
@@ -14,7 +11,7 @@ CREATE INDEX rejected_messages_pending ON rejected_messages (reason, id) WHERE r
 """
 
 
-def apply(conn: psycopg.Connection[Any], *, timescale: bool, storage: StorageSettings) -> None:
+def apply(conn: Conn, *, timescale: bool, storage: StorageSettings) -> None:
     """Add the replay mark (the same on both storage paths)."""
     del timescale, storage
     conn.execute(SCHEMA)

@@ -13,15 +13,13 @@ from datetime import datetime
 from typing import Any, Final
 
 import numpy as np
-import psycopg
 
 from devices.timefmt import ms_to_dt
 from grids.locator import GridLocator
+from infra.database import Conn
 from rules.engine.types import BatchData, Event, EventRows, Reading, ReadingColumns
 from rules.kinds.report import LocatedReport
 from rules.models import DeviceContext, SeriesArrays
-
-Conn = psycopg.Connection[Any]
 
 MS: Final = "floor(extract(epoch FROM {col}) * 1000)::bigint"
 # Any constant works; every rules process on one database takes it per transaction, so two

@@ -9,16 +9,13 @@ Between batches the states stay in memory (``StateCache``), so the common path r
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
-
-import psycopg
+from typing import Final
 
 from devices.timefmt import ms_to_dt
+from infra.database import Conn
 from rules.engine.keystate import KeyState
 from rules.exceptions import RulesError
 from rules.models import RuleState
-
-Conn = psycopg.Connection[Any]
 
 
 class StateCache:
