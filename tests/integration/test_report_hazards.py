@@ -258,7 +258,7 @@ def test_two_reports_from_one_terminal_are_two_hazards_and_a_resend_raises_nothi
         db_url=ingest.db_url,
         start=T0 - timedelta(hours=1),
         end=T0 + timedelta(hours=1),
-        rules=rules.engine.core.rules,
+        rules=rules.engine.rules,
         config=engine_config(rules.settings),
     )
     mine = [h for h in replayed if h.rule_id == RULE and h.subject_id in ids]
