@@ -32,35 +32,11 @@ from rules.definitions import ResolvedRule, RuleSet
 from rules.engine.batch_run import BatchRun
 from rules.engine.evaluate import hazard_op
 from rules.engine.keystate import KeyState
+from rules.engine.resolution import Resolution
 from rules.engine.types import BatchData, BatchStats, EngineConfig, History, StateStore
 from rules.kinds import KINDS
 from rules.kinds.report import LocatedReport
 from rules.models import DeviceContext, Transition
-
-Keyed = list[tuple[ResolvedRule, str]]  # a rule and its group key (rule ID + params)
-
-
-class Resolution:
-    """A device's resolved rules, with the series rules per metric looked up once."""
-
-    __slots__ = ("_series", "keyed", "rules")
-
-    def __init__(self, rules: list[ResolvedRule]) -> None:
-        self.rules = rules
-        self.keyed: Keyed = [(r, r.rule_id + repr(r.params)) for r in rules]
-        self._series: dict[str, Keyed] = {}
-
-    def series(self, metric: str) -> Keyed:
-        """Return the series rules reading ``metric``."""
-        hit = self._series.get(metric)
-        if hit is None:
-            hit = [
-                (r, g)
-                for r, g in self.keyed
-                if KINDS[r.kind].input == "series" and r.params.metric == metric
-            ]
-            self._series[metric] = hit
-        return hit
 
 
 class Engine:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,15 +19,13 @@ from hazards.models import Severity
 from rules.definitions import ResolvedRule
 from rules.engine.columns import drop_many, key_slice, select
 from rules.engine.keystate import Emitted, KeyState, diff_transitions
+from rules.engine.resolution import RuleBook
 from rules.engine.synthetic import SYNTHETIC, drop_rules, wants_synthetic
 from rules.engine.types import BatchStats, Event, EventRows, History, Samples, StateStore
 from rules.kinds import KINDS
 from rules.kinds.sudden_drop import SuddenDropState
 from rules.kinds.threshold import ThresholdColumns, ThresholdState, evaluate_columns
 from rules.models import I64, BoolArray, ManySeries, Transition, detect_flapping
-
-if TYPE_CHECKING:
-    from rules.engine.core import Engine
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +67,12 @@ class RuleEvaluator:
     """One rule at a time over its keys of a batch: collects operations and states to save."""
 
     def __init__(
-        self, engine: Engine, batch_id: int, store: StateStore, history: History, stats: BatchStats
+        self,
+        engine: RuleBook,
+        batch_id: int,
+        store: StateStore,
+        history: History,
+        stats: BatchStats,
     ) -> None:
         self.engine, self.cfg = engine, engine.config
         self.batch_id, self.store, self.history, self.stats = batch_id, store, history, stats
