@@ -17,7 +17,7 @@ from devices.geo import haversine_m
 from devices.models import Fix
 
 if TYPE_CHECKING:
-    from devices.codecs.nmea import NmeaDecoded, NmeaPolicy
+    from devices.codecs.nmea_types import NmeaDecoded, NmeaPolicy
 
 _DAY_US: Final = 86_400_000_000
 _ORDINAL_BASE: Final = datetime(1, 1, 1, tzinfo=UTC)  # date.toordinal() == 1

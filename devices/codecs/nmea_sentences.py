@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Final
 from devices.models import PartRejection
 
 if TYPE_CHECKING:
-    from devices.codecs.nmea import NmeaDecoded, NmeaPolicy
+    from devices.codecs.nmea_types import NmeaDecoded, NmeaPolicy
 
 KNOT_MPS: Final = 1852.0 / 3600.0
 _STATUSES: Final = frozenset({b"A", b"V"})
