@@ -54,7 +54,7 @@ def run(settings: Settings, *, roles: Sequence[str], simulate: bool | None) -> i
             maintenance = StorageMaintenance(db_url=services.db_url)
             maintenance.start()
             started.append(maintenance)
-        if embedded and simulate is not False:
+        if simulate if simulate is not None else embedded:
             from firegrid.demo import DemoFleet
 
             demo = DemoFleet(
