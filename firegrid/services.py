@@ -53,15 +53,12 @@ def embedded_default(settings: Settings) -> bool:
     services they did not mean.
     """
     has_db, has_mqtt = settings.db_url is not None, settings.mqtt_url is not None
-    if has_db and not has_mqtt:
+    if has_db != has_mqtt:
+        given, missing = ("database", "broker") if has_db else ("broker", "database")
+        flag = "FIREGRID_MQTT_URL or --mqtt-url" if has_db else "FIREGRID_DB_URL or --db-url"
         raise HalfConfiguredError(
-            "FIREGRID_DB_URL is set but FIREGRID_MQTT_URL is not: set the broker too"
-            " (or neither, to try FireGrid on its embedded services)"
-        )
-    if has_mqtt and not has_db:
-        raise HalfConfiguredError(
-            "FIREGRID_MQTT_URL is set but FIREGRID_DB_URL is not: set the database too"
-            " (or neither, to try FireGrid on its embedded services)"
+            f"a {given} is configured but no {missing} ({flag}): configure both, or neither"
+            " to try FireGrid on its embedded services"
         )
     return not has_db
 
