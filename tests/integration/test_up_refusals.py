@@ -144,3 +144,21 @@ def test_a_role_that_is_unknown_or_not_built_exits_2(
     assert reason in line
     assert "ingest, rules, api" in line  # says which roles there are
     assert not (tmp_path / "var").exists()  # refused before the embedded services start
+
+
+def test_commands_other_than_up_need_only_the_database(db_url: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIREGRID_")}
+    env |= {"FIREGRID_DB_URL": db_url, "FIREGRID_DATA_DIR": str(tmp_path / "var")}
+    devices = tmp_path / "devices.json"
+    devices.write_text(f'[{{"device_id": "ONLY-DB-{uuid.uuid4().hex[:6]}", "kind": "smoke"}}]')
+    for args in (["token", "create", "--role", "admin"], ["devices", "import", str(devices)]):
+        done = subprocess.run(
+            [sys.executable, "-m", "firegrid.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "var").exists()  # and they started no embedded service
