@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import sys
 from pathlib import Path
@@ -21,8 +22,9 @@ from firegrid.cli_commands import (
     simulate_command,
 )
 from firegrid.db import SchemaTooNew, migrate
-from firegrid.runtime import ROLES, run
-from firegrid.services import AlreadyRunningError
+from firegrid.role_names import BUILT_ROLES, RoleError, check_role
+from firegrid.runtime import run
+from firegrid.services import AlreadyRunningError, HalfConfiguredError, embedded_default
 from firegrid.settings import Settings
 
 
@@ -33,6 +35,15 @@ class _Parser(argparse.ArgumentParser):
         """Print ``prog: message (see prog --help)`` on one line and exit 2."""
         reason = " ".join(message.split())
         self.exit(2, f"{self.prog}: {reason} (see {self.prog} --help)\n")
+
+
+def _role(name: str) -> str:
+    # A type, not choices: argparse then says why a role is refused (unknown, or not built yet)
+    # in its one usage line, before anything starts.
+    try:
+        return check_role(name)
+    except RoleError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,8 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--role",
         action="append",
-        choices=ROLES,
-        help="run only this role (repeatable); default: all",
+        type=_role,
+        help=f"run only this role (repeatable): {', '.join(BUILT_ROLES)}; default: all",
     )
     sim = up.add_mutually_exclusive_group()
     sim.add_argument(
@@ -58,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         dest="simulate",
         action="store_true",
         default=None,
-        help="run demo simulators (default when using the embedded services)",
+        help="run demo simulators (default on the embedded services, refused elsewhere)",
     )
     sim.add_argument("--no-simulate", dest="simulate", action="store_false")
 
@@ -148,6 +159,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code."""
+    # Line by line even into a file or a pipe (systemd, nohup, a log): `firegrid up` prints the
+    # data directory, broker, token and API address, and then runs for days; block-buffered,
+    # those lines would appear late or never.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -160,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         where = ".".join(str(p) for p in first["loc"])
         print(f"firegrid: setting {where}: {first['msg']}", file=sys.stderr)
         return 2
-    except (InputError, SettingsError) as exc:
+    except (InputError, SettingsError, HalfConfiguredError) as exc:
         print(f"firegrid: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     except (SchemaTooNew, AlreadyRunningError) as exc:
@@ -172,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _command(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "up":
-        return run(settings, roles=args.role or list(ROLES), simulate=args.simulate)
+        return _up(settings, args)
     if args.command in {"devices", "units", "staff"}:
         return import_registry(settings, args.command, args.file)
     if args.command == "grids":
@@ -192,6 +208,18 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         print(f"schema at version {version}")
         return 0
     return 1
+
+
+def _up(settings: Settings, args: argparse.Namespace) -> int:
+    # Every refusal comes before run(): nothing is started, migrated or written.
+    embedded = embedded_default(settings)
+    if args.simulate and not embedded:
+        raise InputError(
+            "--simulate registers demo devices, units, staff and grids, so it runs only on the"
+            " embedded services (FIREGRID_DB_URL and FIREGRID_MQTT_URL unset)"
+        )
+    print(f"data directory: {settings.data_dir}")
+    return run(settings, roles=args.role or list(BUILT_ROLES), simulate=args.simulate)
 
 
 if __name__ == "__main__":

@@ -36,12 +36,12 @@ def migrate(conninfo: str, *, storage: StorageSettings) -> int:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
         try:
-            return _migrate_locked(conn, storage=storage)
+            return _migrate_locked(conn, conninfo=conninfo, storage=storage)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
 
 
-def _migrate_locked(conn: Conn, *, storage: StorageSettings) -> int:
+def _migrate_locked(conn: Conn, *, conninfo: str, storage: StorageSettings) -> int:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS fg_schema_version ("
         " version integer PRIMARY KEY, name text NOT NULL,"
@@ -54,7 +54,7 @@ def _migrate_locked(conn: Conn, *, storage: StorageSettings) -> int:
             f"database schema is version {current}, this FireGrid knows up to "
             f"{latest_version()}: upgrade FireGrid or point it at another database"
         )
-    timescale = _use_timescale(conn, storage=storage, fresh=current == 0)
+    timescale = _use_timescale(conn, conninfo=conninfo, storage=storage, fresh=current == 0)
     for step in MIGRATIONS:
         if step.version <= current:
             continue
@@ -69,36 +69,71 @@ def _migrate_locked(conn: Conn, *, storage: StorageSettings) -> int:
     return current
 
 
-def _use_timescale(conn: Conn, *, storage: StorageSettings, fresh: bool) -> bool:
+_HOW_TO_ENABLE = (
+    "to use TimescaleDB, add timescaledb to shared_preload_libraries in postgresql.conf and"
+    " restart PostgreSQL"
+)
+
+
+def _use_timescale(conn: Conn, *, conninfo: str, storage: StorageSettings, fresh: bool) -> bool:
     """Decide the storage path once, when the schema is created, and keep it after."""
     if not fresh:
-        row = conn.execute(
-            "SELECT timescale FROM fg_schema_version ORDER BY version LIMIT 1"
-        ).fetchone()
-        return bool(row and row[0])
+        return storage_is_timescale(conn)
     wanted = storage.use_timescaledb
     if wanted is False:
         return False
     if timescale_installed(conn):
         return True
-    if timescale_available(conn):
-        try:
-            with conn.transaction():
-                conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        except psycopg.Error as exc:
-            # Installed but unusable, typically not in shared_preload_libraries.
-            if wanted:
-                raise
-            log.warning(
-                "timescaledb is installed but cannot be created (%s); using plain "
-                "PostgreSQL partitions",
-                str(exc).strip().splitlines()[0],
+    if not timescale_available(conn):
+        if wanted:
+            raise RuntimeError(
+                "use_timescaledb is set but the timescaledb extension is not available"
             )
-            return False
+        return False  # plain PostgreSQL, as intended: nothing to warn about
+    # Installed on the server but not preloaded is a common misconfiguration: creating the
+    # extension then ends the session with FATAL. Check first; when this role may not read the
+    # setting (None), try anyway, on a connection of its own.
+    if timescale_preloaded(conn) is False:
+        problem = "the timescaledb extension is installed but not preloaded"
+    elif (error := _create_timescale(conninfo)) is not None:
+        problem = f"CREATE EXTENSION timescaledb failed ({error})"
+    else:
         return True
     if wanted:
-        raise RuntimeError("use_timescaledb is set but the timescaledb extension is not available")
+        raise RuntimeError(f"use_timescaledb is set but {problem}: {_HOW_TO_ENABLE}")
+    log.warning("%s; using plain PostgreSQL partitions: %s", problem, _HOW_TO_ENABLE)
     return False
+
+
+def timescale_preloaded(conn: Conn) -> bool | None:
+    """Tell whether the server preloads timescaledb; None when this role may not read it."""
+    try:
+        row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+    except psycopg.errors.InsufficientPrivilege:
+        # Superusers and pg_read_all_settings only; on autocommit the error ends nothing.
+        return None
+    return preloads_timescale(str(row[0]) if row else "")
+
+
+def preloads_timescale(setting: str) -> bool:
+    """Tell whether a ``shared_preload_libraries`` value names timescaledb."""
+    # A comma-separated list; entries may be double-quoted or paths ('$libdir/timescaledb').
+    names = (part.strip().strip('"').rsplit("/", 1)[-1] for part in setting.split(","))
+    return any(name.removesuffix(".so") == "timescaledb" for name in names)
+
+
+def _create_timescale(conninfo: str) -> str | None:
+    """Create the extension on a connection of its own; return why it failed, or None.
+
+    Its own connection: a failed creation can end the session with FATAL, and the migration
+    must go on, on the plain path, on a connection that still holds the migration lock.
+    """
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as side:
+            side.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return None
 
 
 def storage_is_timescale(conn: Conn) -> bool:

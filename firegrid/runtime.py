@@ -34,8 +34,9 @@ def run(settings: Settings, *, roles: Sequence[str], simulate: bool | None) -> i
     started: list[Any] = []
     try:
         migrate(services.db_url, storage=settings.storage)
-        # The embedded broker is the "try it" setup: demo devices and a printed token come with it.
-        embedded = settings.mqtt_url is None
+        # The embedded services are the "try it" setup: demo devices and a printed token come
+        # with them, and never go into a configured database (the CLI refuses --simulate there).
+        embedded = services.embedded_db
         if not embedded and "ingest" in roles:
             threading.Thread(
                 target=_check_broker, args=(services.mqtt_url,), name="broker-check", daemon=True

@@ -18,6 +18,10 @@ class AlreadyRunningError(RuntimeError):
     """Another FireGrid process runs the embedded services on this data directory."""
 
 
+class HalfConfiguredError(ValueError):
+    """One of the database and the broker is configured and the other is not: exit 2."""
+
+
 @dataclass
 class Services:
     """Where the database and broker are, and the embedded ones to stop on exit."""
@@ -25,6 +29,9 @@ class Services:
     db_url: str
     mqtt_url: str
     embedded: list[Any] = field(default_factory=list)
+    # True when db_url is FireGrid's own PostgreSQL: only there may the demo fleet register its
+    # devices, units, staff and grids, and an admin token be printed.
+    embedded_db: bool = False
 
     def stop(self) -> None:
         """Stop what we started, newest first."""
@@ -35,6 +42,25 @@ class Services:
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def embedded_default(settings: Settings) -> bool:
+    """Tell whether ``firegrid up`` runs on the embedded broker and database (neither configured).
+
+    Raise ``HalfConfiguredError`` when only one is configured: the embedded half would be a
+    private broker no device can reach, or a throwaway database the real broker's data lands
+    in. Either way the operator forgot a variable, and starting anything would write to
+    services they did not mean.
+    """
+    has_db, has_mqtt = settings.db_url is not None, settings.mqtt_url is not None
+    if has_db != has_mqtt:
+        given, missing = ("database", "broker") if has_db else ("broker", "database")
+        flag = "FIREGRID_MQTT_URL or --mqtt-url" if has_db else "FIREGRID_DB_URL or --db-url"
+        raise HalfConfiguredError(
+            f"a {given} is configured but no {missing} ({flag}): configure both, or neither"
+            " to try FireGrid on its embedded services"
+        )
+    return not has_db
 
 
 def resolve_db(settings: Settings, services: Services | None = None) -> str:
@@ -59,11 +85,18 @@ def resolve_db(settings: Settings, services: Services | None = None) -> str:
     print(f"PostgreSQL (embedded): data in {data}")
     if services is not None:
         services.embedded.append(server)
+        services.embedded_db = True
     return server.url
 
 
 def resolve(settings: Settings, *, need_broker: bool = True) -> Services:
-    """Start whatever is not configured and return where everything is."""
+    """Start whatever is not configured and return where everything is.
+
+    With ``need_broker`` (``firegrid up``) both must be configured or neither: a half
+    configuration raises ``HalfConfiguredError`` before anything is started or written.
+    """
+    if need_broker:
+        embedded_default(settings)
     services = Services(db_url="", mqtt_url="")
     services.db_url = resolve_db(settings, services)
     if settings.mqtt_url is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -14,6 +15,27 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from devices.config import DeviceStatusSettings
 from ingest.config import IngestSettings, StorageSettings
 from rules.config import RulesSettings
+
+# The checkout this module runs from, when it runs from one (an editable install, or
+# `./scripts/up`): its pyproject.toml and scripts/up sit beside the firegrid package.
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def default_data_dir() -> Path:
+    """Return where FireGrid keeps photos and the embedded services when nothing says otherwise.
+
+    From a checkout: its ``var/``, where the README's ``./scripts/up`` has always put it, so
+    ``firegrid devices import`` run from any directory finds the FireGrid that checkout runs.
+    Installed as a package: the per-user data directory of the XDG base-directory spec
+    (``$XDG_DATA_HOME/firegrid``, else ``~/.local/share/firegrid``), never a folder inside
+    site-packages or whatever directory the command happened to start in.
+    """
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "scripts" / "up").is_file():
+        return _CHECKOUT / "var"
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    # The spec ignores a relative XDG_DATA_HOME: it would be as ambiguous as the old "var".
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "firegrid"
 
 
 class HttpSettings(BaseModel):
@@ -50,11 +72,18 @@ class Settings(BaseSettings):
     # NoDecode: FIREGRID_HTTP is "host:port" (CONTRACT §5), not the JSON pydantic-settings
     # expects for a nested model; the validator below parses it.
     http: Annotated[HttpSettings, NoDecode] = HttpSettings()
-    data_dir: Path = Path("var")
+    # Absolute from here on: it is printed at start, and the embedded services are found by it.
+    data_dir: Path = Field(default_factory=default_data_dir)
     ingest: IngestSettings = IngestSettings()
     storage: StorageSettings = StorageSettings()
     devices: DeviceStatusSettings = DeviceStatusSettings()
     rules: RulesSettings = RulesSettings()
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # A relative FIREGRID_DATA_DIR is taken from the directory FireGrid starts in, once.
+        return value.expanduser().absolute()
 
     @field_validator("http", mode="before")
     @classmethod

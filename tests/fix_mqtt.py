@@ -3,14 +3,37 @@
 The machine's system Mosquitto keeps Debian's defaults (1,000 queued messages per client), which
 silently drop bursts; tests use a broker with FireGrid's shipped configuration instead. Set
 ``FIREGRID_TEST_MQTT_URL`` to test against another broker.
+
+``debian_broker_url`` is the opposite: a Mosquitto with Debian's stock settings, for the tests
+that show what FireGrid says about one. It is started here too, on a free port, so that no test
+needs a broker the machine happens to run on 127.0.0.1:1883.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+# Debian 12's /etc/mosquitto/mosquitto.conf, with a free port instead of 1883 and a temporary
+# directory instead of /var/lib and /var/log: no queue setting, so Mosquitto's defaults hold
+# (max_queued_messages 1000, max_inflight_messages 20). `user`: started as root, Mosquitto would
+# otherwise switch to user "mosquitto", which cannot write the test's directory.
+_DEBIAN_CONF = """\
+pid_file {dir}/mosquitto.pid
+persistence true
+persistence_location {dir}/
+log_dest file {dir}/mosquitto.log
+listener {port} 127.0.0.1
+allow_anonymous true
+user {user}
+"""
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +56,41 @@ def broker_url(request: pytest.FixtureRequest) -> str:
         return url
     handle = request.getfixturevalue("broker")
     return str(handle.url)
+
+
+@pytest.fixture
+def debian_broker_url(tmp_path: Path) -> Iterator[str]:
+    """The URL of a Mosquitto started with Debian's default settings, private to the test."""
+    from firegrid.embedded import find_mosquitto
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    conf = tmp_path / "debian-mosquitto.conf"
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    conf.write_text(_DEBIAN_CONF.format(dir=tmp_path, port=port, user=user))
+    process = subprocess.Popen(  # the system's Mosquitto, with our own config file
+        [str(find_mosquitto()), "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"Mosquitto with Debian's defaults exited: {_log(tmp_path)}")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(f"Mosquitto with Debian's defaults did not listen: {_log(tmp_path)}")
+            time.sleep(0.05)
+        yield f"mqtt://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _log(directory: Path) -> str:
+    path = directory / "mosquitto.log"
+    return path.read_text(errors="replace")[-2000:] if path.exists() else "(no log)"

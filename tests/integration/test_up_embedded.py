@@ -24,7 +24,13 @@ def _free_port() -> int:
 
 
 def _env(data_dir: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FIREGRID_")}
+    # Without PYTHONUNBUFFERED, as under systemd or nohup: FireGrid's own line buffering must
+    # get its lines into a file at once (CI sets the variable, which once hid that it did not).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("FIREGRID_") and k != "PYTHONUNBUFFERED"
+    }
     env.update(FIREGRID_DATA_DIR=str(data_dir), FIREGRID_HTTP=f"127.0.0.1:{port}")
     return env
 
@@ -51,23 +57,27 @@ def _healthy(port: int) -> bool:
 def test_up_then_import_beside_it_then_a_second_up_is_refused(tmp_path: Path) -> None:
     port = _free_port()
     env = _env(tmp_path / "var", port)
-    log = tmp_path / "up.log"
-    with log.open("wb") as out:
+    log, errors = tmp_path / "up.log", tmp_path / "up.err"
+    with log.open("wb") as out, errors.open("wb") as err:
         up = subprocess.Popen(
             [sys.executable, "-m", "firegrid.cli", "up", "--no-simulate"],
             env=env,
             stdout=out,
-            stderr=subprocess.STDOUT,
+            stderr=err,
         )
     try:
         deadline = time.monotonic() + 60
         while not _healthy(port):
-            assert up.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
+            assert up.poll() is None, log.read_text() + errors.read_text()
+            assert time.monotonic() < deadline, log.read_text() + errors.read_text()
             time.sleep(0.2)
-        text = log.read_text()
-        assert "PostgreSQL (embedded): data in" in text
-        assert "MQTT broker (embedded Mosquitto)" in text
+        # Every line `firegrid up` prints is in the file while it runs, not when it stops.
+        lines = log.read_text().splitlines()
+        assert f"data directory: {tmp_path / 'var'}" in lines
+        assert any(line.startswith("PostgreSQL (embedded): data in /") for line in lines)
+        assert any(line.startswith("MQTT broker (embedded Mosquitto)") for line in lines)
+        assert any(line.startswith("API token (admin, printed once): fg_") for line in lines)
+        assert f"API: http://127.0.0.1:{port}/docs" in lines
 
         devices = tmp_path / "devices.json"
         devices.write_text(json.dumps([{"device_id": "BESIDE-1", "kind": "hydrant"}]))
