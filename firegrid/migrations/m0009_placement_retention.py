@@ -23,13 +23,13 @@ ALTER TABLE hazards ADD COLUMN placement text GENERATED ALWAYS AS (
 ) STORED;
 CREATE INDEX hazards_unplaced ON hazards (grid_version, id)
     WHERE status <> 'cleared' AND grid_code IS NULL AND lat IS NOT NULL AND lon IS NOT NULL;
-CREATE INDEX hazards_cleared ON hazards (updated_at) WHERE status = 'cleared';
 
 -- An oversize payload is kept as a prefix; these say what the whole was (NULL: kept whole).
 ALTER TABLE rejected_messages ADD COLUMN payload_size integer, ADD COLUMN payload_sha256 bytea;
 
 CREATE INDEX ingest_conflicts_received ON ingest_conflicts (received_at);
 CREATE INDEX ingest_batches_committed ON ingest_batches (committed_at);
+CREATE INDEX hazard_events_at ON hazard_events (at);
 """
 
 
