@@ -19,7 +19,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.tokens import create_token
 from grids.locator import GridLocator
 from grids.models import parse_grids
 from grids.service import import_grids
@@ -154,3 +157,28 @@ def test_open_hazard_outside_every_grid_is_placed_when_a_covering_grid_arrives(
         hazard_id,
     )
     assert [u[0]["grid_code"] for u in updates] == [code]
+
+
+def test_api_locates_with_a_version_imported_by_the_cli_at_once(
+    db_url: str, tmp_path: Path
+) -> None:
+    first, second = _street(30.30, 120.10), _street(30.40, 120.30)
+    _import_directly(db_url, first)
+    code, (lat, lon) = sorted(grid_centres(second).items())[0]
+    app = create_app(db_url=db_url, broker_probe=lambda: True)
+    with psycopg.connect(db_url) as conn:
+        token = create_token(conn, role="admin", areas=[])
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+        before = client.get("/api/v1/grids/locate", params={"lat": lat, "lon": lon})
+        assert before.json()["outside"] is True  # the API's locator now holds the first version
+        _import_with_cli(db_url, second, tmp_path)
+        after = client.get("/api/v1/grids/locate", params={"lat": lat, "lon": lon})
+    assert after.status_code == 200, after.text
+    assert (after.json()["grid_code"], after.json()["version"]) == (code, _current(db_url))
+
+
+def _current(db_url: str) -> int:
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT max(version) FROM grid_versions").fetchone()
+    assert row is not None
+    return int(row[0])
