@@ -157,6 +157,19 @@ def test_open_hazard_outside_every_grid_is_placed_when_a_covering_grid_arrives(
         hazard_id,
     )
     assert [u[0]["grid_code"] for u in updates] == [code]
+    shown = _api_hazard(ingest.db_url, hazard_id)
+    assert (shown["placement"], shown["grid_code"]) == ("placed", code)
+
+
+def _api_hazard(db_url: str, hazard_id: int) -> dict[str, Any]:
+    app = create_app(db_url=db_url, broker_probe=lambda: True)
+    with psycopg.connect(db_url) as conn:
+        token = create_token(conn, role="admin", areas=[])
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+        got = client.get(f"/api/v1/hazards/{hazard_id}")
+    assert got.status_code == 200, got.text
+    body: dict[str, Any] = got.json()
+    return body
 
 
 def test_api_locates_with_a_version_imported_by_the_cli_at_once(
