@@ -1,24 +1,28 @@
 """``rules replay`` streams its range: memory stays flat however long the range is.
 
-Readings of a few hydrants are written straight into the session database (batches the live
-rules never see: no ``ingest_batches`` row) over a period no other test uses; the same replay
-over a range ten times longer must not need more memory (tracemalloc peak).
+Readings of a few hydrants are written straight into a database of this test's own (so the
+registry the ticks read holds nothing else); the same replay over a range ten times longer
+must not need more memory (tracemalloc peak).
 """
 
 from __future__ import annotations
 
 import tracemalloc
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import pytest
 
+from firegrid.db import migrate
 from ingest.config import StorageSettings
 from ingest.partitions import chunk_starts, ensure_partitions
 from rules.config import RulesSettings
 from rules.definitions import RuleSet
 from rules.flows import engine_config, replay
 from rules.rules_file import load_rules
+from tests.fix_db import create_database, drop_database
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 DEVICES = 10
@@ -37,6 +41,18 @@ SELECT w.window_start + m * interval '1 minute', %(tag)s || '-' || d, 'pressure_
        0.32 + (m %% 3) * 0.01, -1, w.window_start + m * interval '1 minute', w.batch_id
 FROM w, generate_series(0, 9) AS m, generate_series(1, %(devices)s) AS d
 """
+
+
+@pytest.fixture
+def own_db(pg_admin_url: str) -> Iterator[str]:
+    """A migrated database for this test alone."""
+    name = f"fg_test_replay_{uuid.uuid4().hex[:8]}"
+    url = create_database(pg_admin_url, name)
+    migrate(url, storage=StorageSettings())
+    try:
+        yield url
+    finally:
+        drop_database(pg_admin_url, name)
 
 
 def _fill(db_url: str, hours: int) -> str:
@@ -83,13 +99,13 @@ def _peak(db_url: str, hours: int, rules: RuleSet) -> tuple[int, int]:
         tracemalloc.stop()
 
 
-def test_replay_memory_does_not_grow_with_the_range(db_url: str) -> None:
-    _fill(db_url, hours=240)
+def test_replay_memory_does_not_grow_with_the_range(own_db: str) -> None:
+    _fill(own_db, hours=240)
     rules = load_rules()
-    _peak(db_url, 2, rules)  # warm: imports, type adapters, rule compilation
+    _peak(own_db, 2, rules)  # warm: imports, type adapters, rule compilation
     # Both ranges span several fetches of the server-side cursors, so each holds full ones.
-    short, short_hazards = _peak(db_url, 24, rules)
-    long, long_hazards = _peak(db_url, 240, rules)
+    short, short_hazards = _peak(own_db, 24, rules)
+    long, long_hazards = _peak(own_db, 240, rules)
     assert short_hazards == long_hazards == 0  # normal pressure: the comparison is like for like
     # 144,000 readings against 14,400: holding the range would need some 30 MB more.
     assert long < short * 1.5 + 512 * 1024, (short, long)
