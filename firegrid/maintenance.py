@@ -1,20 +1,95 @@
-"""Storage upkeep for the plain-PostgreSQL path: retention by dropping whole partitions.
+"""Storage upkeep: retention of the time series and of the records kept beside them.
 
-On TimescaleDB the retention policy created by the migration does this job, so the loop here
-finds nothing to do there (``fg_partitioned_tables`` is empty on that path).
+Time series, plain-PostgreSQL path: whole partitions past their table's retention are dropped
+(on TimescaleDB the retention policy the migration created does it, and
+``fg_partitioned_tables`` is empty there). Records, both paths: rejected messages, ingest
+conflicts, processed ingest batch records and the events of long-cleared hazards are deleted
+past their retention (``ingest.config.RetentionSettings``) in chunks of ``chunk_rows``, each
+its own short transaction, so a large backlog never holds locks or an old snapshot for long.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Final
 
 import psycopg
 
+from infra.clock import SYSTEM_CLOCK, Clock
+from infra.database import Conn
+from ingest.config import RetentionSettings
 from ingest.partitions import drop_expired_partitions
 
 log = logging.getLogger(__name__)
+
+# Each statement deletes at most %(n)s rows older than %(cutoff)s, oldest first, found through
+# an index on its time column (m0001, m0009).
+_PRUNE: Final[dict[str, str]] = {
+    "rejected_messages": """
+        DELETE FROM rejected_messages WHERE id IN (
+            SELECT id FROM rejected_messages WHERE received_at < %(cutoff)s
+            ORDER BY received_at LIMIT %(n)s)
+    """,
+    "ingest_conflicts": """
+        DELETE FROM ingest_conflicts WHERE id IN (
+            SELECT id FROM ingest_conflicts WHERE received_at < %(cutoff)s
+            ORDER BY received_at LIMIT %(n)s)
+    """,
+    # Only batches the rules have processed: a pending one is work still to do, however old.
+    # LEAD: with engineer A's event log (m0008) "processed" is the rules consumer having passed
+    # the batch's log entry, not the rules_done flag; change this condition when merging.
+    "ingest_batches": """
+        DELETE FROM ingest_batches WHERE batch_id IN (
+            SELECT batch_id FROM ingest_batches WHERE committed_at < %(cutoff)s AND rules_done
+            ORDER BY committed_at LIMIT %(n)s)
+    """,
+    # The history of a hazard goes once it has been cleared (updated_at: when it was) longer
+    # than the retention; the hazard row itself stays, with its final state.
+    "hazard_events": """
+        DELETE FROM hazard_events WHERE id IN (
+            SELECT e.id FROM hazard_events e JOIN hazards h ON h.id = e.hazard_id
+            WHERE e.at < %(cutoff)s AND h.status = 'cleared' AND h.updated_at < %(cutoff)s
+            ORDER BY e.at LIMIT %(n)s)
+    """,
+}
+
+
+def _keep(settings: RetentionSettings) -> dict[str, timedelta]:
+    return {
+        "rejected_messages": settings.rejected,
+        "ingest_conflicts": settings.conflicts,
+        "ingest_batches": settings.batches,
+        "hazard_events": settings.hazard_history,
+    }
+
+
+def prune_records(
+    conn: Conn,
+    *,
+    now: datetime,
+    settings: RetentionSettings,
+    stop: Callable[[], bool] = lambda: False,
+) -> dict[str, int]:
+    """Delete records past their retention in bounded chunks; return the count per table.
+
+    ``conn`` must be in autocommit mode: each chunk commits on its own. ``stop`` is asked
+    between chunks, so shutdown does not wait for a long backlog.
+    """
+    deleted: dict[str, int] = {}
+    for table, keep in _keep(settings).items():
+        total = 0
+        while not stop():
+            cur = conn.execute(_PRUNE[table], {"cutoff": now - keep, "n": settings.chunk_rows})
+            total += cur.rowcount
+            if cur.rowcount < settings.chunk_rows:
+                break
+        deleted[table] = total
+    # LEAD: engineer A's event log is pruned here once merged, in the same autocommit
+    # connection: infra.eventlog.prune(conn) deletes the entries every consumer has passed.
+    return deleted
 
 
 def run_retention(db_url: str, *, now: datetime) -> list[str]:
@@ -27,11 +102,20 @@ def run_retention(db_url: str, *, now: datetime) -> list[str]:
 
 
 class StorageMaintenance:
-    """Runs ``run_retention`` at start and then every ``interval_s`` seconds."""
+    """Runs the retention of partitions and records at start and every ``interval_s``."""
 
-    def __init__(self, *, db_url: str, interval_s: float = 3600.0) -> None:
+    def __init__(
+        self,
+        *,
+        db_url: str,
+        interval_s: float = 3600.0,
+        retention: RetentionSettings | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self._db_url = db_url
         self._interval_s = interval_s
+        self._retention = retention or RetentionSettings()
+        self._clock = clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="storage-maintenance", daemon=True)
 
@@ -44,10 +128,23 @@ class StorageMaintenance:
         self._stop.set()
         self._thread.join(5)
 
+    def run_once(self) -> dict[str, int]:
+        """Apply every retention now; return the records deleted per table."""
+        now = self._clock.now()
+        run_retention(self._db_url, now=now)
+        with psycopg.connect(self._db_url, autocommit=True) as conn:
+            deleted = prune_records(conn, now=now, settings=self._retention, stop=self._stop.is_set)
+        if any(deleted.values()):
+            log.info(
+                "retention deleted %s",
+                ", ".join(f"{n} from {table}" for table, n in deleted.items() if n),
+            )
+        return deleted
+
     def _run(self) -> None:
         while True:
             try:
-                run_retention(self._db_url, now=datetime.now(UTC))
+                self.run_once()
             except psycopg.Error as exc:  # the database may be away; try again next round
                 log.warning("retention run failed: %s", exc)
             if self._stop.wait(self._interval_s):

@@ -51,7 +51,9 @@ def run(settings: Settings, *, roles: Sequence[str], simulate: bool | None) -> i
             )
             ingest.start()
             started.append(ingest)
-            maintenance = StorageMaintenance(db_url=services.db_url)
+            maintenance = StorageMaintenance(
+                db_url=services.db_url, retention=settings.storage.records
+            )
             maintenance.start()
             started.append(maintenance)
         if simulate if simulate is not None else embedded:

@@ -1,8 +1,10 @@
 """Point → (street, community, grid) under a stored grid version: in process, or in PostGIS.
 
-``GridLocator`` keeps a ``GridIndex`` per version it has loaded and asks the database for the
-current version at most every ``refresh_s`` seconds, so a busy caller costs one cheap query per
-interval and a new import is picked up within it without a restart. ``locate_in_db`` answers
+``GridLocator`` keeps a ``GridIndex`` per version it has loaded. A caller working in a
+transaction calls ``sync(conn)`` first: one index-only query on that connection pins the
+version committed at that moment, so an import made anywhere (API, CLI, simulator) is used from
+the next transaction on. Callers that never sync fall back to asking at most every
+``refresh_s`` seconds on a connection of their own. ``locate_in_db`` answers
 the same question with one SQL statement where the PostGIS column exists; it applies the rules
 of ``grids.index`` (covered = interior or boundary; several: the lowest grid code; none:
 outside) so both paths agree point for point.
@@ -111,6 +113,13 @@ class GridLocator:
         self._indexes: OrderedDict[int, GridIndex] = OrderedDict()
         self._current: int | None = None
         self._checked_at: float | None = None
+
+    def sync(self, conn: Conn) -> int | None:
+        """Pin the version committed now, read on ``conn``, and return it (None: no grids)."""
+        version = current_version(conn)
+        with self._lock:
+            self._current, self._checked_at = version, self._clock()
+        return version
 
     def refresh(self) -> None:
         """Ask the database for the current version on the next call (after an import)."""

@@ -2,6 +2,10 @@
 
 A sensor takes its registered position (else its unit's), a terminal its latest fix, a grid its
 own centre, and a report the place the rules stored when they took it in.
+
+``place_with_current_grids`` runs first in every rules transaction: it pins the grid version
+committed at that moment and places the open hazards that still have a point but no grid under
+it, so a hazard raised just before (or during) an import does not stay unplaced for good.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+
+from psycopg.types.json import Jsonb
 
 from grids.locator import GridLocator
 from infra.database import Conn
@@ -69,9 +75,24 @@ def locate_subject(
         ).fetchone()
         if row is not None:
             lat, lon = row
-    where = locator.locate(lat, lon) if locator and lat is not None and lon is not None else None
-    if where is None:
+    return _place(lat, lon, device_id, unit_id, locator)
+
+
+def _place(
+    lat: float | None,
+    lon: float | None,
+    device_id: str | None,
+    unit_id: str | None,
+    locator: GridLocator | None,
+) -> Place:
+    """Place a point; outside every grid it keeps the version it was judged under, so the
+    stored hazard says ``outside`` rather than ``no_grids`` (see m0009's ``placement``)."""
+    if locator is None or lat is None or lon is None:
         return Place(lat, lon, device_id, unit_id)
+    located = locator.locate_many([lat], [lon])
+    where = located.at(0)
+    if where is None:
+        return Place(lat, lon, device_id, unit_id, grid_version=located.version)
     return Place(
         lat,
         lon,
@@ -119,21 +140,87 @@ def locate_subjects(
             out[st, sid] = locate_subject(conn, subject_type=st, subject_id=sid, locator=locator)
             continue
         unit_id, lat, lon = (row[2], row[3], row[4]) if row is not None else (None, None, None)
-        where = (
-            locator.locate(lat, lon) if locator and lat is not None and lon is not None else None
-        )
-        out[st, sid] = (
-            Place(lat, lon, sid, unit_id)
-            if where is None
-            else Place(
-                lat,
-                lon,
-                sid,
-                unit_id,
-                where.grid_code,
-                where.community_code,
-                where.street_code,
-                where.version,
-            )
-        )
+        out[st, sid] = _place(lat, lon, sid, unit_id, locator)
     return out
+
+
+# Open hazards with a point and no grid, judged under an older version (or none): the partial
+# index hazards_unplaced (m0009) holds only these, so the common answer "none" costs one probe.
+_UNPLACED: Final = """
+SELECT id, rule_id, subject_type, subject_id, lat, lon FROM hazards
+WHERE status <> 'cleared' AND grid_code IS NULL AND lat IS NOT NULL AND lon IS NOT NULL
+  AND (grid_version IS NULL OR grid_version < %s)
+ORDER BY id
+"""
+_PLACE: Final = """
+UPDATE hazards AS h SET grid_code = u.g, community_code = u.c, street_code = u.s,
+    grid_version = %s, updated_at = CASE WHEN u.g IS NULL THEN h.updated_at ELSE now() END
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS u(id, g, c, s)
+WHERE h.id = u.id AND h.grid_code IS NULL
+"""
+_PLACE_REPORTS: Final = """
+UPDATE hazard_reports AS r SET grid_code = u.g, community_code = u.c, street_code = u.s,
+    grid_version = %s
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS u(id, g, c, s)
+WHERE r.report_id = u.id AND r.grid_code IS NULL
+"""
+_PLACED_EVENTS: Final = """
+WITH e AS (
+    INSERT INTO hazard_events (hazard_id, type, data)
+    SELECT u.h, 'hazard.updated', u.d FROM unnest(%s::bigint[], %s::jsonb[]) WITH ORDINALITY
+        AS u(h, d, o)
+    ORDER BY u.o
+    RETURNING hazard_id
+)
+SELECT count(pg_notify('firegrid_hazards', hazard_id::text)) FROM e
+"""
+
+
+def place_with_current_grids(conn: Conn, *, locator: GridLocator) -> int:
+    """Pin the grid version committed now and place open hazards left without a grid under an
+    older one; return how many found a grid. Call it first in the caller's transaction."""
+    version = locator.sync(conn)
+    if version is None:
+        return 0
+    # Run every time, not only when the version changed: a transaction that placed hazards and
+    # then rolled back must not leave them unplaced until the next import.
+    rows = conn.execute(_UNPLACED, (version,)).fetchall()
+    if not rows:
+        return 0
+    located = locator.locate_many([r[4] for r in rows], [r[5] for r in rows], version=version)
+    ids = [int(r[0]) for r in rows]
+    grid, community, street = (
+        located.grid.tolist(),
+        located.community.tolist(),
+        located.street.tolist(),
+    )
+    conn.execute(_PLACE, (version, ids, grid, community, street))
+    placed = [i for i, g in enumerate(grid) if g is not None]
+    if not placed:
+        return 0
+    reports = [i for i in placed if rows[i][2] == "report"]
+    if reports:  # the report shows the same codes as its hazard
+        conn.execute(
+            _PLACE_REPORTS,
+            (
+                version,
+                [rows[i][3] for i in reports],
+                [grid[i] for i in reports],
+                [community[i] for i in reports],
+                [street[i] for i in reports],
+            ),
+        )
+    # Said as an update, so the live feed and area-limited operators learn of it now.
+    data = [
+        Jsonb(
+            {
+                "rule": rows[i][1],
+                "placement": "placed",
+                "grid_code": grid[i],
+                "grid_version": version,
+            }
+        )
+        for i in placed
+    ]
+    conn.execute(_PLACED_EVENTS, ([ids[i] for i in placed], data))
+    return len(placed)

@@ -20,7 +20,7 @@ FIELDS: Final = (
     "id, rule_id, kind, severity, status, subject_type, subject_id, key, device_id, unit_id, "
     "grid_code, community_code, street_code, grid_version, lat, lon, opened_at, cleared_at, "
     "acknowledged_at, acknowledged_by, occurrences, episode, last_value, detail, flapping, "
-    "created_at, updated_at"
+    "created_at, updated_at, placement"
 )
 
 

@@ -10,6 +10,29 @@ from pydantic import BaseModel, Field
 from devices.codecs.nmea import NmeaPolicy
 from devices.models import DecodePolicy
 
+# Enough to see what a device sent (its topic, its first fields) without keeping megabytes.
+OVERSIZE_KEEP_BYTES = 4096
+
+
+class RetentionSettings(BaseModel):
+    """How long the records beside the time series are kept (``firegrid.maintenance``)."""
+
+    rejected: timedelta = Field(default=timedelta(days=30), description="rejected messages")
+    conflicts: timedelta = Field(default=timedelta(days=30), description="ingest conflicts")
+    # The rules read a key's history since its last checkpoint through its batch's record, so
+    # records go only long after any late sample could still be evaluated.
+    batches: timedelta = Field(
+        default=timedelta(days=30),
+        ge=timedelta(days=1),
+        description="ingest batch records, once the rules have processed them",
+    )
+    hazard_history: timedelta = Field(
+        default=timedelta(days=365), description="events of hazards cleared this long ago"
+    )
+    chunk_rows: int = Field(
+        default=10_000, ge=1, description="rows deleted per transaction: locks held briefly"
+    )
+
 
 class StorageSettings(BaseModel):
     """How time-series tables are chunked, compressed and kept."""
@@ -20,6 +43,7 @@ class StorageSettings(BaseModel):
     use_timescaledb: bool | None = Field(
         default=None, description="None: use TimescaleDB when the extension is available"
     )
+    records: RetentionSettings = RetentionSettings()
 
 
 class NmeaSettings(BaseModel):
@@ -83,6 +107,11 @@ class IngestSettings(BaseModel):
     batch_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
     batch_max_wait: timedelta = timedelta(milliseconds=50)
     max_payload_bytes: int = 4 * 1024 * 1024 + 1024
+    oversize_keep_bytes: int = Field(
+        default=OVERSIZE_KEEP_BYTES,
+        ge=0,
+        description="of a payload_too_large message, keep this prefix (with its size and hash)",
+    )
     max_future: timedelta = timedelta(minutes=5)
     future_policy: Literal["reject", "clamp"] = "reject"
     retry_backoff_max: timedelta = timedelta(seconds=5)

@@ -158,6 +158,7 @@ class BatchWriter:
             known_terminals=(),
             policy=self._policy,
             max_payload_bytes=self._settings.max_payload_bytes,
+            oversize_keep_bytes=self._settings.oversize_keep_bytes,
             terminal_decoders=self._terminal_decoders,
             terminals=TerminalDecoding(
                 nmea_policy=self._nmea_policy,
@@ -218,6 +219,7 @@ class BatchWriter:
             known_terminals=self._known.terminals,
             policy=self._policy,
             max_payload_bytes=self._settings.max_payload_bytes,
+            oversize_keep_bytes=self._settings.oversize_keep_bytes,
             terminal_decoders=self._terminal_decoders,
             terminals=decoding,
         )

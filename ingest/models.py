@@ -34,6 +34,10 @@ class Rejection:
     reason: str
     detail: str
     payload: bytes
+    # Set when ``payload`` is a prefix of what came (an oversize message): the whole's size
+    # and SHA-256, so an integrator can still tell which message it was.
+    payload_size: int | None = None
+    payload_sha256: bytes | None = None
 
 
 @dataclass(slots=True)

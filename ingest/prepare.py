@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
@@ -19,6 +20,7 @@ from devices.models import (
     Photo,
     Reading,
 )
+from ingest.config import OVERSIZE_KEEP_BYTES
 from ingest.exceptions import TopicError
 from ingest.models import InboundMessage, PreparedBatch, ReceivedReport, Rejection
 from ingest.terminals import TerminalDecoding
@@ -61,6 +63,7 @@ def prepare_batch(
     known_terminals: Collection[str],
     policy: DecodePolicy,
     max_payload_bytes: int,
+    oversize_keep_bytes: int = OVERSIZE_KEEP_BYTES,
     terminal_decoders: dict[TopicKind, TerminalDecoder] | None = None,
     terminals: TerminalDecoding | None = None,
 ) -> PreparedBatch:
@@ -78,12 +81,7 @@ def prepare_batch(
         # A photo has its own size limit and reason (photo_too_large), checked by its decoder.
         own_limit = route.kind is TopicKind.PHOTO and terminals is not None
         if len(message.payload) > max_payload_bytes and not own_limit:
-            _reject(
-                batch,
-                message,
-                "payload_too_large",
-                f"{len(message.payload)} bytes > {max_payload_bytes}",
-            )
+            _reject_oversize(batch, message, max_payload_bytes, oversize_keep_bytes)
             continue
         if route.kind in DEVICE_KINDS:
             if route.sender_id not in known_devices:
@@ -237,6 +235,23 @@ def _collect(batch: PreparedBatch, message: InboundMessage, decoded: Decoded) ->
         batch.rejections.append(
             Rejection(received_at, message.topic, reason, detail, message.payload)
         )
+
+
+def _reject_oversize(batch: PreparedBatch, message: InboundMessage, limit: int, keep: int) -> None:
+    """Reject a payload over ``limit``, keeping its first ``keep`` bytes, size and SHA-256."""
+    size = len(message.payload)
+    batch.rejected_reasons["payload_too_large"] += 1
+    batch.rejections.append(
+        Rejection(
+            message.received_at,
+            message.topic,
+            "payload_too_large",
+            f"{size} bytes > {limit}",
+            message.payload[:keep],
+            size,
+            hashlib.sha256(message.payload).digest(),
+        )
+    )
 
 
 def _reject(batch: PreparedBatch, message: InboundMessage, reason: str, detail: str) -> None:

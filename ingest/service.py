@@ -108,14 +108,22 @@ def _store_rejections(conn: Conn, rejections: list[Rejection]) -> None:
     with (
         conn.cursor() as cur,
         cur.copy(
-            "COPY rejected_messages (received_at, topic, reason, detail, payload)"
-            " FROM STDIN (FORMAT BINARY)"
+            "COPY rejected_messages (received_at, topic, reason, detail, payload, payload_size,"
+            " payload_sha256) FROM STDIN (FORMAT BINARY)"
         ) as copy,
     ):
-        copy.set_types(["timestamptz", "text", "text", "text", "bytea"])
+        copy.set_types(["timestamptz", "text", "text", "text", "bytea", "int4", "bytea"])
         for r in rejections:
             copy.write_row(
-                (r.received_at, r.topic, r.reason, r.detail.replace("\x00", "\\0"), r.payload)
+                (
+                    r.received_at,
+                    r.topic,
+                    r.reason,
+                    r.detail.replace("\x00", "\\0"),
+                    r.payload,
+                    r.payload_size,
+                    r.payload_sha256,
+                )
             )
 
 

@@ -27,6 +27,7 @@ from prometheus_client import Counter
 
 from grids.locator import GridLocator
 from hazards.lifecycle import HazardSink
+from hazards.places import place_with_current_grids
 from hazards.sink import DbSink
 from infra.database import Conn
 from patrols.service import rebuild_segments
@@ -179,6 +180,7 @@ class RulesService:
                 lock_rules(conn)
                 if not claim_batch(conn, batch_id=batch_id):
                     return False
+                place_with_current_grids(conn, locator=self.locator)
                 store.begin()
                 data = load_batch(conn, batch_id=batch_id)
                 reports = locate_batch_reports(conn, batch_id=batch_id, locator=self.locator)
@@ -213,6 +215,7 @@ class RulesService:
             try:
                 with conn.transaction():
                     lock_rules(conn)
+                    place_with_current_grids(conn, locator=self.locator)
                     store.begin()
                     raised += len(
                         TICKS[name](

@@ -20,7 +20,9 @@ Everything goes to an in-memory state store and sink; the connection is read-onl
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import heapq
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -37,8 +39,16 @@ from patrols.segments import PatrolParams, segment_fixes
 from rules.definitions import RuleSet
 from rules.engine.core import Engine
 from rules.engine.keystate import KeyState
-from rules.engine.service import MS, DbHistory, load_contexts, load_range, load_range_reports
-from rules.engine.types import BatchData, EngineConfig, EventRows
+from rules.engine.service import (
+    MS,
+    DbHistory,
+    load_contexts,
+    server_rows,
+    stream_range,
+    stream_range_reports,
+)
+from rules.engine.types import BatchData, EngineConfig, Event, EventRows, Reading
+from rules.kinds.report import LocatedReport
 from rules.models import RuleState, SeriesArrays
 from rules.ticks import LIVE, TICKS, Row, SegmentRow
 
@@ -60,6 +70,7 @@ FROM (
     SELECT device_id, ts, received_at FROM device_events WHERE received_at <= %(last)s
 ) AS heard
 GROUP BY 1, 2
+ORDER BY 2
 """
 
 _FIXES: Final = """
@@ -71,18 +82,69 @@ WHERE ts >= %s AND ts < %s AND received_at <= %s ORDER BY terminal_id, ts
 _CHAIN: Final = timedelta(hours=24)
 
 
+def iter_tick_schedule(
+    start: datetime, end: datetime, every_s: Mapping[str, float]
+) -> Iterator[tuple[datetime, tuple[str, ...]]]:
+    """Yield the (time, checks) the live role would tick in [start, end), first all at start.
+
+    Generated as it goes (a merge of one progression per check), so a long range costs no
+    memory.
+    """
+    progressions = [
+        _progression(start, step, order, name)
+        for order, (name, step) in enumerate(zip(TICKS, _steps(every_s), strict=True))
+    ]
+    due = itertools.takewhile(lambda t: t[0] < end, heapq.merge(*progressions))
+    for now, group in itertools.groupby(due, key=lambda t: t[0]):
+        yield now, tuple(name for _, _, name in group)
+
+
 def tick_schedule(
     start: datetime, end: datetime, every_s: Mapping[str, float]
 ) -> list[tuple[datetime, tuple[str, ...]]]:
     """Return the (time, checks) the live role would tick in [start, end), first all at start."""
-    due: dict[datetime, set[str]] = {}
-    for name in TICKS:
-        step = timedelta(seconds=every_s[name])
-        k = 0
-        while (t := start + k * step) < end:
-            due.setdefault(t, set()).add(name)
-            k += 1
-    return [(t, tuple(n for n in TICKS if n in names)) for t, names in sorted(due.items())]
+    return list(iter_tick_schedule(start, end, every_s))
+
+
+def last_tick(start: datetime, end: datetime, every_s: Mapping[str, float]) -> datetime:
+    """Return the time of the last tick in [start, end) (``start`` when there is none)."""
+    if end <= start:
+        return start
+    span = end - start - timedelta(microseconds=1)  # the last k with start + k × step < end
+    return max(start + (span // step) * step for step in _steps(every_s))
+
+
+def _progression(
+    start: datetime, step: timedelta, order: int, name: str
+) -> Iterator[tuple[datetime, int, str]]:
+    """Yield (start + k × step, order, name) for k = 0, 1, ... (the order sorts ties)."""
+    for k in itertools.count():
+        yield start + k * step, order, name
+
+
+def _steps(every_s: Mapping[str, float]) -> list[timedelta]:
+    return [timedelta(seconds=every_s[name]) for name in TICKS]
+
+
+def _range(
+    conn: Conn, *, start: datetime, end: datetime
+) -> Iterator[tuple[int, list[Reading], list[Event], list[LocatedReport]]]:
+    """Yield each stored batch's samples and reports within [start, end), in batch order."""
+    samples, reports = (
+        stream_range(conn, start=start, end=end),
+        stream_range_reports(conn, start=start, end=end),
+    )
+    s, r = next(samples, None), next(reports, None)
+    while s is not None or r is not None:
+        batch_id = min(x[0] for x in (s, r) if x is not None)
+        readings: list[Reading] = []
+        events: list[Event] = []
+        located: list[LocatedReport] = []
+        if s is not None and s[0] == batch_id:
+            (_, readings, events), s = s, next(samples, None)
+        if r is not None and r[0] == batch_id:
+            (_, located), r = r, next(reports, None)
+        yield batch_id, readings, events, located
 
 
 class ReplaySource:
@@ -103,21 +165,21 @@ class ReplaySource:
         self.now = start
         self._rows: dict[str, list[Row]] = {}
         self._heard: dict[str, tuple[int, int]] = {}
-        self._buckets: dict[int, list[tuple[str, int, int]]] = {}
-        self._applied = -1
+        # Read in bucket order as the clock advances: one bucket's rows ahead at most, not the
+        # whole range's.
         args = {"start": start, "step": step.total_seconds(), "last": last}
-        for device, k, ts, received in conn.execute(_HEARD, args).fetchall():
-            self._buckets.setdefault(int(k), []).append((str(device), int(ts), int(received)))
+        self._buckets = server_rows(conn, "fg_replay_heard", _HEARD, args)
+        self._next: Any = next(self._buckets, None)
 
     def advance(self, now: datetime) -> None:
         """Move the clock to ``now``: everything received by then has been heard."""
         self.now = now
         upto = (now - self.start) // self.step if now >= self.start else -1
-        for k in range(self._applied + 1, upto + 1):
-            for device, ts, received in self._buckets.pop(k, ()):
-                old = self._heard.get(device, (-1, -1))
-                self._heard[device] = (max(old[0], ts), max(old[1], received))
-        self._applied = max(self._applied, upto)
+        while self._next is not None and int(self._next[1]) <= upto:
+            device, _, ts, received = self._next
+            old = self._heard.get(str(device), (-1, -1))
+            self._heard[str(device)] = (max(old[0], int(ts)), max(old[1], int(received)))
+            self._next = next(self._buckets, None)
 
     def devices(self, conn: Conn, kind: str) -> list[Row]:
         """Return the registry's devices of ``kind`` as they are now (read once)."""
@@ -231,10 +293,8 @@ def replay(
     store = MemoryStateStore()
     with psycopg.connect(db_url) as conn:
         conn.read_only = True
-        batches = {b.batch_id: b for b in load_range(conn, start=start, end=end)}
-        reports = load_range_reports(conn, start=start, end=end)
-        for batch_id in sorted(batches.keys() | reports.keys()):
-            batch = batches.get(batch_id) or BatchData(batch_id)
+        for batch_id, readings, events, reports in _range(conn, start=start, end=end):
+            batch = BatchData(batch_id, readings, events)
             history = _ReplayHistory(conn, store, batch_id=batch_id, start=start, end=end)
             engine.run_batch(
                 batch,
@@ -242,19 +302,18 @@ def replay(
                 store=store,
                 history=history,
                 sink=sink,
-                reports=reports.get(batch_id, ()),
+                reports=reports,
             )
         if ticks:
             every = {"silence": silence_every_s, "dates": daily_every_s, "patrols": daily_every_s}
-            schedule = tick_schedule(start, end, every)
             source = ReplaySource(
                 conn,
                 start=start,
                 step=timedelta(seconds=silence_every_s),
-                last=schedule[-1][0] if schedule else start,
+                last=last_tick(start, end, every),
                 locator=GridLocator(connect=lambda: psycopg.connect(db_url, autocommit=True)),
             )
-            for now, which in schedule:
+            for now, which in iter_tick_schedule(start, end, every):
                 source.advance(now)
                 for name in which:
                     TICKS[name](conn, engine, now=now, store=store, sink=sink, source=source)

@@ -112,6 +112,8 @@ def locate(
         else:
             if version is not None:
                 grid_service.resolve_version(conn, version=version)
+            else:  # the version committed now, whoever imported it (CLI, simulator, API)
+                locator.sync(conn)
             located = locator.locate_many([lat], [lon], crs=crs, version=version)
     except grid_service.GridVersionNotFound as exc:
         raise ApiError(404, "not_found", str(exc)) from exc

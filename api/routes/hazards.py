@@ -56,6 +56,7 @@ def _item(row: dict[str, Any], crs: Crs) -> dict[str, Any]:
         "subject": {"type": row["subject_type"], "id": row["subject_id"]},
         "episode": row["episode"],
         "grid_version": row["grid_version"],
+        "placement": row["placement"],
         "acknowledged_at": row["acknowledged_at"],
         "acknowledged_by": row["acknowledged_by"],
         "last_value": row["last_value"],

@@ -13,6 +13,7 @@ from firegrid.migrations import (
     m0005_reports_located,
     m0006_report_ids,
     m0007_rejected_replay,
+    m0009_placement_retention,
 )
 from infra.database import Conn
 from ingest.config import StorageSettings
@@ -37,6 +38,12 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "hazard reports located; a hazard per report", m0005_reports_located.apply),
     Migration(6, "report IDs: a UUID or a vendor's report number", m0006_report_ids.apply),
     Migration(7, "rejected messages: replay mark", m0007_rejected_replay.apply),
+    # 8 is engineer A's event log (m0008); the lead merges it in before this one.
+    Migration(
+        9,
+        "hazard placement, oversize payload size and hash, retention indexes",
+        m0009_placement_retention.apply,
+    ),
 ]
 
 Connection = Conn

@@ -7,10 +7,11 @@ FireGrid's inputs carry milliseconds at most).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import numpy as np
 
@@ -25,6 +26,11 @@ MS: Final = "floor(extract(epoch FROM {col}) * 1000)::bigint"
 # Any constant works; every rules process on one database takes it per transaction, so two
 # rules roles never evaluate the same key at once (state is read, evaluated and written back).
 RULES_LOCK: Final = 0x52554C45  # "RULE"
+# Rows per round trip of the replay's server-side cursors: large enough that the round trips
+# cost little next to the engine's work, small enough to be nothing next to the engine's state.
+FETCH_ROWS: Final = 5_000
+
+_T = TypeVar("_T")
 
 
 def lock_rules(conn: Conn) -> None:
@@ -86,22 +92,63 @@ def load_batch(conn: Conn, *, batch_id: int) -> BatchData:
     return BatchData(batch_id, (), events, columns)
 
 
-def load_range(conn: Conn, *, start: datetime, end: datetime) -> list[BatchData]:
-    """Return stored batches' samples with start <= ts < end, per batch in batch order."""
-    out: dict[int, tuple[list[Reading], list[Event]]] = {}
-    for b, d, m, t, v, s in conn.execute(
-        f"SELECT batch_id, device_id, metric, {MS.format(col='ts')}, value, seq FROM readings "
-        "WHERE ts >= %s AND ts < %s ORDER BY batch_id, device_id, metric, ts, seq",
-        (start, end),
-    ):
-        out.setdefault(int(b), ([], []))[0].append((str(d), str(m), int(t), float(v), int(s)))
-    for b, d, ty, t, s in conn.execute(
-        f"SELECT batch_id, device_id, type, {MS.format(col='ts')}, seq FROM device_events "
-        "WHERE ts >= %s AND ts < %s ORDER BY batch_id, device_id, ts, seq",
-        (start, end),
-    ):
-        out.setdefault(int(b), ([], []))[1].append((str(d), str(ty), int(t), int(s)))
-    return [BatchData(b, r, e) for b, (r, e) in sorted(out.items())]
+def server_rows(
+    conn: Conn, name: str, query: str, args: Sequence[Any] | Mapping[str, Any]
+) -> Iterator[Any]:
+    """Yield a query's rows through server-side cursor ``name``, ``FETCH_ROWS`` at a time.
+
+    Needs a transaction (not autocommit); other statements may run on ``conn`` in between.
+    """
+    with conn.cursor(name=name) as cur:
+        cur.itersize = FETCH_ROWS
+        yield from cur.execute(query, args)
+
+
+def stream_range(
+    conn: Conn, *, start: datetime, end: datetime
+) -> Iterator[tuple[int, list[Reading], list[Event]]]:
+    """Yield stored batches' samples with start <= ts < end, batch by batch in batch order.
+
+    Server-side cursors: at most one batch and ``FETCH_ROWS`` rows per table are held at once,
+    however long the range. Needs a transaction (the caller's, not autocommit).
+    """
+    readings = (
+        (int(b), (str(d), str(m), int(t), float(v), int(s)))
+        for b, d, m, t, v, s in server_rows(
+            conn,
+            "fg_range_readings",
+            f"SELECT batch_id, device_id, metric, {MS.format(col='ts')}, value, seq FROM readings "
+            "WHERE ts >= %s AND ts < %s ORDER BY batch_id, device_id, metric, ts, seq",
+            (start, end),
+        )
+    )
+    events = (
+        (int(b), (str(d), str(ty), int(t), int(s)))
+        for b, d, ty, t, s in server_rows(
+            conn,
+            "fg_range_events",
+            f"SELECT batch_id, device_id, type, {MS.format(col='ts')}, seq FROM device_events "
+            "WHERE ts >= %s AND ts < %s ORDER BY batch_id, device_id, ts, seq",
+            (start, end),
+        )
+    )
+    by_readings, by_events = _grouped(readings), _grouped(events)
+    r, e = next(by_readings, None), next(by_events, None)
+    while r is not None or e is not None:
+        batch_id = min(x[0] for x in (r, e) if x is not None)
+        batch_readings: list[Reading] = []
+        batch_events: list[Event] = []
+        if r is not None and r[0] == batch_id:
+            batch_readings, r = r[1], next(by_readings, None)
+        if e is not None and e[0] == batch_id:
+            batch_events, e = e[1], next(by_events, None)
+        yield batch_id, batch_readings, batch_events
+
+
+def _grouped(rows: Iterable[tuple[int, _T]]) -> Iterator[tuple[int, list[_T]]]:
+    """Group (batch ID, row) pairs sorted by batch ID into (batch ID, rows)."""
+    for batch_id, group in itertools.groupby(rows, key=lambda pair: pair[0]):
+        yield batch_id, [row for _, row in group]
 
 
 def load_contexts(
@@ -217,16 +264,19 @@ def locate_batch_reports(conn: Conn, *, batch_id: int, locator: GridLocator) -> 
     return reports
 
 
-def load_range_reports(
+def stream_range_reports(
     conn: Conn, *, start: datetime, end: datetime
-) -> dict[int, list[LocatedReport]]:
-    """Return stored reports with start <= ts < end, located as the live engine left them."""
-    out: dict[int, list[LocatedReport]] = {}
-    for row in conn.execute(
-        _REPORTS + "WHERE ts >= %s AND ts < %s ORDER BY batch_id, ts, report_id", (start, end)
-    ).fetchall():
-        out.setdefault(int(row[13]), []).append(_report(row))
-    return out
+) -> Iterator[tuple[int, list[LocatedReport]]]:
+    """Yield stored reports with start <= ts < end, located as the live engine left them, batch
+    by batch in batch order (a server-side cursor, as ``stream_range``)."""
+    rows = server_rows(
+        conn,
+        "fg_range_reports",
+        _REPORTS + "WHERE ts >= %s AND ts < %s ORDER BY batch_id, ts, report_id",
+        (start, end),
+    )
+    for batch_id, group in itertools.groupby(rows, key=lambda r: int(r[13])):
+        yield batch_id, [_report(r) for r in group]
 
 
 class DbHistory:
