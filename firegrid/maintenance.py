@@ -7,11 +7,12 @@ finds nothing to do there (``fg_partitioned_tables`` is empty on that path).
 from __future__ import annotations
 
 import logging
-import threading
-from datetime import UTC, datetime
+from datetime import datetime
 
 import psycopg
 
+from infra.clock import SYSTEM_CLOCK, Clock
+from infra.roles import ThreadRole
 from ingest.partitions import drop_expired_partitions
 
 log = logging.getLogger(__name__)
@@ -26,29 +27,42 @@ def run_retention(db_url: str, *, now: datetime) -> list[str]:
     return dropped
 
 
-class StorageMaintenance:
-    """Runs ``run_retention`` at start and then every ``interval_s`` seconds."""
+class StorageMaintenance(ThreadRole):
+    """The maintenance role: ``run_retention`` at start and then every ``interval_s`` seconds.
 
-    def __init__(self, *, db_url: str, interval_s: float = 3600.0) -> None:
+    A database error leaves it ``degraded`` and retries after ``retry_s``; anything else ends
+    its thread as failed, and the supervisor replaces it.
+    """
+
+    def __init__(
+        self,
+        *,
+        db_url: str,
+        interval_s: float = 3600.0,
+        retry_s: float = 60.0,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        super().__init__("maintenance")
         self._db_url = db_url
         self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="storage-maintenance", daemon=True)
+        self._retry_s = retry_s
+        self._clock = clock
 
-    def start(self) -> None:
-        """Start the loop."""
-        self._thread.start()
+    def work(self) -> None:
+        """Run one round of upkeep."""
+        run_retention(self._db_url, now=self._clock.now())
 
-    def stop(self) -> None:
-        """Stop the loop."""
-        self._stop.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Run ``work`` every ``interval_s`` until stopped."""
         while True:
             try:
-                run_retention(self._db_url, now=datetime.now(UTC))
-            except psycopg.Error as exc:  # the database may be away; try again next round
+                self.work()
+            except psycopg.Error as exc:  # the database may be away; try again soon
                 log.warning("retention run failed: %s", exc)
-            if self._stop.wait(self._interval_s):
+                self.set_state("degraded", f"retention: {type(exc).__name__}")
+                wait = min(self._retry_s, self._interval_s)
+            else:
+                self.set_state("running")
+                wait = self._interval_s
+            if self.stopping.wait(wait):
                 return
