@@ -148,7 +148,7 @@ class MqttPublisher:
         """Return how many messages the broker has not acknowledged yet."""
         with self._lock:
             self._prune()
-            return sum(1 for info, _ in self._unacked if not info.is_published())
+            return sum(1 for info, _ in self._unacked if not _acked(info))
 
     def lag_s(self) -> float:
         """Return the age of the oldest message the broker has not acknowledged (0: none)."""
@@ -175,7 +175,7 @@ class MqttPublisher:
         )
 
     def _prune(self) -> None:
-        while self._unacked and self._unacked[0][0].is_published():
+        while self._unacked and _acked(self._unacked[0][0]):
             self._unacked.popleft()
 
     def _on_connect(
@@ -212,3 +212,9 @@ class MqttPublisher:
         self.connected.clear()
         if reason.value != 0 and not self._stopped:
             log.warning("publisher lost the broker (%s); reconnecting", reason)
+
+
+def _acked(info: mqtt.MQTTMessageInfo) -> bool:
+    # is_published() raises for a message queued while disconnected (its rc stays NO_CONN even
+    # after paho resent it); the flag it reads is set when the PUBACK arrives (paho-mqtt 2.x).
+    return bool(info._published)
