@@ -73,6 +73,8 @@ def run(
         supervisor = Supervisor(factories, settings=settings.roles, on_give_up=give_up)
         if "api" in roles and embedded:
             _print_demo_token(services)
+        if stop.is_set():  # interrupted while the services started or the schema migrated
+            return 0
         supervisor.start()
         if "api" in roles:
             print(f"API: http://{settings.http.host}:{settings.http.port}/docs")

@@ -23,6 +23,10 @@ from typing import Any
 
 import pytest
 
+from firegrid.db import migrate
+from ingest.config import StorageSettings
+from tests.fix_db import create_database, drop_database
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).parents[2]
@@ -104,11 +108,21 @@ def _all_ready(status: int, body: dict[str, Any]) -> bool:
 
 
 @pytest.fixture(scope="module")
-def up(db_url: str, broker_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+def own_db(pg_admin_url: str) -> Iterator[str]:
+    """A database of these tests' own: the rules role they run processes all it finds."""
+    name = f"fg_roles_{uuid.uuid4().hex[:8]}"
+    url = create_database(pg_admin_url, name)
+    migrate(url, storage=StorageSettings())
+    yield url
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="module")
+def up(own_db: str, broker_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     """One FireGrid for the restart tests; a back-off wide enough to see the role down."""
     running = _start(
         tmp_path_factory.mktemp("roles"),
-        db_url,
+        own_db,
         broker_url,
         FIREGRID_ROLES__BACKOFF_INITIAL_S="1.5",
         FIREGRID_ROLES__MAX_FAILURES="10",
@@ -140,13 +154,13 @@ def test_a_fault_in_a_role_answers_503_then_the_role_is_restarted(up: Up, role: 
 
 
 def test_a_role_that_keeps_failing_ends_the_process_with_exit_code_1(
-    db_url: str, broker_url: str, tmp_path: Path
+    own_db: str, broker_url: str, tmp_path: Path
 ) -> None:
     (tmp_path / "triggers").mkdir()
     (tmp_path / "triggers" / "rules").write_text("always")
     failing = _start(
         tmp_path,
-        db_url,
+        own_db,
         broker_url,
         FIREGRID_ROLES__BACKOFF_INITIAL_S="0.1",
         FIREGRID_ROLES__MAX_FAILURES="3",
