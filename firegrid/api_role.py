@@ -27,6 +27,7 @@ class ApiRole:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._failure = ""
 
     def start(self) -> None:
         """Build the app and serve it from a thread."""
@@ -41,7 +42,7 @@ class ApiRole:
             timeout_graceful_shutdown=3,
         )
         self._server = server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=server.run, name="api", daemon=True)
+        self._thread = threading.Thread(target=self._serve, args=(server,), name="api", daemon=True)
         self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
@@ -52,13 +53,21 @@ class ApiRole:
         if self._thread is not None:
             self._thread.join(timeout_s)
 
+    def _serve(self, server: uvicorn.Server) -> None:
+        try:
+            server.run()
+        except SystemExit as exc:  # uvicorn exits the process when it cannot bind: not ours to end
+            self._failure = f"uvicorn exited ({exc.code}), e.g. the port is taken"
+
     def health(self) -> RoleHealth:
         """Return running once uvicorn listens; failed when its thread ended (e.g. port taken)."""
         where = f"http://{self._host}:{self._port}"
         if self._stopped:
             return RoleHealth("stopped")
         if self._thread is not None and self._thread.ident and not self._thread.is_alive():
-            return RoleHealth("failed", None, f"the server on {where} ended")
+            return RoleHealth(
+                "failed", None, f"the server on {where} ended {self._failure}".strip()
+            )
         if self._server is None or not self._server.started:
             return RoleHealth("starting", None, where)
         return RoleHealth("running", None, where)

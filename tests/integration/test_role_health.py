@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from fastapi import FastAPI
 
+from firegrid.api_role import ApiRole
 from firegrid.maintenance import StorageMaintenance
 from infra.clock import FixedClock
 from rules.config import RulesSettings
@@ -98,3 +101,32 @@ def test_ingest_lag_is_the_age_of_the_oldest_message_not_yet_committed(
     release.set()
     wait_until(lambda: svc.committed_batches == 1, timeout_s=10, what="the commit")
     assert svc.health().lag_s == 0.0
+
+
+def test_the_api_role_runs_and_stops() -> None:
+    role = ApiRole(FastAPI, host="127.0.0.1", port=_free_port())
+    role.start()
+    try:
+        wait_until(lambda: role.health().state == "running", timeout_s=20, what="listening")
+    finally:
+        role.stop()
+    assert role.health().state == "stopped"
+
+
+def test_the_api_role_on_a_taken_port_is_failed() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        role = ApiRole(FastAPI, host="127.0.0.1", port=taken.getsockname()[1])
+        role.start()
+        try:
+            wait_until(lambda: role.health().state == "failed", timeout_s=20, what="failed")
+            assert "the port is taken" in role.health().detail
+        finally:
+            role.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
