@@ -221,3 +221,16 @@ def test_thread_role_ending_by_itself_is_failed() -> None:
         assert role.health().detail == "ended by itself"
     finally:
         role.stop()
+
+
+def test_stopping_during_a_back_off_starts_nothing_more() -> None:
+    born: list[MemoryRole] = []
+    settings = FAST.model_copy(update={"backoff_initial_s": 0.3})
+    sup = Supervisor({"a": lambda: MemoryRole("a", born)}, settings=settings)
+    sup.start()
+    born[0].state = "failed"
+    wait_for(lambda: born[0].stopped)
+    sup.stop()
+    time.sleep(0.4)
+    assert len(born) == 1
+    assert sup.health()["a"].state == "stopped"
