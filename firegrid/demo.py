@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from datetime import UTC, datetime
 
 import psycopg
 
 from devices import registry, service
+from infra.roles import ThreadRole
 from simulators.fleet import DemoFleetSim, demo_devices, demo_grids, demo_staff, demo_units
 from simulators.publish import Publisher
 
@@ -39,30 +39,26 @@ def register(db_url: str, *, today: datetime) -> int:
     return len(devices.rows)
 
 
-class DemoFleet:
-    """Registers the demo fleet and publishes it every few seconds."""
+class DemoFleet(ThreadRole):
+    """The demo role: registers the demo fleet and publishes it every few seconds."""
 
     def __init__(self, *, db_url: str, mqtt_url: str, prefix: str, period_s: float = 5.0) -> None:
+        super().__init__("demo")
         self._db_url = db_url
         self._mqtt_url = mqtt_url
         self._prefix = prefix
         self._period = period_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="demo-fleet", daemon=True)
 
     def start(self) -> None:
         """Register the fleet and start publishing."""
         count = register(self._db_url, today=datetime.now(UTC))
         print(f"demo: {count} simulated devices publishing every {self._period:.0f}s")
-        self._thread.start()
+        super().start()
 
-    def stop(self) -> None:
-        """Stop publishing."""
-        self._stop.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Publish the fleet every period until stopped."""
         fleet = DemoFleetSim(datetime.now(UTC), prefix=self._prefix)
         with Publisher(self._mqtt_url, client_id="firegrid-demo") as publisher:
-            while not self._stop.wait(self._period):
+            self.set_state("running")
+            while not self.stopping.wait(self._period):
                 publisher.publish_all(fleet.messages(datetime.now(UTC)))

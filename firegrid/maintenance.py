@@ -11,7 +11,6 @@ its own short transaction, so a large backlog never holds locks or an old snapsh
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Final
@@ -20,6 +19,7 @@ import psycopg
 
 from infra.clock import SYSTEM_CLOCK, Clock
 from infra.database import Conn
+from infra.roles import ThreadRole
 from ingest.config import RetentionSettings
 from ingest.partitions import drop_expired_partitions
 
@@ -101,39 +101,41 @@ def run_retention(db_url: str, *, now: datetime) -> list[str]:
     return dropped
 
 
-class StorageMaintenance:
-    """Runs the retention of partitions and records at start and every ``interval_s``."""
+class StorageMaintenance(ThreadRole):
+    """The maintenance role: retention of partitions and records at start and every ``interval_s``.
+
+    A database error leaves it ``degraded`` and retries after ``retry_s``; anything else ends
+    its thread as failed, and the supervisor replaces it.
+    """
 
     def __init__(
         self,
         *,
         db_url: str,
         interval_s: float = 3600.0,
+        retry_s: float = 60.0,
         retention: RetentionSettings | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        super().__init__("maintenance")
         self._db_url = db_url
         self._interval_s = interval_s
+        self._retry_s = retry_s
         self._retention = retention or RetentionSettings()
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="storage-maintenance", daemon=True)
 
-    def start(self) -> None:
-        """Start the loop."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the loop."""
-        self._stop.set()
-        self._thread.join(5)
+    def work(self) -> None:
+        """Run one round of upkeep."""
+        self.run_once()
 
     def run_once(self) -> dict[str, int]:
         """Apply every retention now; return the records deleted per table."""
         now = self._clock.now()
         run_retention(self._db_url, now=now)
         with psycopg.connect(self._db_url, autocommit=True) as conn:
-            deleted = prune_records(conn, now=now, settings=self._retention, stop=self._stop.is_set)
+            deleted = prune_records(
+                conn, now=now, settings=self._retention, stop=self.stopping.is_set
+            )
         if any(deleted.values()):
             log.info(
                 "retention deleted %s",
@@ -141,11 +143,17 @@ class StorageMaintenance:
             )
         return deleted
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Run ``work`` every ``interval_s`` until stopped."""
         while True:
             try:
-                self.run_once()
-            except psycopg.Error as exc:  # the database may be away; try again next round
+                self.work()
+            except psycopg.Error as exc:  # the database may be away; try again soon
                 log.warning("retention run failed: %s", exc)
-            if self._stop.wait(self._interval_s):
+                self.set_state("degraded", f"retention: {type(exc).__name__}")
+                wait = min(self._retry_s, self._interval_s)
+            else:
+                self.set_state("running")
+                wait = self._interval_s
+            if self.stopping.wait(wait):
                 return

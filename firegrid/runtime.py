@@ -1,37 +1,56 @@
-"""Start the roles FireGrid runs in one process: ingest, API, and the demo simulators."""
+"""Run the roles FireGrid runs in one process, each under the supervisor.
+
+ingest (with storage maintenance), the demo fleet, rules and the API are roles (``infra.roles``);
+the ``Supervisor`` restarts one that fails and, when one keeps failing, stops them all, and
+``run`` returns 1 so that a service manager starts the process again.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import psycopg
-import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app
 from api.tokens import create_token
+from firegrid.api_role import ApiRole
 from firegrid.db import migrate
 from firegrid.maintenance import StorageMaintenance
 from firegrid.services import Services, broker_reachable, resolve
 from firegrid.settings import Settings
+from infra.roles import Role, RoleFactory, Supervisor
 from ingest.role import IngestService
 
 log = logging.getLogger(__name__)
 
-ROLES = ("ingest", "rules", "dispatch", "api")
+# Given each role's name and factory, return the factory to use: tests wrap the real roles to
+# inject failures; production passes none.
+RoleHook = Callable[[str, RoleFactory], RoleFactory]
 
 
-def run(settings: Settings, *, roles: Sequence[str], simulate: bool | None) -> int:
-    """Run ``roles`` until interrupted; return the exit code."""
-    # uvicorn re-raises the SIGTERM it caught once it has shut down; with the default action
-    # that would kill us before the finally below stops the roles and the embedded services.
-    signal.signal(signal.SIGTERM, _interrupt)
-    services = resolve(settings, need_broker=True)
+def run(
+    settings: Settings,
+    *,
+    roles: Sequence[str],
+    simulate: bool | None,
+    role_hook: RoleHook | None = None,
+) -> int:
+    """Run ``roles`` until interrupted (0) or until the supervisor gives up (1)."""
     stop = threading.Event()
-    started: list[Any] = []
+    _stop_on_signals(stop)
+    services = resolve(settings, need_broker=True)
+    gave_up: list[str] = []
+    supervisor: Supervisor | None = None
+
+    def give_up(reason: str) -> None:
+        gave_up.append(reason)
+        stop.set()
+
     try:
         migrate(services.db_url, storage=settings.storage)
         # The embedded services are the "try it" setup: demo devices and a printed token come
@@ -41,58 +60,84 @@ def run(settings: Settings, *, roles: Sequence[str], simulate: bool | None) -> i
             threading.Thread(
                 target=_check_broker, args=(services.mqtt_url,), name="broker-check", daemon=True
             ).start()
-        if "ingest" in roles:
-            ingest = IngestService(
+        factories = _factories(
+            settings,
+            services,
+            roles=roles,
+            # Demo rows go into an embedded database only, whoever calls this.
+            simulate=embedded and simulate is not False,
+            role_health=lambda: supervisor.health() if supervisor is not None else {},
+        )
+        if role_hook is not None:
+            factories = {name: role_hook(name, factory) for name, factory in factories.items()}
+        supervisor = Supervisor(factories, settings=settings.roles, on_give_up=give_up)
+        if "api" in roles and embedded:
+            _print_demo_token(services)
+        if stop.is_set():  # interrupted while the services started or the schema migrated
+            return 0
+        supervisor.start()
+        if "api" in roles:
+            print(f"API: http://{settings.http.host}:{settings.http.port}/docs")
+        while not stop.wait(1.0):
+            pass
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+        services.stop()
+    if gave_up:
+        print(f"firegrid: stopping: {gave_up[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _factories(
+    settings: Settings,
+    services: Services,
+    *,
+    roles: Sequence[str],
+    simulate: bool,
+    role_health: Callable[[], object],
+) -> dict[str, RoleFactory]:
+    """Return a factory per role to run, in start order."""
+    factories: dict[str, RoleFactory] = {}
+    if "ingest" in roles:
+
+        def ingest() -> Role:
+            return IngestService(
                 mqtt_url=services.mqtt_url,
                 db_url=services.db_url,
                 settings=settings.ingest,
                 storage=settings.storage,
                 data_dir=settings.data_dir,
             )
-            ingest.start()
-            started.append(ingest)
-            maintenance = StorageMaintenance(
-                db_url=services.db_url, retention=settings.storage.records
-            )
-            maintenance.start()
-            started.append(maintenance)
-        if simulate if simulate is not None else embedded:
-            from firegrid.demo import DemoFleet
 
-            demo = DemoFleet(
-                db_url=services.db_url,
-                mqtt_url=services.mqtt_url,
-                prefix=settings.ingest.topic_prefix,
-            )
-            demo.start()
-            started.append(demo)
-        # After the demo registered its devices, so the first daily look already sees them.
-        if "rules" in roles:
-            from rules.flows import RulesService
+        factories["ingest"] = ingest
+        factories["maintenance"] = lambda: StorageMaintenance(
+            db_url=services.db_url, retention=settings.storage.records
+        )
+    if simulate:
+        from firegrid.demo import DemoFleet
 
-            rules_role = RulesService(db_url=services.db_url, settings=settings.rules)
-            rules_role.start()
-            started.append(rules_role)
-        if "api" in roles:
-            if embedded:
-                _print_demo_token(services)
-            _serve_api(settings, services, stop)
-        else:
-            _wait_for_signal(stop)
-    finally:
-        for role in reversed(started):
-            role.stop()
-        services.stop()
-    return 0
+        factories["demo"] = lambda: DemoFleet(
+            db_url=services.db_url,
+            mqtt_url=services.mqtt_url,
+            prefix=settings.ingest.topic_prefix,
+        )
+    # After the demo registered its devices, so the first daily look already sees them.
+    if "rules" in roles:
+        from rules.flows import RulesService
+
+        factories["rules"] = lambda: RulesService(db_url=services.db_url, settings=settings.rules)
+    if "api" in roles:
+        factories["api"] = lambda: ApiRole(
+            lambda: _app(settings, services, role_health),
+            host=settings.http.host,
+            port=settings.http.port,
+        )
+    return factories
 
 
-def _print_demo_token(services: Services) -> None:
-    with psycopg.connect(services.db_url, autocommit=True) as conn:
-        token = create_token(conn, role="admin", areas=[], note="printed by firegrid up")
-    print(f"API token (admin, printed once): {token}")
-
-
-def _serve_api(settings: Settings, services: Services, stop: threading.Event) -> None:
+def _app(settings: Settings, services: Services, role_health: Callable[[], object]) -> FastAPI:
     app = create_app(
         db_url=services.db_url,
         broker_probe=lambda: broker_reachable(services.mqtt_url),
@@ -102,19 +147,15 @@ def _serve_api(settings: Settings, services: Services, stop: threading.Event) ->
     app.state.terminal_settings = settings.ingest.terminals
     app.state.ingest_settings = settings.ingest  # a rejected replay decodes as ingest does
     app.state.storage_settings = settings.storage
-    # Live-feed responses never end by themselves: without a bound on the graceful shutdown,
-    # one open console would keep `firegrid up` from stopping on SIGTERM.
-    config = uvicorn.Config(
-        app,
-        host=settings.http.host,
-        port=settings.http.port,
-        log_level="info",
-        access_log=False,
-        timeout_graceful_shutdown=3,
-    )
-    print(f"API: http://{settings.http.host}:{settings.http.port}/docs")
-    uvicorn.Server(config).run()
-    stop.set()
+    app.state.role_health = role_health  # /healthz reports every role's state and lag
+    app.state.role_max_lag_s = settings.roles.max_lag_s
+    return app
+
+
+def _print_demo_token(services: Services) -> None:
+    with psycopg.connect(services.db_url, autocommit=True) as conn:
+        token = create_token(conn, role="admin", areas=[], note="printed by firegrid up")
+    print(f"API token (admin, printed once): {token}")
 
 
 def _check_broker(url: str) -> None:
@@ -132,15 +173,11 @@ def _check_broker(url: str) -> None:
         log.warning("broker check: %s", result.message)
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
+def _stop_on_signals(stop: threading.Event) -> None:
+    """Make SIGINT and SIGTERM end ``run`` cleanly: every role stops, then the embedded services."""
 
-
-def _wait_for_signal(stop: threading.Event) -> None:
     def handler(_signum: int, _frame: object) -> None:
         stop.set()
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
-    while not stop.wait(1.0):
-        pass

@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from devices.config import DeviceStatusSettings
+from infra.publisher import PublisherSettings
+from infra.roles import SupervisorSettings
 from ingest.config import IngestSettings, StorageSettings
 from rules.config import RulesSettings
 
@@ -78,6 +80,8 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     devices: DeviceStatusSettings = DeviceStatusSettings()
     rules: RulesSettings = RulesSettings()
+    roles: SupervisorSettings = SupervisorSettings()  # restarts, giving up, /healthz lag bound
+    publisher: PublisherSettings = PublisherSettings()  # outbound MQTT (terminals' inbox)
 
     @field_validator("data_dir")
     @classmethod

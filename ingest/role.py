@@ -13,9 +13,12 @@ import logging
 import queue
 import threading
 import time
-from datetime import UTC, datetime
+from collections import deque
+from datetime import datetime
 from pathlib import Path
 
+from infra.clock import SYSTEM_CLOCK, Clock
+from infra.roles import RoleHealth
 from ingest import metrics
 from ingest.buffer import MessageBuffer
 from ingest.config import IngestSettings, StorageSettings
@@ -30,7 +33,17 @@ _POLL_S = 0.5  # how often a waiting thread looks at the stop flag
 
 
 class IngestService:
-    """The ingest role: a subscriber feeding a buffer, drained by a decoder and a committer."""
+    """The ingest role: a subscriber feeding a buffer, drained by a decoder and a committer.
+
+    Health: ``starting`` until the first connection to the broker, ``degraded`` while the
+    broker is away (paho reconnects), ``failed`` after an unexpected error in either thread
+    (nothing is acknowledged any more: the supervisor replaces the role and the broker
+    redelivers). Lag: the age of the oldest message taken from the buffer and not committed
+    yet; the buffer itself is drained within ``batch_max_wait`` while the decoder lives, so a
+    backlog or a stuck database shows there.
+    """
+
+    name = "ingest"
 
     def __init__(
         self,
@@ -41,8 +54,10 @@ class IngestService:
         storage: StorageSettings,
         terminal_decoders: dict[TopicKind, TerminalDecoder] | None = None,
         data_dir: Path | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._settings = settings
+        self._clock = clock
         self.buffer = MessageBuffer()
         self.subscriber = Subscriber(
             url=mqtt_url,
@@ -65,9 +80,13 @@ class IngestService:
             threading.Thread(target=self._commit, name="ingest-writer", daemon=True),
         ]
         self._stop = threading.Event()
+        self._stopped = False
+        # received_at of the first message of each batch taken and not yet committed, in order
+        self._in_flight: deque[datetime] = deque()
         self.committed_batches = 0
         self.last_commit_at: datetime | None = None
         self.failed = False
+        self.failure = ""
 
     def start(self) -> None:
         """Start receiving, decoding and writing."""
@@ -81,6 +100,7 @@ class IngestService:
         A batch decoded but not yet committed is dropped unacknowledged: the broker redelivers
         it to the next session.
         """
+        self._stopped = True
         self._stop.set()
         self.writer.stopping.set()
         deadline = time.monotonic() + timeout_s  # one budget for both threads, not one each
@@ -89,7 +109,40 @@ class IngestService:
         self.subscriber.stop()
         self.writer.close()
 
+    def health(self) -> RoleHealth:
+        """Return the role's state, its lag and its buffer's fill (no I/O)."""
+        detail = f"{len(self.buffer)} messages buffered"
+        if self._stopped:
+            return RoleHealth("stopped", None, detail)
+        if self.failed:
+            return RoleHealth("failed", None, self.failure)
+        if any(t.ident is not None and not t.is_alive() for t in self._threads):
+            return RoleHealth("failed", None, "a worker thread ended")
+        lag = self.lag_s()
+        if self.subscriber.generation == 0:
+            return RoleHealth("starting", lag, f"connecting to the broker; {detail}")
+        if not self.subscriber.connected.is_set():
+            return RoleHealth("degraded", lag, f"broker connection lost, reconnecting; {detail}")
+        return RoleHealth("running", lag, detail)
+
+    def lag_s(self) -> float:
+        """Return the age of the oldest message taken from the buffer and not committed."""
+        try:
+            oldest = self._in_flight[0]
+        except IndexError:
+            return 0.0
+        return max(0.0, (self._clock.now() - oldest).total_seconds())
+
     def _decode(self) -> None:
+        try:
+            self._decode_loop()
+        except Exception as exc:
+            # Decoders turn their own failures into rejections, so this is a bug here:
+            # stop acknowledging rather than lose the batch; the broker keeps it.
+            log.exception("ingest decoder failed; no longer acknowledging")
+            self._fail(f"decoder: {type(exc).__name__}: {exc}")
+
+    def _decode_loop(self) -> None:
         max_wait = self._settings.batch_max_wait.total_seconds()
         while not self._stop.is_set():
             metrics.QUEUE_DEPTH.set(len(self.buffer))
@@ -101,14 +154,8 @@ class IngestService:
             )
             if not messages:
                 continue
-            try:
-                work = self.writer.decode_ahead(messages)
-            except Exception:
-                # Decoders turn their own failures into rejections, so this is a bug here:
-                # stop acknowledging rather than lose the batch; the broker keeps it.
-                log.exception("ingest decoder failed; no longer acknowledging")
-                self._fail()
-                return
+            self._in_flight.append(messages[0].received_at)
+            work = self.writer.decode_ahead(messages)
             while not self._stop.is_set():
                 try:
                     self._decoded.put(work, timeout=_POLL_S)
@@ -126,16 +173,20 @@ class IngestService:
                 self.writer.commit_ahead(work)
             except TRANSIENT:
                 return  # stopping while the database is away: the broker redelivers them
-            except Exception:
+            except Exception as exc:
                 # Never reached in normal operation; if it is, stop acknowledging rather than
                 # lose the batch: the broker will redeliver it after a restart.
                 log.exception("ingest writer failed; no longer acknowledging")
-                self._fail()
+                self._fail(f"writer: {type(exc).__name__}: {exc}")
                 return
             self.subscriber.ack(work.messages)
             self.committed_batches += 1
-            self.last_commit_at = datetime.now(UTC)
+            self.last_commit_at = self._clock.now()
+            self._in_flight.popleft()
 
-    def _fail(self) -> None:
+    def _fail(self, why: str) -> None:
+        # Health says so, and the supervisor replaces the role: stopping here only keeps the
+        # other thread from acknowledging anything after this batch.
+        self.failure = why
         self.failed = True
         self._stop.set()

@@ -30,6 +30,7 @@ from hazards.lifecycle import HazardSink
 from hazards.places import place_with_current_grids
 from hazards.sink import DbSink
 from infra.database import Conn
+from infra.roles import RoleHealth, RoleState
 from patrols.service import rebuild_segments
 from rules.config import RulesSettings
 from rules.engine.core import Engine
@@ -46,6 +47,7 @@ from rules.engine.service import (
 )
 from rules.engine.state import DbStateStore, StateCache
 from rules.engine.types import BatchStats, EngineConfig
+from rules.health import oldest_pending_batch
 from rules.replay import MemoryStateStore, replay
 from rules.rules_file import RulesFile
 from rules.ticks import TICKS
@@ -55,6 +57,8 @@ __all__ = ["MemoryStateStore", "RulesService", "engine_config", "replay"]
 log = logging.getLogger(__name__)
 
 SinkFactory = Callable[[Conn, GridLocator], HazardSink]
+# When the oldest item the role has not processed was committed (None: nothing pending).
+PendingSince = Callable[[Conn], datetime | None]
 
 BATCHES = Counter("firegrid_rules_batches", "Ingest batches the rules evaluated")
 TRANSITIONS = Counter("firegrid_rules_transitions", "Hazard transitions the rules raised")
@@ -113,6 +117,8 @@ class ServiceStats:
 class RulesService:
     """The rules role over one database."""
 
+    name = "rules"
+
     def __init__(
         self,
         *,
@@ -120,6 +126,7 @@ class RulesService:
         settings: RulesSettings | None = None,
         clock: Callable[[], datetime] = _utcnow,
         sink_factory: SinkFactory = _db_sink,
+        oldest_pending: PendingSince | None = oldest_pending_batch,
     ) -> None:
         self.db_url = db_url
         self.settings = settings or RulesSettings()
@@ -133,6 +140,13 @@ class RulesService:
         self._conn: Conn | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # The role's health, written by its thread and read by the supervisor and /healthz.
+        self._oldest_pending = oldest_pending
+        self._health_lock = threading.Lock()
+        self._state: RoleState = "starting"
+        self._detail = ""
+        self._lag_measured = False
+        self._pending_since: datetime | None = None
 
     # ---- in-process API ---------------------------------------------------------------
 
@@ -245,8 +259,45 @@ class RulesService:
         if self._thread is not None:
             self._thread.join(timeout_s)
         self.close()
+        with self._health_lock:
+            if self._state != "failed":
+                self._state, self._detail = "stopped", ""
+
+    def health(self) -> RoleHealth:
+        """Return the thread's state and lag: degraded while the database is away (it retries),
+        failed after an unexpected error (the thread has ended; the supervisor restarts it)."""
+        with self._health_lock:
+            state, detail = self._state, self._detail
+            measured, since = self._lag_measured, self._pending_since
+        thread = self._thread
+        if state not in {"failed", "stopped"} and thread is not None and not thread.is_alive():
+            state, detail = "failed", "its thread ended"
+        lag = None
+        if measured:
+            lag = 0.0 if since is None else max(0.0, (self.clock() - since).total_seconds())
+        return RoleHealth(state, lag, detail)
+
+    def _set_state(self, state: RoleState, detail: str = "") -> None:
+        with self._health_lock:
+            self._state, self._detail = state, detail
+
+    def _measure_lag(self) -> None:
+        if self._oldest_pending is None:
+            return
+        since = self._oldest_pending(self.conn)
+        with self._health_lock:
+            self._lag_measured, self._pending_since = True, since
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:
+            # Not the database (that retries in place): a bug or a broken rules engine. End the
+            # thread as failed, so the supervisor replaces the role with fresh state.
+            log.exception("rules role failed")
+            self._set_state("failed", f"{type(exc).__name__}: {exc}")
+
+    def _loop(self) -> None:
         due: dict[str, float] = {}
         every = {
             "silence": self.settings.silence_every_s,
@@ -254,27 +305,37 @@ class RulesService:
             "patrols": self.settings.daily_every_s,
         }
         listen: Conn | None = None
-        while not self._stop.is_set():
-            try:
-                if listen is None or listen.closed:
-                    listen = psycopg.connect(self.db_url, autocommit=True)
-                    listen.execute("LISTEN firegrid_batches")
-                self.reload_rules()
-                self.process_pending()
-                now = time.monotonic()
-                ready = [n for n in TICKS if due.get(n, 0.0) <= now]
-                if ready:
-                    self.tick(self.clock(), which=ready)
-                    for n in ready:
-                        due[n] = now + every[n]
-                # Wakes at the first NOTIFY or after poll_s, whichever comes first.
-                for _ in listen.notifies(timeout=self.settings.poll_s, stop_after=1):
-                    break
-            except psycopg.Error:
-                log.exception("rules role: database error; retrying")
-                if listen is not None:
-                    listen.close()
-                self.close()
-                self._stop.wait(self.settings.poll_s)
-        if listen is not None:
-            listen.close()
+        try:
+            while not self._stop.is_set():
+                try:
+                    if listen is None or listen.closed:
+                        listen = psycopg.connect(self.db_url, autocommit=True)
+                        listen.execute("LISTEN firegrid_batches")
+                    self._measure_lag()
+                    self._set_state("running")
+                    self.reload_rules()
+                    self.process_pending()
+                    self._measure_lag()
+                    now = time.monotonic()
+                    ready = [n for n in TICKS if due.get(n, 0.0) <= now]
+                    if ready:
+                        self.tick(self.clock(), which=ready)
+                        for n in ready:
+                            due[n] = now + every[n]
+                    # Wakes at the first NOTIFY or after poll_s, whichever comes first.
+                    for _ in listen.notifies(timeout=self.settings.poll_s, stop_after=1):
+                        break
+                except psycopg.Error as exc:
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                    if self.health().state == "degraded":  # one traceback per outage, not per try
+                        log.warning("rules role: database error, retrying: %s", first)
+                    else:
+                        log.exception("rules role: database error; retrying")
+                    self._set_state("degraded", f"database: {first}")
+                    if listen is not None:
+                        listen.close()
+                    self.close()
+                    self._stop.wait(self.settings.poll_s)
+        finally:
+            if listen is not None:
+                listen.close()

@@ -1,0 +1,132 @@
+"""Each real role tells its state and lag: degraded while the database is away, lag when behind."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI
+
+from firegrid.api_role import ApiRole
+from firegrid.maintenance import StorageMaintenance
+from infra.clock import FixedClock
+from rules.config import RulesSettings
+from rules.flows import RulesService
+from rules.health import oldest_pending_batch
+from tests.fix_ingest import IngestHarness, wait_until
+
+NOWHERE = "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1"
+
+
+def test_rules_stays_degraded_and_retrying_while_the_database_is_away() -> None:
+    svc = RulesService(db_url=NOWHERE, settings=RulesSettings(poll_s=0.1))
+    svc.start()
+    try:
+        wait_until(lambda: svc.health().state == "degraded", timeout_s=10, what="degraded")
+        assert svc.health().detail.startswith("database: ")
+        time.sleep(0.5)
+        assert svc.health().state == "degraded", "a database error must not end the thread"
+    finally:
+        svc.stop()
+    assert svc.health().state == "stopped"
+
+
+def test_rules_lag_comes_from_its_hook(db_url: str) -> None:
+    now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    svc = RulesService(
+        db_url=db_url,
+        clock=lambda: now,
+        oldest_pending=lambda _conn: now - timedelta(seconds=90),
+    )
+    svc._measure_lag()
+    health = svc.health()
+    svc.close()
+    assert health.lag_s == 90.0
+    assert not health.ready(max_lag_s=60)
+
+
+def test_oldest_pending_batch_is_the_oldest_not_yet_processed(
+    conn: psycopg.Connection[Any],
+) -> None:
+    conn.execute("UPDATE ingest_batches SET rules_done = true")  # rolled back after the test
+    assert oldest_pending_batch(conn) is None
+    committed = datetime(2026, 1, 1, tzinfo=UTC)
+    for offset in (0, 60):
+        conn.execute(
+            "INSERT INTO ingest_batches (committed_at, messages, readings, events, rejected)"
+            " VALUES (%s, 1, 0, 0, 0)",
+            (committed + timedelta(seconds=offset),),
+        )
+    assert oldest_pending_batch(conn) == committed
+
+
+def test_maintenance_is_degraded_while_the_database_is_away() -> None:
+    role = StorageMaintenance(db_url=NOWHERE, retry_s=0.1)
+    role.start()
+    try:
+        wait_until(lambda: role.health().state == "degraded", timeout_s=10, what="degraded")
+        time.sleep(0.3)
+        assert role.health().state == "degraded"
+    finally:
+        role.stop()
+    assert role.health().state == "stopped"
+
+
+def test_ingest_lag_is_the_age_of_the_oldest_message_not_yet_committed(
+    ingest: IngestHarness,
+) -> None:
+    svc = ingest.service
+    svc._clock = FixedClock(datetime.now(UTC))  # lag moves only when the test says
+    release = threading.Event()
+    commit = svc.writer.commit_ahead
+
+    def stuck(work: Any) -> Any:
+        release.wait(30)  # the database "hangs" until the test releases it
+        return commit(work)
+
+    svc.writer.commit_ahead = stuck  # type: ignore[method-assign]
+    assert svc.health().state == "running"
+    assert svc.health().lag_s == 0.0
+    ingest.publisher.publish_all([(f"{ingest.prefix}/d/{ingest.device('x')}/telemetry", b"{}")])
+    wait_until(lambda: len(svc._in_flight) == 1, timeout_s=10, what="the batch taken")
+    svc._clock.advance(timedelta(seconds=120))
+    health = svc.health()
+    assert health.lag_s is not None
+    assert health.lag_s > 119  # received a moment after the clock was read
+    assert not health.ready(max_lag_s=60)
+    release.set()
+    wait_until(lambda: svc.committed_batches == 1, timeout_s=10, what="the commit")
+    assert svc.health().lag_s == 0.0
+
+
+def test_the_api_role_runs_and_stops() -> None:
+    role = ApiRole(FastAPI, host="127.0.0.1", port=_free_port())
+    role.start()
+    try:
+        wait_until(lambda: role.health().state == "running", timeout_s=20, what="listening")
+    finally:
+        role.stop()
+    assert role.health().state == "stopped"
+
+
+def test_the_api_role_on_a_taken_port_is_failed() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        role = ApiRole(FastAPI, host="127.0.0.1", port=taken.getsockname()[1])
+        role.start()
+        try:
+            wait_until(lambda: role.health().state == "failed", timeout_s=20, what="failed")
+            assert "the port is taken" in role.health().detail
+        finally:
+            role.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
