@@ -12,6 +12,7 @@ import psycopg
 import uvicorn
 
 from api.app import create_app
+from api.settings import ApiSettings
 from api.tokens import create_token
 from firegrid.db import migrate
 from firegrid.maintenance import StorageMaintenance
@@ -90,15 +91,14 @@ def _print_demo_token(services: Services) -> None:
 
 
 def _serve_api(settings: Settings, services: Services, stop: threading.Event) -> None:
-    app = create_app(
+    api_settings = ApiSettings(
         db_url=services.db_url,
-        broker_probe=lambda: broker_reachable(services.mqtt_url),
-        status_settings=settings.devices,
+        devices=settings.devices,
+        ingest=settings.ingest,
+        storage=settings.storage,
+        data_dir=settings.data_dir,
     )
-    app.state.data_dir = settings.data_dir  # photos are served from here
-    app.state.terminal_settings = settings.ingest.terminals
-    app.state.ingest_settings = settings.ingest  # a rejected replay decodes as ingest does
-    app.state.storage_settings = settings.storage
+    app = create_app(api_settings, broker_probe=lambda: broker_reachable(services.mqtt_url))
     # Live-feed responses never end by themselves: without a bound on the graceful shutdown,
     # one open console would keep `firegrid up` from stopping on SIGTERM.
     config = uvicorn.Config(
