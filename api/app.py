@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_handlers
+from api.lender import ConnectionLender
 from api.live_pg import PgLiveFeed
 from api.middleware import RequestContext
 from api.routes import devices, grids, hazards, patrols, rejected, system, terminals
@@ -31,6 +32,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool.open(wait=False)
+        # Made here: its semaphore belongs to the event loop that serves the requests.
+        app.state.lender = ConnectionLender(pool, timeout_s=limits.pool_timeout_s)
         # The live feed needs a running event loop, so it is built here, one per process.
         app.state.live_feed = live_feed = PgLiveFeed(db_url)
         await live_feed.start()

@@ -7,18 +7,20 @@ many requests as the pool has connections each hold one and wait for another.)
 The connection's transaction commits when the route function returns and before the response
 is sent (``scope="function"``): a write the caller was told about is a committed write, and a
 commit that fails is answered as an error. Without the scope FastAPI runs a dependency's exit
-after the response is sent.
+after the response is sent. Requests wait for a connection on the event loop
+(``api.lender``), never in a worker thread.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
 from api.errors import ApiError
+from api.lender import ConnectionLender
 from api.settings import ApiSettings
 from api.tokens import Principal, lookup_token
 from infra.clock import Clock
@@ -46,15 +48,11 @@ def get_clock(request: Request) -> Clock:
     return clock
 
 
-def get_conn(request: Request) -> Iterator[Connection]:
+async def get_conn(request: Request) -> AsyncIterator[Connection]:
     """Lend the request its pooled connection; commit before answering, roll back on error."""
-    with get_pool(request).connection() as conn:
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
+    lender: ConnectionLender = request.app.state.lender
+    async with lender.connection() as conn:
+        yield conn
 
 
 Conn = Annotated[Connection, Depends(get_conn, scope="function")]
