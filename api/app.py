@@ -47,7 +47,6 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock
     app.state.pool = pool
-    app.state.db_url = db_url  # for work that needs its own connection (rejected replay)
     app.state.token_cache = {}
     app.state.broker_probe = broker_probe
     install_handlers(app, retry_after_s=limits.retry_after_s)

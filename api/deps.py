@@ -56,7 +56,7 @@ async def get_conn(request: Request) -> AsyncIterator[Connection]:
 
 
 Conn = Annotated[Connection, Depends(get_conn, scope="function")]
-Settings = Annotated[ApiSettings, Depends(get_settings)]
+Config = Annotated[ApiSettings, Depends(get_settings)]
 Now = Annotated[Clock, Depends(get_clock)]
 
 

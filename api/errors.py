@@ -15,6 +15,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,38 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+}
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code, a message for people, details for programs."""
+
+    code: str
+    message: str
+    details: Any = None
+    request_id: str | None = None  # FireGrid's extension: as in the X-Request-ID header
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer of the API (CONTRACT §4)."""
+
+    error: ErrorDetail
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorEnvelope, "description": description}
+
+
+# On every router: the OpenAPI document shows the envelope, not FastAPI's own 422 schema.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("a parameter, body or cursor the API cannot use"),
+    401: _documented("no token, or one unknown or revoked"),
+    403: _documented("the token's role may not do this"),
+    404: _documented("no such resource (or one outside the token's areas)"),
+    413: _documented("the body is larger than the limit (`payload_too_large`)"),
+    422: _documented("a parameter or body field is not valid (`invalid_request`)"),
+    500: _documented("the server failed (`internal_error`); quote the request_id"),
+    503: _documented("the database cannot answer now; retry after Retry-After seconds"),
 }
 
 
@@ -130,3 +163,16 @@ def install_handlers(app: FastAPI, *, retry_after_s: int) -> None:
     app.add_exception_handler(psycopg.OperationalError, _database)
     # "the connection is closed": a pooled connection whose server went away under it.
     app.add_exception_handler(psycopg.InterfaceError, _database)
+
+    # Every value reaches SQL as a bound parameter, so a value PostgreSQL refuses (a NUL in a
+    # text, a number out of range) came with the request.
+    @app.exception_handler(psycopg.DataError)
+    async def _data(request: Request, exc: psycopg.DataError) -> JSONResponse:
+        log.info("request %s: value refused by the database: %s", request_id_of(request), exc)
+        return error_response(
+            request,
+            400,
+            "invalid_value",
+            "a value in the request cannot be stored or compared",
+            details={"reason": str(exc).splitlines()[0] if str(exc) else type(exc).__name__},
+        )

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Caller, Conn, Now, Settings, require_role
-from api.errors import ApiError
+from api.deps import Caller, Config, Conn, Now, require_role
+from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_int, cursor_time, decode_cursor, page
 from api.schemas import DEVICES_BODY, STAFF_BODY, UNITS_BODY
 from devices import registry, service
@@ -22,7 +22,7 @@ from devices.registry_gaps import RegistryWarning
 from devices.views import DeviceView
 from ingest.readings import list_buckets, list_readings
 
-router = APIRouter(prefix="/api/v1", tags=["devices"])
+router = APIRouter(prefix="/api/v1", tags=["devices"], responses=ERROR_RESPONSES)
 
 # "5m", "15min", "2 hours", "1w"; a bare number is seconds. Months and years have no fixed
 # width, so they are not buckets.
@@ -132,7 +132,7 @@ def get_device(
     device_id: str,
     conn: Conn,
     _caller: Caller,
-    settings: Settings,
+    settings: Config,
     clock: Now,
     crs: Crs = Crs.WGS84,
 ) -> DeviceView:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Caller, Conn, get_settings, require_role
-from api.errors import ApiError
+from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_text, decode_cursor, page
 from api.schemas import GRIDS_BODY
 from devices.geo import Crs, from_wgs84_array
@@ -26,7 +26,7 @@ from grids.locator import GridLocator, PostgisUnavailable, locate_in_db
 from grids.models import parse_grids
 from infra.database import connect
 
-router = APIRouter(prefix="/api/v1", tags=["grids"])
+router = APIRouter(prefix="/api/v1", tags=["grids"], responses=ERROR_RESPONSES)
 
 _LOCATOR_LOCK = threading.Lock()
 

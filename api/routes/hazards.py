@@ -10,14 +10,14 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import Caller, Conn, Now, require_role
-from api.errors import ApiError
+from api.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from api.pagination import MAX_LIMIT, Page, cursor_int, decode_cursor, page
 from api.tokens import Principal
 from devices.geo import Crs, from_wgs84
 from hazards.models import Hazard, HazardStatus, Severity
 from hazards.service import ack_hazard, get_hazard, list_hazards
 
-router = APIRouter(prefix="/api/v1", tags=["hazards"])
+router = APIRouter(prefix="/api/v1", tags=["hazards"], responses=ERROR_RESPONSES)
 
 
 class AckBody(BaseModel):
@@ -161,7 +161,7 @@ def get_one_hazard(hazard_id: int, conn: Conn, caller: Caller, crs: Crs = Crs.WG
 @router.post(
     "/hazards/{hazard_id}/ack",
     response_model=HazardOut,
-    responses={409: {"description": "the hazard is cleared (`hazard_cleared`)"}},
+    responses={409: {"model": ErrorEnvelope, "description": "the hazard is cleared"}},
 )
 def acknowledge(
     hazard_id: int, conn: Conn, caller: Caller, clock: Now, body: AckBody | None = None

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import Caller, Conn
-from api.errors import ApiError
+from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_time, decode_cursor, page
 from patrols.service import list_segments
 
-router = APIRouter(prefix="/api/v1", tags=["patrols"])
+router = APIRouter(prefix="/api/v1", tags=["patrols"], responses=ERROR_RESPONSES)
 
 
 class Segment(BaseModel):

@@ -10,13 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import Caller, Conn, Settings, require_role
-from api.errors import ApiError
+from api.deps import Caller, Config, Conn, require_role
+from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_int, decode_cursor, page
 from ingest.rejected_replay import REGISTRY_REASONS, replay_stored
 from ingest.service import list_rejected
 
-router = APIRouter(prefix="/api/v1", tags=["ingest"])
+router = APIRouter(prefix="/api/v1", tags=["ingest"], responses=ERROR_RESPONSES)
 
 
 class Rejected(BaseModel):
@@ -87,7 +87,7 @@ class ReplayBody(BaseModel):
 
 
 @router.post("/rejected/replay")
-def post_replay(caller: Caller, settings: Settings, body: ReplayBody | None = None) -> ReplayAnswer:
+def post_replay(caller: Caller, settings: Config, body: ReplayBody | None = None) -> ReplayAnswer:
     """Feed stored rejections through ingest again, e.g. once their devices are registered.
 
     Each replayed row is marked and never replayed twice; what is refused again is a new

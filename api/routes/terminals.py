@@ -10,15 +10,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from api.deps import Caller, Conn, Now, Settings
-from api.errors import ApiError
+from api.deps import Caller, Config, Conn, Now
+from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_time, decode_cursor, page
 from devices.codecs.json_report import canonical_report_id
 from devices.geo import Crs, from_wgs84, haversine_m
 from ingest.config import TerminalSettings
 from ingest.terminals import get_photo, get_report, list_track
 
-router = APIRouter(prefix="/api/v1", tags=["terminals"])
+router = APIRouter(prefix="/api/v1", tags=["terminals"], responses=ERROR_RESPONSES)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -122,7 +122,7 @@ def get_hazard_report(
     report_id: str,
     conn: Conn,
     _caller: Caller,
-    settings: Settings,
+    settings: Config,
     clock: Now,
     crs: Crs = Crs.WGS84,
 ) -> Report:
@@ -204,7 +204,7 @@ def report_flags(
     response_class=Response,
     responses={200: {"description": "the photo's bytes", "content": {"image/jpeg": {}}}},
 )
-def get_photo_bytes(sha256: str, conn: Conn, _caller: Caller, settings: Settings) -> Response:
+def get_photo_bytes(sha256: str, conn: Conn, _caller: Caller, settings: Config) -> Response:
     """Return a photo's bytes with its content type."""
     sha = sha256.lower()
     found = get_photo(conn, sha256=sha) if _SHA256.fullmatch(sha) else None

@@ -120,6 +120,9 @@ def test_every_framework_error_is_in_the_envelope(client: TestClient) -> None:
     _assert_envelope(answer, 422, "invalid_request")
     answer = client.get("/api/v1/hazards", headers={"Authorization": "Bearer nope"})
     _assert_envelope(answer, 401, "unauthorized")
+    # A value PostgreSQL cannot take (a NUL in a text) came with the request: a 400, not a 500.
+    for path in ("/api/v1/hazards?rule=a%00b", "/api/v1/rejected?topic=%00"):
+        _assert_envelope(client.get(path), 400, "invalid_value")
 
 
 def test_a_body_over_its_limit_is_a_413_in_the_envelope(client: TestClient) -> None:
@@ -191,6 +194,10 @@ def test_the_openapi_document_describes_every_route(client: TestClient) -> None:
                 assert body["application/json"]["schema"], where
                 if path != "/api/v1/grids/import":
                     assert "text/csv" in body, where
+            # Errors are documented as the envelope they are, not FastAPI's validation schema.
+            for status in ("401", "422", "500", "503"):
+                error = operation["responses"][status]["content"]["application/json"]
+                assert error["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}, where
     hazard = doc["components"]["schemas"]["HazardOut"]["properties"]
     contract = "id rule kind severity status device_id unit_id grid_code community_code"
     assert set((contract + " street_code lat lon opened_at cleared_at occurrences").split()) <= set(
