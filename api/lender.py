@@ -38,15 +38,20 @@ class ConnectionLender:
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:
         """Lend a connection; commit when the block ends, roll back if it raises."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout_s
         try:
-            async with asyncio.timeout(self._timeout_s):
+            async with asyncio.timeout_at(deadline):
                 await self._slots.acquire()
         except TimeoutError:
             raise PoolTimeout(
                 f"no database connection came free in {self._timeout_s:g} s"
             ) from None
         try:
-            conn = await run_in_threadpool(self._pool.getconn)
+            # Within the same time budget: a slot is a connection unless the database is away
+            # (the pool cannot make one) or another user of the pool (/healthz) holds it.
+            remaining = max(deadline - loop.time(), 0.05)
+            conn = await run_in_threadpool(self._pool.getconn, remaining)
             try:
                 yield conn
                 await run_in_threadpool(conn.commit)
