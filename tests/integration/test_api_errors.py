@@ -3,11 +3,12 @@ an exception nobody foresaw, a body over its limit; and the OpenAPI document is 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.routes import devices as device_routes
+from api.routes import grids as grid_routes
 from api.routes import hazards as hazard_routes
 from api.settings import ApiLimits, ApiSettings
 from simulators.grid_layout import generate_street
@@ -186,6 +189,47 @@ def test_a_streamed_body_is_cut_off_at_its_limit(db_url: str) -> None:
             answer_bytes = _read_answer(sock)
         assert answer_bytes.startswith(b"HTTP/1.1 413"), answer_bytes
         assert b'"payload_too_large"' in answer_bytes
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_imports_parse_and_store_off_the_event_loop(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A city's file takes seconds to parse and store: on the event loop, every other request
+    # (the live feed's heartbeats too) would wait that long.
+    on_loop: list[tuple[str, bool]] = []
+
+    def watched(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            on_loop.append((name, _on_event_loop()))
+            return real(*args, **kwargs)
+
+        return call
+
+    for name in ("parse_registry", "store_registry"):
+        monkeypatch.setattr(device_routes, name, watched(name, getattr(device_routes, name)))
+    for name in ("parse_grids",):
+        monkeypatch.setattr(grid_routes, name, watched(name, getattr(grid_routes, name)))
+    answer = client.post(
+        "/api/v1/units/import",
+        content="unit_id,name\nLOOP-1,某某大厦\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    assert answer.status_code == 200, answer.text
+    answer = client.post("/api/v1/grids/import", json={"type": "FeatureCollection", "features": []})
+    assert answer.status_code == 400, answer.text  # no grid in it; parsed all the same
+    assert on_loop == [
+        ("parse_registry", False),
+        ("store_registry", False),
+        ("parse_grids", False),
+    ]
 
 
 def test_the_openapi_document_describes_every_route(client: TestClient) -> None:
