@@ -13,9 +13,10 @@ from api.deps import Caller, Conn, Now, require_role
 from api.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from api.pagination import MAX_LIMIT, Page, cursor_int, decode_cursor, page
 from api.tokens import Principal
-from devices.geo import Crs, from_wgs84
-from hazards.models import Hazard, HazardStatus, Severity
+from devices.geo import Crs
+from hazards.models import Hazard, HazardStatus
 from hazards.service import ack_hazard, get_hazard, list_hazards
+from hazards.views import HazardView, hazard_view
 
 router = APIRouter(prefix="/api/v1", tags=["hazards"], responses=ERROR_RESPONSES)
 
@@ -24,76 +25,6 @@ class AckBody(BaseModel):
     """Optional body of an acknowledgement: who acknowledges (default: the token's role)."""
 
     by: str | None = None
-
-
-class Subject(BaseModel):
-    """What a hazard is about."""
-
-    type: str  # device, unit, grid, terminal, report
-    id: str
-
-
-class HazardOut(BaseModel):
-    """A hazard as the API shows it: CONTRACT §4's fields, then FireGrid's extensions."""
-
-    id: int
-    rule: str
-    kind: str
-    severity: Severity
-    status: HazardStatus
-    device_id: str | None
-    unit_id: str | None
-    grid_code: str | None
-    community_code: str | None
-    street_code: str | None
-    lat: float | None
-    lon: float | None
-    opened_at: datetime
-    cleared_at: datetime | None
-    occurrences: int
-    # Extensions (CONTRACT allows optional fields): the subject, episode and state.
-    subject: Subject
-    episode: int
-    grid_version: int | None
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    last_value: float | None
-    flapping: bool
-    detail: dict[str, Any]
-    updated_at: datetime
-
-
-def hazard_out(hazard: Hazard, crs: Crs) -> HazardOut:
-    """Show a stored hazard, its point in ``crs``."""
-    lat, lon = hazard.lat, hazard.lon
-    if lat is not None and lon is not None:
-        lat, lon = from_wgs84(lat, lon, crs)
-    return HazardOut(
-        id=hazard.id,
-        rule=hazard.rule_id,
-        kind=hazard.kind,
-        severity=hazard.severity,
-        status=hazard.status,
-        device_id=hazard.device_id,
-        unit_id=hazard.unit_id,
-        grid_code=hazard.grid_code,
-        community_code=hazard.community_code,
-        street_code=hazard.street_code,
-        lat=lat,
-        lon=lon,
-        opened_at=hazard.opened_at,
-        cleared_at=hazard.cleared_at,
-        occurrences=hazard.occurrences,
-        subject=Subject(type=hazard.subject_type, id=hazard.subject_id),
-        episode=hazard.episode,
-        grid_version=hazard.grid_version,
-        acknowledged_at=hazard.acknowledged_at,
-        acknowledged_by=hazard.acknowledged_by,
-        last_value=hazard.last_value,
-        flapping=hazard.flapping,
-        detail=hazard.detail,
-        updated_at=hazard.updated_at,
-    )
 
 
 def _visible(caller: Principal, row: Hazard | Mapping[str, Any]) -> bool:
@@ -105,11 +36,11 @@ def _visible(caller: Principal, row: Hazard | Mapping[str, Any]) -> bool:
 
 
 def _item(row: Mapping[str, Any], crs: Crs) -> dict[str, Any]:
-    """Show a hazards row (a dict of ``FIELDS``) as ``hazard_out`` does: for the live feed."""
-    return hazard_out(Hazard.model_validate(row), crs).model_dump()
+    """Show a hazards row (a dict of ``FIELDS``) as ``hazard_view`` does: for the live feed."""
+    return hazard_view(Hazard.model_validate(row), crs).model_dump()
 
 
-@router.get("/hazards", response_model=Page[HazardOut])
+@router.get("/hazards", response_model=Page[HazardView])
 def get_hazards(
     *,  # FastAPI passes every parameter by name
     conn: Conn,
@@ -123,7 +54,7 @@ def get_hazards(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     cursor: str | None = None,
     crs: Crs = Crs.WGS84,
-) -> Page[HazardOut]:
+) -> Page[HazardView]:
     """List hazards, newest first; ``grid`` takes a grid, community or street code."""
     if since is not None and since.tzinfo is None:
         raise ApiError(400, "invalid_time", "since needs a UTC offset (e.g. ...Z)")
@@ -140,7 +71,7 @@ def get_hazards(
         before_id=before,
         limit=limit,
     )
-    items = [hazard_out(r, crs) for r in rows]
+    items = [hazard_view(r, crs) for r in rows]
     return page(items, limit=limit, position={"id": rows[-1].id} if rows else None)
 
 
@@ -152,20 +83,20 @@ def _one(conn: Conn, caller: Principal, hazard_id: int) -> Hazard:
     return row
 
 
-@router.get("/hazards/{hazard_id}", response_model=HazardOut)
-def get_one_hazard(hazard_id: int, conn: Conn, caller: Caller, crs: Crs = Crs.WGS84) -> HazardOut:
+@router.get("/hazards/{hazard_id}", response_model=HazardView)
+def get_one_hazard(hazard_id: int, conn: Conn, caller: Caller, crs: Crs = Crs.WGS84) -> HazardView:
     """Return one hazard."""
-    return hazard_out(_one(conn, caller, hazard_id), crs)
+    return hazard_view(_one(conn, caller, hazard_id), crs)
 
 
 @router.post(
     "/hazards/{hazard_id}/ack",
-    response_model=HazardOut,
+    response_model=HazardView,
     responses={409: {"model": ErrorEnvelope, "description": "the hazard is cleared"}},
 )
 def acknowledge(
     hazard_id: int, conn: Conn, caller: Caller, clock: Now, body: AckBody | None = None
-) -> HazardOut:
+) -> HazardView:
     """Acknowledge a hazard; again is a no-op, a cleared one is a 409 ``hazard_cleared``.
 
     The acknowledgement is committed before this answers (``api.deps.get_conn``).
@@ -183,4 +114,4 @@ def acknowledge(
             f"hazard {hazard_id} is cleared and can no longer be acknowledged",
             {"id": hazard_id, "status": row.status, "cleared_at": str(row.cleared_at)},
         )
-    return hazard_out(row, Crs.WGS84)
+    return hazard_view(row, Crs.WGS84)

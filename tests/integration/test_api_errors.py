@@ -255,7 +255,7 @@ def test_the_openapi_document_describes_every_route(client: TestClient) -> None:
             for status in ("401", "422", "500", "503"):
                 error = operation["responses"][status]["content"]["application/json"]
                 assert error["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}, where
-    hazard = doc["components"]["schemas"]["HazardOut"]["properties"]
+    hazard = doc["components"]["schemas"]["HazardView"]["properties"]
     contract = "id rule kind severity status device_id unit_id grid_code community_code"
     assert set((contract + " street_code lat lon opened_at cleared_at occurrences").split()) <= set(
         hazard
