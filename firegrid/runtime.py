@@ -93,6 +93,7 @@ def _print_demo_token(services: Services) -> None:
 def _serve_api(settings: Settings, services: Services, stop: threading.Event) -> None:
     api_settings = ApiSettings(
         db_url=services.db_url,
+        limits=settings.api,
         devices=settings.devices,
         ingest=settings.ingest,
         storage=settings.storage,

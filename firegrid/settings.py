@@ -11,6 +11,7 @@ from psycopg.conninfo import conninfo_to_dict
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from api.settings import ApiLimits
 from devices.config import DeviceStatusSettings
 from ingest.config import IngestSettings, StorageSettings
 from rules.config import RulesSettings
@@ -55,6 +56,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     devices: DeviceStatusSettings = DeviceStatusSettings()
     rules: RulesSettings = RulesSettings()
+    api: ApiLimits = ApiLimits()  # FIREGRID_API__MAX_BODY_BYTES, ...
 
     @field_validator("http", mode="before")
     @classmethod
