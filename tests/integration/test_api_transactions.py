@@ -23,6 +23,7 @@ from firegrid.db import migrate
 from firegrid.embedded import start_postgres
 from ingest.config import StorageSettings
 from tests.fix_api import bearer, open_hazard, serve
+from tests.fix_ingest import wait_until
 
 
 @contextmanager
@@ -141,5 +142,12 @@ def test_the_database_stopped_is_a_503_in_the_envelope(private_dir: Path) -> Non
                 error = answer.json()["error"]
                 assert error["code"] == "database_unavailable"
                 assert error["request_id"] == answer.headers["X-Request-ID"]
+            # "Try again shortly" holds: once the server is back, so is the API.
+            server.start()
+            wait_until(
+                lambda: client.get("/api/v1/hazards", headers=headers).status_code == 200,
+                timeout_s=30,
+                what="the API answering again once the database is back",
+            )
     finally:
         server.stop()
