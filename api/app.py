@@ -4,45 +4,36 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
-import psycopg
 from fastapi import FastAPI
-from psycopg_pool import ConnectionPool
 
 from api.errors import install_handlers
+from api.lender import ConnectionLender
 from api.live_pg import PgLiveFeed
+from api.middleware import RequestContext
 from api.routes import devices, grids, hazards, patrols, rejected, system, terminals
 from api.routes import stream as stream_routes
-from devices.config import DeviceStatusSettings
-
-
-def _configure(conn: psycopg.Connection[Any]) -> None:
-    # Every time the API prints is UTC (CONTRACT §4), whatever the server's TimeZone.
-    conn.execute("SET TIME ZONE 'UTC'")
-    conn.commit()
+from api.settings import ApiSettings
+from infra.clock import SYSTEM_CLOCK, Clock
+from infra.database import open_pool
 
 
 def create_app(
+    settings: ApiSettings,
     *,
-    db_url: str,
     broker_probe: Callable[[], bool],
-    status_settings: DeviceStatusSettings | None = None,
-    pool_size: int = 8,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> FastAPI:
     """Build the app; its connection pool opens and closes with the app's lifespan."""
-    pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-        db_url,
-        min_size=1,
-        max_size=pool_size,
-        open=False,
-        configure=_configure,
-        name="api",
-    )
+    db_url = settings.db_url.get_secret_value()
+    limits = settings.limits
+    pool = open_pool(db_url, name="api", max_size=limits.pool_size, timeout_s=limits.pool_timeout_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool.open(wait=False)
+        # Made here: its semaphore belongs to the event loop that serves the requests.
+        app.state.lender = ConnectionLender(pool, timeout_s=limits.pool_timeout_s)
         # The live feed needs a running event loop, so it is built here, one per process.
         app.state.live_feed = live_feed = PgLiveFeed(db_url)
         await live_feed.start()
@@ -53,12 +44,17 @@ def create_app(
             pool.close()
 
     app = FastAPI(title="FireGrid", version="1", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.clock = clock
     app.state.pool = pool
-    app.state.db_url = db_url  # for work that needs its own connection (rejected replay)
     app.state.token_cache = {}
     app.state.broker_probe = broker_probe
-    app.state.status_settings = status_settings or DeviceStatusSettings()
-    install_handlers(app)
+    install_handlers(app, retry_after_s=limits.retry_after_s)
+    app.add_middleware(
+        RequestContext,
+        max_body_bytes=limits.max_body_bytes,
+        max_import_bytes=limits.max_import_bytes,
+    )
     app.include_router(system.router)
     app.include_router(devices.router)
     app.include_router(rejected.router)

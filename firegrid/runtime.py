@@ -17,6 +17,7 @@ import psycopg
 from fastapi import FastAPI
 
 from api.app import create_app
+from api.settings import ApiSettings
 from api.tokens import create_token
 from firegrid.api_role import ApiRole
 from firegrid.db import migrate
@@ -138,15 +139,15 @@ def _factories(
 
 
 def _app(settings: Settings, services: Services, role_health: Callable[[], object]) -> FastAPI:
-    app = create_app(
+    api_settings = ApiSettings(
         db_url=services.db_url,
-        broker_probe=lambda: broker_reachable(services.mqtt_url),
-        status_settings=settings.devices,
+        limits=settings.api,
+        devices=settings.devices,
+        ingest=settings.ingest,
+        storage=settings.storage,
+        data_dir=settings.data_dir,
     )
-    app.state.data_dir = settings.data_dir  # photos are served from here
-    app.state.terminal_settings = settings.ingest.terminals
-    app.state.ingest_settings = settings.ingest  # a rejected replay decodes as ingest does
-    app.state.storage_settings = settings.storage
+    app = create_app(api_settings, broker_probe=lambda: broker_reachable(services.mqtt_url))
     app.state.role_health = role_health  # /healthz reports every role's state and lag
     app.state.role_max_lag_s = settings.roles.max_lag_s
     return app

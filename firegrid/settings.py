@@ -12,6 +12,7 @@ from psycopg.conninfo import conninfo_to_dict
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from api.settings import ApiLimits
 from devices.config import DeviceStatusSettings
 from infra.publisher import PublisherSettings
 from infra.roles import SupervisorSettings
@@ -80,6 +81,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     devices: DeviceStatusSettings = DeviceStatusSettings()
     rules: RulesSettings = RulesSettings()
+    api: ApiLimits = ApiLimits()  # FIREGRID_API__MAX_BODY_BYTES, ...
     roles: SupervisorSettings = SupervisorSettings()  # restarts, giving up, /healthz lag bound
     publisher: PublisherSettings = PublisherSettings()  # outbound MQTT (terminals' inbox)
 

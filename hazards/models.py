@@ -1,13 +1,18 @@
-"""Hazard vocabulary shared by whoever raises, stores or shows hazards: severities, transitions."""
+"""Hazard vocabulary shared by whoever raises, stores or shows hazards: severities,
+transitions, the stored hazard."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["Severity", "TransitionKind"]
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["Hazard", "HazardStatus", "Severity", "TransitionKind"]
 
 TransitionKind = Literal["open", "update", "clear"]
+HazardStatus = Literal["open", "acknowledged", "cleared"]
 
 
 class Severity(StrEnum):
@@ -22,3 +27,39 @@ class Severity(StrEnum):
     def rank(self) -> int:
         """Return 0 for info up to 3 for critical, for comparisons."""
         return list(Severity).index(self)
+
+
+class Hazard(BaseModel):
+    """A stored hazard episode: one row of ``hazards`` (``hazards.service.FIELDS``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    rule_id: str
+    kind: str
+    severity: Severity
+    status: HazardStatus
+    subject_type: str  # device, unit, grid, terminal, report
+    subject_id: str
+    key: str
+    device_id: str | None
+    unit_id: str | None
+    grid_code: str | None
+    community_code: str | None
+    street_code: str | None
+    grid_version: int | None
+    # placed, outside (no grid covers the point), no_grids (none imported), no_position
+    placement: str
+    lat: float | None  # WGS-84
+    lon: float | None
+    opened_at: datetime  # device time
+    cleared_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    occurrences: int
+    episode: int
+    last_value: float | None
+    detail: dict[str, Any]
+    flapping: bool
+    created_at: datetime
+    updated_at: datetime

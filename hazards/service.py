@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from psycopg.rows import dict_row
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from grids.codes import GridLevel, level_for_length
+from hazards.models import Hazard
 from infra.database import Conn
 
 FIELDS: Final = (
@@ -64,7 +65,7 @@ def list_hazards(
     areas: Sequence[str] = (),
     before_id: int | None = None,
     limit: int = 100,
-) -> list[dict[str, Any]]:
+) -> list[Hazard]:
     """Return hazards newest first in ``area`` and in any of ``areas`` (what the caller may
     see; empty: everything), each a grid, community or street code (``area_condition``)."""
     where: list[str] = ["true"]
@@ -89,16 +90,16 @@ def list_hazards(
     if before_id is not None:
         where.append("id < %s")
         args.append(before_id)
-    with conn.cursor(row_factory=dict_row) as cur:
+    with conn.cursor(row_factory=class_row(Hazard)) as cur:
         return cur.execute(
             f"SELECT {FIELDS} FROM hazards WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT %s",
             [*args, limit],
         ).fetchall()
 
 
-def get_hazard(conn: Conn, *, hazard_id: int) -> dict[str, Any] | None:
+def get_hazard(conn: Conn, *, hazard_id: int) -> Hazard | None:
     """Return one hazard, or None."""
-    with conn.cursor(row_factory=dict_row) as cur:
+    with conn.cursor(row_factory=class_row(Hazard)) as cur:
         return cur.execute(f"SELECT {FIELDS} FROM hazards WHERE id = %s", (hazard_id,)).fetchone()
 
 
@@ -107,7 +108,7 @@ AckOutcome = Literal["acknowledged", "already", "cleared", "missing"]
 
 def ack_hazard(
     conn: Conn, *, hazard_id: int, by: str, now: datetime
-) -> tuple[AckOutcome, dict[str, Any] | None]:
+) -> tuple[AckOutcome, Hazard | None]:
     """Acknowledge an open hazard (idempotent); a cleared one is refused as ``cleared``."""
     with conn.transaction():
         updated = conn.execute(
@@ -123,4 +124,4 @@ def ack_hazard(
         return "missing", None
     if updated is not None:
         return "acknowledged", row
-    return ("cleared" if row["status"] == "cleared" else "already"), row
+    return ("cleared" if row.status == "cleared" else "already"), row

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from datetime import datetime, timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import Caller, Conn, require_role
-from api.errors import ApiError
-from api.pagination import MAX_LIMIT, decode_cursor, page
+from api.deps import Caller, Config, Conn, Now, require_role
+from api.errors import ERROR_RESPONSES, ApiError
+from api.pagination import MAX_LIMIT, Page, cursor_int, cursor_time, decode_cursor, page
+from api.schemas import DEVICES_BODY, STAFF_BODY, UNITS_BODY
 from devices import registry, service
 from devices.flows import RegistryKind, parse_registry, store_registry, unreadable
 from devices.geo import Crs, from_wgs84
+from devices.registry import RowError
+from devices.registry_gaps import RegistryWarning
+from devices.views import DeviceView
 from ingest.readings import list_buckets, list_readings
 
-router = APIRouter(prefix="/api/v1", tags=["devices"])
+router = APIRouter(prefix="/api/v1", tags=["devices"], responses=ERROR_RESPONSES)
 
 # "5m", "15min", "2 hours", "1w"; a bare number is seconds. Months and years have no fixed
 # width, so they are not buckets.
@@ -37,21 +43,54 @@ _ISO_BUCKET = re.compile(
 _MAX_BUCKET = timedelta(days=3660)
 
 
-async def _body_and_format(request: Request) -> tuple[bytes, registry.Format | None]:
-    body = await request.body()
+class ImportAnswer(BaseModel):
+    """What a registry import stored, the rows it refused and why, what stored rows lack."""
+
+    created: int
+    updated: int
+    rejected: int  # rows with at least one error
+    errors: list[RowError]
+    warnings: list[RegistryWarning]
+
+
+class Reading(BaseModel):
+    """One raw reading; ``seq`` null for a sample that carried none."""
+
+    ts: datetime
+    value: float
+    seq: int | None
+
+
+class Bucket(BaseModel):
+    """The readings of one time bucket."""
+
+    ts: datetime
+    avg: float
+    min: float
+    max: float
+    count: int
+
+
+def _format(request: Request) -> registry.Format | None:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype in {"text/csv", "application/csv"}:
-        return body, "csv"
+        return "csv"
     if ctype == "application/json":
-        return body, "json"
-    return body, None
+        return "json"
+    return None
 
 
-async def _import(
-    request: Request, conn: Conn, caller: Caller, kind: RegistryKind
-) -> dict[str, Any]:
+async def _import(request: Request, conn: Conn, caller: Caller, kind: RegistryKind) -> ImportAnswer:
     require_role(caller, "admin", "operator", "integrator")
-    body, fmt = await _body_and_format(request)
+    # Read here (bounded by api.middleware); parsed and stored in a worker thread: a city's
+    # registry takes seconds, and the event loop serves every other request meanwhile.
+    body = await request.body()
+    return await run_in_threadpool(_parse_and_store, conn, kind, body, _format(request))
+
+
+def _parse_and_store(
+    conn: Conn, kind: RegistryKind, body: bytes, fmt: registry.Format | None
+) -> ImportAnswer:
     parsed = parse_registry(kind, body, fmt=fmt)
     if (whole := unreadable(parsed)) is not None:
         raise ApiError(
@@ -61,54 +100,58 @@ async def _import(
             [whole.model_dump()],
         )
     outcome = store_registry(conn, kind=kind, parsed=parsed)
-    errors = [e.model_dump() for e in outcome.errors]
-    return {
-        "created": outcome.counts.created,
-        "updated": outcome.counts.updated,
-        "rejected": len({e["row"] for e in errors}),
-        "errors": errors,
-        "warnings": [w.model_dump() for w in outcome.warnings],
-    }
+    return ImportAnswer(
+        created=outcome.counts.created,
+        updated=outcome.counts.updated,
+        rejected=len({e.row for e in outcome.errors}),
+        errors=list(outcome.errors),
+        warnings=list(outcome.warnings),
+    )
 
 
-@router.post("/devices/import")
-async def import_devices(request: Request, conn: Conn, caller: Caller) -> dict[str, Any]:
+@router.post("/devices/import", openapi_extra=DEVICES_BODY)
+async def import_devices(request: Request, conn: Conn, caller: Caller) -> ImportAnswer:
     """Import devices from CSV (text/csv) or a JSON array; answer counts and per-row errors."""
     return await _import(request, conn, caller, "devices")
 
 
-@router.post("/units/import")
-async def import_units(request: Request, conn: Conn, caller: Caller) -> dict[str, Any]:
+@router.post("/units/import", openapi_extra=UNITS_BODY)
+async def import_units(request: Request, conn: Conn, caller: Caller) -> ImportAnswer:
     """Import key units from CSV or a JSON array."""
     return await _import(request, conn, caller, "units")
 
 
-@router.post("/staff/import")
-async def import_staff(request: Request, conn: Conn, caller: Caller) -> dict[str, Any]:
+@router.post("/staff/import", openapi_extra=STAFF_BODY)
+async def import_staff(request: Request, conn: Conn, caller: Caller) -> ImportAnswer:
     """Import staff from CSV or a JSON array."""
     return await _import(request, conn, caller, "staff")
 
 
 @router.get("/devices/{device_id}")
 def get_device(
-    device_id: str, request: Request, conn: Conn, _caller: Caller, crs: Crs = Crs.WGS84
-) -> dict[str, Any]:
+    device_id: str,
+    conn: Conn,
+    _caller: Caller,
+    settings: Config,
+    clock: Now,
+    crs: Crs = Crs.WGS84,
+) -> DeviceView:
     """Return a device's registry fields, status, last_seen and latest value per metric."""
-    status = request.app.state.status_settings
+    status = settings.devices
     view = service.get_device(
         conn,
         device_id=device_id,
-        now=datetime.now(UTC),
+        now=clock.now(),
         missed_heartbeats=status.missed_heartbeats,
         default_heartbeat_s=status.default_heartbeat_s,
     )
     if view is None:
         raise ApiError(404, "not_found", f"no device {device_id!r} in the registry")
-    body = view.model_dump(mode="json")
     if crs is not Crs.WGS84 and view.lat is not None and view.lon is not None:
         # Stored in WGS-84; shown in the system the caller's map draws in (CONTRACT §4).
-        body["lat"], body["lon"] = from_wgs84(view.lat, view.lon, crs)
-    return body
+        lat, lon = from_wgs84(view.lat, view.lon, crs)
+        view = view.model_copy(update={"lat": lat, "lon": lon})
+    return view
 
 
 def parse_bucket(text: str) -> timedelta:
@@ -132,7 +175,7 @@ def parse_bucket(text: str) -> timedelta:
     return width
 
 
-@router.get("/devices/{device_id}/readings")
+@router.get("/devices/{device_id}/readings", response_model=Page[Reading] | Page[Bucket])
 def get_readings(
     *,  # FastAPI passes every parameter by name
     device_id: str,
@@ -144,25 +187,24 @@ def get_readings(
     bucket: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> Page[Reading] | Page[Bucket]:
     """Return raw readings ``{ts, value, seq}`` or buckets ``{ts, avg, min, max, count}``."""
     for name, value in (("from", start), ("to", end)):
         if value is not None and value.tzinfo is None:
             raise ApiError(400, "invalid_time", f"{name} needs a UTC offset (e.g. ...Z)")
-    position = decode_cursor(cursor)
     if bucket is None:
-        after = (datetime.fromisoformat(position["ts"]), int(position["seq"])) if position else None
+        after = decode_cursor(cursor, lambda p: (cursor_time(p["ts"]), cursor_int(p["seq"])))
         rows = list_readings(
             conn, device_id=device_id, metric=metric, start=start, end=end, after=after, limit=limit
         )
         items = [
-            {"ts": r["ts"], "value": r["value"], "seq": None if r["seq"] < 0 else r["seq"]}
+            Reading(ts=r["ts"], value=r["value"], seq=None if r["seq"] < 0 else r["seq"])
             for r in rows
         ]
         last = {"ts": rows[-1]["ts"].isoformat(), "seq": rows[-1]["seq"]} if rows else None
         return page(items, limit=limit, position=last)
     width = parse_bucket(bucket)
-    after_ts = datetime.fromisoformat(position["ts"]) if position else None
+    after_ts = decode_cursor(cursor, lambda p: cursor_time(p["ts"]))
     rows = list_buckets(
         conn,
         device_id=device_id,
@@ -173,14 +215,8 @@ def get_readings(
         after=after_ts,
         limit=limit,
     )
-    items = [
-        {
-            "ts": r["ts"],
-            "avg": float(r["avg"]),
-            "min": r["min"],
-            "max": r["max"],
-            "count": int(r["count"]),
-        }
+    buckets = [
+        Bucket(ts=r["ts"], avg=float(r["avg"]), min=r["min"], max=r["max"], count=int(r["count"]))
         for r in rows
     ]
-    return page(items, limit=limit, position={"ts": rows[-1]["ts"].isoformat()} if rows else None)
+    return page(buckets, limit=limit, position={"ts": rows[-1]["ts"].isoformat()} if rows else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -10,30 +11,78 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Caller, Conn, get_pool, require_role
-from api.errors import ApiError
-from api.pagination import MAX_LIMIT, decode_cursor, page
+from api.deps import Caller, Conn, get_settings, require_role
+from api.errors import ERROR_RESPONSES, ApiError
+from api.pagination import MAX_LIMIT, Page, cursor_text, decode_cursor, page
+from api.schemas import GRIDS_BODY
 from devices.geo import Crs, from_wgs84_array
 from grids import service as grid_service
 from grids.codes import GridLevel
 from grids.exceptions import GridImportError
 from grids.locator import GridLocator, PostgisUnavailable, locate_in_db
 from grids.models import parse_grids
+from infra.database import connect
 
-router = APIRouter(prefix="/api/v1", tags=["grids"])
+router = APIRouter(prefix="/api/v1", tags=["grids"], responses=ERROR_RESPONSES)
 
 _LOCATOR_LOCK = threading.Lock()
 
 
+class GridImportAnswer(BaseModel):
+    """The version an import stored and how many areas of each level it holds."""
+
+    version: int
+    counts: dict[str, int]
+
+
+class GridVersionOut(BaseModel):
+    """One imported grid version."""
+
+    version: int
+    imported_at: datetime
+    source: str
+    counts: dict[str, int]
+
+
+class Located(BaseModel):
+    """Where a point lies under a grid version; ``outside`` when in no grid."""
+
+    version: int
+    outside: bool
+    street_code: str | None
+    community_code: str | None
+    grid_code: str | None
+
+
+class Area(BaseModel):
+    """A street, community or grid; ``geometry`` (GeoJSON) only when asked for."""
+
+    code: str
+    level: GridLevel
+    name: str | None
+    parent: str | None
+    geometry: dict[str, Any] | None = None
+
+
+class AreaPage(Page[Area]):
+    """A page of areas, and the version they belong to."""
+
+    version: int
+
+
 def get_locator(request: Request) -> GridLocator:
-    """Return the app's grid locator, made on first use with the app's pool."""
+    """Return the app's grid locator, made on first use."""
     state = request.app.state
     with _LOCATOR_LOCK:
         locator: GridLocator | None = getattr(state, "grid_locator", None)
         if locator is None:
-            locator = GridLocator(connect=get_pool(request).connection)
+            # Its own short connections, not the pool's: a request holding its pooled
+            # connection while the locator waited for a second one would deadlock the pool.
+            url = get_settings(request).db_url.get_secret_value()
+            locator = GridLocator(connect=lambda: connect(url, application_name="firegrid-api"))
             state.grid_locator = locator
     return locator
 
@@ -41,10 +90,10 @@ def get_locator(request: Request) -> GridLocator:
 Locator = Annotated[GridLocator, Depends(get_locator)]
 
 
-@router.post("/grids/import")
+@router.post("/grids/import", openapi_extra=GRIDS_BODY)
 async def import_grids(
     request: Request, conn: Conn, caller: Caller, locator: Locator, source: str = "api"
-) -> dict[str, Any]:
+) -> GridImportAnswer:
     """Import a GeoJSON FeatureCollection as a new grid version; answer it and counts per level."""
     require_role(caller, "admin", "operator", "integrator")
     if caller.areas:
@@ -68,29 +117,27 @@ async def import_grids(
 
     def store() -> grid_service.ImportResult:
         result = grid_service.import_grids(conn, grid_set=grid_set, source=source)
-        # Committed before answering, so a caller's next request sees the version.
+        # Committed here, not only as the request ends: the locator must not reload the
+        # current version before the new one is visible.
         conn.commit()
         return result
 
     result = await run_in_threadpool(store)
     locator.refresh()
-    return {"version": result.version, "counts": result.counts}
+    return GridImportAnswer(version=result.version, counts=result.counts)
 
 
 @router.get("/grids/versions")
-def list_versions(conn: Conn, _caller: Caller) -> dict[str, Any]:
+def list_versions(conn: Conn, _caller: Caller) -> Page[GridVersionOut]:
     """List imported grid versions, newest first."""
     versions = grid_service.list_versions(conn)
     items = [
-        {
-            "version": v.version,
-            "imported_at": v.imported_at,
-            "source": v.source,
-            "counts": v.counts,
-        }
+        GridVersionOut(
+            version=v.version, imported_at=v.imported_at, source=v.source, counts=v.counts
+        )
         for v in versions
     ]
-    return {"items": items, "next_cursor": None}
+    return Page(items=items, next_cursor=None)
 
 
 @router.get("/grids/locate")
@@ -104,7 +151,7 @@ def locate(
     crs: Crs = Crs.WGS84,
     version: int | None = None,
     method: Literal["index", "postgis"] = "index",
-) -> dict[str, Any]:
+) -> Located:
     """Return the street, community and grid of a point, or ``outside: true``."""
     try:
         if method == "postgis":
@@ -122,16 +169,17 @@ def locate(
     if located.version is None:
         raise ApiError(404, "not_found", "no grid version has been imported")
     hit = located.at(0)
-    return {
-        "version": located.version,
-        "outside": hit is None,
-        "street_code": hit.street_code if hit else None,
-        "community_code": hit.community_code if hit else None,
-        "grid_code": hit.grid_code if hit else None,
-    }
+    return Located(
+        version=located.version,
+        outside=hit is None,
+        street_code=hit.street_code if hit else None,
+        community_code=hit.community_code if hit else None,
+        grid_code=hit.grid_code if hit else None,
+    )
 
 
-@router.get("/grids")
+# exclude_unset: an area's geometry key is there only when asked for, as before models.
+@router.get("/grids", response_model=AreaPage, response_model_exclude_unset=True)
 def list_grids(
     *,  # FastAPI passes every parameter by name
     conn: Conn,
@@ -143,31 +191,29 @@ def list_grids(
     crs: Crs = Crs.WGS84,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> AreaPage:
     """List areas of a version (default current) by code; GeoJSON geometry with ``geometry=1``."""
     try:
         resolved = grid_service.resolve_version(conn, version=version)
     except grid_service.GridVersionNotFound as exc:
         raise ApiError(404, "not_found", str(exc)) from exc
-    position = decode_cursor(cursor)
+    after = decode_cursor(cursor, lambda p: cursor_text(p["code"]))
     rows = grid_service.list_areas(
         conn,
         version=resolved,
         level=level,
         parent=parent,
-        after=str(position["code"]) if position else None,
+        after=after,
         limit=limit,
         geometry=geometry,
     )
     shapes = _geojson([r["wkb"] for r in rows], crs) if geometry else [None] * len(rows)
     items = []
     for row, shape in zip(rows, shapes, strict=True):
-        item = {k: row[k] for k in ("code", "level", "name", "parent")}
-        if geometry:
-            item["geometry"] = shape
-        items.append(item)
+        fields = {k: row[k] for k in ("code", "level", "name", "parent")}
+        items.append(Area(**fields, geometry=shape) if geometry else Area(**fields))
     answer = page(items, limit=limit, position={"code": rows[-1]["code"]} if rows else None)
-    return {**answer, "version": resolved}
+    return AreaPage(items=answer.items, next_cursor=answer.next_cursor, version=resolved)
 
 
 def _geojson(blobs: list[bytes | None], crs: Crs) -> list[dict[str, Any] | None]:

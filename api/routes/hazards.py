@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from api.deps import Caller, Conn, require_role
-from api.errors import ApiError
-from api.pagination import MAX_LIMIT, decode_cursor, page
+from api.deps import Caller, Conn, Now, require_role
+from api.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
+from api.pagination import MAX_LIMIT, Page, cursor_int, decode_cursor, page
 from api.tokens import Principal
-from devices.geo import Crs, from_wgs84
+from devices.geo import Crs
+from hazards.models import Hazard, HazardStatus
 from hazards.service import ack_hazard, get_hazard, list_hazards
+from hazards.views import HazardView, hazard_view
 
-router = APIRouter(prefix="/api/v1", tags=["hazards"])
-
-Status = Literal["open", "acknowledged", "cleared"]
+router = APIRouter(prefix="/api/v1", tags=["hazards"], responses=ERROR_RESPONSES)
 
 
 class AckBody(BaseModel):
@@ -26,52 +27,25 @@ class AckBody(BaseModel):
     by: str | None = None
 
 
-def _visible(caller: Principal, row: dict[str, Any]) -> bool:
+def _visible(caller: Principal, row: Hazard | Mapping[str, Any]) -> bool:
+    # Also takes the live feed's rows (dicts of hazards.service.FIELDS) until it reads Hazard.
+    hazard = row if isinstance(row, Hazard) else Hazard.model_validate(row)
     return caller.sees_place(
-        grid=row["grid_code"], community=row["community_code"], street=row["street_code"]
+        grid=hazard.grid_code, community=hazard.community_code, street=hazard.street_code
     )
 
 
-def _item(row: dict[str, Any], crs: Crs) -> dict[str, Any]:
-    lat, lon = row["lat"], row["lon"]
-    if lat is not None and lon is not None:
-        lat, lon = from_wgs84(lat, lon, crs)
-    return {
-        "id": row["id"],
-        "rule": row["rule_id"],
-        "kind": row["kind"],
-        "severity": row["severity"],
-        "status": row["status"],
-        "device_id": row["device_id"],
-        "unit_id": row["unit_id"],
-        "grid_code": row["grid_code"],
-        "community_code": row["community_code"],
-        "street_code": row["street_code"],
-        "lat": lat,
-        "lon": lon,
-        "opened_at": row["opened_at"],
-        "cleared_at": row["cleared_at"],
-        "occurrences": row["occurrences"],
-        # Extensions (CONTRACT allows optional fields): the subject, episode and state.
-        "subject": {"type": row["subject_type"], "id": row["subject_id"]},
-        "episode": row["episode"],
-        "grid_version": row["grid_version"],
-        "placement": row["placement"],
-        "acknowledged_at": row["acknowledged_at"],
-        "acknowledged_by": row["acknowledged_by"],
-        "last_value": row["last_value"],
-        "flapping": row["flapping"],
-        "detail": row["detail"],
-        "updated_at": row["updated_at"],
-    }
+def _item(row: Mapping[str, Any], crs: Crs) -> dict[str, Any]:
+    """Show a hazards row (a dict of ``FIELDS``) as ``hazard_view`` does: for the live feed."""
+    return hazard_view(Hazard.model_validate(row), crs).model_dump()
 
 
-@router.get("/hazards")
+@router.get("/hazards", response_model=Page[HazardView])
 def get_hazards(
     *,  # FastAPI passes every parameter by name
     conn: Conn,
     caller: Caller,
-    status: Status | None = None,
+    status: HazardStatus | None = None,
     grid: str | None = None,
     since: datetime | None = None,
     rule: str | None = None,
@@ -80,15 +54,11 @@ def get_hazards(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     cursor: str | None = None,
     crs: Crs = Crs.WGS84,
-) -> dict[str, Any]:
+) -> Page[HazardView]:
     """List hazards, newest first; ``grid`` takes a grid, community or street code."""
     if since is not None and since.tzinfo is None:
         raise ApiError(400, "invalid_time", "since needs a UTC offset (e.g. ...Z)")
-    position = decode_cursor(cursor)
-    try:
-        before = int(position["id"]) if position else None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ApiError(400, "invalid_cursor", "cursor is not one this API issued") from exc
+    before = decode_cursor(cursor, lambda p: cursor_int(p["id"]))
     rows = list_hazards(
         conn,
         status=status,
@@ -101,11 +71,11 @@ def get_hazards(
         before_id=before,
         limit=limit,
     )
-    items = [_item(r, crs) for r in rows]
-    return page(items, limit=limit, position={"id": rows[-1]["id"]} if rows else None)
+    items = [hazard_view(r, crs) for r in rows]
+    return page(items, limit=limit, position={"id": rows[-1].id} if rows else None)
 
 
-def _one(conn: Conn, caller: Principal, hazard_id: int) -> dict[str, Any]:
+def _one(conn: Conn, caller: Principal, hazard_id: int) -> Hazard:
     row = get_hazard(conn, hazard_id=hazard_id)
     # A hazard outside the caller's areas is answered like a missing one: no existence leak.
     if row is None or not _visible(caller, row):
@@ -113,21 +83,28 @@ def _one(conn: Conn, caller: Principal, hazard_id: int) -> dict[str, Any]:
     return row
 
 
-@router.get("/hazards/{hazard_id}")
-def get_one_hazard(hazard_id: int, conn: Conn, caller: Caller, crs: Crs = Crs.WGS84) -> Any:
+@router.get("/hazards/{hazard_id}", response_model=HazardView)
+def get_one_hazard(hazard_id: int, conn: Conn, caller: Caller, crs: Crs = Crs.WGS84) -> HazardView:
     """Return one hazard."""
-    return _item(_one(conn, caller, hazard_id), crs)
+    return hazard_view(_one(conn, caller, hazard_id), crs)
 
 
-@router.post("/hazards/{hazard_id}/ack")
+@router.post(
+    "/hazards/{hazard_id}/ack",
+    response_model=HazardView,
+    responses={409: {"model": ErrorEnvelope, "description": "the hazard is cleared"}},
+)
 def acknowledge(
-    hazard_id: int, conn: Conn, caller: Caller, body: AckBody | None = None
-) -> dict[str, Any]:
-    """Acknowledge a hazard; again is a no-op, a cleared one is a 409 ``hazard_cleared``."""
+    hazard_id: int, conn: Conn, caller: Caller, clock: Now, body: AckBody | None = None
+) -> HazardView:
+    """Acknowledge a hazard; again is a no-op, a cleared one is a 409 ``hazard_cleared``.
+
+    The acknowledgement is committed before this answers (``api.deps.get_conn``).
+    """
     require_role(caller, "admin", "operator", "grid_worker")
     _one(conn, caller, hazard_id)
     by = (body.by if body else None) or caller.role
-    outcome, row = ack_hazard(conn, hazard_id=hazard_id, by=by, now=datetime.now(UTC))
+    outcome, row = ack_hazard(conn, hazard_id=hazard_id, by=by, now=clock.now())
     if row is None:
         raise ApiError(404, "not_found", f"no hazard {hazard_id}")
     if outcome == "cleared":
@@ -135,6 +112,6 @@ def acknowledge(
             409,
             "hazard_cleared",
             f"hazard {hazard_id} is cleared and can no longer be acknowledged",
-            {"id": hazard_id, "status": row["status"], "cleared_at": str(row["cleared_at"])},
+            {"id": hazard_id, "status": row.status, "cleared_at": str(row.cleared_at)},
         )
-    return _item(row, Crs.WGS84)
+    return hazard_view(row, Crs.WGS84)

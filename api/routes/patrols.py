@@ -6,13 +6,32 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from api.deps import Caller, Conn
-from api.errors import ApiError
-from api.pagination import MAX_LIMIT, decode_cursor, page
+from api.errors import ERROR_RESPONSES, ApiError
+from api.pagination import MAX_LIMIT, Page, cursor_time, decode_cursor, page
 from patrols.service import list_segments
 
-router = APIRouter(prefix="/api/v1", tags=["patrols"])
+router = APIRouter(prefix="/api/v1", tags=["patrols"], responses=ERROR_RESPONSES)
+
+
+class Segment(BaseModel):
+    """A patrol segment: when, how far, and the grids it passed through."""
+
+    terminal_id: str
+    staff_id: str | None
+    started_at: datetime
+    ended_at: datetime
+    duration_s: float
+    distance_m: float
+    fixes: int
+    extent_m: float
+    cells: int
+    grids: list[dict[str, Any]]  # [{grid, community, street, seconds, fixes}]
+    grid_version: int | None
+    valid: bool
+    reason: str | None  # why not valid; null when valid
 
 
 @router.get("/terminals/{terminal_id}/patrols")
@@ -25,15 +44,14 @@ def get_patrols(
     end: Annotated[datetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> Page[Segment]:
     """Return the terminal's patrol segments overlapping [from, to], oldest first."""
     for name, value in (("from", start), ("to", end)):
         if value is not None and value.tzinfo is None:
             raise ApiError(400, "invalid_time", f"{name} needs a UTC offset (e.g. ...Z)")
-    position = decode_cursor(cursor)
-    after = datetime.fromisoformat(position["started_at"]) if position else None
+    after = decode_cursor(cursor, lambda p: cursor_time(p["started_at"]))
     rows = list_segments(
         conn, terminal_id=terminal_id, start=start, end=end, after=after, limit=limit
     )
     last = {"started_at": rows[-1]["started_at"].isoformat()} if rows else None
-    return page(rows, limit=limit, position=last)
+    return page([Segment.model_validate(r) for r in rows], limit=limit, position=last)

@@ -5,19 +5,43 @@ from __future__ import annotations
 import base64
 import dataclasses
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import Caller, Conn, require_role
-from api.errors import ApiError
-from api.pagination import MAX_LIMIT, decode_cursor, page
-from ingest.config import IngestSettings, StorageSettings
+from api.deps import Caller, Config, Conn, require_role
+from api.errors import ERROR_RESPONSES, ApiError
+from api.pagination import MAX_LIMIT, Page, cursor_int, decode_cursor, page
 from ingest.rejected_replay import REGISTRY_REASONS, replay_stored
 from ingest.service import list_rejected
 
-router = APIRouter(prefix="/api/v1", tags=["ingest"])
+router = APIRouter(prefix="/api/v1", tags=["ingest"], responses=ERROR_RESPONSES)
+
+
+class Rejected(BaseModel):
+    """A message ingest refused, with its raw payload."""
+
+    id: int
+    topic: str
+    reason: str
+    detail: str
+    received_at: datetime
+    payload_b64: str
+
+
+class ReplayAnswer(BaseModel):
+    """What a replay fed through ingest and what it stored (``ingest.ReplayOutcome``)."""
+
+    messages: int
+    readings: int
+    events: int
+    fixes: int
+    reports: int
+    photos: int
+    duplicates: int
+    rejected_again: int
+    batches: list[int]
 
 
 @router.get("/rejected")
@@ -30,27 +54,26 @@ def get_rejected(
     reason: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> Page[Rejected]:
     """List rejected messages, newest first, with their raw payload in base64."""
     require_role(caller, "admin", "operator", "integrator")
-    position = decode_cursor(cursor)
     rows = list_rejected(
         conn,
         since=since,
         topic=topic,
         reason=reason,
-        after_id=int(position["id"]) if position else None,
+        after_id=decode_cursor(cursor, lambda p: cursor_int(p["id"])),
         limit=limit,
     )
     items = [
-        {
-            "id": r["id"],
-            "topic": r["topic"],
-            "reason": r["reason"],
-            "detail": r["detail"],
-            "received_at": r["received_at"],
-            "payload_b64": base64.b64encode(bytes(r["payload"])).decode(),
-        }
+        Rejected(
+            id=r["id"],
+            topic=r["topic"],
+            reason=r["reason"],
+            detail=r["detail"],
+            received_at=r["received_at"],
+            payload_b64=base64.b64encode(bytes(r["payload"])).decode(),
+        )
         for r in rows
     ]
     return page(items, limit=limit, position={"id": rows[-1]["id"]} if rows else None)
@@ -64,7 +87,7 @@ class ReplayBody(BaseModel):
 
 
 @router.post("/rejected/replay")
-def post_replay(request: Request, caller: Caller, body: ReplayBody | None = None) -> dict[str, Any]:
+def post_replay(caller: Caller, settings: Config, body: ReplayBody | None = None) -> ReplayAnswer:
     """Feed stored rejections through ingest again, e.g. once their devices are registered.
 
     Each replayed row is marked and never replayed twice; what is refused again is a new
@@ -74,13 +97,12 @@ def post_replay(request: Request, caller: Caller, body: ReplayBody | None = None
     body = body or ReplayBody()
     if body.since is not None and body.since.tzinfo is None:
         raise ApiError(400, "invalid_time", "since needs a UTC offset (e.g. ...Z)")
-    state = request.app.state
     outcome = replay_stored(
-        state.db_url,
-        settings=getattr(state, "ingest_settings", None) or IngestSettings(),
-        storage=getattr(state, "storage_settings", None) or StorageSettings(),
-        data_dir=getattr(state, "data_dir", None),
+        settings.db_url.get_secret_value(),
+        settings=settings.ingest,
+        storage=settings.storage,
+        data_dir=settings.data_dir,
         reasons=body.reasons,
         since=body.since,
     )
-    return dataclasses.asdict(outcome)
+    return ReplayAnswer(**dataclasses.asdict(outcome))

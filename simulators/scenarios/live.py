@@ -51,13 +51,15 @@ def stored_hazards(db_url: str, scenario: Scenario) -> list[ObservedHazard]:
     rows: list[dict[str, Any]] = []
     with psycopg.connect(db_url) as conn:
         for device_id in sorted(scenario.device_ids):
-            rows += list_hazards(conn, device_id=device_id, limit=1000)
+            rows += [h.model_dump() for h in list_hazards(conn, device_id=device_id, limit=1000)]
         for unit_id in sorted(scenario.unit_ids):
             found = list_hazards(conn, unit_id=unit_id, limit=1000)
-            rows += [r for r in found if r["subject_type"] == "unit"]
+            rows += [h.model_dump() for h in found if h.subject_type == "unit"]
         for code in sorted(scenario.grid_codes):
             found = list_hazards(conn, area=code, limit=1000)
-            rows += [r for r in found if r["subject_type"] == "grid" and r["subject_id"] == code]
+            rows += [
+                h.model_dump() for h in found if h.subject_type == "grid" and h.subject_id == code
+            ]
     return [observe(r) for r in rows]
 
 

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.settings import ApiSettings
 from api.tokens import create_token
 from simulators.sensors import batch
 from tests.fix_ingest import IngestHarness, wait_until
@@ -22,7 +23,7 @@ T0 = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
 
 @pytest.fixture
 def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(db_url=db_url, broker_probe=lambda: True)
+    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
     with TestClient(app) as test_client:
         yield test_client
 

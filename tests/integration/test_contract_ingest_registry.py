@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.settings import ApiSettings
 from api.tokens import create_token
 from devices.geo import to_wgs84
 from tests.fix_ingest import IngestHarness, wait_until
@@ -22,7 +23,7 @@ from tests.fix_ingest import IngestHarness, wait_until
 
 @pytest.fixture
 def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(db_url=db_url, broker_probe=lambda: True)
+    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
     with TestClient(app) as test_client:
         yield test_client
 

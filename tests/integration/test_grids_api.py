@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.settings import ApiSettings
 from api.tokens import create_token
 from devices.geo import Crs
 from firegrid.cli import main
@@ -23,7 +24,7 @@ LAT, LON = 30.2741, 120.1551  # Hangzhou: codes under 330106
 
 @pytest.fixture
 def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(db_url=db_url, broker_probe=lambda: True)
+    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
     with TestClient(app) as test_client:
         yield test_client
 

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.settings import ApiSettings
 from api.tokens import create_token
 from firegrid.db import storage_is_timescale
 from grids.locator import GridLocator
@@ -205,7 +206,7 @@ def test_patrols_api_lists_a_terminals_segments(
     assert _rebuild(db_url, terminal, locator, T0, T0 + timedelta(days=1)) == 3
     with psycopg.connect(db_url) as conn:
         token = create_token(conn, role="viewer", areas=[])
-    app = create_app(db_url=db_url, broker_probe=lambda: True)
+    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
     with TestClient(app) as client:
         url = f"/api/v1/terminals/{terminal}/patrols"
         auth = {"Authorization": f"Bearer {token}"}

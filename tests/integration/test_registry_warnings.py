@@ -10,12 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.settings import ApiSettings
 from api.tokens import create_token
 
 
 @pytest.fixture
 def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(db_url=db_url, broker_probe=lambda: True)
+    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
     with psycopg.connect(db_url) as conn:
         token = create_token(conn, role="admin", areas=[])
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as test_client:

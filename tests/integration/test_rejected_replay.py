@@ -12,6 +12,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.settings import ApiSettings
 from api.tokens import create_token
 from ingest.config import IngestSettings, StorageSettings
 from ingest.flows import BatchWriter
@@ -96,8 +97,10 @@ def test_the_api_replays_for_an_integrator(ingest: IngestHarness) -> None:
     )
     wait_until(lambda: len(ingest.rejected()) == 1, what="the unknown device's message")
     ingest.register(sensor)
-    app = create_app(db_url=ingest.db_url, broker_probe=lambda: True)
-    app.state.ingest_settings = IngestSettings(topic_prefix=ingest.prefix)
+    app = create_app(
+        ApiSettings(db_url=ingest.db_url, ingest=IngestSettings(topic_prefix=ingest.prefix)),
+        broker_probe=lambda: True,
+    )
     with psycopg.connect(ingest.db_url) as conn:
         integrator = create_token(conn, role="integrator", areas=[])
         viewer = create_token(conn, role="viewer", areas=[])

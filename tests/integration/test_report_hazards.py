@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.settings import ApiSettings
 from api.tokens import create_token
 from devices.geo import Crs, from_wgs84
 from grids.locator import GridLocator
@@ -79,7 +80,7 @@ def centres(db_url: str) -> dict[str, tuple[float, float]]:
 
 @pytest.fixture
 def api(db_url: str) -> Iterator[TestClient]:
-    app = create_app(db_url=db_url, broker_probe=lambda: True)
+    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
     with psycopg.connect(db_url) as conn:
         token = create_token(conn, role="admin", areas=[])
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:

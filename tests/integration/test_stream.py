@@ -29,6 +29,7 @@ import uvicorn
 
 from api.app import create_app
 from api.routes import stream as stream_routes
+from api.settings import ApiSettings
 from api.tokens import create_token
 from hazards.lifecycle import HazardOp
 from hazards.sink import DbSink
@@ -54,7 +55,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def base_url(db_url: str) -> Iterator[str]:
-    app = create_app(db_url=db_url, broker_probe=lambda: True)
+    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
     port = _free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.settings import ApiSettings
 from api.tokens import create_token
 from devices.geo import Crs, from_wgs84, haversine_m
 from ingest.config import TerminalSettings
@@ -28,12 +29,20 @@ HOME = (31.2479, 121.5874)
 
 @pytest.fixture
 def api(ingest: IngestHarness, db_url: str) -> Iterator[TestClient]:
-    app = create_app(db_url=db_url, broker_probe=lambda: True)
-    app.state.data_dir = ingest.data_dir
+    app = create_app(
+        ApiSettings(db_url=db_url, data_dir=ingest.data_dir), broker_probe=lambda: True
+    )
     with psycopg.connect(db_url) as conn:
         token = create_token(conn, role="admin", areas=[])
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
+
+
+def terminals(api: TestClient, terminal: TerminalSettings) -> None:
+    """Rebuild the app's settings with other terminal settings."""
+    state = api.app.state  # type: ignore[attr-defined]
+    ingest = state.settings.ingest.model_copy(update={"terminals": terminal})
+    state.settings = state.settings.model_copy(update={"ingest": ingest})
 
 
 def report_of(api: TestClient, report_id: str, **params: str) -> dict[str, Any]:
@@ -117,9 +126,9 @@ def test_flags_photo_missing_after_the_configured_time_and_photo_far_away(
         what="report and photo",
     )
     assert report_of(api, report_id)["flags"] == ["photo_far_from_report"]
-    api.app.state.terminal_settings = TerminalSettings(photo_missing_after=timedelta(0))  # type: ignore[attr-defined]
+    terminals(api, TerminalSettings(photo_missing_after=timedelta(0)))
     assert report_of(api, report_id)["flags"] == ["photo_missing", "photo_far_from_report"]
-    api.app.state.terminal_settings = TerminalSettings(photo_far_m=3000.0)  # type: ignore[attr-defined]
+    terminals(api, TerminalSettings(photo_far_m=3000.0))
     assert report_of(api, report_id)["flags"] == []
 
 
@@ -273,7 +282,7 @@ def test_report_crs_round_trip_and_errors(ingest: IngestHarness, api: TestClient
     ):
         answer = api.get(path)
         assert answer.status_code == code, path
-        assert set(answer.json()["error"]) == {"code", "message", "details"}
+        assert set(answer.json()["error"]) == {"code", "message", "details", "request_id"}
     assert api.get(f"/api/v1/reports/{report_id}", headers={"Authorization": ""}).status_code == 401
 
 

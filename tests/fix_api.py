@@ -1,0 +1,68 @@
+"""The API for tests: served by a real uvicorn on loopback, tokens, a stored hazard."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from api.tokens import create_token
+
+
+def free_port() -> int:
+    """Return a TCP port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread; yield its base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start", pytrace=False)
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def bearer(db_url: str, role: str = "admin", areas: list[str] | None = None) -> dict[str, str]:
+    """Create a token and return the header that sends it."""
+    with psycopg.connect(db_url) as conn:
+        token = create_token(conn, role=role, areas=areas or [])
+    return {"Authorization": f"Bearer {token}"}
+
+
+def open_hazard(db_url: str) -> int:
+    """Store an open hazard of a device of its own; return its id."""
+    device = f"API-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "INSERT INTO hazards (rule_id, kind, severity, status, subject_type, subject_id,"
+            " key, device_id, opened_at, episode)"
+            " VALUES ('hydrant_municipal_low', 'threshold', 'warning', 'open', 'device', %s,"
+            " %s, %s, now(), 1) RETURNING id",
+            (device, device + "/pressure_mpa", device),
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
