@@ -22,6 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.settings import ApiSettings
 from api.tokens import create_token
 from grids.locator import GridLocator
 from grids.models import parse_grids
@@ -162,7 +163,7 @@ def test_open_hazard_outside_every_grid_is_placed_when_a_covering_grid_arrives(
 
 
 def _api_hazard(db_url: str, hazard_id: int) -> dict[str, Any]:
-    app = create_app(db_url=db_url, broker_probe=lambda: True)
+    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
     with psycopg.connect(db_url) as conn:
         token = create_token(conn, role="admin", areas=[])
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
@@ -178,7 +179,7 @@ def test_api_locates_with_a_version_imported_by_the_cli_at_once(
     first, second = _street(30.30, 120.10), _street(30.40, 120.30)
     _import_directly(db_url, first)
     code, (lat, lon) = sorted(grid_centres(second).items())[0]
-    app = create_app(db_url=db_url, broker_probe=lambda: True)
+    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
     with psycopg.connect(db_url) as conn:
         token = create_token(conn, role="admin", areas=[])
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
