@@ -21,7 +21,7 @@ from ingest.buffer import MessageBuffer
 from ingest.config import IngestSettings, StorageSettings
 from ingest.flows import TRANSIENT, BatchWriter, DecodedAhead
 from ingest.prepare import TerminalDecoder
-from ingest.subscriber import Subscriber
+from ingest.subscriber import Subscriber, session_client_id
 from ingest.topics import TopicKind, subscriptions
 
 log = logging.getLogger(__name__)
@@ -43,10 +43,12 @@ class IngestService:
         data_dir: Path | None = None,
     ) -> None:
         self._settings = settings
-        self.buffer = MessageBuffer()
+        self.buffer = MessageBuffer(
+            max_messages=settings.buffer_max_messages, max_bytes=settings.buffer_max_bytes
+        )
         self.subscriber = Subscriber(
             url=mqtt_url,
-            client_id=settings.client_id,
+            client_id=session_client_id(settings.client_id, shared_group=settings.shared_group),
             filters=subscriptions(prefix=settings.topic_prefix, shared_group=settings.shared_group),
             receive_maximum=settings.receive_maximum,
             session_expiry_s=int(settings.session_expiry.total_seconds()),
@@ -86,6 +88,7 @@ class IngestService:
         deadline = time.monotonic() + timeout_s  # one budget for both threads, not one each
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self.buffer.close()  # before stopping the network thread: it may be waiting for room
         self.subscriber.stop()
         self.writer.close()
 
