@@ -21,12 +21,13 @@ from devices.service import known_device_ids, known_terminal_ids
 from infra.database import Conn
 from ingest import metrics
 from ingest.config import IngestSettings, StorageSettings
-from ingest.exceptions import TopicError
+from ingest.exceptions import PhotoStoreError, TopicError
 from ingest.models import InboundMessage, PreparedBatch, Rejection
 from ingest.partitions import chunk_starts, ensure_partitions, existing_partitions
 from ingest.prepare import TerminalDecoder, prepare_batch, route_all, senders
 from ingest.service import WriteResult, store_rejections, write_batch
-from ingest.terminals import FixCache, PhotoStoreError, TerminalDecoding, store_photo_files
+from ingest.terminals.decode import FixCache, TerminalDecoding
+from ingest.terminals.store import store_photo_files
 from ingest.topics import DEVICE_KINDS, Route, TopicKind
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from devices.models import (
 )
 from ingest.exceptions import TopicError
 from ingest.models import InboundMessage, PreparedBatch, ReceivedReport, Rejection
-from ingest.terminals import TerminalDecoding
+from ingest.terminals.decode import TerminalDecoding
 from ingest.topics import DEVICE_KINDS, Route, TopicKind, parse_topic
 
 T = TypeVar("T")
