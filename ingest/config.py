@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from devices.codecs.nmea import NmeaPolicy
+from devices.codecs import CodecPolicy, NmeaPolicy
 from devices.models import DecodePolicy
 
 
@@ -101,5 +101,14 @@ class IngestSettings(BaseModel):
     terminals: TerminalSettings = TerminalSettings()
 
     def decode_policy(self) -> DecodePolicy:
-        """Build the decoders' policy from these settings."""
+        """Build the device decoders' policy from these settings."""
         return DecodePolicy(max_future=self.max_future, future_policy=self.future_policy)
+
+    def codec_policy(self) -> CodecPolicy:
+        """Build the policy every registered decoder applies from these settings."""
+        return CodecPolicy(
+            decode=self.decode_policy(),
+            nmea=self.nmea.policy(),
+            photo_max_bytes=self.terminals.photo_max_bytes,
+            exif_default_offset=self.terminals.exif_default_offset,
+        )

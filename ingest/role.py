@@ -20,9 +20,8 @@ from ingest import metrics
 from ingest.buffer import MessageBuffer
 from ingest.config import IngestSettings, StorageSettings
 from ingest.flows import TRANSIENT, BatchWriter, DecodedAhead
-from ingest.prepare import TerminalDecoder
 from ingest.subscriber import Subscriber, session_client_id
-from ingest.topics import TopicKind, subscriptions
+from ingest.topics import subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,6 @@ class IngestService:
         db_url: str,
         settings: IngestSettings,
         storage: StorageSettings,
-        terminal_decoders: dict[TopicKind, TerminalDecoder] | None = None,
         data_dir: Path | None = None,
     ) -> None:
         self._settings = settings
@@ -58,7 +56,6 @@ class IngestService:
             db_url=db_url,
             settings=settings,
             storage=storage,
-            terminal_decoders=terminal_decoders,
             data_dir=data_dir,
         )
         self._decoded: queue.Queue[DecodedAhead] = queue.Queue(maxsize=1)

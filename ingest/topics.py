@@ -8,6 +8,7 @@ from typing import Final
 
 from msgspec import Struct
 
+from devices.codecs import RAW_PREFIX
 from devices.models import ID_PATTERN
 from ingest.exceptions import TopicError
 
@@ -36,6 +37,11 @@ class Route(Struct, frozen=True):
     kind: TopicKind
     sender_id: str
     arg: str = ""
+
+    @property
+    def codec(self) -> str:
+        """Return the key of this topic's decoder in ``devices.codecs.CODECS``."""
+        return RAW_PREFIX + self.arg if self.kind is TopicKind.RAW else self.kind.value
 
 
 # Topics whose tail is one fixed word, by scope.

@@ -1,91 +1,42 @@
-"""Decoding terminal messages in a batch: NMEA fixes, hazard reports, photos.
+"""The terminals' part of decoding a batch: each terminal's last fix, for NMEA's jump check.
 
-Decoding happens per batch (``TerminalDecoding``), chaining each terminal's last accepted fix
-through the batch so the jump check spans messages; ``FixCache`` remembers each terminal's last
-committed fix between batches.
+``FixCache`` remembers each terminal's last committed fix between batches; ``FixChain`` carries
+it through one batch as the registry's NMEA decoder accepts newer fixes.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
 
-from devices.codecs import json_report, nmea
-from devices.exceptions import DecodeError
-from devices.models import Decoded, DecodePolicy, Fix, HazardReport, Photo
-from devices.photos import inspect_photo
+from devices.models import Fix, Record
 from infra.database import Conn
-from ingest.config import TerminalSettings
-from ingest.topics import TopicKind
 
-TERMINAL_KINDS = frozenset({TopicKind.NMEA, TopicKind.REPORT, TopicKind.PHOTO})
 _FIX_FIELDS = "ts, terminal_id, lat, lon, quality, satellites, hdop, altitude_m, speed_mps"
 
 
-class TerminalDecoding:
-    """The decoders of terminal topics for one batch.
+class FixChain:
+    """Each terminal's last accepted fix while a batch is decoded, in message order.
 
-    ``previous`` holds each terminal's last committed fix; fixes accepted earlier in the batch
-    replace it as the batch is decoded, in message order.
+    It starts from the last committed fixes; a fix accepted earlier in the batch replaces the
+    terminal's, so NMEA's jump check spans messages as well as sentences.
     """
 
-    def __init__(
-        self,
-        *,
-        nmea_policy: nmea.NmeaPolicy,
-        policy: DecodePolicy,
-        settings: TerminalSettings,
-        previous: dict[str, Fix],
-        photos: bool,
-    ) -> None:
-        self._nmea_policy = nmea_policy
-        self._policy = policy
-        self._settings = settings
-        self._previous = dict(previous)
-        self._photos = photos
-        self.nmea_counts: Counter[str] = Counter()
+    def __init__(self, previous: dict[str, Fix] | None = None) -> None:
+        self._last = dict(previous or {})
 
-    def handles(self, kind: TopicKind) -> bool:
-        """Tell whether messages of ``kind`` are decoded here."""
-        return kind in TERMINAL_KINDS and (kind is not TopicKind.PHOTO or self._photos)
+    def previous(self, terminal_id: str) -> Fix | None:
+        """Return the fix the terminal's next payload is checked against, if any."""
+        return self._last.get(terminal_id)
 
-    def decode(
-        self, kind: TopicKind, raw: bytes, *, sender: str, arg: str, received_at: datetime
-    ) -> Decoded | HazardReport | Photo:
-        """Decode one message of a terminal topic, or raise DecodeError."""
-        if kind is TopicKind.NMEA:
-            return self._nmea(raw, sender, received_at)
-        if kind is TopicKind.REPORT:
-            return json_report.decode(
-                raw, terminal_id=sender, received_at=received_at, policy=self._policy
-            )
-        if kind is TopicKind.PHOTO:
-            return inspect_photo(
-                raw,
-                sha256=arg,
-                terminal_id=sender,
-                max_bytes=self._settings.photo_max_bytes,
-                exif_offset=self._settings.exif_default_offset,
-            )
-        raise DecodeError("unsupported_topic", raw, detail=f"{kind} is not a terminal topic")
-
-    def _nmea(self, raw: bytes, sender: str, received_at: datetime) -> Decoded:
-        previous = self._previous.get(sender)
-        out = nmea.decode(
-            raw,
-            terminal_id=sender,
-            received_at=received_at,
-            policy=self._nmea_policy,
-            previous=previous,
-        )
-        self.nmea_counts.update(out.counts)
-        self.nmea_counts["fix"] += len(out.fixes)
-        if out.fixes:
-            newest = max(out.fixes, key=lambda f: f.ts)
-            if previous is None or newest.ts >= previous.ts:
-                self._previous[sender] = newest
-        return Decoded(records=list(out.fixes), rejections=out.rejections)
+    def advance(self, terminal_id: str, records: Iterable[Record]) -> None:
+        """Move the terminal's chain to the newest of the fixes just accepted."""
+        fixes = [r for r in records if isinstance(r, Fix)]
+        if not fixes:
+            return
+        newest = max(fixes, key=lambda f: f.ts)
+        previous = self._last.get(terminal_id)
+        if previous is None or newest.ts >= previous.ts:
+            self._last[terminal_id] = newest
 
 
 class FixCache:
