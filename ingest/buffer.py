@@ -44,6 +44,10 @@ class MessageBuffer:
 
     An empty buffer always takes one message, however large, so a payload above ``max_bytes``
     cannot wedge ingest; it is then the only one held.
+
+    One thread puts and one takes. ``put``'s common path takes no lock (it runs for every
+    message in paho's network thread): the deque is thread-safe, and the byte count is two
+    counters each written by one thread only, so no update is lost between them.
     """
 
     def __init__(self, *, max_messages: int, max_bytes: int) -> None:
@@ -52,17 +56,16 @@ class MessageBuffer:
         self.max_messages = max_messages
         self.max_bytes = max_bytes
         self._items: deque[InboundMessage] = deque()
-        self._bytes = 0
+        self._bytes_in = 0  # written by put only
+        self._bytes_out = 0  # written by take only
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)
         self._ready = threading.Event()
         self._paused = False
         self._closed = False
-        self.high_water_messages = 0
-        self.high_water_bytes = 0
         # Read at scrape time: a stalled writer must not leave a stale, reassuring value behind.
         metrics.BUFFER_MESSAGES.set_function(self.__len__)
-        metrics.BUFFER_BYTES.set_function(lambda: self._bytes)
+        metrics.BUFFER_BYTES.set_function(self.bytes)
         metrics.BUFFER_MAX_MESSAGES.set(max_messages)
         metrics.BUFFER_MAX_BYTES.set(max_bytes)
 
@@ -73,36 +76,44 @@ class MessageBuffer:
         acknowledged, so the broker redelivers a QoS 1 message to the next session.
         """
         size = len(message.payload)
-        with self._lock:
-            if self._items and (
-                len(self._items) >= self.max_messages or self._bytes + size > self.max_bytes
-            ):
-                self._wait_for_room(size)
-            if self._closed:
-                return False
-            self._items.append(message)
-            self._bytes += size
-            self.high_water_messages = max(self.high_water_messages, len(self._items))
-            self.high_water_bytes = max(self.high_water_bytes, self._bytes)
+        items = self._items
+        if items and (
+            len(items) >= self.max_messages
+            or self._bytes_in - self._bytes_out + size > self.max_bytes
+        ):
+            self._wait_for_room(size)
+        if self._closed:
+            return False
+        items.append(message)
+        self._bytes_in += size
         if not self._ready.is_set():  # setting takes a lock: only an idle writer needs waking
             self._ready.set()
         return True
 
     def _wait_for_room(self, size: int) -> None:
-        # Called with the lock held.
-        self._paused = True
-        metrics.READING_PAUSED.set(1)
-        metrics.BUFFER_FULL.inc()
-        try:
-            while (
-                not self._closed
-                and self._items
-                and (len(self._items) >= self.max_messages or self._bytes + size > self.max_bytes)
-            ):
-                self._room.wait(_WAIT_SLICE_S)
-        finally:
-            self._paused = False
-            metrics.READING_PAUSED.set(0)
+        with self._lock:
+            # Paused is set before the room is checked under the lock, and take notifies after
+            # freeing room whenever it sees it set, so a wake-up is never missed (and a wait is
+            # re-checked every slice regardless).
+            self._paused = True
+            metrics.READING_PAUSED.set(1)
+            metrics.BUFFER_FULL.inc()
+            try:
+                while self._full_for(size):
+                    self._room.wait(_WAIT_SLICE_S)
+            finally:
+                self._paused = False
+                metrics.READING_PAUSED.set(0)
+
+    def _full_for(self, size: int) -> bool:
+        return (
+            not self._closed
+            and bool(self._items)
+            and (
+                len(self._items) >= self.max_messages
+                or self._bytes_in - self._bytes_out + size > self.max_bytes
+            )
+        )
 
     def close(self) -> None:
         """Refuse further messages and release a ``put`` waiting for room."""
@@ -113,18 +124,20 @@ class MessageBuffer:
     def __len__(self) -> int:
         return len(self._items)
 
+    def bytes(self) -> int:
+        """Return the payload bytes held now."""
+        return self._bytes_in - self._bytes_out
+
     def fill(self) -> BufferFill:
         """Return how full the buffer is now."""
-        with self._lock:
-            oldest = self._items[0].received_at if self._items else None
-            return BufferFill(
-                len(self._items),
-                self._bytes,
-                self.max_messages,
-                self.max_bytes,
-                oldest,
-                self._paused,
-            )
+        items = self._items
+        try:
+            oldest = items[0].received_at if items else None
+        except IndexError:  # taken between the check and the read
+            oldest = None
+        return BufferFill(
+            len(items), self.bytes(), self.max_messages, self.max_bytes, oldest, self._paused
+        )
 
     def take(
         self, *, max_messages: int, max_bytes: int, max_wait_s: float, idle_wait_s: float = 0.5
@@ -149,13 +162,13 @@ class MessageBuffer:
             time.sleep(min(left, 0.002))
         taken: list[InboundMessage] = []
         size = 0
-        with self._lock:
-            items = self._items
-            while items and len(taken) < max_messages and size < max_bytes:
-                message = items.popleft()
-                taken.append(message)
-                size += len(message.payload)
-            self._bytes -= size
-            if self._paused:
+        items = self._items
+        while items and len(taken) < max_messages and size < max_bytes:
+            message = items.popleft()
+            taken.append(message)
+            size += len(message.payload)
+        self._bytes_out += size
+        if self._paused:  # read after the room is freed: see _wait_for_room
+            with self._lock:
                 self._room.notify()
         return taken
