@@ -102,6 +102,10 @@ class Decoded(Struct):
     records: list[Record] = field(default_factory=list)
     rejections: list[PartRejection] = field(default_factory=list)
     unknown_metrics: int = 0
+    # Outcomes worth counting beyond records and rejections (NMEA: fixes, proprietary and
+    # unsupported sentences). None rather than an empty dict: most decoders have none, and
+    # this is built once per message on the hot path.
+    counts: dict[str, int] | None = None
 
 
 class DecodePolicy(Struct, frozen=True):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from devices.codecs.nmea import NmeaPolicy
+from devices.codecs import CodecPolicy, NmeaPolicy
 from devices.models import DecodePolicy
 
 # Enough to see what a device sent (its topic, its first fields) without keeping megabytes.
@@ -94,7 +94,10 @@ class IngestSettings(BaseModel):
     """Batching, acceptance policy and the MQTT session of the ingest role."""
 
     topic_prefix: str = "fg/v1"
-    client_id: str = "firegrid-ingest"
+    client_id: str = Field(
+        default="firegrid-ingest",
+        description="MQTT client ID; with shared_group set, each process adds -<host>-<pid>",
+    )
     shared_group: str | None = Field(
         default=None, description="subscribe as $share/<group>/... so workers split the load"
     )
@@ -103,6 +106,14 @@ class IngestSettings(BaseModel):
     # Maximum). We acknowledge only after commit, so this must exceed one batch or the broker
     # stalls waiting for acknowledgements we are holding back until the batch fills.
     receive_maximum: int = Field(default=10_000, ge=1, le=65_535)
+    # The buffer between the network thread and the writer. When it is full, ingest stops
+    # reading from the broker (which holds the rest) instead of growing: memory stays within
+    # about this much plus the batches being decoded and committed. Ten batches absorb a slow
+    # commit without pausing; a buffer smaller than a batch only makes batches smaller.
+    buffer_max_messages: int = Field(default=20_000, ge=1)
+    buffer_max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1, description="payload bytes; one larger message still fits"
+    )
     batch_max_messages: int = Field(default=2_000, ge=1)
     batch_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
     batch_max_wait: timedelta = timedelta(milliseconds=50)
@@ -119,5 +130,14 @@ class IngestSettings(BaseModel):
     terminals: TerminalSettings = TerminalSettings()
 
     def decode_policy(self) -> DecodePolicy:
-        """Build the decoders' policy from these settings."""
+        """Build the device decoders' policy from these settings."""
         return DecodePolicy(max_future=self.max_future, future_policy=self.future_policy)
+
+    def codec_policy(self) -> CodecPolicy:
+        """Build the policy every registered decoder applies from these settings."""
+        return CodecPolicy(
+            decode=self.decode_policy(),
+            nmea=self.nmea.policy(),
+            photo_max_bytes=self.terminals.photo_max_bytes,
+            exif_default_offset=self.terminals.exif_default_offset,
+        )

@@ -18,3 +18,7 @@ class TopicError(IngestError):
 
 class BrokerUnavailable(IngestError):  # noqa: N818 - public name, kept for callers
     """The MQTT broker could not be reached or refused the connection."""
+
+
+class PhotoStoreError(IngestError):
+    """Photo bytes could not be written to the data directory (full disk, permissions)."""

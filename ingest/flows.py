@@ -16,17 +16,17 @@ from typing import Any
 
 import psycopg
 
-from devices.models import DecodePolicy
 from devices.service import known_device_ids, known_terminal_ids
 from infra.database import Conn
 from ingest import metrics
 from ingest.config import IngestSettings, StorageSettings
-from ingest.exceptions import TopicError
+from ingest.exceptions import PhotoStoreError, TopicError
 from ingest.models import InboundMessage, PreparedBatch, Rejection
 from ingest.partitions import chunk_starts, ensure_partitions, existing_partitions
-from ingest.prepare import TerminalDecoder, prepare_batch, route_all, senders
+from ingest.prepare import prepare_batch, route_all, senders
 from ingest.service import WriteResult, store_rejections, write_batch
-from ingest.terminals import FixCache, PhotoStoreError, TerminalDecoding, store_photo_files
+from ingest.terminals.decode import FixCache, FixChain
+from ingest.terminals.store import store_photo_files
 from ingest.topics import DEVICE_KINDS, Route, TopicKind
 
 log = logging.getLogger(__name__)
@@ -78,15 +78,12 @@ class BatchWriter:
         db_url: str,
         settings: IngestSettings,
         storage: StorageSettings,
-        terminal_decoders: dict[TopicKind, TerminalDecoder] | None = None,
         data_dir: Path | None = None,
     ) -> None:
         self._db_url = db_url
         self._settings = settings
         self._storage = storage
-        self._policy: DecodePolicy = settings.decode_policy()
-        self._nmea_policy = settings.nmea.policy()
-        self._terminal_decoders = terminal_decoders or {}
+        self._policy = settings.codec_policy()
         # Photos are accepted only with somewhere to keep them (Settings.data_dir).
         self._data_dir = data_dir
         self._fixes = FixCache()
@@ -159,14 +156,6 @@ class BatchWriter:
             policy=self._policy,
             max_payload_bytes=self._settings.max_payload_bytes,
             oversize_keep_bytes=self._settings.oversize_keep_bytes,
-            terminal_decoders=self._terminal_decoders,
-            terminals=TerminalDecoding(
-                nmea_policy=self._nmea_policy,
-                policy=self._policy,
-                settings=self._settings.terminals,
-                previous={},
-                photos=False,
-            ),
         )
         return DecodedAhead(messages, routes, batch)
 
@@ -205,13 +194,6 @@ class BatchWriter:
             if isinstance(r, Route) and r.kind is TopicKind.NMEA and r.sender_id in terminals
         } & self._known.terminals
         self._fixes.load(conn, terminal_ids=tracked)
-        decoding = TerminalDecoding(
-            nmea_policy=self._nmea_policy,
-            policy=self._policy,
-            settings=self._settings.terminals,
-            previous=self._fixes.snapshot(tracked),
-            photos=self._data_dir is not None,
-        )
         batch = prepare_batch(
             messages,
             routes,
@@ -220,8 +202,8 @@ class BatchWriter:
             policy=self._policy,
             max_payload_bytes=self._settings.max_payload_bytes,
             oversize_keep_bytes=self._settings.oversize_keep_bytes,
-            terminal_decoders=self._terminal_decoders,
-            terminals=decoding,
+            fixes=FixChain(self._fixes.snapshot(tracked)),
+            photos=self._data_dir is not None,
         )
         self._ensure_partitions(conn, batch)
         if batch.photos and self._data_dir is not None:

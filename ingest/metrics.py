@@ -40,5 +40,17 @@ COMMIT_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 QUEUE_DEPTH = Gauge("firegrid_queue_depth", "Received messages waiting to be written")
+BUFFER_MESSAGES = Gauge(
+    "firegrid_ingest_buffer_messages", "Messages in the ingest buffer (bounded, see BUFFER_MAX_*)"
+)
+BUFFER_BYTES = Gauge("firegrid_ingest_buffer_bytes", "Payload bytes in the ingest buffer")
+BUFFER_MAX_MESSAGES = Gauge("firegrid_ingest_buffer_max_messages", "The buffer's message bound")
+BUFFER_MAX_BYTES = Gauge("firegrid_ingest_buffer_max_bytes", "The buffer's payload byte bound")
+READING_PAUSED = Gauge(
+    "firegrid_ingest_reading_paused", "1 while ingest has stopped reading the broker: buffer full"
+)
+BUFFER_FULL = Counter(
+    "firegrid_ingest_buffer_full", "Times the ingest buffer filled and reading paused"
+)
 DB_RETRIES = Counter("firegrid_db_retries", "Batch writes retried after a database error")
 BROKER_CONNECTED = Gauge("firegrid_broker_connected", "1 while ingest is connected to the broker")

@@ -23,9 +23,8 @@ from ingest import metrics
 from ingest.buffer import MessageBuffer
 from ingest.config import IngestSettings, StorageSettings
 from ingest.flows import TRANSIENT, BatchWriter, DecodedAhead
-from ingest.prepare import TerminalDecoder
-from ingest.subscriber import Subscriber
-from ingest.topics import TopicKind, subscriptions
+from ingest.subscriber import Subscriber, session_client_id
+from ingest.topics import subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +51,17 @@ class IngestService:
         db_url: str,
         settings: IngestSettings,
         storage: StorageSettings,
-        terminal_decoders: dict[TopicKind, TerminalDecoder] | None = None,
         data_dir: Path | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._settings = settings
         self._clock = clock
-        self.buffer = MessageBuffer()
+        self.buffer = MessageBuffer(
+            max_messages=settings.buffer_max_messages, max_bytes=settings.buffer_max_bytes
+        )
         self.subscriber = Subscriber(
             url=mqtt_url,
-            client_id=settings.client_id,
+            client_id=session_client_id(settings.client_id, shared_group=settings.shared_group),
             filters=subscriptions(prefix=settings.topic_prefix, shared_group=settings.shared_group),
             receive_maximum=settings.receive_maximum,
             session_expiry_s=int(settings.session_expiry.total_seconds()),
@@ -71,7 +71,6 @@ class IngestService:
             db_url=db_url,
             settings=settings,
             storage=storage,
-            terminal_decoders=terminal_decoders,
             data_dir=data_dir,
         )
         self._decoded: queue.Queue[DecodedAhead] = queue.Queue(maxsize=1)
@@ -106,6 +105,7 @@ class IngestService:
         deadline = time.monotonic() + timeout_s  # one budget for both threads, not one each
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self.buffer.close()  # before stopping the network thread: it may be waiting for room
         self.subscriber.stop()
         self.writer.close()
 

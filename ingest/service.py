@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 from infra.database import Conn
 from ingest.models import PreparedBatch, Rejection
 from ingest.series_store import EVENTS, FIXES, NO_SEQ, READINGS, store_series
-from ingest.terminals import TerminalRows, store_photo_rows, store_reports
+from ingest.terminals.store import TerminalRows, store_photo_rows, store_reports
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from typing import Final
 
 from msgspec import Struct
 
+from devices.codecs import RAW_PREFIX
 from devices.models import ID_PATTERN
 from ingest.exceptions import TopicError
 
@@ -31,11 +32,14 @@ DEVICE_KINDS: Final = frozenset({TopicKind.TELEMETRY, TopicKind.EVENT, TopicKind
 
 
 class Route(Struct, frozen=True):
-    """A parsed topic: the kind, the sender's ID, and the codec or photo hash if any."""
+    """A parsed topic: the kind, the sender's ID, the codec or photo hash if any, and the key
+    of its decoder in ``devices.codecs.CODECS`` (the kind, or ``raw/{codec}``).
+    """
 
     kind: TopicKind
     sender_id: str
-    arg: str = ""
+    arg: str
+    codec: str  # a field, not a property: looked up for every message on the hot path
 
 
 # Topics whose tail is one fixed word, by scope.
@@ -67,19 +71,21 @@ def parse_topic(topic: str, *, prefix: str) -> Route:
 
 def _device_route(sender: str, rest: list[str]) -> Route | None:
     if len(rest) == 1 and rest[0] in _DEVICE_WORDS:
-        return Route(_DEVICE_WORDS[rest[0]], sender)
+        kind = _DEVICE_WORDS[rest[0]]
+        return Route(kind, sender, "", kind.value)
     if len(rest) == 2 and rest[0] == "raw" and rest[1]:
-        return Route(TopicKind.RAW, sender, rest[1])
+        return Route(TopicKind.RAW, sender, rest[1], RAW_PREFIX + rest[1])
     return None
 
 
 def _terminal_route(topic: str, sender: str, rest: list[str]) -> Route | None:
     if len(rest) == 1 and rest[0] in _TERMINAL_WORDS:
-        return Route(_TERMINAL_WORDS[rest[0]], sender)
+        kind = _TERMINAL_WORDS[rest[0]]
+        return Route(kind, sender, "", kind.value)
     if len(rest) == 2 and rest[0] == "photo":
         if not _SHA256.fullmatch(rest[1].lower()):
             raise TopicError(topic, "bad_photo_hash")
-        return Route(TopicKind.PHOTO, sender, rest[1].lower())
+        return Route(TopicKind.PHOTO, sender, rest[1].lower(), TopicKind.PHOTO.value)
     if rest == ["inbox"]:
         raise TopicError(topic, "inbox_is_outbound")
     return None

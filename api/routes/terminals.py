@@ -16,7 +16,7 @@ from api.pagination import MAX_LIMIT, Page, cursor_time, decode_cursor, page
 from devices.codecs.json_report import canonical_report_id
 from devices.geo import Crs, from_wgs84, haversine_m
 from ingest.config import TerminalSettings
-from ingest.terminals import get_photo, get_report, list_track
+from ingest.terminals.read import get_photo, get_report, list_track
 
 router = APIRouter(prefix="/api/v1", tags=["terminals"], responses=ERROR_RESPONSES)
 

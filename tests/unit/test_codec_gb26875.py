@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from msgspec.structs import replace
 
-from devices.codecs import RAW_CODECS
 from devices.codecs.gb26875 import decode, part_seq
 from devices.codecs.gb26875_frame import (
     CST,
@@ -153,7 +152,7 @@ def test_f3_analog_pressure() -> None:
     assert (frame.serial, frame.source, frame.destination) == (2, 889, 88888)
     assert frame.time == datetime(2024, 11, 26, 15, 10, 5, tzinfo=CST)
     assert frame.objects == (PRESSURE,)
-    decoded = RAW_CODECS["gb26875"](F3, device_id=DEV, received_at=NOW, policy=POLICY)
+    decoded = decode(F3, device_id=DEV, received_at=NOW, policy=POLICY)
     assert decoded.records == [
         Reading(
             DEV,

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from devices.codecs import RAW_CODECS
 from devices.models import DeviceEvent
 from tests.unit.json_codec_support import DEV, T0, TS, event, metrics, reasons, tele, whole
 
@@ -108,7 +107,3 @@ def test_lone_surrogates_from_the_stdlib_fallback_are_contained() -> None:
 
 def test_event_batch_too_large() -> None:
     assert whole(event, {"events": [{"ts": TS, "type": "heartbeat"}] * 1001}) == "batch_too_large"
-
-
-def test_registry_names_the_raw_codecs() -> None:
-    assert set(RAW_CODECS) == {"mk-pressure", "gb26875"}

@@ -10,7 +10,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.codecs import decode_event, decode_telemetry
+from devices.codecs.json_event import decode as decode_event
+from devices.codecs.json_telemetry import decode as decode_telemetry
 from devices.exceptions import DecodeError
 from devices.models import PartRejection, Reading
 from tests.unit.json_codec_support import DEV, NOW, POLICY, tele

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from msgspec.structs import replace
 
-from devices.codecs import RAW_CODECS
+from devices.codecs import CODECS, CodecPolicy, DecodeContext
 from devices.codecs.mk_pressure import MkFrame, crc16_modbus, decode, encode, parse_frame
 from devices.exceptions import DecodeError
 from devices.models import Decoded, DecodePolicy, Reading
@@ -131,9 +131,10 @@ def test_m2_records_oldest_first_newest_at_the_timestamp() -> None:
 
 
 def test_registered_under_topic_codec_name() -> None:
-    decoded = RAW_CODECS["mk-pressure"](
-        M1, device_id="SHRP25090120", received_at=M1_TIME, policy=POLICY
+    decoded = CODECS["raw/mk-pressure"](
+        M1, DecodeContext("SHRP25090120", M1_TIME, CodecPolicy(decode=POLICY))
     )
+    assert isinstance(decoded, Decoded)
     assert len(decoded.records) == 3
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from devices.codecs import decode_event, decode_telemetry
+from devices.codecs.json_event import decode as decode_event
 from devices.codecs.json_report import decode as decode_report
+from devices.codecs.json_telemetry import decode as decode_telemetry
 from devices.exceptions import DecodeError
 from devices.models import Decoded, DecodePolicy, Reading
 
