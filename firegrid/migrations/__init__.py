@@ -13,6 +13,7 @@ from firegrid.migrations import (
     m0005_reports_located,
     m0006_report_ids,
     m0007_rejected_replay,
+    m0008_event_log,
 )
 from infra.database import Conn
 from ingest.config import StorageSettings
@@ -37,6 +38,7 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "hazard reports located; a hazard per report", m0005_reports_located.apply),
     Migration(6, "report IDs: a UUID or a vendor's report number", m0006_report_ids.apply),
     Migration(7, "rejected messages: replay mark", m0007_rejected_replay.apply),
+    Migration(8, "event log and consumer cursors; rules_done retired", m0008_event_log.apply),
 ]
 
 Connection = Conn

@@ -17,6 +17,7 @@ import numpy as np
 from devices.timefmt import ms_to_dt
 from grids.locator import GridLocator
 from infra.database import Conn
+from infra.eventlog import Consumer
 from rules.engine.types import BatchData, Event, EventRows, Reading, ReadingColumns
 from rules.kinds.report import LocatedReport
 from rules.models import DeviceContext, SeriesArrays
@@ -25,6 +26,7 @@ MS: Final = "floor(extract(epoch FROM {col}) * 1000)::bigint"
 # Any constant works; every rules process on one database takes it per transaction, so two
 # rules roles never evaluate the same key at once (state is read, evaluated and written back).
 RULES_LOCK: Final = 0x52554C45  # "RULE"
+BATCH_COMMITTED: Final = "batch.committed"  # appended by ingest.service.write_batch
 
 
 def lock_rules(conn: Conn) -> None:
@@ -32,26 +34,8 @@ def lock_rules(conn: Conn) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (RULES_LOCK,))
 
 
-def pending_batches(conn: Conn, *, limit: int) -> list[int]:
-    """Return committed batches the rules have not processed, oldest first."""
-    rows = conn.execute(
-        "SELECT batch_id FROM ingest_batches WHERE NOT rules_done ORDER BY batch_id LIMIT %s",
-        (limit,),
-    ).fetchall()
-    return [int(r[0]) for r in rows]
-
-
-def claim_batch(conn: Conn, *, batch_id: int) -> bool:
-    """Lock a batch's row in this transaction; False when it was processed meanwhile."""
-    row = conn.execute(
-        "SELECT rules_done FROM ingest_batches WHERE batch_id = %s FOR UPDATE", (batch_id,)
-    ).fetchone()
-    return row is not None and not row[0]
-
-
-def mark_done(conn: Conn, *, batch_id: int) -> None:
-    """Mark a batch processed, in the transaction that applied its hazards."""
-    conn.execute("UPDATE ingest_batches SET rules_done = true WHERE batch_id = %s", (batch_id,))
+# The rules' cursor in the event log: they consume each committed batch exactly once.
+RULES_CONSUMER: Final = Consumer("rules", kinds={BATCH_COMMITTED})
 
 
 def load_batch(conn: Conn, *, batch_id: int) -> BatchData:
@@ -232,6 +216,9 @@ def load_range_reports(
 class DbHistory:
     """Stored samples for replays: batches already processed plus the current one.
 
+    Processed: the batch's ``batch.committed`` event is at or below the rules' cursor
+    (``processed_upto``, read in the batch's transaction), or already pruned from the log.
+
     For ``firegrid rules replay`` (``replay=True``) the batches up to the current one within
     [start, end) count instead, since replay processes them in batch order with fresh state.
     """
@@ -241,11 +228,15 @@ class DbHistory:
         conn: Conn,
         *,
         batch_id: int,
+        processed_upto: int | None = None,
         replay: bool = False,
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> None:
         self.conn, self.batch_id, self.replay = conn, batch_id, replay
+        if not replay and processed_upto is None:
+            raise ValueError("a live DbHistory needs the rules' cursor (processed_upto)")
+        self.processed_upto = processed_upto
         self.start, self.end = start, end
         # A replay decides lateness afresh: the live role's too-late records do not apply.
         self._late = (
@@ -257,10 +248,12 @@ class DbHistory:
 
     def _scope(self, alias: str) -> tuple[str, list[Any]]:
         if not self.replay:
+            # Batches with an event past the cursor are committed but not evaluated yet.
             return (
-                f"EXISTS (SELECT 1 FROM ingest_batches b WHERE b.batch_id = {alias}.batch_id "
-                f"AND (b.rules_done OR b.batch_id = %s))",
-                [self.batch_id],
+                f"({alias}.batch_id = %s OR NOT EXISTS (SELECT 1 FROM event_log l "
+                f"WHERE l.kind = '{BATCH_COMMITTED}' AND l.subject = {alias}.batch_id::text "
+                "AND l.id > %s))",
+                [self.batch_id, self.processed_upto],
             )
         sql = f"{alias}.batch_id <= %s"
         args: list[Any] = [self.batch_id]

@@ -1,0 +1,43 @@
+"""Hazard changes on the event log: ``hazard.opened``, ``hazard.updated``, ``hazard.cleared``.
+
+Each event carries the hazard row as it stands after the change (what the live feed shows) and
+its place (what area-limited subscribers are filtered by), so no reader of the log joins the
+hazard tables. Written in the transaction that changed the hazard, after the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from psycopg.types.json import Jsonb
+
+from infra.database import Conn
+from infra.eventlog import append_rows
+
+__all__ = ["log_hazard_events"]
+
+_LOG: Final = """
+INSERT INTO event_log (kind, subject, payload, grid_code, community_code, street_code)
+SELECT u.t, h.id::text, jsonb_build_object('hazard', to_jsonb(h), 'change', u.d),
+       h.grid_code, h.community_code, h.street_code
+FROM unnest(%s::bigint[], %s::text[], %s::jsonb[]) WITH ORDINALITY AS u(id, t, d, o)
+JOIN hazards h ON h.id = u.id
+ORDER BY u.o
+"""
+
+
+def log_hazard_events(
+    conn: Conn,
+    *,
+    hazard_ids: Sequence[int],
+    types: Sequence[str],
+    changes: Sequence[Mapping[str, Any]],
+) -> None:
+    """Append one event per (hazard, type, change), in order, in the caller's transaction."""
+    if hazard_ids:
+        append_rows(
+            conn,
+            sql=_LOG,
+            params=(list(hazard_ids), list(types), [Jsonb(dict(c)) for c in changes]),
+        )
