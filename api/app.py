@@ -11,10 +11,10 @@ from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
 from api.errors import install_handlers
-from api.live_pg import PgLiveFeed
 from api.routes import devices, grids, hazards, patrols, rejected, system, terminals
 from api.routes import stream as stream_routes
 from devices.config import DeviceStatusSettings
+from feed.flows import PgLiveFeed
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:

@@ -36,6 +36,8 @@ from infra.eventorder import Sequencer
 __all__ = [
     "APPEND_LOCK",
     "CHANNEL",
+    "COLUMNS",
+    "SETTLED_SQL",
     "Claim",
     "Consumer",
     "Event",
@@ -65,8 +67,8 @@ INSERT INTO event_log (kind, subject, payload, grid_code, community_code, street
 SELECT %s, %s, %s, %s, %s, %s FROM g, n RETURNING id
 """
 _NOTIFY: Final = "SELECT pg_notify(%s, '')"
-_COLUMNS: Final = "id, kind, subject, payload, at, grid_code, community_code, street_code"
-_SETTLED: Final = """
+COLUMNS: Final = "id, kind, subject, payload, at, grid_code, community_code, street_code"
+SETTLED_SQL: Final = """
 SELECT s FROM unnest(%s::text[]) AS s
 WHERE NOT EXISTS (
     SELECT 1 FROM pg_snapshot_xip(s::pg_snapshot) AS x
@@ -136,7 +138,7 @@ def settled_snapshots(conn: Conn, snapshots: Collection[str]) -> set[str]:
     """Return which of ``snapshots`` no log appender in their in-progress list still runs."""
     if not snapshots:
         return set()
-    rows = conn.execute(_SETTLED, (sorted(snapshots), APPEND_LOCK)).fetchall()
+    rows = conn.execute(SETTLED_SQL, (sorted(snapshots), APPEND_LOCK)).fetchall()
     return {str(r[0]) for r in rows}
 
 
@@ -146,7 +148,7 @@ def read_after(
     """Return committed events with ``after < id <= upto`` by id, and the read's snapshot."""
     with conn.cursor(row_factory=class_row(Event)) as cur:
         events = cur.execute(
-            f"SELECT {_COLUMNS} FROM event_log WHERE id > %s AND (%s::bigint IS NULL OR id <= %s)"
+            f"SELECT {COLUMNS} FROM event_log WHERE id > %s AND (%s::bigint IS NULL OR id <= %s)"
             " ORDER BY id LIMIT %s",
             (after, upto, upto, limit),
         ).fetchall()

@@ -1,8 +1,8 @@
 """``GET /api/v1/stream`` against a real uvicorn server and PostgreSQL: live delivery in order,
 resuming with Last-Event-ID, areas, auth, out-of-order commits, and commit-to-screen latency.
 
-Hazards are made by the rules engine's own sink (``DbSink``), which writes ``hazard_events`` and
-NOTIFYs in the caller's transaction. Each test uses its own street code and an operator token
+Hazards are made by the rules engine's own sink (``DbSink``), which appends their events to the
+event log in the caller's transaction. Each test uses its own street code and an operator token
 restricted to it, so events of other tests never reach its stream.
 """
 
@@ -349,7 +349,8 @@ def test_feed_reconnects_and_loses_nothing(base_url: str, db_url: str) -> None:
         with psycopg.connect(db_url, autocommit=True) as admin:
             killed = admin.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE application_name = 'firegrid-live-feed' AND datname = current_database()"
+                " WHERE application_name IN ('firegrid-live-feed', 'firegrid-listener')"
+                " AND datname = current_database()"
             ).fetchone()
         assert killed is not None
         assert killed[0] >= 1
