@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 SinkFactory = Callable[[Conn, GridLocator], HazardSink]
 # Called in a batch's transaction after its effects, before the cursor moves and it commits:
 # where a test stops (or kills) the role to prove the two commit together.
-BeforeCommit = Callable[[int], None]
+BeforeCommit = Callable[[Conn, int], None]
 
 BATCHES = Counter("firegrid_rules_batches", "Ingest batches the rules evaluated")
 TRANSITIONS = Counter("firegrid_rules_transitions", "Hazard transitions the rules raised")
@@ -193,7 +193,7 @@ class RulesService:
                     store.begin()
                     stats = self._evaluate(conn, store, batch_id, claim.position)
                     if self.before_commit is not None:
-                        self.before_commit(batch_id)
+                        self.before_commit(conn, batch_id)
                 if claim.moved:
                     RULES_CONSUMER.advance(conn, claim.upto)
         except BaseException:
