@@ -18,7 +18,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from firegrid import db as db_module
 from firegrid.db import migrate
+from firegrid.migrations import MIGRATIONS
 from infra.eventlog import Consumer, append, lag, prune
 from ingest.config import StorageSettings
 from tests.fix_db import create_database, drop_database
@@ -199,3 +201,38 @@ def test_lag_and_prune_follow_the_slowest_consumer(own_db: str) -> None:
         assert prune(conn, keep_after=now + timedelta(hours=1)) == 2  # up to the slow one
         left = conn.execute("SELECT array_agg(id ORDER BY id) FROM event_log").fetchone()
         assert left == (ids[2:],)
+
+
+def test_upgrade_hands_pending_batches_to_the_log_above_old_event_ids(
+    pg_admin_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database of schema 7: batches the rules had not processed become events the rules'
+    cursor picks up, and log ids start above the hazard event ids consoles may hold."""
+    name = f"fg_evup_{uuid.uuid4().hex[:8]}"
+    url = create_database(pg_admin_url, name)
+    try:
+        monkeypatch.setattr(db_module, "MIGRATIONS", MIGRATIONS[:7])
+        migrate(url, storage=StorageSettings())
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                "INSERT INTO ingest_batches (batch_id, messages, readings, events, rejected,"
+                " rules_done) VALUES (1, 1, 1, 0, 0, true), (2, 1, 1, 0, 0, false),"
+                " (3, 1, 1, 0, 0, false)"
+            )
+            conn.execute(
+                "INSERT INTO hazards (id, rule_id, kind, severity, status, subject_type,"
+                " subject_id, key, opened_at, episode)"
+                " VALUES (1, 'r', 'threshold', 'info', 'open', 'device', 'd', 'd/m', now(), 1)"
+            )
+            conn.execute("SELECT setval('hazard_events_id_seq', 41)")
+            conn.execute("INSERT INTO hazard_events (hazard_id, type) VALUES (1, 'hazard.opened')")
+        monkeypatch.undo()
+        migrate(url, storage=StorageSettings())
+        with psycopg.connect(url) as conn:
+            events = conn.execute("SELECT id, kind, subject FROM event_log ORDER BY id").fetchall()
+            assert events == [(43, "batch.committed", "2"), (44, "batch.committed", "3")]
+            rules = Consumer("rules", kinds={"batch.committed"})
+            assert rules.position(conn) == 42
+            assert append(conn, kind="test.k", subject="x") == 45
+    finally:
+        drop_database(pg_admin_url, name)
