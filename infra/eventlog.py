@@ -45,6 +45,7 @@ __all__ = [
     "append",
     "append_rows",
     "lag",
+    "oldest_pending",
     "prune",
     "read_after",
     "settled_snapshots",
@@ -198,16 +199,15 @@ class Consumer:
         """
         if conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
             raise RuntimeError("Consumer.claim must run inside the caller's transaction")
-        conn.execute(
-            "INSERT INTO event_cursors (consumer, position) VALUES (%s, %s)"
-            " ON CONFLICT (consumer) DO NOTHING",
-            (self.name, self.start),
-        )
-        row = conn.execute(
-            "SELECT position FROM event_cursors WHERE consumer = %s FOR UPDATE", (self.name,)
-        ).fetchone()
-        assert row is not None
-        position = int(row[0])
+        position = self._lock(conn)
+        if position is None:  # first use: create the cursor (a racing twin may create it too)
+            conn.execute(
+                "INSERT INTO event_cursors (consumer, position) VALUES (%s, %s)"
+                " ON CONFLICT (consumer) DO NOTHING",
+                (self.name, self.start),
+            )
+            position = self._lock(conn)
+            assert position is not None
         seq = Sequencer(position)
         found: list[Event] = []
         settled: set[str] = set()
@@ -228,6 +228,12 @@ class Consumer:
                 break
         return Claim(position, seq.cursor, found, blocked=bool(seq.pending))
 
+    def _lock(self, conn: Conn) -> int | None:
+        row = conn.execute(
+            "SELECT position FROM event_cursors WHERE consumer = %s FOR UPDATE", (self.name,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
     def advance(self, conn: Conn, upto: int) -> None:
         """Move the cursor to ``upto`` in the caller's transaction (never backwards)."""
         conn.execute(
@@ -247,8 +253,9 @@ class Lag:
     oldest_age_s: float | None  # age of the oldest of them; None when there are none
 
 
-def lag(conn: Conn, *, consumer: str, now: datetime, kinds: Collection[str] | None = None) -> Lag:
-    """Return ``consumer``'s lag at ``now`` (a missing cursor counts from the start)."""
+def _behind(
+    conn: Conn, consumer: str, kinds: Collection[str] | None
+) -> tuple[int, int, datetime | None]:
     row = conn.execute(
         "SELECT coalesce((SELECT position FROM event_cursors WHERE consumer = %s), 0)",
         (consumer,),
@@ -261,8 +268,21 @@ def lag(conn: Conn, *, consumer: str, now: datetime, kinds: Collection[str] | No
         (position, only, only),
     ).fetchone()
     assert row is not None
-    oldest = None if row[1] is None else max(0.0, (now - row[1]).total_seconds())
-    return Lag(consumer, position, int(row[0]), oldest)
+    return position, int(row[0]), row[1]
+
+
+def oldest_pending(
+    conn: Conn, *, consumer: str, kinds: Collection[str] | None = None
+) -> datetime | None:
+    """Return when the oldest event (of ``kinds``) past ``consumer``'s cursor was appended."""
+    return _behind(conn, consumer, kinds)[2]
+
+
+def lag(conn: Conn, *, consumer: str, now: datetime, kinds: Collection[str] | None = None) -> Lag:
+    """Return ``consumer``'s lag at ``now`` (a missing cursor counts from the start)."""
+    position, events, oldest = _behind(conn, consumer, kinds)
+    age = None if oldest is None else max(0.0, (now - oldest).total_seconds())
+    return Lag(consumer, position, events, age)
 
 
 def prune(conn: Conn, *, keep_after: datetime, limit: int = 10_000) -> int:

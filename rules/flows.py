@@ -269,22 +269,20 @@ class RulesService:
         }
         # The process's one LISTEN connection on the event log wakes this thread.
         wake: Wakeup = shared(self.db_url).wakeup()
-        try:
-            while not self._stop.is_set():
-                try:
-                    self.reload_rules()
-                    self.process_pending()
-                    now = time.monotonic()
-                    ready = [n for n in TICKS if due.get(n, 0.0) <= now]
-                    if ready:
-                        self.tick(self.clock(), which=ready)
-                        for n in ready:
-                            due[n] = now + every[n]
-                    # Wakes at the first notification or after poll_s; soon while a gap may fill.
-                    wake.wait(0.02 if self.blocked else self.settings.poll_s)
-                except psycopg.Error:
-                    log.exception("rules role: database error; retrying")
-                    self.close()
-                    self._stop.wait(self.settings.poll_s)
-        finally:
-            wake.close()
+        while not self._stop.is_set():
+            try:
+                self.reload_rules()
+                self.process_pending()
+                now = time.monotonic()
+                ready = [n for n in TICKS if due.get(n, 0.0) <= now]
+                if ready:
+                    self.tick(self.clock(), which=ready)
+                    for n in ready:
+                        due[n] = now + every[n]
+                # Wakes at the first notification or after poll_s; soon while a gap may fill.
+                wake.wait(0.02 if self.blocked else self.settings.poll_s)
+            except psycopg.Error:
+                log.exception("rules role: database error; retrying")
+                self.close()
+                self._stop.wait(self.settings.poll_s)
+        wake.close()
