@@ -191,7 +191,7 @@ class RulesService:
                 if claim.events:
                     batch_id = int(claim.events[0].payload["batch_id"])
                     store.begin()
-                    stats = self._evaluate(conn, store, batch_id, claim.position)
+                    stats = self._evaluate(conn, store, batch_id)
                     if self.before_commit is not None:
                         self.before_commit(conn, batch_id)
                 if claim.moved:
@@ -204,14 +204,14 @@ class RulesService:
             self.stats.add(stats)
         return stats is not None, claim.moved
 
-    def _evaluate(self, conn: Conn, store: DbStateStore, batch_id: int, cursor: int) -> BatchStats:
+    def _evaluate(self, conn: Conn, store: DbStateStore, batch_id: int) -> BatchStats:
         data = load_batch(conn, batch_id=batch_id)
         reports = locate_batch_reports(conn, batch_id=batch_id, locator=self.locator)
         stats = self.engine.run_batch(
             data,
             contexts=load_contexts(conn, device_ids=data.device_ids(), known=self.engine.context),
             store=store,
-            history=DbHistory(conn, batch_id=batch_id, processed_upto=cursor),
+            history=DbHistory(conn, batch_id=batch_id),
             sink=self.sink_factory(conn, self.locator),
             reports=reports,
         )

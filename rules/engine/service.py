@@ -38,6 +38,19 @@ def lock_rules(conn: Conn) -> None:
 RULES_CONSUMER: Final = Consumer("rules", kinds={BATCH_COMMITTED})
 
 
+def processed(alias: str) -> str:
+    """Return SQL true when the batch of row ``alias`` has been evaluated by the rules.
+
+    Its ``batch.committed`` event is at or below the rules' cursor, or pruned (every consumer
+    had passed it). What replaced the ``rules_done`` flag, for the rules' history and retention.
+    """
+    return (
+        f"NOT EXISTS (SELECT 1 FROM event_log l WHERE l.kind = '{BATCH_COMMITTED}'"
+        f" AND l.subject = {alias}.batch_id::text AND l.id > coalesce((SELECT c.position"
+        f" FROM event_cursors c WHERE c.consumer = '{RULES_CONSUMER.name}'), 0))"
+    )
+
+
 def load_batch(conn: Conn, *, batch_id: int) -> BatchData:
     """Return a batch's readings (as columns) and events in (device, metric/type, ts, seq) order."""
     order = "ORDER BY device_id, metric, ts, seq"
@@ -216,8 +229,7 @@ def load_range_reports(
 class DbHistory:
     """Stored samples for replays: batches already processed plus the current one.
 
-    Processed: the batch's ``batch.committed`` event is at or below the rules' cursor
-    (``processed_upto``, read in the batch's transaction), or already pruned from the log.
+    Processed: see ``processed``; the cursor is the one the batch's transaction holds locked.
 
     For ``firegrid rules replay`` (``replay=True``) the batches up to the current one within
     [start, end) count instead, since replay processes them in batch order with fresh state.
@@ -228,15 +240,11 @@ class DbHistory:
         conn: Conn,
         *,
         batch_id: int,
-        processed_upto: int | None = None,
         replay: bool = False,
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> None:
         self.conn, self.batch_id, self.replay = conn, batch_id, replay
-        if not replay and processed_upto is None:
-            raise ValueError("a live DbHistory needs the rules' cursor (processed_upto)")
-        self.processed_upto = processed_upto
         self.start, self.end = start, end
         # A replay decides lateness afresh: the live role's too-late records do not apply.
         self._late = (
@@ -249,12 +257,7 @@ class DbHistory:
     def _scope(self, alias: str) -> tuple[str, list[Any]]:
         if not self.replay:
             # Batches with an event past the cursor are committed but not evaluated yet.
-            return (
-                f"({alias}.batch_id = %s OR NOT EXISTS (SELECT 1 FROM event_log l "
-                f"WHERE l.kind = '{BATCH_COMMITTED}' AND l.subject = {alias}.batch_id::text "
-                "AND l.id > %s))",
-                [self.batch_id, self.processed_upto],
-            )
+            return f"({alias}.batch_id = %s OR {processed(alias)})", [self.batch_id]
         sql = f"{alias}.batch_id <= %s"
         args: list[Any] = [self.batch_id]
         if self.start is not None and self.end is not None:
