@@ -144,14 +144,26 @@ def settled_snapshots(conn: Conn, snapshots: Collection[str]) -> set[str]:
 
 
 def read_after(
-    conn: Conn, *, after: int, upto: int | None = None, limit: int = PAGE
+    conn: Conn,
+    *,
+    after: int,
+    upto: int | None = None,
+    limit: int = PAGE,
+    kinds: Collection[str] | None = None,
 ) -> tuple[list[Event], str]:
-    """Return committed events with ``after < id <= upto`` by id, and the read's snapshot."""
+    """Return committed events with ``after < id <= upto`` by id, and the read's snapshot.
+
+    Events not of ``kinds`` (None: all) come without payload: a reader only passes them, and a
+    backlog of hazard rows is not worth carrying to a reader of batches.
+    """
+    only = sorted(kinds) if kinds is not None else None
     with conn.cursor(row_factory=class_row(Event)) as cur:
         events = cur.execute(
-            f"SELECT {COLUMNS} FROM event_log WHERE id > %s AND (%s::bigint IS NULL OR id <= %s)"
+            "SELECT id, kind, subject, CASE WHEN %s::text[] IS NULL OR kind = ANY(%s::text[])"
+            " THEN payload ELSE '{}'::jsonb END AS payload, at, grid_code, community_code,"
+            " street_code FROM event_log WHERE id > %s AND (%s::bigint IS NULL OR id <= %s)"
             " ORDER BY id LIMIT %s",
-            (after, upto, upto, limit),
+            (only, only, after, upto, upto, limit),
         ).fetchall()
     # Any snapshot taken after the ids above were drawn will do as the one the gaps were seen
     # under (infra.eventorder): a gap's writer still running then is in its in-progress list.
@@ -212,7 +224,7 @@ class Consumer:
         found: list[Event] = []
         settled: set[str] = set()
         for _ in range(_PASSES):
-            events, snap = read_after(conn, after=seq.cursor)
+            events, snap = read_after(conn, after=seq.cursor, kinds=self.kinds)
             for ev in seq.release(events, snapshot=snap, now=time.monotonic(), settled=settled):
                 if self.kinds is None or ev.kind in self.kinds:
                     found.append(ev)
