@@ -22,6 +22,7 @@ from firegrid import db as db_module
 from firegrid.db import migrate
 from firegrid.migrations import MIGRATIONS
 from infra.eventlog import Consumer, append, lag, prune
+from infra.listener import shared
 from ingest.config import StorageSettings
 from tests.fix_db import create_database, drop_database
 
@@ -236,3 +237,34 @@ def test_upgrade_hands_pending_batches_to_the_log_above_old_event_ids(
             assert append(conn, kind="test.k", subject="x") == 45
     finally:
         drop_database(pg_admin_url, name)
+
+
+def test_the_process_listener_wakes_on_commit_and_after_losing_its_connection(
+    db_url: str, writer: Conn
+) -> None:
+    listener = shared(db_url)
+    assert shared(db_url) is listener  # one per process and database
+    wake = listener.wakeup()
+    try:
+        assert listener.connected.wait(5)
+        wake.wait(0.2)  # the wake-up every (re)connection gives
+        append(writer, kind="test.wake", subject="uncommitted")
+        assert not wake.wait(0.3)  # a NOTIFY is delivered at commit, not before
+        writer.commit()
+        assert wake.wait(5)
+        with psycopg.connect(db_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'firegrid-listener' AND datname = current_database()"
+            )
+        # Whatever was notified while it was away is lost: it wakes everyone on reconnecting.
+        assert wake.wait(10)
+        deadline = time.monotonic() + 10
+        while not listener.connected.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        wake.wait(0.2)
+        append(writer, kind="test.wake", subject="after")
+        writer.commit()
+        assert wake.wait(5)
+    finally:
+        wake.close()
