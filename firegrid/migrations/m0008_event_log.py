@@ -26,8 +26,8 @@ CREATE TABLE event_log (
     community_code text,
     street_code    text
 );
--- The rules ask "has batch B's event been consumed?" by subject.
-CREATE INDEX event_log_subject ON event_log (kind, subject);
+-- The rules ask "has batch B's event been consumed?" (rules.engine.service.processed).
+CREATE INDEX event_log_batches ON event_log (subject) WHERE kind = 'batch.committed';
 
 CREATE TABLE event_cursors (
     consumer   text PRIMARY KEY,

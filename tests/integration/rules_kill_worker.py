@@ -25,7 +25,10 @@ def main(db_url: str, device: str, marker: str) -> None:
             "SELECT count(*) FROM hazards WHERE device_id = %s", (device,)
         ).fetchone()
         if row is not None and row[0]:
-            Path(marker).write_text(f"{batch_id} {row[0]}\n")
+            # Written whole, then renamed: the test never reads a half-written marker.
+            partial = Path(f"{marker}.part")
+            partial.write_text(f"{batch_id} {row[0]}\n")
+            partial.rename(marker)
             while True:  # the effects are written, uncommitted: wait for the SIGKILL
                 time.sleep(60)
 
