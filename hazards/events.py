@@ -1,8 +1,11 @@
-"""Hazard changes on the event log: ``hazard.opened``, ``hazard.updated``, ``hazard.cleared``.
+"""Hazard changes recorded: in the hazard's history and on the event log.
 
-Each event carries the hazard row as it stands after the change (what the live feed shows) and
-its place (what area-limited subscribers are filtered by), so no reader of the log joins the
-hazard tables. Written in the transaction that changed the hazard, after the change.
+Every writer of a hazard change (the rules' sink, an acknowledgement, a re-placement) records it
+here, in the transaction of the change, after the change: ``hazard_events`` keeps the hazard's
+history, and ``hazard.opened|updated|cleared`` on the event log tells the live feed (and later
+dispatch). Each log event carries the hazard row as it stands after the change (what the feed
+shows) and its place (what area-limited subscribers are filtered by), so no reader of the log
+joins the hazard tables.
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ from psycopg.types.json import Jsonb
 from infra.database import Conn
 from infra.eventlog import append_rows
 
-__all__ = ["log_hazard_events"]
+__all__ = ["log_hazard_events", "record_hazard_events"]
+
+_HISTORY: Final = """
+INSERT INTO hazard_events (hazard_id, type, data)
+SELECT u.h, u.t, u.d FROM unnest(%s::bigint[], %s::text[], %s::jsonb[]) WITH ORDINALITY
+    AS u(h, t, d, o)
+ORDER BY u.o
+"""
 
 _LOG: Final = """
 INSERT INTO event_log (kind, subject, payload, grid_code, community_code, street_code)
@@ -41,3 +51,16 @@ def log_hazard_events(
             sql=_LOG,
             params=(list(hazard_ids), list(types), [Jsonb(dict(c)) for c in changes]),
         )
+
+
+def record_hazard_events(
+    conn: Conn,
+    *,
+    hazard_ids: Sequence[int],
+    types: Sequence[str],
+    changes: Sequence[Mapping[str, Any]],
+) -> None:
+    """Write the changes to the hazards' history and append them to the log, in order."""
+    if hazard_ids:
+        conn.execute(_HISTORY, (list(hazard_ids), list(types), [Jsonb(dict(c)) for c in changes]))
+        log_hazard_events(conn, hazard_ids=hazard_ids, types=types, changes=changes)

@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 
 from devices.timefmt import dt_to_ms, ms_to_dt
 from grids.locator import GridLocator
-from hazards.events import log_hazard_events
+from hazards.events import record_hazard_events
 from hazards.lifecycle import HazardOp, HazardRecord, decide
 from hazards.models import Severity
 from hazards.places import locate_subjects
@@ -79,12 +79,6 @@ FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::int[], 
     detail, flapping)
 WHERE h.id = u.id
 """
-_EVENTS: Final = """
-INSERT INTO hazard_events (hazard_id, type, data)
-SELECT u.h, u.t, u.d FROM unnest(%s::bigint[], %s::text[], %s::jsonb[]) WITH ORDINALITY
-    AS u(h, t, d, o)
-ORDER BY u.o
-"""
 
 
 def _dt(ms: int | None) -> datetime | None:
@@ -130,11 +124,11 @@ class DbSink:
         ids = {ep: rec.id for ep, rec in final.items() if rec.id is not None}
         self._update([r for r in final.values() if r.id is not None])
         ids.update(self._insert([r for r in final.values() if r.id is None]))
-        hazard_ids = [ids[ep] for ep, _, _ in events]
-        types = [t for _, t, _ in events]
-        self.conn.execute(_EVENTS, (hazard_ids, types, [Jsonb(d) for _, _, d in events]))
-        log_hazard_events(
-            self.conn, hazard_ids=hazard_ids, types=types, changes=[d for _, _, d in events]
+        record_hazard_events(
+            self.conn,
+            hazard_ids=[ids[ep] for ep, _, _ in events],
+            types=[t for _, t, _ in events],
+            changes=[d for _, _, d in events],
         )
 
     def _update(self, recs: list[HazardRecord]) -> None:
