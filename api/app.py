@@ -9,11 +9,11 @@ from fastapi import FastAPI
 
 from api.errors import install_handlers
 from api.lender import ConnectionLender
-from api.live_pg import PgLiveFeed
 from api.middleware import RequestContext
 from api.routes import devices, grids, hazards, patrols, rejected, system, terminals
 from api.routes import stream as stream_routes
 from api.settings import ApiSettings
+from feed.flows import PgLiveFeed
 from infra.clock import SYSTEM_CLOCK, Clock
 from infra.database import open_pool
 

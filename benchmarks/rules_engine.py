@@ -26,6 +26,7 @@ import numpy as np
 import psycopg
 
 from firegrid.db import migrate, storage_is_timescale
+from infra.eventlog import append
 from ingest.config import StorageSettings
 from ingest.partitions import chunk_starts, ensure_partitions
 from rules.engine.keystate import decode_state, encode_state
@@ -71,6 +72,10 @@ def _store(url: str, devices: int, rounds: int, seed: int = 1) -> None:
                 "INSERT INTO ingest_batches (batch_id, messages, readings, events, rejected)"
                 " VALUES (%s, %s, %s, 0, 0)",
                 (batch_id, devices, devices),
+            )
+            # As ingest does: the rules consume the batch through the event log.
+            append(
+                conn, kind="batch.committed", subject=str(batch_id), payload={"batch_id": batch_id}
             )
         conn.commit()
 

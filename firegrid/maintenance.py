@@ -19,9 +19,11 @@ import psycopg
 
 from infra.clock import SYSTEM_CLOCK, Clock
 from infra.database import Conn
+from infra.eventlog import prune
 from infra.roles import ThreadRole
 from ingest.config import RetentionSettings
 from ingest.partitions import drop_expired_partitions
+from rules.engine.service import processed
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +40,12 @@ _PRUNE: Final[dict[str, str]] = {
             SELECT id FROM ingest_conflicts WHERE received_at < %(cutoff)s
             ORDER BY received_at LIMIT %(n)s)
     """,
-    # Only batches the rules have processed: a pending one is work still to do, however old.
-    # LEAD: with engineer A's event log (m0008) "processed" is the rules consumer having passed
-    # the batch's log entry, not the rules_done flag; change this condition when merging.
-    "ingest_batches": """
+    # Only batches the rules have evaluated: a pending one is work still to do, however old.
+    "ingest_batches": f"""
         DELETE FROM ingest_batches WHERE batch_id IN (
-            SELECT batch_id FROM ingest_batches WHERE committed_at < %(cutoff)s AND rules_done
-            ORDER BY committed_at LIMIT %(n)s)
+            SELECT b.batch_id FROM ingest_batches b
+            WHERE b.committed_at < %(cutoff)s AND {processed("b")}
+            ORDER BY b.committed_at LIMIT %(n)s)
     """,
     # The history of a hazard goes once it has been cleared (updated_at: when it was) longer
     # than the retention; the hazard row itself stays, with its final state.
@@ -87,8 +88,15 @@ def prune_records(
             if cur.rowcount < settings.chunk_rows:
                 break
         deleted[table] = total
-    # LEAD: engineer A's event log is pruned here once merged, in the same autocommit
-    # connection: infra.eventlog.prune(conn) deletes the entries every consumer has passed.
+    # The event log keeps what some consumer has not passed yet, and what a console may still
+    # resume from (Last-Event-ID): entries younger than the event-log retention.
+    total = 0
+    while not stop():
+        n = prune(conn, keep_after=now - settings.event_log, limit=settings.chunk_rows)
+        total += n
+        if n < settings.chunk_rows:
+            break
+    deleted["event_log"] = total
     return deleted
 
 

@@ -19,6 +19,7 @@ from grids.codes import GridLevel, parse_code
 from grids.exceptions import GridError
 from grids.models import GridArea, GridSet
 from infra.database import Conn
+from infra.eventlog import append
 
 # Any constant works; it only has to be the same for every FireGrid process on one database.
 _IMPORT_LOCK: Final = 0x47524944  # "GRID"
@@ -117,6 +118,8 @@ def import_grids(conn: Conn, *, grid_set: GridSet, source: str) -> ImportResult:
     # Fresh statistics: with none, the planner walks every grid of the version per point in
     # the PostGIS lookup instead of probing the GiST index (1,000x slower, measured).
     conn.execute("ANALYZE grid_areas")
+    # Whoever imports (API, CLI, simulator), every role learns of the version as it commits.
+    append(conn, kind="grids.imported", subject=str(version), payload={"version": version})
     return ImportResult(version=version, counts=counts)
 
 

@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from psycopg.types.json import Jsonb
-
 from grids.locator import GridLocator
+from hazards.events import record_hazard_events
 from infra.database import Conn
 
 
@@ -164,16 +163,6 @@ UPDATE hazard_reports AS r SET grid_code = u.g, community_code = u.c, street_cod
 FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS u(id, g, c, s)
 WHERE r.report_id = u.id AND r.grid_code IS NULL
 """
-_PLACED_EVENTS: Final = """
-WITH e AS (
-    INSERT INTO hazard_events (hazard_id, type, data)
-    SELECT u.h, 'hazard.updated', u.d FROM unnest(%s::bigint[], %s::jsonb[]) WITH ORDINALITY
-        AS u(h, d, o)
-    ORDER BY u.o
-    RETURNING hazard_id
-)
-SELECT count(pg_notify('firegrid_hazards', hazard_id::text)) FROM e
-"""
 
 
 def place_with_current_grids(conn: Conn, *, locator: GridLocator) -> int:
@@ -211,16 +200,18 @@ def place_with_current_grids(conn: Conn, *, locator: GridLocator) -> int:
             ),
         )
     # Said as an update, so the live feed and area-limited operators learn of it now.
-    data = [
-        Jsonb(
+    record_hazard_events(
+        conn,
+        hazard_ids=[ids[i] for i in placed],
+        types=["hazard.updated"] * len(placed),
+        changes=[
             {
                 "rule": rows[i][1],
                 "placement": "placed",
                 "grid_code": grid[i],
                 "grid_version": version,
             }
-        )
-        for i in placed
-    ]
-    conn.execute(_PLACED_EVENTS, ([ids[i] for i in placed], data))
+            for i in placed
+        ],
+    )
     return len(placed)

@@ -14,6 +14,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from grids.codes import GridLevel, level_for_length
+from hazards.events import log_hazard_events
 from hazards.models import Hazard
 from infra.database import Conn
 
@@ -30,7 +31,7 @@ def _event(conn: Conn, hazard_id: int, type_: str, data: dict[str, Any]) -> None
         "INSERT INTO hazard_events (hazard_id, type, data) VALUES (%s, %s, %s)",
         (hazard_id, type_, Jsonb(data)),
     )
-    conn.execute("SELECT pg_notify('firegrid_hazards', %s)", (str(hazard_id),))
+    log_hazard_events(conn, hazard_ids=[hazard_id], types=[type_], changes=[data])
 
 
 def area_condition(codes: Sequence[str]) -> tuple[str, list[Any]]:

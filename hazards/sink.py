@@ -1,10 +1,11 @@
 """The database ``HazardSink``: hazard transitions written in the caller's transaction.
 
 ``DbSink`` applies ``hazards.lifecycle.decide`` to the latest episode of each (subject, rule), row
-locked, in the caller's transaction; every change writes a ``hazard_events`` row and
-``pg_notify('firegrid_hazards', id)`` in that same transaction, so the live feed sees exactly
-what committed. The unique constraint on (subject, rule, episode) and the partial unique index
-on live episodes make a second live episode impossible whatever the code above does.
+locked, in the caller's transaction; every change writes a ``hazard_events`` row (the hazard's
+history) and appends ``hazard.opened|updated|cleared`` to the event log in that same
+transaction, so the live feed (and later dispatch) sees exactly what committed. The unique
+constraint on (subject, rule, episode) and the partial unique index on live episodes make a
+second live episode impossible whatever the code above does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from psycopg.types.json import Jsonb
 
 from devices.timefmt import dt_to_ms, ms_to_dt
 from grids.locator import GridLocator
+from hazards.events import record_hazard_events
 from hazards.lifecycle import HazardOp, HazardRecord, decide
 from hazards.models import Severity
 from hazards.places import locate_subjects
@@ -77,18 +79,6 @@ FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::int[], 
     detail, flapping)
 WHERE h.id = u.id
 """
-_EVENTS: Final = """
-WITH e AS (
-    INSERT INTO hazard_events (hazard_id, type, data)
-    SELECT u.h, u.t, u.d FROM unnest(%s::bigint[], %s::text[], %s::jsonb[]) WITH ORDINALITY
-        AS u(h, t, d, o)
-    ORDER BY u.o
-    RETURNING 1
-)
-SELECT count(*), (SELECT count(pg_notify('firegrid_hazards', n::text))
-                  FROM unnest(%s::bigint[]) WITH ORDINALITY AS v(n, o))
-FROM e
-"""
 
 
 def _dt(ms: int | None) -> datetime | None:
@@ -100,7 +90,7 @@ class DbSink:
 
     The latest episode of every (subject, rule) the operations touch is read row-locked in one
     query; ``decide`` runs op by op in memory exactly as it would row by row; then one UPDATE,
-    one INSERT and one INSERT of events (with their NOTIFYs, in operation order) write the
+    one INSERT and the events (history and log, in operation order) write the
     outcome. ``now()`` is the transaction's time, so the rows are the ones op-by-op writes give.
     """
 
@@ -134,10 +124,11 @@ class DbSink:
         ids = {ep: rec.id for ep, rec in final.items() if rec.id is not None}
         self._update([r for r in final.values() if r.id is not None])
         ids.update(self._insert([r for r in final.values() if r.id is None]))
-        hazard_ids = [ids[ep] for ep, _, _ in events]
-        self.conn.execute(
-            _EVENTS,
-            (hazard_ids, [t for _, t, _ in events], [Jsonb(d) for _, _, d in events], hazard_ids),
+        record_hazard_events(
+            self.conn,
+            hazard_ids=[ids[ep] for ep, _, _ in events],
+            types=[t for _, t, _ in events],
+            changes=[d for _, _, d in events],
         )
 
     def _update(self, recs: list[HazardRecord]) -> None:

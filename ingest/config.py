@@ -29,6 +29,11 @@ class RetentionSettings(BaseModel):
     hazard_history: timedelta = Field(
         default=timedelta(days=365), description="events of hazards cleared this long ago"
     )
+    event_log: timedelta = Field(
+        default=timedelta(days=7),
+        description="event-log entries every consumer has passed: how far back a live-feed"
+        " client may resume (Last-Event-ID)",
+    )
     chunk_rows: int = Field(
         default=10_000, ge=1, description="rows deleted per transaction: locks held briefly"
     )

@@ -14,6 +14,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from infra.database import Conn
+from infra.eventlog import append
 from ingest.models import PreparedBatch, Rejection
 from ingest.series_store import EVENTS, FIXES, NO_SEQ, READINGS, store_series
 from ingest.terminals.store import TerminalRows, store_photo_rows, store_reports
@@ -81,7 +82,8 @@ def write_batch(
                 terminal.photos,
             ),
         )
-        conn.execute("SELECT pg_notify('firegrid_batches', %s)", (str(batch_id),))
+        # The rules consume this event (cursor "rules"): it commits exactly with the batch.
+        append(conn, kind="batch.committed", subject=str(batch_id), payload={"batch_id": batch_id})
     return WriteResult(
         batch_id,
         readings,

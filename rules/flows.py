@@ -1,13 +1,14 @@
 """The rules role: process committed batches exactly once, run ticks, reload the rules file.
 
 ``RulesService`` is usable in-process (tests call ``process_pending()`` and ``tick(now)``) and
-as the role's thread (``start``/``stop``): it LISTENs on ``firegrid_batches`` and polls every
-``poll_s`` as a fallback, since a NOTIFY sent while it was down is never delivered.
+as the role's thread (``start``/``stop``): the process's event-log listener wakes it
+(``infra.listener``) and it polls every ``poll_s`` as a fallback.
 
-Exactly once: each batch is evaluated in ONE transaction that takes the rules lock, re-checks
-the batch's ``rules_done`` flag under a row lock, writes hazards, hazard events, rule state and
-patrol segments, and sets the flag. A crash before the commit leaves the batch pending with
-nothing of it written; after the commit it is never picked again.
+Exactly once: the rules consume ``batch.committed`` events through their cursor in the event
+log (``RULES_CONSUMER``). Each batch is evaluated in ONE transaction that takes the rules lock,
+claims the next event under the cursor's row lock, writes hazards, hazard events, rule state and
+patrol segments, and advances the cursor. A crash before the commit leaves the cursor before the
+batch with nothing of it written; after the commit it is never claimed again.
 
 ``replay`` (in ``rules.replay``, re-exported here) runs the same engine and ticks over stored
 history with fresh in-memory state and an in-memory sink: it writes nothing.
@@ -30,20 +31,19 @@ from hazards.lifecycle import HazardSink
 from hazards.places import place_with_current_grids
 from hazards.sink import DbSink
 from infra.database import Conn
+from infra.listener import Wakeup, shared
 from infra.roles import RoleHealth, RoleState
 from patrols.service import rebuild_segments
 from rules.config import RulesSettings
 from rules.engine.core import Engine
 from rules.engine.service import (
+    RULES_CONSUMER,
     DbHistory,
     batch_fix_ranges,
-    claim_batch,
     load_batch,
     load_contexts,
     locate_batch_reports,
     lock_rules,
-    mark_done,
-    pending_batches,
 )
 from rules.engine.state import DbStateStore, StateCache
 from rules.engine.types import BatchStats, EngineConfig
@@ -59,6 +59,10 @@ log = logging.getLogger(__name__)
 SinkFactory = Callable[[Conn, GridLocator], HazardSink]
 # When the oldest item the role has not processed was committed (None: nothing pending).
 PendingSince = Callable[[Conn], datetime | None]
+
+# Called in a batch's transaction after its effects, before the cursor moves and it commits:
+# where a test stops (or kills) the role to prove the two commit together.
+BeforeCommit = Callable[[Conn, int], None]
 
 BATCHES = Counter("firegrid_rules_batches", "Ingest batches the rules evaluated")
 TRANSITIONS = Counter("firegrid_rules_transitions", "Hazard transitions the rules raised")
@@ -127,11 +131,14 @@ class RulesService:
         clock: Callable[[], datetime] = _utcnow,
         sink_factory: SinkFactory = _db_sink,
         oldest_pending: PendingSince | None = oldest_pending_batch,
+        before_commit: BeforeCommit | None = None,
     ) -> None:
         self.db_url = db_url
         self.settings = settings or RulesSettings()
         self.clock = clock
         self.sink_factory = sink_factory
+        self.before_commit = before_commit
+        self.blocked = False  # the log has a gap that may still fill: look again soon
         self.rules_file = RulesFile(self.settings.path)
         self.engine = Engine(self.rules_file.current, engine_config(self.settings))
         self.locator = GridLocator(connect=lambda: psycopg.connect(db_url, autocommit=True))
@@ -176,49 +183,60 @@ class RulesService:
         """Process every committed batch not yet processed (at most ``limit``); return how many."""
         done = 0
         while limit is None or done < limit:
-            want = self.settings.max_batches_per_round
-            ids = pending_batches(self.conn, limit=want if limit is None else min(want, limit))
-            if not ids:
-                break
-            done += sum(self.process_batch(b) for b in ids)
-            if len(ids) < want:
+            evaluated, moved = self.process_next()
+            done += evaluated
+            if not moved:
                 break
         return done
 
-    def process_batch(self, batch_id: int) -> bool:
-        """Evaluate one batch in one transaction; False when it was already processed."""
+    def process_next(self) -> tuple[bool, bool]:
+        """Evaluate the next committed batch in one transaction with the cursor's move.
+
+        Returns (a batch was evaluated, the cursor moved): events of other kinds before the
+        batch are passed in the same transaction, and with no batch left the cursor still
+        moves past them.
+        """
         conn = self.conn
         store = DbStateStore(conn, self.cache)
+        stats: BatchStats | None = None
         try:
             with conn.transaction():
                 lock_rules(conn)
-                if not claim_batch(conn, batch_id=batch_id):
-                    return False
-                place_with_current_grids(conn, locator=self.locator)
-                store.begin()
-                data = load_batch(conn, batch_id=batch_id)
-                reports = locate_batch_reports(conn, batch_id=batch_id, locator=self.locator)
-                stats = self.engine.run_batch(
-                    data,
-                    contexts=load_contexts(
-                        conn, device_ids=data.device_ids(), known=self.engine.context
-                    ),
-                    store=store,
-                    history=DbHistory(conn, batch_id=batch_id),
-                    sink=self.sink_factory(conn, self.locator),
-                    reports=reports,
-                )
-                for terminal, since, until in batch_fix_ranges(conn, batch_id=batch_id):
-                    rebuild_segments(
-                        conn, terminal_id=terminal, since=since, until=until, locator=self.locator
-                    )
-                mark_done(conn, batch_id=batch_id)
+                claim = RULES_CONSUMER.claim(conn, limit=1)
+                self.blocked = claim.blocked
+                if claim.events:
+                    batch_id = int(claim.events[0].payload["batch_id"])
+                    place_with_current_grids(conn, locator=self.locator)
+                    store.begin()
+                    stats = self._evaluate(conn, store, batch_id)
+                    if self.before_commit is not None:
+                        self.before_commit(conn, batch_id)
+                if claim.moved:
+                    RULES_CONSUMER.advance(conn, claim.upto)
         except BaseException:
             self.cache.clear()  # the cache may hold nothing the database does not
             raise
-        store.committed()
-        self.stats.add(stats)
-        return True
+        if stats is not None:
+            store.committed()
+            self.stats.add(stats)
+        return stats is not None, claim.moved
+
+    def _evaluate(self, conn: Conn, store: DbStateStore, batch_id: int) -> BatchStats:
+        data = load_batch(conn, batch_id=batch_id)
+        reports = locate_batch_reports(conn, batch_id=batch_id, locator=self.locator)
+        stats = self.engine.run_batch(
+            data,
+            contexts=load_contexts(conn, device_ids=data.device_ids(), known=self.engine.context),
+            store=store,
+            history=DbHistory(conn, batch_id=batch_id),
+            sink=self.sink_factory(conn, self.locator),
+            reports=reports,
+        )
+        for terminal, since, until in batch_fix_ranges(conn, batch_id=batch_id):
+            rebuild_segments(
+                conn, terminal_id=terminal, since=since, until=until, locator=self.locator
+            )
+        return stats
 
     def tick(self, now: datetime, *, which: Sequence[str] = tuple(TICKS)) -> int:
         """Run the clock-driven rules at ``now``; return the transitions they raised."""
@@ -304,13 +322,11 @@ class RulesService:
             "dates": self.settings.daily_every_s,
             "patrols": self.settings.daily_every_s,
         }
-        listen: Conn | None = None
+        # The process's one LISTEN connection on the event log wakes this thread.
+        wake: Wakeup = shared(self.db_url).wakeup()
         try:
             while not self._stop.is_set():
                 try:
-                    if listen is None or listen.closed:
-                        listen = psycopg.connect(self.db_url, autocommit=True)
-                        listen.execute("LISTEN firegrid_batches")
                     self._measure_lag()
                     self._set_state("running")
                     self.reload_rules()
@@ -322,9 +338,8 @@ class RulesService:
                         self.tick(self.clock(), which=ready)
                         for n in ready:
                             due[n] = now + every[n]
-                    # Wakes at the first NOTIFY or after poll_s, whichever comes first.
-                    for _ in listen.notifies(timeout=self.settings.poll_s, stop_after=1):
-                        break
+                    # Wakes at the first notification or after poll_s; soon while a gap may fill.
+                    wake.wait(0.02 if self.blocked else self.settings.poll_s)
                 except psycopg.Error as exc:
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
                     if self.health().state == "degraded":  # one traceback per outage, not per try
@@ -332,10 +347,7 @@ class RulesService:
                     else:
                         log.exception("rules role: database error; retrying")
                     self._set_state("degraded", f"database: {first}")
-                    if listen is not None:
-                        listen.close()
                     self.close()
                     self._stop.wait(self.settings.poll_s)
         finally:
-            if listen is not None:
-                listen.close()
+            wake.close()

@@ -1,19 +1,14 @@
-"""How far behind the rules role is: the commit time of the oldest batch it has not processed.
-
-The role's ``oldest_pending`` hook defaults to this; the event log (issue 7) replaces it with
-the lag of consumer "rules".
-"""
+"""How far behind the rules role is: when the oldest batch it has not evaluated was committed."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from infra.database import Conn
+from infra.eventlog import oldest_pending
+from rules.engine.service import RULES_CONSUMER
 
 
 def oldest_pending_batch(conn: Conn) -> datetime | None:
-    """Return when the oldest batch the rules have not processed was committed; None: none."""
-    row = conn.execute(
-        "SELECT committed_at FROM ingest_batches WHERE NOT rules_done ORDER BY batch_id LIMIT 1"
-    ).fetchone()
-    return None if row is None else row[0]
+    """Return when the oldest batch the rules have not evaluated was committed; None: none."""
+    return oldest_pending(conn, consumer=RULES_CONSUMER.name, kinds=RULES_CONSUMER.kinds)

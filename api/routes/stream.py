@@ -1,10 +1,10 @@
 """The live feed over Server-Sent Events (CONTRACT §4): ``GET /api/v1/stream``.
 
-Each hazard change arrives as ``id: <hazard_events.id>``, ``event: hazard.opened|updated|cleared``
+Each hazard change arrives as ``id: <event_log.id>``, ``event: hazard.opened|updated|cleared``
 and ``data:`` the hazard as ``GET /api/v1/hazards`` shows it plus the event's type, time and
 change. ``Last-Event-ID`` (header, or ``?last_event_id=`` for tests and for browsers whose
-EventSource reconnects by URL) replays every later event from the table, then goes on live;
-without it the stream starts now, or at ``?since=``.
+EventSource reconnects by URL) replays every later event from the event log, then goes on live;
+without it the stream starts now, or at ``?since=``. The feed itself is the ``feed`` package.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from pydantic_core import to_json
 
 from api.deps import Caller
 from api.errors import ApiError
-from api.live import LiveEvent, LiveFeed, SubscriberTooSlowError, follow
 from api.routes.hazards import _item, _visible  # the one row → JSON mapping of hazards
 from api.tokens import Principal
 from devices.geo import Crs
+from feed.flows import follow
+from feed.models import LiveEvent, LiveFeed, SubscriberTooSlowError
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
 

@@ -13,6 +13,7 @@ from firegrid.migrations import (
     m0005_reports_located,
     m0006_report_ids,
     m0007_rejected_replay,
+    m0008_event_log,
     m0009_placement_retention,
 )
 from infra.database import Conn
@@ -38,7 +39,7 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "hazard reports located; a hazard per report", m0005_reports_located.apply),
     Migration(6, "report IDs: a UUID or a vendor's report number", m0006_report_ids.apply),
     Migration(7, "rejected messages: replay mark", m0007_rejected_replay.apply),
-    # 8 is engineer A's event log (m0008); the lead merges it in before this one.
+    Migration(8, "event log and consumer cursors; rules_done retired", m0008_event_log.apply),
     Migration(
         9,
         "hazard placement, oversize payload size and hash, retention indexes",

@@ -18,6 +18,7 @@ import numpy as np
 from devices.timefmt import ms_to_dt
 from grids.locator import GridLocator
 from infra.database import Conn
+from infra.eventlog import Consumer
 from rules.engine.types import BatchData, Event, EventRows, Reading, ReadingColumns
 from rules.kinds.report import LocatedReport
 from rules.models import DeviceContext, SeriesArrays
@@ -26,6 +27,8 @@ MS: Final = "floor(extract(epoch FROM {col}) * 1000)::bigint"
 # Any constant works; every rules process on one database takes it per transaction, so two
 # rules roles never evaluate the same key at once (state is read, evaluated and written back).
 RULES_LOCK: Final = 0x52554C45  # "RULE"
+BATCH_COMMITTED: Final = "batch.committed"  # appended by ingest.service.write_batch
+
 # Rows per round trip of the replay's server-side cursors: large enough that the round trips
 # cost little next to the engine's work, small enough to be nothing next to the engine's state.
 FETCH_ROWS: Final = 5_000
@@ -38,26 +41,21 @@ def lock_rules(conn: Conn) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (RULES_LOCK,))
 
 
-def pending_batches(conn: Conn, *, limit: int) -> list[int]:
-    """Return committed batches the rules have not processed, oldest first."""
-    rows = conn.execute(
-        "SELECT batch_id FROM ingest_batches WHERE NOT rules_done ORDER BY batch_id LIMIT %s",
-        (limit,),
-    ).fetchall()
-    return [int(r[0]) for r in rows]
+# The rules' cursor in the event log: they consume each committed batch exactly once.
+RULES_CONSUMER: Final = Consumer("rules", kinds={BATCH_COMMITTED})
 
 
-def claim_batch(conn: Conn, *, batch_id: int) -> bool:
-    """Lock a batch's row in this transaction; False when it was processed meanwhile."""
-    row = conn.execute(
-        "SELECT rules_done FROM ingest_batches WHERE batch_id = %s FOR UPDATE", (batch_id,)
-    ).fetchone()
-    return row is not None and not row[0]
+def processed(alias: str) -> str:
+    """Return SQL true when the batch of row ``alias`` has been evaluated by the rules.
 
-
-def mark_done(conn: Conn, *, batch_id: int) -> None:
-    """Mark a batch processed, in the transaction that applied its hazards."""
-    conn.execute("UPDATE ingest_batches SET rules_done = true WHERE batch_id = %s", (batch_id,))
+    Its ``batch.committed`` event is at or below the rules' cursor, or pruned (every consumer
+    had passed it). What replaced the ``rules_done`` flag, for the rules' history and retention.
+    """
+    return (
+        f"NOT EXISTS (SELECT 1 FROM event_log l WHERE l.kind = '{BATCH_COMMITTED}'"
+        f" AND l.subject = {alias}.batch_id::text AND l.id > coalesce((SELECT c.position"
+        f" FROM event_cursors c WHERE c.consumer = '{RULES_CONSUMER.name}'), 0))"
+    )
 
 
 def load_batch(conn: Conn, *, batch_id: int) -> BatchData:
@@ -282,6 +280,8 @@ def stream_range_reports(
 class DbHistory:
     """Stored samples for replays: batches already processed plus the current one.
 
+    Processed: see ``processed``; the cursor is the one the batch's transaction holds locked.
+
     For ``firegrid rules replay`` (``replay=True``) the batches up to the current one within
     [start, end) count instead, since replay processes them in batch order with fresh state.
     """
@@ -307,11 +307,8 @@ class DbHistory:
 
     def _scope(self, alias: str) -> tuple[str, list[Any]]:
         if not self.replay:
-            return (
-                f"EXISTS (SELECT 1 FROM ingest_batches b WHERE b.batch_id = {alias}.batch_id "
-                f"AND (b.rules_done OR b.batch_id = %s))",
-                [self.batch_id],
-            )
+            # Batches with an event past the cursor are committed but not evaluated yet.
+            return f"({alias}.batch_id = %s OR {processed(alias)})", [self.batch_id]
         sql = f"{alias}.batch_id <= %s"
         args: list[Any] = [self.batch_id]
         if self.start is not None and self.end is not None:

@@ -13,8 +13,10 @@ import pytest
 
 from firegrid.maintenance import StorageMaintenance, prune_records, run_retention
 from infra.clock import FixedClock
+from infra.eventlog import append
 from ingest.config import RetentionSettings
 from ingest.partitions import ensure_partitions, existing_partitions, partition_name
+from rules.engine.service import BATCH_COMMITTED
 
 
 def test_partitions_past_retention_are_dropped(db_url: str) -> None:
@@ -76,12 +78,15 @@ def _counts(conn: psycopg.Connection[Any], tag: str) -> tuple[int, int, int]:
 
 def _batch(conn: psycopg.Connection[Any], at: datetime, *, processed: bool) -> int:
     row = conn.execute(
-        "INSERT INTO ingest_batches (committed_at, messages, readings, events, rejected, "
-        "rules_done) VALUES (%s, 0, 0, 0, 0, %s) RETURNING batch_id",
-        (at, processed),
+        "INSERT INTO ingest_batches (committed_at, messages, readings, events, rejected)"
+        " VALUES (%s, 0, 0, 0, 0) RETURNING batch_id",
+        (at,),
     ).fetchone()
     assert row is not None
-    return int(row[0])
+    batch_id = int(row[0])
+    if not processed:  # its batch.committed event lies past the rules' cursor
+        append(conn, kind=BATCH_COMMITTED, subject=str(batch_id), payload={"batch_id": batch_id})
+    return batch_id
 
 
 def test_records_past_their_retention_are_deleted_in_chunks(db_url: str) -> None:

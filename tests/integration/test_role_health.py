@@ -14,7 +14,9 @@ from fastapi import FastAPI
 from firegrid.api_role import ApiRole
 from firegrid.maintenance import StorageMaintenance
 from infra.clock import FixedClock
+from infra.eventlog import append
 from rules.config import RulesSettings
+from rules.engine.service import BATCH_COMMITTED
 from rules.flows import RulesService
 from rules.health import oldest_pending_batch
 from tests.fix_ingest import IngestHarness, wait_until
@@ -52,16 +54,18 @@ def test_rules_lag_comes_from_its_hook(db_url: str) -> None:
 def test_oldest_pending_batch_is_the_oldest_not_yet_processed(
     conn: psycopg.Connection[Any],
 ) -> None:
-    conn.execute("UPDATE ingest_batches SET rules_done = true")  # rolled back after the test
+    # All rolled back after the test: the rules' cursor at the head of the log, then two batches.
+    conn.execute(
+        "INSERT INTO event_cursors (consumer, position)"
+        " VALUES ('rules', (SELECT coalesce(max(id), 0) FROM event_log))"
+        " ON CONFLICT (consumer) DO UPDATE SET position = excluded.position"
+    )
     assert oldest_pending_batch(conn) is None
-    committed = datetime(2026, 1, 1, tzinfo=UTC)
-    for offset in (0, 60):
-        conn.execute(
-            "INSERT INTO ingest_batches (committed_at, messages, readings, events, rejected)"
-            " VALUES (%s, 1, 0, 0, 0)",
-            (committed + timedelta(seconds=offset),),
-        )
-    assert oldest_pending_batch(conn) == committed
+    for batch_id in (1, 2):
+        append(conn, kind=BATCH_COMMITTED, subject=str(batch_id), payload={"batch_id": batch_id})
+    row = conn.execute("SELECT now()").fetchone()  # the transaction's time: when both were logged
+    assert row is not None
+    assert oldest_pending_batch(conn) == row[0]
 
 
 def test_maintenance_is_degraded_while_the_database_is_away() -> None:

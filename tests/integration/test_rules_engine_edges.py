@@ -111,8 +111,13 @@ def test_rule_failing_partway_through_a_batch_applies_nothing(
         "smoke_confirmed_fire",
     )
     assert fire == [("open", _at(30))]
-    pending = "SELECT count(*) FROM ingest_batches b JOIN device_events e USING (batch_id) "
-    assert ingest.scalar(pending + "WHERE e.device_id = ANY(%s) AND NOT b.rules_done", [a]) == 0
+    # The batch is consumed: its event is at or below the rules' cursor.
+    pending = (
+        "SELECT count(*) FROM device_events e JOIN event_log l ON l.kind = 'batch.committed'"
+        " AND l.subject = e.batch_id::text"
+        " WHERE l.id > (SELECT position FROM event_cursors WHERE consumer = 'rules')"
+    )
+    assert ingest.scalar(pending + " AND e.device_id = ANY(%s)", [a]) == 0
 
 
 def _one_batch(h: IngestHarness, devices: list[str]) -> None:

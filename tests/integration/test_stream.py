@@ -1,8 +1,8 @@
 """``GET /api/v1/stream`` against a real uvicorn server and PostgreSQL: live delivery in order,
 resuming with Last-Event-ID, areas, auth, out-of-order commits, and commit-to-screen latency.
 
-Hazards are made by the rules engine's own sink (``DbSink``), which writes ``hazard_events`` and
-NOTIFYs in the caller's transaction. Each test uses its own street code and an operator token
+Hazards are made by the rules engine's own sink (``DbSink``), which appends their events to the
+event log in the caller's transaction. Each test uses its own street code and an operator token
 restricted to it, so events of other tests never reach its stream.
 """
 
@@ -343,6 +343,28 @@ def test_out_of_order_commits_arrive_in_id_order(base_url: str, db_url: str) -> 
             print(f"\n{outcome}: released {got[-1].arrived - t:.3f} s after A ended")
 
 
+def test_an_unrelated_long_transaction_does_not_hold_the_feed(base_url: str, db_url: str) -> None:
+    """An open transaction that writes no event (an idle psql session, a long import) is in
+    every snapshot's in-progress list; a gap left by a rolled-back writer must not wait for it."""
+    street = _area()
+    grid = street + "007001"
+    with (
+        _stream(f"{base_url}/api/v1/stream", _token(db_url, areas=[street])) as s,
+        psycopg.connect(db_url) as idle,
+    ):
+        idle.execute("CREATE TEMP TABLE scratch (n int)")
+        idle.execute("INSERT INTO scratch VALUES (1)")  # holds a transaction id, stays open
+        with psycopg.connect(db_url) as a:
+            DbSink(a).apply([_op(grid, "open", "gone")])  # the lower id, then rolled back
+            _apply(db_url, _op(grid, "open", "kept"))
+            a.rollback()
+        t = time.perf_counter()
+        got = s.events(1)
+        idle.rollback()
+    assert [f.data["rule"] for f in got if f.data is not None] == ["kept"]
+    assert got[0].arrived - t < 1.0
+
+
 def test_feed_reconnects_and_loses_nothing(base_url: str, db_url: str) -> None:
     street = _area()
     grid = street + "006001"
@@ -350,7 +372,8 @@ def test_feed_reconnects_and_loses_nothing(base_url: str, db_url: str) -> None:
         with psycopg.connect(db_url, autocommit=True) as admin:
             killed = admin.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE application_name = 'firegrid-live-feed' AND datname = current_database()"
+                " WHERE application_name IN ('firegrid-live-feed', 'firegrid-listener')"
+                " AND datname = current_database()"
             ).fetchone()
         assert killed is not None
         assert killed[0] >= 1

@@ -1,5 +1,6 @@
-"""The live feed's pure parts: fan-out, bounded queues, replay-then-live without loss or double,
-and the sequencer that releases out-of-order commits in id order."""
+"""The live feed's pure parts: fan-out, bounded queues, replay-then-live without loss or double.
+
+The id-order release it relies on is tested in ``test_event_order``."""
 
 from __future__ import annotations
 
@@ -8,11 +9,9 @@ from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from api.live import InMemoryLiveFeed, LiveEvent, SubscriberTooSlowError, follow
-from api.live_sequencer import Sequencer
+from feed.flows import InMemoryLiveFeed, follow
+from feed.models import LiveEvent, SubscriberTooSlowError
 
 T0 = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
 
@@ -125,82 +124,3 @@ def test_slow_subscriber_is_dropped_and_others_unaffected() -> None:
         await fast.aclose()
 
     asyncio.run(run())
-
-
-def _seq_events(ids: list[int]) -> list[LiveEvent]:
-    return [_ev(i) for i in sorted(ids)]
-
-
-def test_sequencer_holds_back_past_a_gap_until_it_fills() -> None:
-    seq = Sequencer(10)
-    # 12 committed before 11: hold it back.
-    assert seq.release(_seq_events([12]), snapshot="s1", now=0.0, settled=()) == []
-    assert seq.cursor == 10
-    assert set(seq.pending) == {11}
-    # Still in flight on the next look: keep holding.
-    assert seq.release(_seq_events([12]), snapshot="s2", now=0.1, settled=()) == []
-    # 11 commits: both go, in order.
-    out = seq.release(_seq_events([11, 12]), snapshot="s3", now=0.2, settled=())
-    assert [e.id for e in out] == [11, 12]
-    assert seq.cursor == 12
-    assert not seq.pending
-    assert not seq.holes
-
-
-def test_sequencer_skips_a_settled_gap_and_delivers_it_late_if_it_appears() -> None:
-    seq = Sequencer(10)
-    assert seq.release(_seq_events([13]), snapshot="s1", now=0.0, settled=()) == []
-    # Everything in flight at s1 ended and 11, 12 are still missing: rolled back.
-    out = seq.release(_seq_events([13]), snapshot="s2", now=0.05, settled={"s1"})
-    assert [e.id for e in out] == [13]
-    assert set(seq.holes) == {11, 12}
-    # A hole that shows up after all (a writer past max_wait) is late, not lost, and only once.
-    out = seq.release(_seq_events([12, 14]), snapshot="s3", now=0.1, settled=())
-    assert [e.id for e in out] == [12, 14]
-    assert set(seq.holes) == {11}
-    assert seq.release(_seq_events([12]), snapshot="s4", now=0.2, settled=()) == []
-
-
-def test_sequencer_gives_up_after_max_wait_and_forgets_old_holes() -> None:
-    seq = Sequencer(0, max_wait=5.0, hole_ttl=60.0)
-    assert seq.release(_seq_events([2]), snapshot="s", now=0.0, settled=()) == []
-    assert seq.release(_seq_events([2]), snapshot="s", now=4.9, settled=()) == []
-    assert [e.id for e in seq.release(_seq_events([2]), snapshot="s", now=5.0, settled=())] == [2]
-    assert set(seq.holes) == {1}
-    seq.release([], snapshot="s", now=65.0, settled=())
-    assert not seq.holes
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    order=st.permutations(list(range(1, 13))),
-    rolled_back=st.sets(st.integers(1, 12), max_size=4),
-)
-def test_sequencer_releases_every_committed_id_once_in_order(
-    order: list[int], rolled_back: set[int]
-) -> None:
-    """Commits arrive in any order; once all writers ended, every committed id was released
-    exactly once and, except none here (no max_wait expiry), in increasing order."""
-    seq = Sequencer(0, max_wait=1e9)
-    committed: list[int] = []
-    released: list[int] = []
-    now = 0.0
-    for i in order:
-        if i in rolled_back:
-            continue
-        committed.append(i)
-        now += 1.0
-        # Writers of ids not yet committed are still in flight: nothing is settled.
-        released += [
-            e.id
-            for e in seq.release(_seq_events(committed), snapshot=f"s{now}", now=now, settled=())
-        ]
-    # All writers have ended: every snapshot is settled (a pass may uncover the next gap).
-    for _ in range(len(order)):
-        snaps = {s for _, s in seq.pending.values()}
-        released += [
-            e.id
-            for e in seq.release(_seq_events(committed), snapshot="end", now=now, settled=snaps)
-        ]
-    assert released == sorted(committed)
-    assert not seq.pending

@@ -1,0 +1,70 @@
+"""What the live feed hands out: its events, the feed protocol, and the too-slow error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+if TYPE_CHECKING:
+    from feed.flows import Subscription
+
+__all__ = ["FEED_KINDS", "PAGE", "QUEUE_SIZE", "LiveEvent", "LiveFeed", "SubscriberTooSlowError"]
+
+QUEUE_SIZE: Final = 1000  # events buffered per subscriber before it counts as too slow
+PAGE: Final = 1000  # events per replay or catch-up query
+# Kinds of the log the feed shows; the rest (batches, grid imports) only advance its cursor.
+FEED_KINDS: Final = ("hazard.", "case.")
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    """One event of the feed: its log id and kind, when it was written, and the hazard row."""
+
+    id: int
+    type: str
+    at: datetime
+    data: dict[str, Any]  # the change
+    row: dict[str, Any]  # the hazards row after the change (``hazards.service.FIELDS``)
+
+
+class SubscriberTooSlowError(Exception):
+    """The subscriber's queue overflowed; it was dropped and must resume by Last-Event-ID."""
+
+
+class LiveFeed(Protocol):
+    """Committed events, in id order, for any number of subscribers."""
+
+    @property
+    def cursor(self) -> int:
+        """Return the highest id released so far (every lower id is released or a hole)."""
+        ...
+
+    async def start(self) -> None:
+        """Start following the log."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop following; subscribers see no more events."""
+        ...
+
+    async def wait_ready(self) -> None:
+        """Wait until the cursor is known (callers bound the wait)."""
+        ...
+
+    def subscribe(
+        self, *, accept: Callable[[LiveEvent], bool], maxsize: int = QUEUE_SIZE
+    ) -> Subscription:
+        """Register a subscriber; it receives every event released from now on."""
+        ...
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Forget a subscriber."""
+        ...
+
+    async def replay(
+        self, *, after: int, upto: int, since: datetime | None, limit: int
+    ) -> list[LiveEvent]:
+        """Return stored events with ``after < id <= upto`` (and ``at >= since``), by id."""
+        ...
