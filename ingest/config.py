@@ -101,10 +101,17 @@ class IngestSettings(BaseModel):
     topic_prefix: str = "fg/v1"
     client_id: str = Field(
         default="firegrid-ingest",
-        description="MQTT client ID; with shared_group set, each process adds -<host>-<pid>",
+        description="MQTT client ID; with shared_group set, each process adds -<worker>, or"
+        " -<host>-<pid> when no worker name is given",
     )
     shared_group: str | None = Field(
         default=None, description="subscribe as $share/<group>/... so workers split the load"
+    )
+    worker: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]{1,32}$",
+        description="this worker's stable name in its shared group (1, 2, ...): a restarted"
+        " worker resumes its session and the share of messages the broker kept for it",
     )
     session_expiry: timedelta = timedelta(days=7)
     # Unacknowledged QoS 1 messages the broker may have in flight to us (MQTT 5 Receive

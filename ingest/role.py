@@ -56,12 +56,21 @@ class IngestService:
     ) -> None:
         self._settings = settings
         self._clock = clock
+        if settings.shared_group and not settings.worker:
+            log.warning(
+                "ingest shares $share/%s without a worker name: a restart of this process"
+                " leaves its share of messages in its old session until it expires; set"
+                " FIREGRID_INGEST__WORKER to a stable name (1, 2, ...) per worker",
+                settings.shared_group,
+            )
         self.buffer = MessageBuffer(
             max_messages=settings.buffer_max_messages, max_bytes=settings.buffer_max_bytes
         )
         self.subscriber = Subscriber(
             url=mqtt_url,
-            client_id=session_client_id(settings.client_id, shared_group=settings.shared_group),
+            client_id=session_client_id(
+                settings.client_id, shared_group=settings.shared_group, worker=settings.worker
+            ),
             filters=subscriptions(prefix=settings.topic_prefix, shared_group=settings.shared_group),
             receive_maximum=settings.receive_maximum,
             session_expiry_s=int(settings.session_expiry.total_seconds()),

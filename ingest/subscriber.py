@@ -28,21 +28,29 @@ _PUBACK = 0x40  # MQTT control packet type 4, flags 0
 
 
 def session_client_id(
-    base: str, *, shared_group: str | None, host: str | None = None, pid: int | None = None
+    base: str,
+    *,
+    shared_group: str | None,
+    worker: str | None = None,
+    host: str | None = None,
+    pid: int | None = None,
 ) -> str:
-    """Return this process's MQTT client ID: ``base``, plus host and pid in a shared group.
+    """Return this process's MQTT client ID: ``base``, plus the worker's name in a shared group.
 
     A broker allows one connection per client ID and drops the older one, so processes sharing
     a subscription under one ID would take turns kicking each other off. Alone, the stable base
     ID is what lets a restarted process resume its persistent session and what it missed.
 
-    Caveat: a pid-unique session is never resumed once its process ends, and Mosquitto 2.0 keeps
-    routing the group's share of messages to an offline member's session until it expires
-    (measured: 50 of 100 with one of two members gone). Until the session expiry is settled for
-    shared groups, a crashed shared worker's share waits in its session for ``session_expiry``.
+    In a shared group the broker keeps routing an offline member's share of messages to its
+    session (Mosquitto 2.0, measured: 50 of 100 with one of two members gone), so only a member
+    that comes back under the same ID gets them: a stable ``worker`` name gives that. Without
+    one, ``-<host>-<pid>`` keeps members apart, and a restarted member's share waits in its old
+    session until ``session_expiry`` (``ingest.role`` warns at start).
     """
     if not shared_group:
         return base
+    if worker:
+        return f"{base}-{worker}"
     return f"{base}-{host or socket.gethostname()}-{pid or os.getpid()}"
 
 

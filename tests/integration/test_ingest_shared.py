@@ -34,7 +34,10 @@ _CHILD = textwrap.dedent(
     from ingest.role import IngestService
 
     mqtt_url, db_url, prefix, base, group, hold = sys.argv[1:7]
-    settings = IngestSettings(topic_prefix=prefix, client_id=base, shared_group=group)
+    worker = sys.argv[7] if len(sys.argv) > 7 else None
+    settings = IngestSettings(
+        topic_prefix=prefix, client_id=base, shared_group=group, worker=worker
+    )
     svc = IngestService(mqtt_url=mqtt_url, db_url=db_url, settings=settings,
                         storage=StorageSettings())
     svc.start()
@@ -55,6 +58,68 @@ def test_client_id_is_the_base_without_a_shared_group() -> None:
         session_client_id("firegrid-ingest", shared_group="workers")
         == f"firegrid-ingest-{socket.gethostname()}-{os.getpid()}"
     )
+    assert (
+        session_client_id("firegrid-ingest", shared_group="workers", worker="2")
+        == "firegrid-ingest-2"
+    )
+
+
+def _telemetry(prefix: str, device: str, n: int) -> tuple[str, bytes]:
+    sample = {"ts": (T0 + timedelta(seconds=n)).isoformat(), "seq": n, "values": {"temp_c": 20}}
+    return f"{prefix}/d/{device}/telemetry", json.dumps(sample).encode()
+
+
+def test_a_named_worker_restarted_gets_the_share_kept_for_it(db_url: str, broker_url: str) -> None:
+    """Worker 2 (a process) stops; the broker keeps its share of the group's messages in its
+    session; worker 2 started again (another process, another pid) resumes that session and
+    stores them, instead of leaving them there until the session expires.
+    """
+    tag = uuid.uuid4().hex[:8]
+    prefix = f"fgtest{tag}/v1"
+    base, group = f"fg-ingest-{tag}", f"g{tag}"
+
+    def worker_two(hold_s: float) -> subprocess.Popen[str]:
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _CHILD,
+                broker_url,
+                db_url,
+                prefix,
+                base,
+                group,
+                str(hold_s),
+                "2",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "connected"
+        return child
+
+    settings = IngestSettings(topic_prefix=prefix, client_id=base, shared_group=group, worker="1")
+    one = IngestService(
+        mqtt_url=broker_url, db_url=db_url, settings=settings, storage=StorageSettings()
+    )
+    one.start()
+    try:
+        assert one.subscriber.connected.wait(10)
+        h = IngestHarness(prefix, db_url, broker_url, one, Publisher(broker_url), tag)
+        device = h.device("T")
+        h.register(device)
+        worker_two(0).communicate(timeout=30)  # joined the group, then stopped: a restart
+        with h.publisher:
+            h.publisher.publish_all([_telemetry(prefix, device, n) for n in range(100)])
+        again = worker_two(HOLD_S)
+        wait_until(
+            lambda: h.scalar("SELECT count(*) FROM readings WHERE device_id = %s", device) == 100,
+            what="all 100 readings, the share kept for worker 2 included",
+        )
+        again.communicate(timeout=30)
+    finally:
+        one.stop()
 
 
 def test_two_processes_in_one_shared_group_do_not_kick_each_other(
