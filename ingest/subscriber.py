@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
-import ssl
 import struct
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from infra.mqtt import client_for_url, unique_client_id
 from ingest.models import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -32,8 +28,6 @@ def session_client_id(
     *,
     shared_group: str | None,
     worker: str | None = None,
-    host: str | None = None,
-    pid: int | None = None,
 ) -> str:
     """Return this process's MQTT client ID: ``base``, plus the worker's name in a shared group.
 
@@ -51,23 +45,7 @@ def session_client_id(
         return base
     if worker:
         return f"{base}-{worker}"
-    return f"{base}-{host or socket.gethostname()}-{pid or os.getpid()}"
-
-
-def client_for_url(url: str, *, client_id: str) -> tuple[mqtt.Client, str, int]:
-    """Build an MQTT 5 paho client for an ``mqtt://`` or ``mqtts://`` URL; return host, port."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"mqtt", "mqtts"}:
-        raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, got {parts.scheme}://")
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    if parts.username:
-        client.username_pw_set(
-            unquote(parts.username), unquote(parts.password) if parts.password else None
-        )
-    if parts.scheme == "mqtts":
-        client.tls_set_context(ssl.create_default_context())
-    port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-    return client, parts.hostname or "127.0.0.1", port
+    return unique_client_id(base)
 
 
 class Subscriber:
