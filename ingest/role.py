@@ -75,6 +75,7 @@ class IngestService:
             receive_maximum=settings.receive_maximum,
             session_expiry_s=int(settings.session_expiry.total_seconds()),
             sink=self.buffer.put,
+            clock=clock,
         )
         self.writer = BatchWriter(
             db_url=db_url,

@@ -7,7 +7,6 @@ import logging
 import struct
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -15,6 +14,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from infra.clock import SYSTEM_CLOCK, Clock
 from infra.mqtt import client_for_url, unique_client_id
 from ingest.models import InboundMessage
 
@@ -64,8 +64,10 @@ class Subscriber:
         receive_maximum: int,
         session_expiry_s: int,
         sink: Callable[[InboundMessage], object],
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.client_id = client_id
+        self._clock = clock
         self._client, self._host, self._port = client_for_url(url, client_id=client_id)
         self._client.manual_ack_set(True)
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
@@ -170,6 +172,6 @@ class Subscriber:
         # paho types payload bytes | bytearray but decodes it as bytes; bytes() of bytes is free.
         self._sink(
             InboundMessage(
-                msg.topic, bytes(msg.payload), msg.mid, msg.qos, self.generation, datetime.now(UTC)
+                msg.topic, bytes(msg.payload), msg.mid, msg.qos, self.generation, self._clock.now()
             )
         )

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import psycopg
 from prometheus_client import Counter
@@ -30,6 +30,7 @@ from grids.locator import GridLocator
 from hazards.lifecycle import HazardSink
 from hazards.places import place_with_current_grids
 from hazards.sink import DbSink
+from infra.clock import SYSTEM_CLOCK, Clock
 from infra.database import Conn
 from infra.listener import Wakeup, shared
 from infra.roles import RoleHealth, RoleState
@@ -89,10 +90,6 @@ def _db_sink(conn: Conn, locator: GridLocator) -> HazardSink:
     return DbSink(conn, locator=locator)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class ServiceStats:
     """Totals since start (also exported as Prometheus counters)."""
@@ -128,7 +125,7 @@ class RulesService:
         *,
         db_url: str,
         settings: RulesSettings | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = SYSTEM_CLOCK,
         sink_factory: SinkFactory = _db_sink,
         oldest_pending: PendingSince | None = oldest_pending_batch,
         before_commit: BeforeCommit | None = None,
@@ -292,7 +289,7 @@ class RulesService:
             state, detail = "failed", "its thread ended"
         lag = None
         if measured:
-            lag = 0.0 if since is None else max(0.0, (self.clock() - since).total_seconds())
+            lag = 0.0 if since is None else max(0.0, (self.clock.now() - since).total_seconds())
         return RoleHealth(state, lag, detail)
 
     def _set_state(self, state: RoleState, detail: str = "") -> None:
@@ -335,7 +332,7 @@ class RulesService:
                     now = time.monotonic()
                     ready = [n for n in TICKS if due.get(n, 0.0) <= now]
                     if ready:
-                        self.tick(self.clock(), which=ready)
+                        self.tick(self.clock.now(), which=ready)
                         for n in ready:
                             due[n] = now + every[n]
                     # Wakes at the first notification or after poll_s; soon while a gap may fill.

@@ -41,7 +41,7 @@ def test_rules_lag_comes_from_its_hook(db_url: str) -> None:
     now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
     svc = RulesService(
         db_url=db_url,
-        clock=lambda: now,
+        clock=FixedClock(now),
         oldest_pending=lambda _conn: now - timedelta(seconds=90),
     )
     svc._measure_lag()
