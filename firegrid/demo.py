@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 import psycopg
 
 from devices import registry, service
+from infra.clock import SYSTEM_CLOCK, Clock
 from infra.roles import ThreadRole
 from simulators.fleet import DemoFleetSim, demo_devices, demo_grids, demo_staff, demo_units
 from simulators.publish import Publisher
@@ -42,23 +43,32 @@ def register(db_url: str, *, today: datetime) -> int:
 class DemoFleet(ThreadRole):
     """The demo role: registers the demo fleet and publishes it every few seconds."""
 
-    def __init__(self, *, db_url: str, mqtt_url: str, prefix: str, period_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        db_url: str,
+        mqtt_url: str,
+        prefix: str,
+        period_s: float = 5.0,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         super().__init__("demo")
         self._db_url = db_url
         self._mqtt_url = mqtt_url
         self._prefix = prefix
+        self._clock = clock
         self._period = period_s
 
     def start(self) -> None:
         """Register the fleet and start publishing."""
-        count = register(self._db_url, today=datetime.now(UTC))
+        count = register(self._db_url, today=self._clock.now())
         print(f"demo: {count} simulated devices publishing every {self._period:.0f}s")
         super().start()
 
     def run(self) -> None:
         """Publish the fleet every period until stopped."""
-        fleet = DemoFleetSim(datetime.now(UTC), prefix=self._prefix)
+        fleet = DemoFleetSim(self._clock.now(), prefix=self._prefix)
         with Publisher(self._mqtt_url, client_id="firegrid-demo") as publisher:
             self.set_state("running")
             while not self.stopping.wait(self._period):
-                publisher.publish_all(fleet.messages(datetime.now(UTC)))
+                publisher.publish_all(fleet.messages(self._clock.now()))
