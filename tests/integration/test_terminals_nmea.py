@@ -153,7 +153,9 @@ def test_thirty_minute_offline_flush_in_one_message_then_resent(ingest: IngestHa
     walk = walk_route(ROUTE * 3, start=T0)[:2400]
     messages = sim.nmea(walk, per_message_s=60, bad_rate=0.02, offline=(300, 1800))
     flush = max(messages, key=lambda m: len(m.payload))
-    assert len(flush.expected_fixes) > 1700  # 30 minutes in one message, a few bad seconds
+    # 30 minutes in one message: 1,800 seconds less the spoilt ones (2 % drawn per terminal ID,
+    # which carries a random tag: 1,700-1,726 over 40 draws, once 1,698)
+    assert len(flush.expected_fixes) > 1600
     ingest.publisher.publish_all(messages)
     want = expected_fixes(messages)
     wait_until(lambda: count(ingest, terminal) == len(want), what=f"{len(want)} fixes")
