@@ -44,6 +44,8 @@ class ConfigFileError(DispatchError):
         super().__init__(f"{len(problems)} problem(s) in configuration file: {shown}{more}")
 
 
+INVALID: Final = object()  # the value of a node YAML could not construct
+
 Entry = Mapping[str, tuple[yaml.Node, yaml.Node]]
 
 
@@ -61,8 +63,15 @@ class Reader:
         self.problems.append(ConfigProblem(self.source, line, where, message))
 
     def value(self, node: yaml.Node) -> Any:
-        """Construct the Python value of a node (dates become ``datetime.date``)."""
-        return self._constructor.construct_document(node)
+        """Construct the Python value of a node (dates become ``datetime.date``).
+
+        A scalar YAML cannot construct (``2026-13-01`` looks like a date but is none) gives
+        ``INVALID``, which no caller accepts, so it is reported where it is expected.
+        """
+        try:
+            return self._constructor.construct_document(node)
+        except (ValueError, yaml.YAMLError):
+            return INVALID
 
     def mapping(self, node: yaml.Node, where: str, keys: frozenset[str] | None = None) -> Entry:
         """Return key -> (key node, value node); report non-mappings, duplicates, unknown keys."""
