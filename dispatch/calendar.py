@@ -18,6 +18,7 @@ release, or the local file, then has to supply that year's holidays.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Mapping
@@ -51,6 +52,7 @@ DEFAULT_HOURS: Final[Mapping[int, Hours]] = {
 _MAX_IDLE_DAYS: Final = 400
 
 
+@functools.cache
 def _package_years() -> tuple[int, int]:
     """Return the first and last year the chinesecalendar package has holidays for."""
     years = [d.year for d in chinese_calendar.holidays]
