@@ -60,6 +60,7 @@ _MATCH_CHOICES: Final = {
     "area_type": AREA_TYPES,
 }
 _WORKING_DAYS: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*wd\s*(.*)")
+_DAYS: Final = re.compile(r"\d\s*d\b")
 _PERCENT: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*")
 _BEFORE: Final = re.compile(r"(.+?)\s+before\s*")
 
@@ -166,6 +167,10 @@ def _read_stage(
         return None
     if days and wall_clock is True:
         r.problem(value_node, where, "working days (wd) cannot be counted on a wall clock")
+        return None
+    if wall_clock is not True and _DAYS.search(rest):
+        # 1d of working time would be 24 working hours, three days and more: surely not meant.
+        r.problem(value_node, where, "in working time, count days as working days (1wd)")
         return None
     if match is None or not isinstance(wall_clock, bool):
         return None  # reported where the match or the flag was read

@@ -194,3 +194,9 @@ def test_adding_is_monotonic_and_additive(start: datetime, a: timedelta, b: time
     both = CAL.add_working_time(start, a + b)
     assert first <= both
     assert CAL.add_working_time(first, b) == both
+
+
+def test_a_deadline_may_fall_at_the_end_of_an_interval_and_zero_is_now() -> None:
+    assert CAL.add_working_time(cst(2026, 12, 8, 11, 0), H) == cst(2026, 12, 8, 12, 0)
+    sunday_night = cst(2026, 12, 6, 23, 0)
+    assert CAL.add_working_time(sunday_night, timedelta(0)) == sunday_night

@@ -91,3 +91,28 @@ def test_durations(text: str, seconds: int) -> None:
 @pytest.mark.parametrize("text", ["", "1 hour", "h", "30", "1.5h", "-1h"])
 def test_not_durations(text: str) -> None:
     assert parse_duration(text) is None
+
+
+def test_working_days_combine_and_wall_clock_days_only_on_the_wall_clock() -> None:
+    text = """\
+version: 1
+rows:
+  - match: {}
+    file: 1d
+    sign: 1wd4h
+    handle: 1wd
+    verify: 1h
+  - match: {category: fire, urgency: urgent}
+    wall_clock: true
+    handle: 1d
+"""
+    with pytest.raises(ConfigFileError) as err:
+        parse_deadlines(text)
+    assert [str(p) for p in err.value.problems] == [
+        "deadlines.yaml:4: rows[0].file: in working time, count days as working days (1wd)"
+    ]
+    parsed = parse_deadlines(text.replace("file: 1d", "file: 1h"))
+    limits = {(str(m), s): lim for (m, s), lim in parsed.limits.items()}
+    sign = limits["*/*/*", "sign"]
+    assert (sign.working_days, sign.time.total_seconds()) == (1.0, 4 * 3600)
+    assert limits["fire/urgent/*", "handle"].time.days == 1

@@ -202,3 +202,13 @@ def test_deadlines_are_after_their_start_and_measure_back(
     kind: tuple[Stage, str, str, str], start: datetime
 ) -> None:
     _check(TABLE, kind, start)
+
+
+def test_a_reminder_longer_than_the_stage_falls_at_its_start(tmp_path: Path) -> None:
+    (tmp_path / "local.yaml").write_text("version: 1\nremind: 2h before\n")
+    table = load_deadlines(local=tmp_path / "local.yaml")
+    kind = {"category": "other", "urgency": "normal", "area_type": "urban"}
+    deadline = table.due("sign", TUE_10, **kind)
+    assert table.remind_at("sign", deadline, start=TUE_10, **kind) == TUE_10
+    # A deadline already at the start: reminded of at the deadline itself.
+    assert table.remind_at("sign", TUE_10, start=TUE_10, **kind) == TUE_10
