@@ -80,9 +80,11 @@ class WorkCalendar:
     local_holidays: frozenset[date] = frozenset()
     local_days: Mapping[date, Hours] = field(default_factory=dict)
     use_package: bool = True
-    _cache: dict[date, Hours] = field(default_factory=dict, repr=False, compare=False)
-    _warned: set[int] = field(default_factory=set, repr=False, compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _cache: dict[date, Hours] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _warned: set[int] = field(default_factory=set, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         for day in range(7):

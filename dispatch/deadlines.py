@@ -131,9 +131,11 @@ class DeadlineTable:
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     remind: Reminder = DEFAULT_REMINDER
     _cache: dict[tuple[str, str, str, str], StageLimit] = field(
-        default_factory=dict, repr=False, compare=False
+        default_factory=dict, init=False, repr=False, compare=False
     )
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     def limit(self, stage: Stage, *, category: str, urgency: str, area_type: str) -> StageLimit:
         """Return the most specific row's limit for a stage of this kind of case."""

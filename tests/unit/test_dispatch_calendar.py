@@ -179,13 +179,16 @@ durations = st.integers(min_value=1, max_value=80 * 3600 * 1_000_000).map(
 )
 
 
-@given(start=starts, duration=durations)
-def test_working_time_round_trips(start: datetime, duration: timedelta) -> None:
-    due = CAL.add_working_time(start, duration)
+DISTRICT = parse_calendar(LOCAL)
+
+
+@given(cal=st.sampled_from([CAL, DISTRICT]), start=starts, duration=durations)
+def test_working_time_round_trips(cal: WorkCalendar, start: datetime, duration: timedelta) -> None:
+    due = cal.add_working_time(start, duration)
     assert due >= start
-    assert CAL.working_time_between(start, due) == duration
+    assert cal.working_time_between(start, due) == duration
     # The deadline falls in working hours: the instant before it was working time.
-    assert CAL.is_working(due - timedelta(microseconds=1))
+    assert cal.is_working(due - timedelta(microseconds=1))
 
 
 @given(start=starts, a=durations, b=durations)
