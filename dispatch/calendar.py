@@ -12,8 +12,9 @@ most specific first, from:
 An adjusted working day, or a local working day on a day without weekly hours, is worked with
 ``adjusted_day_hours`` (default: Monday's). The calendar is China time (UTC+8, no DST since
 1991); every datetime in and out is aware, and results are UTC. A year the package does not
-cover falls back to the weekly hours alone, with one warning per year: the package's new
-release, or the local file, then has to supply that year's holidays.
+cover falls back to the weekly hours and the fixed-date statutory holidays (1 January, 1-2 May,
+1-3 October), with one warning per year: the package's new release, or the local file, then
+has to supply that year's lunar holidays and adjusted working days.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ DEFAULT_HOURS: Final[Mapping[int, Hours]] = {
     5: (),
     6: (),
 }
+
+# The statutory holidays on fixed Gregorian dates (全国年节及纪念日放假办法, 2024 revision, in
+# force since 2025): New Year's Day, Labour Day (2 days), National Day (3 days). Kept for a year
+# the package does not cover; the lunar holidays and the 调休 of such a year are unknown.
+FIXED_STATUTORY: Final = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})
 
 # A calendar whose days have no working hours at all would loop for ever looking for time.
 _MAX_IDLE_DAYS: Final = 400
@@ -132,6 +138,8 @@ class WorkCalendar:
         first, last = _package_years()
         if not first <= day.year <= last:
             self._warn_uncovered(day.year, first, last)
+            if (day.month, day.day) in FIXED_STATUTORY:
+                weekly = ()
         elif day in chinese_calendar.holidays:
             weekly = ()
         elif day in chinese_calendar.workdays:  # 调休: a weekend day worked
@@ -145,8 +153,9 @@ class WorkCalendar:
             self._warned.add(year)
         log.warning(
             "work calendar: chinesecalendar %s has holidays for %d-%d only; %d counts weekly "
-            "hours without public holidays or adjusted working days (upgrade the package or "
-            "list them in the local calendar file)",
+            "hours and the fixed-date holidays (1 Jan, 1-2 May, 1-3 Oct) only, without the "
+            "lunar holidays or adjusted working days (upgrade the package or list them in the "
+            "local calendar file)",
             chinese_calendar.__version__,
             first,
             last,

@@ -96,12 +96,16 @@ def test_a_year_the_package_does_not_cover_falls_back_to_weekdays_with_one_warni
 ) -> None:
     cal = WorkCalendar()
     with caplog.at_level(logging.WARNING, logger="dispatch.calendar"):
-        # 1 January 2099 is a Thursday: counted as an ordinary weekday, nothing crashes.
-        assert cal.is_working(cst(2099, 1, 1, 10, 0))
+        # Thursday 1 January 2099 is a fixed-date statutory holiday; Friday the 2nd is worked.
+        assert not cal.is_working(cst(2099, 1, 1, 10, 0))
+        assert cal.add_working_time(cst(2098, 12, 31, 17, 0), 2 * H) == cst(2099, 1, 2, 10, 0)
         assert cal.add_working_time(cst(2099, 1, 2, 17, 0), 2 * H) == cst(2099, 1, 5, 10, 0)
+        # National Day's three days are known; the rest of the week is counted as work.
+        assert not cal.is_working(cst(2099, 10, 2, 10, 0))
+        assert cal.is_working(cst(2099, 10, 5, 10, 0))
     warnings = [r for r in caplog.records if "2099" in r.getMessage()]
     assert len(warnings) == 1
-    assert "weekly hours" in warnings[0].getMessage()
+    assert "weekly hours and the fixed-date holidays" in warnings[0].getMessage()
 
 
 LOCAL = """\
