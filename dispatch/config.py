@@ -24,7 +24,8 @@ class WebhookSettings(BaseModel):
     Off while ``url`` is None: no role runs and no cursor holds the log back.
     """
 
-    model_config = ConfigDict(frozen=True)
+    # hide_input_in_errors: a refused secret never reaches an error message.
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     url: str | None = Field(default=None, description="POST target; None: the webhook is off")
     secret: SecretStr | None = Field(default=None, description="whsec_<base64>, Standard Webhooks")
