@@ -18,6 +18,7 @@ arrive after later events; the body's ``timestamp`` tells the step's time.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
@@ -35,12 +36,16 @@ from infra.eventlog import Consumer
 from infra.listener import shared
 from infra.roles import ThreadRole
 
-__all__ = ["WEBHOOK_CONSUMER", "WebhookRole"]
+__all__ = ["WEBHOOK_CONSUMER", "AfterPost", "WebhookRole"]
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_CONSUMER: Final = Consumer("webhook", kinds=WEBHOOK_KINDS)
 _ERROR_CHARS: Final = 500  # of a failed answer's body or an exception, kept as last_error
+
+# Called in a delivery's transaction after the POST was answered, before the answer is recorded:
+# where a test stops (or kills) the role to prove a repeat keeps its webhook-id.
+AfterPost = Callable[[Conn, Delivery], None]
 
 ATTEMPTS = Counter("firegrid_webhook_attempts", "Webhook POSTs by outcome", ["outcome"])
 
@@ -55,6 +60,7 @@ class WebhookRole(ThreadRole):
         settings: WebhookSettings,
         clock: Clock = SYSTEM_CLOCK,
         transport: httpx.BaseTransport | None = None,
+        after_post: AfterPost | None = None,
     ) -> None:
         super().__init__("webhook")
         if settings.url is None or settings.secret is None:
@@ -63,6 +69,7 @@ class WebhookRole(ThreadRole):
         self.settings = settings
         self.url: str = settings.url
         self.clock = clock
+        self.after_post = after_post
         self.blocked = False
         # No redirects: a signed POST goes where it was configured to go, or fails.
         self.http = httpx.Client(
@@ -138,6 +145,8 @@ class WebhookRole(ThreadRole):
                 error = f"HTTP {status}: {answer.text[:_ERROR_CHARS]}"
         except httpx.HTTPError as exc:  # refused, timed out, reset: the receiver is away
             error = f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
+        if self.after_post is not None:
+            self.after_post(conn, delivery)
         attempts = delivery.attempts + 1
         retry_at = None
         if error is not None and attempts < self.settings.max_attempts:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -12,8 +13,10 @@ import psycopg
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from dispatch.deliveries import get_delivery
 from infra.eventlog import append
 from infra.mqtt import client_for_url
+from tests.fix_api import free_port
 
 PLACE = ("31011500500300", "310115005003", "310115005")
 
@@ -107,3 +110,58 @@ class Terminal:
         self.client.disconnect()
         self.client.loop_stop()
         self.client._reset_sockets(sockpair_only=True)
+
+
+SECRET = "whsec_" + "c2VjcmV0LW9mLXRoZS1jaXR5LXBsYXRmb3JtLTAx"  # base64 of 30 bytes
+
+
+class Receiver:
+    """The city platform: records each POST; answers ``failing`` ids with 500, others 200."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.failing: set[str] = set()
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                heads = {k.lower(): v for k, v in self.headers.items()}
+                with receiver._lock:
+                    receiver.requests.append((heads, body))
+                    status = 500 if heads.get("webhook-id") in receiver.failing else 200
+                self.send_response(status)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"no" if status == 500 else b"ok")
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def of(self, event_id: int) -> list[tuple[dict[str, str], bytes]]:
+        """Return the requests that carried ``event_id``."""
+        with self._lock:
+            return [r for r in self.requests if r[0].get("webhook-id") == str(event_id)]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def case_delivery(db_url: str, event_id: int) -> Any:
+    """Return the webhook delivery of ``event_id`` (None: none)."""
+    with psycopg.connect(db_url) as conn:
+        return get_delivery(conn, event_id=event_id)
+
+
+def new_case_event(db_url: str) -> int:
+    """Append a case.created event with one notify entry with and one without a terminal."""
+    case_id = f"C-20261207-{uuid.uuid4().hex[:6]}"
+    notify = [entry("W-1", "T-1"), entry("W-2", None, "escalation")]
+    return append_event(db_url, "case.created", case_id, case_event(case_id, notify))

@@ -76,8 +76,12 @@ def test_each_notify_entry_with_a_terminal_gets_one_message_with_the_designs_fie
     finally:
         role.close()
 
-    wait_until(lambda: len(terminal.messages()) == 2, timeout_s=10, what="two inbox messages")
-    got = dict(terminal.messages())
+    # Case events other tests appended go out too (to their terminals): look at this one's.
+    def ours() -> dict[str, dict[str, Any]]:
+        return {t: m for t, m in terminal.messages() if m["case_id"] == case_id}
+
+    wait_until(lambda: len(ours()) == 2, timeout_s=10, what="two inbox messages")
+    got = ours()
     first = got[f"{prefix}/t/T1-{tag}/inbox"]
     assert first["message_id"] == str(message_id(event_id, 0))
     assert (first["kind"], first["case_id"], first["asks"], first["due"]) == (
@@ -118,8 +122,12 @@ def test_the_running_role_is_woken_by_an_appended_event(
         refusal = entry("W-1", f"T-{tag}", "refusal", action_id="act-1", reason="already signed")
         append_event(db_url, "case.refused", case_id, case_event(case_id, [refusal]))
         # poll_s is 60 s: only the log's NOTIFY can bring it this soon.
-        wait_until(lambda: len(terminal.messages()) == 1, timeout_s=10, what="the refusal")
-        ((_, body),) = terminal.messages()
+        wait_until(
+            lambda: any(m["case_id"] == case_id for _, m in terminal.messages()),
+            timeout_s=10,
+            what="the refusal",
+        )
+        ((_, body),) = [(t, m) for t, m in terminal.messages() if m["case_id"] == case_id]
         assert (body["kind"], body["action_id"], body["reason"]) == (
             "refusal",
             "act-1",

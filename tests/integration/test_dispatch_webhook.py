@@ -8,68 +8,29 @@ looks at this test's events only (the server answers 200 to anything else).
 from __future__ import annotations
 
 import json
-import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
 from dispatch.config import WebhookSettings
-from dispatch.deliveries import get_delivery
 from dispatch.signing import verify
 from dispatch.webhook import WebhookRole
 from infra.clock import FixedClock
 from tests.fix_api import bearer, free_port
-from tests.integration.messages_support import append_event, case_event, entry
+from tests.integration.messages_support import (
+    SECRET,
+    Receiver,
+    append_event,
+    case_delivery,
+    new_case_event,
+)
 
 T0 = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
-SECRET = "whsec_" + "c2VjcmV0LW9mLXRoZS1jaXR5LXBsYXRmb3JtLTAx"  # base64 of 30 bytes
-
-
-class Receiver:
-    """The city platform: records each POST; answers ``failing`` ids with 500, others 200."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.failing: set[str] = set()
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                heads = {k.lower(): v for k, v in self.headers.items()}
-                with receiver._lock:
-                    receiver.requests.append((heads, body))
-                    status = 500 if heads.get("webhook-id") in receiver.failing else 200
-                self.send_response(status)
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"no" if status == 500 else b"ok")
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def of(self, event_id: int) -> list[tuple[dict[str, str], bytes]]:
-        """Return the requests that carried ``event_id``."""
-        with self._lock:
-            return [r for r in self.requests if r[0].get("webhook-id") == str(event_id)]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -91,21 +52,10 @@ def _role(db_url: str, url: str, clock: FixedClock, **more: Any) -> WebhookRole:
     return WebhookRole(db_url=db_url, settings=settings, clock=clock)
 
 
-def _delivery(db_url: str, event_id: int) -> Any:
-    with psycopg.connect(db_url) as conn:
-        return get_delivery(conn, event_id=event_id)
-
-
-def _case(db_url: str) -> int:
-    case_id = f"C-20261207-{uuid.uuid4().hex[:6]}"
-    notify = [entry("W-1", "T-1"), entry("W-2", None, "escalation")]
-    return append_event(db_url, "case.created", case_id, case_event(case_id, notify))
-
-
 def test_a_case_event_is_posted_signed_with_the_event_id(
     db_url: str, receiver: Receiver, clock: FixedClock
 ) -> None:
-    event_id = _case(db_url)
+    event_id = new_case_event(db_url)
     major = append_event(db_url, "hazard.opened", "1", {"hazard": {"severity": "major"}})
     fire = append_event(db_url, "hazard.opened", "2", {"hazard": {"severity": "critical"}})
     role = _role(db_url, receiver.url, clock)
@@ -126,8 +76,8 @@ def test_a_case_event_is_posted_signed_with_the_event_id(
     assert [n["terminal_id"] for n in sent["data"]["notify"]] == ["T-1", None]
     assert len(receiver.of(fire)) == 1
     assert receiver.of(major) == []
-    assert _delivery(db_url, major) is None
-    done = _delivery(db_url, event_id)
+    assert case_delivery(db_url, major) is None
+    done = case_delivery(db_url, event_id)
     assert (done.attempts, done.last_status, done.delivered_at, done.next_attempt_at) == (
         1,
         200,
@@ -139,7 +89,7 @@ def test_a_case_event_is_posted_signed_with_the_event_id(
 def test_a_failing_delivery_backs_off_fails_is_listed_and_replayed_without_blocking_others(
     db_url: str, receiver: Receiver, clock: FixedClock
 ) -> None:
-    failing = _case(db_url)
+    failing = new_case_event(db_url)
     receiver.failing.add(str(failing))
     role = _role(db_url, receiver.url, clock)
     app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True, clock=clock)
@@ -147,13 +97,13 @@ def test_a_failing_delivery_backs_off_fails_is_listed_and_replayed_without_block
         role.enqueue_pending()
         role.deliver_due()
         assert len(receiver.of(failing)) == 1
-        first = _delivery(db_url, failing)
+        first = case_delivery(db_url, failing)
         assert (first.attempts, first.last_status) == (1, 500)
         assert first.next_attempt_at == T0 + timedelta(seconds=10)
         assert first.last_error == "HTTP 500: no"
 
         # A later event is not held back by the failing one.
-        later = _case(db_url)
+        later = new_case_event(db_url)
         role.enqueue_pending()
         role.deliver_due()
         assert len(receiver.of(later)) == 1
@@ -165,10 +115,10 @@ def test_a_failing_delivery_backs_off_fails_is_listed_and_replayed_without_block
         clock.advance(timedelta(seconds=1))
         role.deliver_due()
         assert len(receiver.of(failing)) == 2
-        assert _delivery(db_url, failing).next_attempt_at == clock.now() + timedelta(seconds=20)
+        assert case_delivery(db_url, failing).next_attempt_at == clock.now() + timedelta(seconds=20)
         clock.advance(timedelta(seconds=20))
         role.deliver_due()  # the third and last attempt
-        failed = _delivery(db_url, failing)
+        failed = case_delivery(db_url, failing)
         assert (failed.attempts, failed.failed_at, failed.next_attempt_at) == (3, clock.now(), None)
         clock.advance(timedelta(days=1))
         role.deliver_due()
@@ -199,7 +149,7 @@ def test_a_failing_delivery_backs_off_fails_is_listed_and_replayed_without_block
     finally:
         role.close()
 
-    delivered = _delivery(db_url, failing)
+    delivered = case_delivery(db_url, failing)
     assert (delivered.attempts, delivered.last_status, delivered.delivered_at) == (
         1,
         200,
@@ -216,14 +166,14 @@ def test_a_failing_delivery_backs_off_fails_is_listed_and_replayed_without_block
 def test_an_unreachable_receiver_is_a_failed_try_with_its_reason(
     db_url: str, clock: FixedClock
 ) -> None:
-    event_id = _case(db_url)
+    event_id = new_case_event(db_url)
     role = _role(db_url, f"http://127.0.0.1:{free_port()}/hook", clock, timeout_s=2)
     try:
         role.enqueue_pending()
         role.deliver_due()
     finally:
         role.close()
-    tried = _delivery(db_url, event_id)
+    tried = case_delivery(db_url, event_id)
     assert (tried.attempts, tried.last_status) == (1, None)
     assert tried.last_error.startswith("ConnectError")
     assert tried.next_attempt_at == T0 + timedelta(seconds=10)
