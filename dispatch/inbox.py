@@ -27,7 +27,7 @@ from infra.clock import SYSTEM_CLOCK, Clock
 from infra.database import Conn, connect
 from infra.eventlog import Consumer, oldest_pending
 from infra.listener import shared
-from infra.publisher import MqttPublisher
+from infra.publisher import MqttPublisher, PublishError
 from infra.roles import ThreadRole
 
 __all__ = ["INBOX_CONSUMER", "AfterAcks", "InboxRole"]
@@ -150,8 +150,9 @@ class InboxRole(ThreadRole):
                     else:  # nothing is lost: the events wait on the log
                         self.set_state("degraded", "the broker is away; messages wait")
                     wake.wait(0.02 if self.blocked else self.settings.poll_s)
-                except (psycopg.Error, InboxAckError) as exc:
-                    # Both retry in place: the database or the broker is away for a while.
+                except (psycopg.Error, InboxAckError, PublishError) as exc:
+                    # All retry in place: the database or the broker is away, or the publisher's
+                    # queue is full of messages waiting for it; the events wait on the log.
                     first = (str(exc).strip().splitlines() or [repr(exc)])[0]
                     log.warning("inbox role: %s; retrying", first)
                     self.set_state("degraded", first)

@@ -175,3 +175,30 @@ def test_backoff_doubles_from_the_first_wait_and_stays_under_the_bound(attempts:
     assert backoff(attempts + 1, initial_s=10, max_s=3600) >= wait
     if attempts <= 8:
         assert wait == timedelta(seconds=10 * 2 ** (attempts - 1))
+
+
+def test_the_webhook_role_runs_only_with_a_url() -> None:
+    from dispatch.config import InboxSettings
+    from dispatch.message_roles import message_role_factories
+    from infra.publisher import MqttPublisher
+
+    publisher = MqttPublisher("mqtt://127.0.0.1:1")
+    off = message_role_factories(
+        db_url="postgresql:///x",
+        publisher=publisher,
+        inbox=InboxSettings(),
+        webhook=WebhookSettings(),
+    )
+    assert set(off) == {"inbox"}
+    on = message_role_factories(
+        db_url="postgresql:///x",
+        publisher=publisher,
+        inbox=InboxSettings(),
+        webhook=WebhookSettings(url="http://127.0.0.1:1/", secret=SECRET),  # type: ignore[arg-type]
+    )
+    assert set(on) == {"inbox", "webhook"}
+    role = on["webhook"]()
+    assert role.name == "webhook"
+    assert role.health().state == "starting"
+    role.stop()  # never started: closes its HTTP client
+    assert role.health().state == "stopped"
