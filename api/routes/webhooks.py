@@ -71,10 +71,10 @@ def get_failures(
     return page(items, limit=limit, position={"id": rows[-1].event_id} if rows else None)
 
 
-@router.post("/failures/{event_id}/replay", status_code=202)
+@router.post("/failures/{event_id}/replay")
 def post_replay(conn: Conn, caller: Caller, clock: Now, event_id: int) -> WebhookDelivery:
     """Queue a failed delivery again (fresh attempts, the same webhook-id); the webhook role
-    sends it. Answers 202 with the delivery as queued."""
+    sends it. Answers the delivery as queued."""
     require_role(caller, *_ROLES)
     delivery = replay_failure(conn, event_id=event_id, now=clock.now())
     if delivery is None:
