@@ -115,7 +115,8 @@ class WebhookRole(ThreadRole):
         """Try every delivery due now (at most ``limit``); return how many tries were made."""
         tries = 0
         conn = self.conn
-        while tries < limit:
+        # A stopping role ends between tries: a try in flight runs to its answer or timeout.
+        while tries < limit and not self.stopping.is_set():
             with conn.transaction():
                 now = self.clock.now()
                 delivery = claim_due(conn, now=now)
