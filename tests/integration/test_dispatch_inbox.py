@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
 from dispatch.config import InboxSettings
+from dispatch.exceptions import InboxAckError
 from dispatch.inbox import INBOX_CONSUMER, InboxRole
 from dispatch.messages import message_id
+from firegrid.embedded import start_broker
 from infra.publisher import MqttPublisher, PublisherSettings
 from tests.fix_ingest import wait_until
 from tests.integration.messages_support import Terminal, append_event, case_event, entry
@@ -137,3 +140,53 @@ def test_the_running_role_is_woken_by_an_appended_event(
     finally:
         role.stop()
     assert role.health().state == "stopped"
+
+
+def test_the_cursor_waits_for_the_pubacks_while_the_broker_is_away(
+    db_url: str, tmp_path: Path, prefix: str
+) -> None:
+    broker = start_broker(tmp_path / "broker")  # this test's own: stopping it disturbs no other
+    pub = MqttPublisher(
+        broker.url, settings=PublisherSettings(reconnect_max_s=1), client_id="inbox-away"
+    )
+    pub.start()
+    terminal: Terminal | None = None
+    role = InboxRole(
+        db_url=db_url, publisher=pub, settings=InboxSettings(prefix=prefix, ack_timeout_s=0.5)
+    )
+    try:
+        assert pub.connected.wait(10)
+        role.process_pending()  # what other tests left: this test's claim is its own event
+        broker.stop()
+        wait_until(lambda: not pub.connected.is_set(), timeout_s=10, what="disconnect")
+        tag = uuid.uuid4().hex[:6]
+        case_id = f"C-20261207-{tag}"
+        event_id = append_event(
+            db_url, "case.updated", case_id, case_event(case_id, [entry("W-1", f"T-{tag}")])
+        )
+        with pytest.raises(InboxAckError) as err:
+            role.process_next()
+        assert err.value.event_ids == [event_id]
+        with psycopg.connect(db_url) as conn:
+            assert INBOX_CONSUMER.position(conn) < event_id  # not acknowledged: not passed
+        assert _rows(db_url, "SELECT 1 FROM inbox_messages WHERE event_id = %s", event_id) == []
+
+        broker.start()
+        terminal = box = Terminal(broker.url, prefix)
+        wait_until(pub.connected.is_set, timeout_s=30, what="the publisher back")
+        assert role.process_pending() == 1
+        wait_until(
+            lambda: any(m["case_id"] == case_id for _, m in box.messages()),
+            timeout_s=10,
+            what="the message after the broker returned",
+        )
+        ids = {m["message_id"] for _, m in box.messages() if m["case_id"] == case_id}
+        assert ids == {str(message_id(event_id, 0))}  # a repeat, if any, under the same id
+        with psycopg.connect(db_url) as conn:
+            assert INBOX_CONSUMER.position(conn) >= event_id
+    finally:
+        role.close()
+        if terminal is not None:
+            terminal.close()
+        pub.stop(timeout_s=1)
+        broker.stop()
