@@ -16,6 +16,7 @@ def message_role_factories(
     *,
     db_url: str,
     publisher: MqttPublisher,
+    topic_prefix: str,
     inbox: InboxSettings,
     webhook: WebhookSettings,
     clock: Clock = SYSTEM_CLOCK,
@@ -24,7 +25,10 @@ def message_role_factories(
 
     ``publisher`` is the process's outbound MQTT session: started before these roles and
     stopped after them by its owner, it outlives an inbox role the supervisor replaces.
+    ``topic_prefix`` is ingest's (``FIREGRID_INGEST__TOPIC_PREFIX``): terminals publish and
+    receive under one prefix, so one setting governs both.
     """
+    inbox = inbox.model_copy(update={"prefix": topic_prefix})
 
     def make_inbox() -> InboxRole:
         return InboxRole(db_url=db_url, publisher=publisher, settings=inbox, clock=clock)

@@ -11,7 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from dispatch.config import WebhookSettings
+from dispatch.config import InboxSettings, WebhookSettings
+from dispatch.inbox import InboxRole
+from dispatch.message_roles import message_role_factories
 from dispatch.messages import (
     backoff,
     inbox_messages,
@@ -21,6 +23,7 @@ from dispatch.messages import (
 )
 from dispatch.signing import SignatureError, headers, secret_key, sign, verify
 from infra.eventlog import Event
+from infra.publisher import MqttPublisher
 
 AT = datetime(2026, 12, 7, 2, 0, 0, 123000, tzinfo=UTC)
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -177,22 +180,24 @@ def test_backoff_doubles_from_the_first_wait_and_stays_under_the_bound(attempts:
         assert wait == timedelta(seconds=10 * 2 ** (attempts - 1))
 
 
-def test_the_webhook_role_runs_only_with_a_url() -> None:
-    from dispatch.config import InboxSettings
-    from dispatch.message_roles import message_role_factories
-    from infra.publisher import MqttPublisher
+def test_the_webhook_role_runs_only_with_a_url_and_the_inbox_takes_ingests_prefix() -> None:
 
     publisher = MqttPublisher("mqtt://127.0.0.1:1")
     off = message_role_factories(
         db_url="postgresql:///x",
         publisher=publisher,
+        topic_prefix="fg/v2",
         inbox=InboxSettings(),
         webhook=WebhookSettings(),
     )
     assert set(off) == {"inbox"}
+    inbox = off["inbox"]()
+    assert isinstance(inbox, InboxRole)
+    assert inbox.settings.prefix == "fg/v2"
     on = message_role_factories(
         db_url="postgresql:///x",
         publisher=publisher,
+        topic_prefix="fg/v2",
         inbox=InboxSettings(),
         webhook=WebhookSettings(url="http://127.0.0.1:1/", secret=SECRET),  # type: ignore[arg-type]
     )
