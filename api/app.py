@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api.errors import install_handlers
 from api.lender import ConnectionLender
 from api.middleware import RequestContext
-from api.routes import devices, grids, hazards, patrols, rejected, system, terminals
+from api.routes import devices, grids, hazards, patrols, rejected, system, terminals, webhooks
 from api.routes import stream as stream_routes
 from api.settings import ApiSettings
 from feed.flows import PgLiveFeed
@@ -63,4 +63,5 @@ def create_app(
     app.include_router(terminals.router)
     app.include_router(hazards.router)
     app.include_router(stream_routes.router)
+    app.include_router(webhooks.router)
     return app

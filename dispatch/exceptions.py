@@ -1,9 +1,26 @@
-"""The dispatch package's errors: one root, subclasses carrying what went wrong."""
+"""Dispatch's errors: one root, subclasses carrying what went wrong."""
 
 from __future__ import annotations
 
-__all__ = ["DispatchError"]
+__all__ = ["DispatchError", "InboxAckError"]
 
 
 class DispatchError(Exception):
-    """Root of every error raised by ``dispatch``."""
+    """The root of every error dispatch raises."""
+
+
+class InboxAckError(DispatchError):
+    """The broker did not acknowledge every inbox message of a claim in time.
+
+    The claim's transaction rolls back (the cursor stays); the role tries again, and a message
+    the broker did receive meanwhile is sent again with the same ``message_id``.
+    """
+
+    def __init__(self, *, event_ids: list[int], pending: int, timeout_s: float) -> None:
+        super().__init__(
+            f"{pending} inbox messages of events {event_ids[0]}..{event_ids[-1]} not acknowledged"
+            f" within {timeout_s:.1f}s"
+        )
+        self.event_ids = event_ids
+        self.pending = pending
+        self.timeout_s = timeout_s

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -143,6 +143,20 @@ class MqttPublisher:
             self._unacked.append((info, self._monotonic()))
             self._prune()
         return info
+
+    def wait_acked(self, infos: Sequence[mqtt.MQTTMessageInfo], timeout_s: float) -> int:
+        """Wait up to ``timeout_s`` for the broker's PUBACK of each of ``infos``; return how many
+        are still unacknowledged (0: all of them arrived).
+
+        Unlike paho's ``wait_for_publish`` it also waits for messages published while the
+        broker was away, which paho resends once it is back.
+        """
+        deadline = self._monotonic() + timeout_s
+        while True:
+            left = sum(1 for info in infos if not _acked(info))
+            if not left or self._monotonic() >= deadline or self._stopped:
+                return left
+            time.sleep(0.002)  # the PUBACK of a local broker takes about a millisecond
 
     def pending(self) -> int:
         """Return how many messages the broker has not acknowledged yet."""

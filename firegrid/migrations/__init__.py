@@ -15,6 +15,7 @@ from firegrid.migrations import (
     m0007_rejected_replay,
     m0008_event_log,
     m0009_placement_retention,
+    m0011_messages,
 )
 from infra.database import Conn
 from ingest.config import StorageSettings
@@ -45,6 +46,7 @@ MIGRATIONS: list[Migration] = [
         "hazard placement, oversize payload size and hash, retention indexes",
         m0009_placement_retention.apply,
     ),
+    Migration(11, "messages: inbox messages sent, webhook deliveries", m0011_messages.apply),
 ]
 
 Connection = Conn

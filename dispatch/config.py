@@ -1,0 +1,66 @@
+"""Settings sections owned by dispatch's messages: the terminals' inbox and the webhook."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+
+class InboxSettings(BaseModel):
+    """How the inbox role publishes case messages to terminals (``{prefix}/t/{id}/inbox``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prefix: str = Field(default="fg/v1", description="MQTT topic prefix (CONTRACT §1)")
+    batch_events: int = Field(default=100, ge=1, description="events claimed per transaction")
+    ack_timeout_s: float = Field(
+        default=10.0, gt=0, description="wait this long for the PUBACKs before retrying"
+    )
+    poll_s: float = Field(default=5.0, gt=0, description="wall-clock poll when no NOTIFY comes")
+
+
+class WebhookSettings(BaseModel):
+    """The city platform's webhook: where case events go, signed the Standard Webhooks way.
+
+    Off while ``url`` is None: no role runs and no cursor holds the log back.
+    """
+
+    # hide_input_in_errors: a refused secret never reaches an error message.
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+
+    url: str | None = Field(default=None, description="POST target; None: the webhook is off")
+    secret: SecretStr | None = Field(default=None, description="whsec_<base64>, Standard Webhooks")
+    timeout_s: float = Field(default=10.0, gt=0, description="one POST, connect to last byte")
+    max_attempts: int = Field(default=8, ge=1, description="then the delivery is listed failed")
+    backoff_initial_s: float = Field(default=10.0, gt=0, description="wait after the 1st failure")
+    backoff_max_s: float = Field(default=3600.0, gt=0, description="waits double up to this")
+    poll_s: float = Field(default=2.0, gt=0, description="how often due retries are looked for")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("the webhook URL must start with http:// or https://")
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _whsec(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked here so a bad secret is a usage error at start, not a failure per delivery.
+        # The message never quotes the value.
+        if value is not None:
+            from dispatch.signing import secret_key
+
+            secret_key(value.get_secret_value())
+        return value
+
+    @model_validator(mode="after")
+    def _signed(self) -> WebhookSettings:
+        # Standard Webhooks messages are always signed: a URL without a secret is a mistake.
+        if self.url is not None and self.secret is None:
+            raise ValueError("a webhook URL needs a secret (FIREGRID_WEBHOOK__SECRET=whsec_...)")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Tell whether a URL is configured."""
+        return self.url is not None
