@@ -15,6 +15,7 @@ from firegrid.migrations import (
     m0007_rejected_replay,
     m0008_event_log,
     m0009_placement_retention,
+    m0010_cases,
 )
 from infra.database import Conn
 from ingest.config import StorageSettings
@@ -44,6 +45,9 @@ MIGRATIONS: list[Migration] = [
         9,
         "hazard placement, oversize payload size and hash, retention indexes",
         m0009_placement_retention.apply,
+    ),
+    Migration(
+        10, "cases: history, actions, terminal case actions; staff on tokens", m0010_cases.apply
     ),
 ]
 
