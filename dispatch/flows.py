@@ -11,8 +11,10 @@ role; the database going away is retried in place (degraded).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 import psycopg
@@ -29,7 +31,7 @@ from dispatch.opening import Opened, open_or_join
 from dispatch.wallclock import WallClockDeadlines
 from infra.clock import SYSTEM_CLOCK, Clock
 from infra.database import Conn
-from infra.eventlog import Consumer, Event
+from infra.eventlog import Consumer, Event, oldest_pending
 from infra.listener import shared
 from infra.roles import ThreadRole
 
@@ -79,6 +81,10 @@ class DispatchService(ThreadRole):
         self.stats = DispatchStats()
         self.blocked = False
         self._conn: Conn | None = None
+        # When the oldest unhandled event was appended, measured by the loop (health is no I/O).
+        self._lag_lock = threading.Lock()
+        self._lag_measured = False
+        self._pending_since: datetime | None = None
 
     @property
     def conn(self) -> Conn:
@@ -153,7 +159,7 @@ class DispatchService(ThreadRole):
         )
 
     def _terminal_action(
-        self, conn: Conn, terminal_id: str, doc: Mapping[str, Any], *, now: Any
+        self, conn: Conn, terminal_id: str, doc: Mapping[str, Any], *, now: datetime
     ) -> None:
         try:
             action = CaseAction.model_validate(doc)
@@ -176,6 +182,19 @@ class DispatchService(ThreadRole):
 
     # ---- the role's thread --------------------------------------------------------------
 
+    def lag_s(self) -> float | None:
+        """Return how old the oldest event the role has not handled is (None: not measured)."""
+        with self._lag_lock:
+            measured, since = self._lag_measured, self._pending_since
+        if not measured:
+            return None
+        return 0.0 if since is None else max(0.0, (self.clock.now() - since).total_seconds())
+
+    def _measure_lag(self) -> None:
+        since = oldest_pending(self.conn, consumer=CONSUMER.name, kinds=CONSUMER.kinds)
+        with self._lag_lock:
+            self._lag_measured, self._pending_since = True, since
+
     def run(self) -> None:
         """Consume the log until stopped; retry in place while the database is away."""
         wake = shared(self.db_url).wakeup()
@@ -183,6 +202,7 @@ class DispatchService(ThreadRole):
             while not self.stopping.is_set():
                 try:
                     self.process_pending()
+                    self._measure_lag()
                     self.set_state("running")
                     wake.wait(0.02 if self.blocked else self.settings.poll_s)
                 except psycopg.Error as exc:

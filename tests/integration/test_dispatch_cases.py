@@ -398,3 +398,31 @@ def test_alarm_storm_makes_one_case_per_unit(
         units,
     )
     assert joined == hazards  # every hazard of the storm belongs to its unit's one case
+
+
+def test_the_role_opens_cases_in_its_thread_and_reports_its_lag(
+    ingest: IngestHarness, rules: RulesService, grids: dict[str, tuple[float, float]]
+) -> None:
+    grid = sorted(grids)[2]
+    lat, lon = grids[grid]
+    unit, dev = f"U-{ingest.tag}", ingest.device("S1")
+    ingest.register(dev, kind="smoke", unit_id=unit, lat=lat, lon=lon)
+    role = DispatchService(db_url=ingest.db_url)
+    role.start()
+    try:
+        _alarm(ingest, rules, dev)
+        wait_until(
+            lambda: ingest.scalar("SELECT count(*) FROM cases WHERE unit_id = %s", unit) == 1,
+            what="the role opened the case",
+        )
+        # No one registered for the grid: the case waits filed, saying why.
+        row = ingest.rows(
+            "SELECT status, assignee, assignee_reason FROM cases WHERE unit_id = %s", unit
+        )[0]
+        assert row[:2] == ("filed", None)
+        assert grid in row[2]
+        wait_until(lambda: role.health().state == "running", what="role running")
+        wait_until(lambda: role.health().lag_s == 0.0, what="lag measured at zero")
+    finally:
+        role.stop()
+    assert role.health().state == "stopped"
