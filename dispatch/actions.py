@@ -218,9 +218,7 @@ def _apply(
         photos=action.photos,
         lat=action.lat,
         lon=action.lon,
-        detail={"action_id": action.action_id, "result": action.result}
-        if action.result
-        else {"action_id": action.action_id},
+        detail=_detail(action),
     )
     if t.target == "verified":  # verified and evidenced: the system closes it at once
         changes.update(status="closed", closed_at=now)
@@ -243,6 +241,18 @@ def _apply(
     return ActionOutcome(
         action.action_id, case.case_id, "applied", case_status=updated.status, seq=step.seq
     )
+
+
+def _detail(action: CaseAction) -> dict[str, Any]:
+    """What the history keeps beside the step: the action's id, result and the device's time."""
+    detail: dict[str, Any] = {"action_id": action.action_id}
+    if action.result:
+        detail["result"] = action.result
+    if action.ts is not None:  # the step's ``at`` is when FireGrid applied it
+        detail["ts"] = action.ts.isoformat()
+    if action.assignee:
+        detail["assignee"] = action.assignee
+    return detail
 
 
 def _verifiers(conn: Conn, case: Case, handler: str, due: datetime | None) -> list[Notice]:
