@@ -426,3 +426,42 @@ def test_the_role_opens_cases_in_its_thread_and_reports_its_lag(
     finally:
         role.stop()
     assert role.health().state == "stopped"
+
+
+def test_a_hazard_cleared_by_its_device_does_not_close_its_case(
+    ingest: IngestHarness,
+    rules: RulesService,
+    dispatch: DispatchService,
+    grids: dict[str, tuple[float, float]],
+) -> None:
+    grid = sorted(grids)[3]
+    lat, lon = grids[grid]
+    unit, dev = f"U-{ingest.tag}", ingest.device("S1")
+    ingest.register(dev, kind="smoke", unit_id=unit, lat=lat, lon=lon)
+    _alarm(ingest, rules, dev)
+    dispatch.process_pending()
+    case_id, status = _case_of(ingest, unit)[:2]
+    ingest.publisher.publish_all(
+        [event(dev, T0 + timedelta(minutes=2), 1, "alarm_cleared", prefix=ingest.prefix)]
+    )
+    wait_until(
+        lambda: (
+            ingest.scalar(
+                "SELECT count(*) FROM device_events e JOIN ingest_batches b USING (batch_id)"
+                " WHERE e.device_id = %s",
+                dev,
+            )
+            == 2
+        ),
+        what="the clearing committed",
+    )
+    rules.process_pending()
+    assert (
+        ingest.scalar(
+            "SELECT count(*) FROM hazards WHERE device_id = %s AND status = 'cleared'", dev
+        )
+        == 1
+    )
+    dispatch.process_pending()
+    assert _case_of(ingest, unit)[:2] == (case_id, status)
+    assert ingest.scalar("SELECT closed_at FROM cases WHERE case_id = %s", case_id) is None

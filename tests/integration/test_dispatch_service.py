@@ -166,3 +166,112 @@ def test_concurrent_repeats_of_one_action_apply_once(db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
         steps = service.history(conn, case_id=case_id)
     assert [s.action for s in steps] == ["report", "file", "dispatch", "sign"]
+
+
+def _apply(
+    conn: psycopg.Connection[Any], actor: Actor, case_id: str, action: str, **kw: Any
+) -> Any:
+    return apply_action(
+        conn,
+        action=CaseAction(
+            action_id=str(uuid.uuid4()),
+            case_id=case_id,
+            action=action,
+            **kw,
+        ),
+        actor=actor,
+        deadlines=WallClockDeadlines(),
+        settings=DispatchSettings(),
+        now=NOW,
+    )
+
+
+def test_return_redispatch_and_rework_then_closure(conn: psycopg.Connection[Any]) -> None:
+    grid, community = _codes()
+    tag = grid[-8:]
+    worker = Actor(staff_id=f"W{tag}", role="grid_worker", area=grid)
+    head = Actor(staff_id=f"GH{tag}", role="grid_head", area=grid)
+    handler = Actor(staff_id=f"CH{tag}", role="community_handler", area=community)
+    _staff(
+        conn,
+        (worker.staff_id, worker.role, grid, None),
+        (head.staff_id, head.role, grid, None),
+        (handler.staff_id, handler.role, community, None),
+    )
+    case_id = _open(conn, _hazard(grid, community, unit_id=f"U{grid}")).case_id
+    assert _apply(conn, worker, case_id, "sign").status == "applied"
+    refused = _apply(conn, worker, case_id, "return")
+    assert (refused.status, refused.code) == ("refused", "reason_required")
+    assert _apply(conn, worker, case_id, "return", note="物业负责").case_status == "returned"
+    case = service.get_case(conn, case_id=case_id)
+    assert case is not None
+    assert (case.assignee, case.stage) == (handler.staff_id, "file")
+    assert "物业负责" in case.assignee_reason
+    # Only the community handler (or higher) re-dispatches; the worker no longer may.
+    assert _apply(conn, worker, case_id, "dispatch").code == "not_handler"
+    out = _apply(conn, handler, case_id, "dispatch", assignee=worker.staff_id)
+    assert out.case_status == "dispatched"
+    assert _apply(conn, worker, case_id, "sign").case_status == "signed"
+    assert _apply(conn, worker, case_id, "feedback", note="done").case_status == "handled"
+    # The head checks and rejects the fix: back to the worker, rework counted.
+    assert _apply(
+        conn, head, case_id, "verify", result="fail", note="still blocked"
+    ).case_status == ("signed")
+    case = service.get_case(conn, case_id=case_id)
+    assert case is not None
+    assert (case.rework, case.handled_by, case.stage) == (1, None, "handle")
+    assert _apply(conn, worker, case_id, "feedback", note="cleared").case_status == "handled"
+    sha = uuid.uuid4().hex * 2
+    conn.execute(
+        "INSERT INTO photos (sha256, terminal_id, content_type, size, path, exif_lat, exif_lon,"
+        " received_at) VALUES (%s, 'T', 'image/jpeg', 1, 'p', %s, %s, %s)",
+        (sha, 31.2, 121.5, NOW),
+    )
+    closed = _apply(conn, head, case_id, "verify", photos=[sha], lat=31.2001, lon=121.5)
+    assert closed.case_status == "closed"
+    assert _apply(conn, worker, case_id, "sign").code == "not_allowed_in_state"
+    kinds = [
+        n["kind"]
+        for (payload,) in conn.execute(
+            "SELECT payload FROM event_log WHERE subject = %s AND kind = 'case.updated'"
+            " ORDER BY id",
+            (case_id,),
+        ).fetchall()
+        for n in payload["notify"]
+    ]
+    assert kinds == [
+        "returned",
+        "case_assigned",
+        "case_assigned",
+        "rework",
+        "case_assigned",
+        "closure",
+    ]
+
+
+def test_a_confirmed_fire_joining_tells_the_operators(conn: psycopg.Connection[Any]) -> None:
+    grid, community = _codes()
+    tag = grid[-8:]
+    _staff(
+        conn,
+        (f"W{tag}", "grid_worker", grid, f"T{tag}"),
+        (f"OP{tag}", "operator", community[:9], None),
+    )
+    unit = f"U{grid}"
+    first = _open(conn, _hazard(grid, community, unit_id=unit))
+    fire = _open(
+        conn,
+        _hazard(grid, community, unit_id=unit, rule_id="smoke_confirmed_fire", severity="critical"),
+    )
+    assert (fire.outcome, fire.case_id) == ("joined", first.case_id)
+    row = conn.execute(
+        "SELECT payload FROM event_log WHERE subject = %s AND kind = 'case.updated'"
+        " ORDER BY id DESC LIMIT 1",
+        (first.case_id,),
+    ).fetchone()
+    assert row is not None
+    notify = {(n["staff_id"], n["kind"], n["terminal_id"]) for n in row[0]["notify"]}
+    assert notify == {
+        (f"W{tag}", "confirmed_fire", f"T{tag}"),
+        (f"OP{tag}", "confirmed_fire", None),
+    }
