@@ -17,15 +17,15 @@ from datetime import datetime
 from typing import Final
 
 from devices.codecs._json import load_object, show
-from devices.codecs.json_report import (
+from devices.codecs._terminal import (
     MAX_DESCRIPTION,
-    _check_terminal,
-    _photos,
-    _position,
-    _text,
-    _time,
-    canonical_report_id,
+    check_terminal,
+    photo_hashes,
+    position,
+    text,
+    whole_time,
 )
+from devices.codecs.json_report import canonical_report_id
 from devices.exceptions import DecodeError
 from devices.models import CASE_ACTIONS, CaseActionMessage, DecodePolicy
 
@@ -38,7 +38,7 @@ def decode(
 ) -> CaseActionMessage:
     """Decode one case action, converting its position to WGS-84, or raise DecodeError."""
     doc = load_object(raw)
-    _check_terminal(doc, raw, terminal_id)
+    check_terminal(doc, raw, terminal_id)
     value = doc.get("action_id")
     # The same ID alphabet as a report's: a UUID (canonical spelling) or a vendor's number.
     action_id = canonical_report_id(value) if isinstance(value, str) else None
@@ -65,15 +65,15 @@ def decode(
     result = doc.get("result")
     if result is not None and result not in VERIFY_RESULTS:
         raise DecodeError("bad_field", raw, detail=f"result {show(result)} is not pass or fail")
-    lat, lon = _position(doc.get("position"), raw)
+    lat, lon = position(doc.get("position"), raw)
     return CaseActionMessage(
         action_id=action_id,
         terminal_id=terminal_id,
         case_id=case_id,
         action=action,
-        ts=_time(doc, raw, received_at, policy),
-        note=_text(doc.get("note"), raw, "note", MAX_DESCRIPTION) or "",
-        photos=_photos(doc.get("photos"), raw),
+        ts=whole_time(doc, raw, received_at, policy),
+        note=text(doc.get("note"), raw, "note", MAX_DESCRIPTION) or "",
+        photos=photo_hashes(doc.get("photos"), raw),
         lat=lat,
         lon=lon,
         result=result,
