@@ -190,3 +190,38 @@ def test_wall_clock_deadlines() -> None:
     assert (
         d.due("verify", NOW, category="x", urgency="normal", area_type="rural") - NOW
     ).total_seconds() == 7200
+
+
+@given(
+    action=st.sampled_from(["sign", "feedback", "return", "verify"]),
+    seq=st.integers(0, 999_999),
+    note=st.text(max_size=50).filter(lambda t: "\x00" not in t),
+    photos=st.lists(st.text("0123456789abcdef", min_size=64, max_size=64), max_size=3, unique=True),
+    lat=st.floats(-89, 89),
+    lon=st.floats(-179, 179),
+    result=st.sampled_from([None, "pass", "fail"]),
+)
+def test_case_codec_round_trip(
+    action: str, seq: int, note: str, photos: list[str], lat: float, lon: float, result: str | None
+) -> None:
+    case_id = f"C-20261126-{seq:06d}"
+    doc: dict[str, Any] = {
+        "action_id": "act-1",
+        "case_id": case_id,
+        "action": action,
+        "ts": "2026-11-26T07:59:00Z",
+        "note": note,
+        "photos": photos,
+        "position": {"lat": lat, "lon": lon},
+    }
+    if result is not None:
+        doc["result"] = result
+    out = _decode(doc)
+    assert (out.case_id, out.action, out.note, out.photos, out.result) == (
+        case_id,
+        action,
+        note,
+        photos,
+        result,
+    )
+    assert (out.lat, out.lon) == (lat, lon)  # WGS-84 is kept as sent
