@@ -10,9 +10,21 @@ from fastapi import FastAPI
 from api.errors import install_handlers
 from api.lender import ConnectionLender
 from api.middleware import RequestContext
-from api.routes import devices, grids, hazards, patrols, rejected, system, terminals, webhooks
+from api.routes import (
+    cases,
+    devices,
+    grids,
+    hazards,
+    patrols,
+    rejected,
+    system,
+    terminals,
+    webhooks,
+)
 from api.routes import stream as stream_routes
 from api.settings import ApiSettings
+from dispatch.models import Deadlines
+from dispatch.wallclock import WallClockDeadlines
 from feed.flows import PgLiveFeed
 from infra.clock import SYSTEM_CLOCK, Clock
 from infra.database import open_pool
@@ -23,8 +35,13 @@ def create_app(
     *,
     broker_probe: Callable[[], bool],
     clock: Clock = SYSTEM_CLOCK,
+    deadlines: Deadlines | None = None,
 ) -> FastAPI:
-    """Build the app; its connection pool opens and closes with the app's lifespan."""
+    """Build the app; its connection pool opens and closes with the app's lifespan.
+
+    ``deadlines`` times the stages of case actions (default: wall clock, until the working-time
+    table is wired in by the composition root).
+    """
     db_url = settings.db_url.get_secret_value()
     limits = settings.limits
     pool = open_pool(db_url, name="api", max_size=limits.pool_size, timeout_s=limits.pool_timeout_s)
@@ -46,6 +63,7 @@ def create_app(
     app = FastAPI(title="FireGrid", version="1", lifespan=lifespan)
     app.state.settings = settings
     app.state.clock = clock
+    app.state.deadlines = deadlines or WallClockDeadlines()
     app.state.pool = pool
     app.state.token_cache = {}
     app.state.broker_probe = broker_probe
@@ -62,6 +80,7 @@ def create_app(
     app.include_router(patrols.router)
     app.include_router(terminals.router)
     app.include_router(hazards.router)
+    app.include_router(cases.router)
     app.include_router(stream_routes.router)
     app.include_router(webhooks.router)
     return app

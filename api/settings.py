@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from devices.config import DeviceStatusSettings
+from dispatch.config import DispatchSettings
 from ingest.config import IngestSettings, StorageSettings
 
 MIB = 1024 * 1024
@@ -43,3 +44,4 @@ class ApiSettings(BaseModel):
     ingest: IngestSettings = IngestSettings()  # a rejected replay decodes as ingest does
     storage: StorageSettings = StorageSettings()
     data_dir: Path | None = None  # photos are served from here; None: no photo storage
+    dispatch: DispatchSettings = DispatchSettings()  # case actions: evidence distance, area type

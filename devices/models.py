@@ -155,6 +155,28 @@ class HazardReport(Struct, frozen=True):
     unit_id: str | None = None
 
 
+CASE_ACTIONS: Final = frozenset({"sign", "feedback", "return", "verify"})
+
+
+class CaseActionMessage(Struct, frozen=True):
+    """A case action a terminal published (CONTRACT §1), position in WGS-84.
+
+    ``result`` is an extension for ``verify``: ``pass`` (the default: the fix is confirmed) or
+    ``fail`` (the case goes back to its handler as rework).
+    """
+
+    action_id: str
+    terminal_id: str
+    case_id: str
+    action: str
+    ts: datetime
+    note: str = ""
+    photos: list[str] = field(default_factory=list)
+    lat: float | None = None
+    lon: float | None = None
+    result: str | None = None
+
+
 class Photo(Struct, frozen=True):
     """Photo evidence from a terminal: its checked bytes and what its EXIF says."""
 

@@ -1,8 +1,36 @@
-"""Settings sections owned by dispatch's messages: the terminals' inbox and the webhook."""
+"""Settings sections of dispatch: cases and their deadlines, the terminals' inbox, the webhook."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from dispatch.models import AreaType
+
+__all__ = ["DispatchSettings", "InboxSettings", "WebhookSettings"]
+
+
+class DispatchSettings(BaseModel):
+    """How cases are opened, checked and polled for."""
+
+    case_rules: Path | None = Field(
+        default=None, description="a local case rules file (default: dispatch/case_rules.yaml)"
+    )
+    area_type: AreaType = Field(
+        default="urban", description="deadlines' area type (per-community overrides: later)"
+    )
+    verify_max_distance_m: float = Field(
+        default=50.0, gt=0, description="a verification's position (and photos') from the case"
+    )
+    deadlines_file: Path | None = Field(
+        default=None, description="a local deadline table merged over dispatch/deadlines.yaml"
+    )
+    calendar_file: Path | None = Field(
+        default=None, description="a district's calendar: own holidays, working days, hours"
+    )
+    poll_s: float = Field(default=1.0, gt=0, description="fallback poll of the event log")
+    events_per_tx: int = Field(default=100, ge=1, description="log events handled per transaction")
 
 
 class InboxSettings(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DispatchError", "InboxAckError"]
+__all__ = ["CaseRulesError", "DispatchError", "InboxAckError"]
 
 
 class DispatchError(Exception):
@@ -24,3 +24,12 @@ class InboxAckError(DispatchError):
         self.event_ids = event_ids
         self.pending = pending
         self.timeout_s = timeout_s
+
+
+class CaseRulesError(DispatchError):
+    """The case rules file is unusable: which file and why."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")

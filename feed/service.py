@@ -38,13 +38,19 @@ def is_feed_kind(kind: str) -> bool:
 
 def to_live(ev: Event) -> LiveEvent:
     """Return the feed's view of a log event of a feed kind."""
-    row = dict(ev.payload.get("hazard") or {})
+    # A hazard event carries the hazard row and its change; a case event the case (as the API
+    # shows it) and its step.
+    row = dict(ev.payload.get("hazard") or ev.payload.get("case") or {})
     for name in _TIMES:
         # JSON holds times as ISO text; the API renders datetimes (…Z) the same everywhere.
         if isinstance(row.get(name), str):
             row[name] = datetime.fromisoformat(row[name])
     return LiveEvent(
-        id=ev.id, type=ev.kind, at=ev.at, data=dict(ev.payload.get("change") or {}), row=row
+        id=ev.id,
+        type=ev.kind,
+        at=ev.at,
+        data=dict(ev.payload.get("change") or ev.payload.get("step") or {}),
+        row=row,
     )
 
 

@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
         help="street, community or grid code (repeatable); an operator needs one; none: all",
     )
     create.add_argument("--note", default="")
+    create.add_argument(
+        "--staff", default=None, help="staff ID the token acts as (needed to act on cases)"
+    )
 
     sub.add_parser("migrate", help="apply schema migrations and exit")
 

@@ -112,7 +112,9 @@ def create_token_command(settings: Settings, args: argparse.Namespace) -> int:
         raise InputError("an operator token needs --area CODE (repeatable)")
     with psycopg.connect(resolve_and_migrate(settings)) as conn:
         try:
-            token = create_token(conn, role=args.role, areas=args.area, note=args.note)
+            token = create_token(
+                conn, role=args.role, areas=args.area, note=args.note, staff_id=args.staff
+            )
         except ValueError as exc:
             raise InputError(str(exc)) from exc
     print(token)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Final
 
-# CONTRACT §5 names four roles; dispatch is issue 8's work. Until its role is built, asking for
-# it must fail at start: a process that starts nothing would look like a healthy dispatcher.
+# CONTRACT §5 names four roles. A role named there but not built yet must fail at start: a
+# process that starts nothing would look healthy. (All four are built since issue 8.)
 CONTRACT_ROLES: Final = ("ingest", "rules", "dispatch", "api")
-BUILT_ROLES: Final = ("ingest", "rules", "api")
+BUILT_ROLES: Final = ("ingest", "rules", "dispatch", "api")
 
 
 class RoleError(ValueError):

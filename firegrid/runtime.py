@@ -129,6 +129,12 @@ def _factories(
         from rules.flows import RulesService
 
         factories["rules"] = lambda: RulesService(db_url=services.db_url, settings=settings.rules)
+    if "dispatch" in roles:
+        from dispatch.flows import DispatchService
+
+        factories["dispatch"] = lambda: DispatchService(
+            db_url=services.db_url, settings=settings.dispatch
+        )
     if "api" in roles:
         factories["api"] = lambda: ApiRole(
             lambda: _app(settings, services, role_health),
@@ -146,6 +152,7 @@ def _app(settings: Settings, services: Services, role_health: Callable[[], objec
         ingest=settings.ingest,
         storage=settings.storage,
         data_dir=settings.data_dir,
+        dispatch=settings.dispatch,
     )
     app = create_app(api_settings, broker_probe=lambda: broker_reachable(services.mqtt_url))
     app.state.role_health = role_health  # /healthz reports every role's state and lag

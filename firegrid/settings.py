@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.settings import ApiLimits
 from devices.config import DeviceStatusSettings
+from dispatch.config import DispatchSettings
 from infra.publisher import PublisherSettings
 from infra.roles import SupervisorSettings
 from ingest.config import IngestSettings, StorageSettings
@@ -81,6 +82,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     devices: DeviceStatusSettings = DeviceStatusSettings()
     rules: RulesSettings = RulesSettings()
+    dispatch: DispatchSettings = DispatchSettings()  # cases: rules file, area type, evidence
     api: ApiLimits = ApiLimits()  # FIREGRID_API__MAX_BODY_BYTES, ...
     roles: SupervisorSettings = SupervisorSettings()  # restarts, giving up, /healthz lag bound
     publisher: PublisherSettings = PublisherSettings()  # outbound MQTT (terminals' inbox)

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from devices.models import DeviceEvent, Fix, HazardReport, Photo, Reading
+from devices.models import CaseActionMessage, DeviceEvent, Fix, HazardReport, Photo, Reading
 
 
 @dataclass(slots=True)
@@ -60,6 +60,8 @@ class PreparedBatch:
     fixes: list[tuple[Fix, datetime]] = field(default_factory=list)
     reports: list[ReceivedReport] = field(default_factory=list)
     photos: list[tuple[Photo, datetime]] = field(default_factory=list)
+    # Case actions from terminals: stored for the dispatch role, which applies them.
+    case_actions: list[tuple[CaseActionMessage, datetime]] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     # Reason -> how many messages (whole) or parts were rejected for it, for /metrics.
     rejected_reasons: Counter[str] = field(default_factory=Counter)
@@ -77,5 +79,6 @@ class PreparedBatch:
             + len(self.fixes)
             + len(self.reports)
             + len(self.photos)
+            + len(self.case_actions)
             + len(self.rejections)
         )

@@ -16,7 +16,15 @@ from devices.codecs import (
     raw_codec_names,
 )
 from devices.exceptions import DecodeError
-from devices.models import Decoded, DeviceEvent, Fix, HazardReport, PartRejection, Reading
+from devices.models import (
+    CaseActionMessage,
+    Decoded,
+    DeviceEvent,
+    Fix,
+    HazardReport,
+    PartRejection,
+    Reading,
+)
 from ingest.config import OVERSIZE_KEEP_BYTES
 from ingest.exceptions import TopicError
 from ingest.models import InboundMessage, PreparedBatch, ReceivedReport, Rejection
@@ -106,6 +114,9 @@ def prepare_batch(
             batch.reports.append(
                 ReceivedReport(result, message.received_at, message.topic, message.payload)
             )
+            batch.accepted_messages += 1
+        elif isinstance(result, CaseActionMessage):
+            batch.case_actions.append((result, message.received_at))
             batch.accepted_messages += 1
         else:
             batch.photos.append((result, message.received_at))

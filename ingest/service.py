@@ -17,7 +17,12 @@ from infra.database import Conn
 from infra.eventlog import append
 from ingest.models import PreparedBatch, Rejection
 from ingest.series_store import EVENTS, FIXES, NO_SEQ, READINGS, store_series
-from ingest.terminals.store import TerminalRows, store_photo_rows, store_reports
+from ingest.terminals.store import (
+    TerminalRows,
+    store_case_actions,
+    store_photo_rows,
+    store_reports,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,8 @@ def write_batch(
             conn, reports=batch.reports, batch_id=batch_id, fix_window=fix_window, result=terminal
         )
         store_photo_rows(conn, photos=batch.photos, result=terminal)
+        # Applied by the dispatch role when it consumes this batch's batch.committed event.
+        store_case_actions(conn, actions=batch.case_actions, batch_id=batch_id)
         rejections = batch.rejections + terminal.rejections
         _store_rejections(conn, rejections)
         _update_status(conn, batch, stored_rows=stored_readings.rows)

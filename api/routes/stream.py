@@ -22,7 +22,7 @@ from api.deps import Caller
 from api.errors import ApiError
 from api.routes.hazards import _item, _visible  # the one row → JSON mapping of hazards
 from api.tokens import Principal
-from devices.geo import Crs
+from devices.geo import Crs, from_wgs84
 from feed.flows import follow
 from feed.models import LiveEvent, LiveFeed, SubscriberTooSlowError
 
@@ -31,10 +31,18 @@ router = APIRouter(prefix="/api/v1", tags=["stream"])
 HEARTBEAT_S: Final = 15.0  # a comment line this often keeps proxies from closing the stream
 RETRY_MS: Final = 2000  # how soon EventSource reconnects after the stream ends
 _READY_S: Final = 10.0
+_CASE_KINDS: Final = frozenset({"case.created", "case.updated"})  # CONTRACT §4's stream kinds
 
 
 def frame(ev: LiveEvent, crs: Crs) -> str:
     """Render one event as an SSE frame."""
+    if ev.type.startswith("case."):
+        # The case as GET /api/v1/cases shows it (WGS-84 as stored), and the step it took.
+        case_body = {**ev.row, "type": ev.type, "event_id": ev.id, "event_at": ev.at}
+        if ev.row.get("lat") is not None and ev.row.get("lon") is not None:
+            case_body["lat"], case_body["lon"] = from_wgs84(ev.row["lat"], ev.row["lon"], crs)
+        data = to_json(case_body | {"step": ev.data}).decode()
+        return f"id: {ev.id}\nevent: {ev.type}\ndata: {data}\n\n"
     body: dict[str, Any] = {
         **_item(ev.row, crs),
         "type": ev.type,
@@ -62,6 +70,12 @@ def _last_id(header: str | None, query: str | None) -> int | None:
 
 def _accept(caller: Principal) -> Callable[[LiveEvent], bool]:
     def accept(ev: LiveEvent) -> bool:
+        if ev.type in _CASE_KINDS:  # refusals go to the actor's inbox, not to the feed
+            return caller.sees_place(
+                grid=ev.row.get("grid_code"),
+                community=ev.row.get("community_code"),
+                street=ev.row.get("street_code"),
+            )
         return ev.type.startswith("hazard.") and _visible(caller, ev.row)
 
     return accept
@@ -77,7 +91,7 @@ async def stream(
     since: datetime | None = None,
     crs: Crs = Crs.WGS84,
 ) -> StreamingResponse:
-    """Stream hazard events as Server-Sent Events, resuming after ``Last-Event-ID``."""
+    """Stream hazard and case events as Server-Sent Events, resuming after ``Last-Event-ID``."""
     after = _last_id(last_event_id_header, last_event_id)
     if since is not None and since.tzinfo is None:
         raise ApiError(400, "invalid_time", "since needs a UTC offset (e.g. ...Z)")

@@ -1,9 +1,10 @@
 """Every payload decoder, one module per format, in one registry keyed by topic kind.
 
 Ingest finds a message's decoder in ``CODECS`` by its topic kind (``telemetry``, ``event``,
-``raw/{codec}``, ``nmea``, ``report``, ``photo``) and never parses a payload itself. Every decoder
-is pure: the bytes and a ``DecodeContext`` in; a ``Decoded`` (records kept plus parts rejected),
-a ``HazardReport`` or a ``Photo`` out; or a ``DecodeError`` when nothing of the payload is usable.
+``raw/{codec}``, ``nmea``, ``report``, ``photo``, ``case``) and never parses a payload itself.
+Every decoder is pure: the bytes and a ``DecodeContext`` in; a ``Decoded`` (records kept plus
+parts rejected), a ``HazardReport``, a ``Photo`` or a ``CaseActionMessage`` out; or a
+``DecodeError`` when nothing of the payload is usable.
 
 A format module keeps the signature natural to it (a device codec's is ``DeviceDecoder``); the
 adapters here give them the registry's one calling convention.
@@ -17,9 +18,17 @@ from typing import Final, Protocol
 
 from msgspec import Struct
 
-from devices.codecs import gb26875, json_event, json_report, json_telemetry, mk_pressure, nmea
+from devices.codecs import (
+    gb26875,
+    json_case,
+    json_event,
+    json_report,
+    json_telemetry,
+    mk_pressure,
+    nmea,
+)
 from devices.codecs.nmea import NmeaPolicy
-from devices.models import Decoded, DecodePolicy, Fix, HazardReport, Photo
+from devices.models import CaseActionMessage, Decoded, DecodePolicy, Fix, HazardReport, Photo
 from devices.photos import CHINA_STANDARD_TIME, MAX_PHOTO_BYTES, inspect_photo
 
 RAW_PREFIX: Final = "raw/"  # keys of vendor codecs: raw/{codec}, from fg/v1/d/{id}/raw/{codec}
@@ -44,7 +53,7 @@ class DecodeContext(Struct, frozen=True):
     previous_fix: Fix | None = None  # the terminal's last accepted fix: NMEA's jump check
 
 
-Output = Decoded | HazardReport | Photo
+Output = Decoded | HazardReport | Photo | CaseActionMessage
 
 
 class Decoder(Protocol):
@@ -95,6 +104,12 @@ def _report(raw: bytes, ctx: DecodeContext, /) -> HazardReport:
     )
 
 
+def _case(raw: bytes, ctx: DecodeContext, /) -> CaseActionMessage:
+    return json_case.decode(
+        raw, terminal_id=ctx.sender_id, received_at=ctx.received_at, policy=ctx.policy.decode
+    )
+
+
 def _photo(raw: bytes, ctx: DecodeContext, /) -> Photo:
     return inspect_photo(
         raw,
@@ -114,6 +129,7 @@ CODECS: Final[Mapping[str, Decoder]] = {
     "nmea": _nmea,  # terminals' GNSS receivers
     "report": _report,  # terminals' hazard reports
     "photo": _photo,  # terminals' photo evidence
+    "case": _case,  # terminals' case actions (sign, feedback, return, verify)
 }
 
 

@@ -15,21 +15,21 @@ ingest, which owns the database.
 
 from __future__ import annotations
 
-import math
 import re
 import uuid
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from devices.codecs._json import load_object, show
+from devices.codecs._terminal import MAX_DESCRIPTION
+from devices.codecs._terminal import check_terminal as _check_terminal
+from devices.codecs._terminal import photo_hashes as _photos
+from devices.codecs._terminal import position as _position
+from devices.codecs._terminal import text as _text
+from devices.codecs._terminal import whole_time as _time
 from devices.exceptions import DecodeError
-from devices.geo import Crs, to_wgs84
 from devices.models import ID_PATTERN, REPORT_CATEGORIES, DecodePolicy, HazardReport
-from devices.timefmt import BadTime, apply_time_policy, parse_ts
 
-MAX_PHOTOS: Final = 20
-MAX_DESCRIPTION: Final = 4000
-_SHA256: Final = re.compile(r"[0-9a-fA-F]{64}")
 _ID: Final = re.compile(ID_PATTERN)
 
 
@@ -63,16 +63,6 @@ def decode(
     )
 
 
-def _check_terminal(doc: dict[str, Any], raw: bytes, terminal_id: str) -> None:
-    claimed = doc.get("terminal_id")
-    if claimed is not None and claimed != terminal_id:
-        raise DecodeError(
-            "terminal_mismatch",
-            raw,
-            detail=f"payload says {show(claimed)}, topic says {terminal_id!r}",
-        )
-
-
 def canonical_report_id(value: str) -> str | None:
     """Return the one spelling of a report ID, or None when ``value`` is not one.
 
@@ -100,72 +90,9 @@ def _report_id(value: object, raw: bytes) -> str:
     return canonical
 
 
-def _time(doc: dict[str, Any], raw: bytes, received_at: datetime, policy: DecodePolicy) -> datetime:
-    if "ts" not in doc:
-        raise DecodeError("missing_field", raw, detail="ts is required")
-    try:
-        return apply_time_policy(parse_ts(doc["ts"]), received_at=received_at, policy=policy)
-    except BadTime as exc:
-        raise DecodeError(exc.reason, raw, detail=exc.detail) from None
-
-
-def _position(value: object, raw: bytes) -> tuple[float | None, float | None]:
-    if value is None:
-        return None, None
-    if not isinstance(value, dict):
-        raise DecodeError("bad_position", raw, detail=f"position {show(value)} is not an object")
-    crs = value.get("crs")
-    if crs is None:  # absent or null: not given, so the contract's default
-        crs = Crs.WGS84.value
-    if crs not in {c.value for c in Crs}:
-        raise DecodeError("bad_crs", raw, detail=f"crs {show(crs)} is not wgs84, gcj02 or bd09")
-    lat, lon = value.get("lat"), value.get("lon")
-    for name, number, limit in (("lat", lat, 90.0), ("lon", lon, 180.0)):
-        if (
-            isinstance(number, bool)
-            or not isinstance(number, int | float)
-            or not math.isfinite(number)
-            or abs(number) > limit
-        ):
-            raise DecodeError(
-                "bad_position", raw, detail=f"position.{name} {show(number)} is not a coordinate"
-            )
-    assert isinstance(lat, int | float)  # checked above
-    assert isinstance(lon, int | float)
-    return to_wgs84(float(lat), float(lon), crs)
-
-
-def _photos(value: object, raw: bytes) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or len(value) > MAX_PHOTOS:
-        raise DecodeError(
-            "bad_photos", raw, detail=f"photos must be a list of at most {MAX_PHOTOS} hashes"
-        )
-    hashes: list[str] = []
-    for item in value:
-        if not isinstance(item, str) or not _SHA256.fullmatch(item):
-            raise DecodeError("bad_photos", raw, detail=f"{show(item)} is not a SHA-256 hex")
-        if item.lower() not in hashes:
-            hashes.append(item.lower())
-    return hashes
-
-
 def _unit(value: object, raw: bytes) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not _ID.fullmatch(value):
         raise DecodeError("bad_unit_id", raw, detail=f"unit_id {show(value)} is not an ID")
-    return value
-
-
-def _text(value: object, raw: bytes, name: str, limit: int) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > limit or "\x00" in value:
-        raise DecodeError("bad_field", raw, detail=f"{name} must be text of at most {limit} chars")
-    try:
-        value.encode("utf-8")  # a lone surrogate cannot be stored
-    except UnicodeEncodeError:
-        raise DecodeError("bad_field", raw, detail=f"{name} is not valid Unicode") from None
     return value

@@ -15,6 +15,7 @@ from firegrid.migrations import (
     m0007_rejected_replay,
     m0008_event_log,
     m0009_placement_retention,
+    m0010_cases,
     m0011_messages,
 )
 from infra.database import Conn
@@ -45,6 +46,9 @@ MIGRATIONS: list[Migration] = [
         9,
         "hazard placement, oversize payload size and hash, retention indexes",
         m0009_placement_retention.apply,
+    ),
+    Migration(
+        10, "cases: history, actions, terminal case actions; staff on tokens", m0010_cases.apply
     ),
     Migration(11, "messages: inbox messages sent, webhook deliveries", m0011_messages.apply),
 ]

@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from psycopg.types.json import Jsonb
 
-from devices.models import HazardReport, Photo
+from devices.models import CaseActionMessage, HazardReport, Photo
 from infra.database import Conn
 from ingest.exceptions import PhotoStoreError
 from ingest.models import ReceivedReport, Rejection
@@ -216,3 +217,30 @@ def _store_conflict(conn: Conn, stored: tuple[Any, ...], item: ReceivedReport) -
             _report_json(incoming),
         ),
     )
+
+
+def store_case_actions(
+    conn: Conn, *, actions: Iterable[tuple[CaseActionMessage, datetime]], batch_id: int
+) -> int:
+    """Store terminals' case actions in the batch's transaction; return how many.
+
+    Stored as sent (decoded): idempotence by ``action_id`` and whether the case's state allows
+    the action are the dispatch role's, which applies them when it consumes the batch.
+    """
+    rows = [
+        (
+            a.terminal_id,
+            received_at,
+            batch_id,
+            Jsonb(msgspec.to_builtins(a)),
+        )
+        for a, received_at in actions
+    ]
+    if rows:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO terminal_case_actions (terminal_id, received_at, batch_id, action)"
+                " VALUES (%s, %s, %s, %s)",
+                rows,
+            )
+    return len(rows)

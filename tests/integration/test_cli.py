@@ -97,6 +97,25 @@ def test_token_create_prints_a_working_token_once(db_url: str) -> None:
     assert bad.returncode == 2
 
 
+def test_token_create_names_a_staff_member_who_must_exist(db_url: str) -> None:
+    staff_id = f"W-{uuid.uuid4().hex[:8]}"
+    unknown = _cli("token", "create", "--role", "grid_worker", "--staff", staff_id, db_url=db_url)
+    assert unknown.returncode == 2
+    assert staff_id in unknown.stderr
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            "INSERT INTO staff (staff_id, name, role) VALUES (%s, 'w', 'grid_worker')", (staff_id,)
+        )
+    done = _cli("token", "create", "--role", "grid_worker", "--staff", staff_id, db_url=db_url)
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT role, staff_id FROM api_tokens WHERE token_sha256 = sha256(%s::bytea)",
+            (done.stdout.strip().encode(),),
+        ).fetchone()
+    assert row == ("grid_worker", staff_id)
+
+
 def test_a_newer_schema_is_refused_with_exit_1(pg_admin_url: str) -> None:
     name = f"fg_newer_{uuid.uuid4().hex[:6]}"
     url = create_database(pg_admin_url, name)

@@ -194,9 +194,10 @@ def test_lag_and_prune_follow_the_slowest_consumer(own_db: str) -> None:
         assert behind.oldest_age_s >= 9.0
         assert lag(conn, consumer="fast", now=now).events == 0
         assert lag(conn, consumer="fast", now=now).oldest_age_s is None
-        # The rules' cursor (made by the migration) sits before everything: pruning waits.
+        # The rules' and dispatch's cursors (made by the migrations) sit before everything:
+        # pruning waits.
         assert prune(conn, keep_after=now + timedelta(hours=1)) == 0
-        conn.execute("DELETE FROM event_cursors WHERE consumer = 'rules'")
+        conn.execute("DELETE FROM event_cursors WHERE consumer IN ('rules', 'dispatch')")
         # Nothing newer than the floor goes, whatever the cursors say.
         assert prune(conn, keep_after=now - timedelta(hours=1)) == 0
         assert prune(conn, keep_after=now + timedelta(hours=1)) == 2  # up to the slow one

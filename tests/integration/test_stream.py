@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -31,6 +32,10 @@ from api.app import create_app
 from api.routes import stream as stream_routes
 from api.settings import ApiSettings
 from api.tokens import create_token
+from dispatch.case_rules import load_case_rules
+from dispatch.config import DispatchSettings
+from dispatch.opening import open_or_join
+from dispatch.wallclock import WallClockDeadlines
 from hazards.lifecycle import HazardOp
 from hazards.sink import DbSink
 from rules.models import Severity, TransitionKind
@@ -405,3 +410,52 @@ def test_latency_commit_to_client(base_url: str, db_url: str) -> None:
     median, worst = statistics.median(lat), max(lat)
     print(f"\ncommit → client: median {median * 1000:.1f} ms, max {worst * 1000:.1f} ms (n=20)")
     assert worst < 1.0
+
+
+def _open_case(db_url: str, street: str) -> str:
+    """Open a case in ``street`` the way the dispatch role does; return its id."""
+    community = street + "001"
+    hazard = {
+        "id": uuid.uuid4().int % 10**12,
+        "rule_id": "smoke_alarm",
+        "kind": "device_event",
+        "severity": "major",
+        "subject_type": "device",
+        "subject_id": "D",
+        "unit_id": f"U-{street}",
+        "grid_code": community + "001",
+        "community_code": community,
+        "street_code": street,
+        "lat": 31.2,
+        "lon": 121.5,
+        "detail": {},
+    }
+    with psycopg.connect(db_url) as conn:
+        opened = open_or_join(
+            conn,
+            hazard=hazard,
+            rules=load_case_rules(),
+            deadlines=WallClockDeadlines(),
+            settings=DispatchSettings(),
+            now=datetime.now(UTC),
+        )
+    assert opened.case_id is not None
+    return opened.case_id
+
+
+def test_case_events_are_streamed_within_the_callers_area(base_url: str, db_url: str) -> None:
+    mine, other = _area(), _area()
+    with _stream(f"{base_url}/api/v1/stream", _token(db_url, areas=[mine])) as s:
+        _open_case(db_url, other)
+        case_id = _open_case(db_url, mine)
+        (got,) = s.events(1)
+        assert got.event == "case.created"
+        assert got.data is not None
+        assert (got.data["id"], got.data["street_code"], got.data["status"]) == (
+            case_id,
+            mine,
+            "filed",  # no staff registered: it waits for a person
+        )
+        assert got.data["step"]["action"] == "file"
+        assert got.data["created_at"].endswith("Z")
+        assert s.quiet(0.3) == []

@@ -133,7 +133,7 @@ def test_demo_simulators_are_refused_on_a_configured_database(
 
 @pytest.mark.parametrize(
     ("role", "reason"),
-    [("dispatch", "not built yet"), ("gateway", "unknown role"), ("", "unknown role")],
+    [("gateway", "unknown role"), ("", "unknown role")],
 )
 def test_a_role_that_is_unknown_or_not_built_exits_2(
     tmp_path: Path, role: str, reason: str
@@ -142,7 +142,7 @@ def test_a_role_that_is_unknown_or_not_built_exits_2(
     assert done.returncode == 2, done.stdout + done.stderr
     line = _one_line(done.stderr)
     assert reason in line
-    assert "ingest, rules, api" in line  # says which roles there are
+    assert "ingest, rules, dispatch, api" in line  # says which roles there are
     assert not (tmp_path / "var").exists()  # refused before the embedded services start
 
 

@@ -30,6 +30,7 @@ def test_registry_holds_every_topic_kind_ingest_decodes() -> None:
         "nmea",
         "report",
         "photo",
+        "case",
     }
     assert raw_codec_names() == ["gb26875", "mk-pressure"]
 
@@ -44,6 +45,7 @@ def test_registry_holds_every_topic_kind_ingest_decodes() -> None:
         ("fg/v1/t/T1/nmea", "nmea"),
         ("fg/v1/t/T1/report", "report"),
         (f"fg/v1/t/T1/photo/{'a' * 64}", "photo"),
+        ("fg/v1/t/T1/case", "case"),
     ],
 )
 def test_each_topic_finds_its_decoder_by_kind(topic: str, key: str) -> None:
@@ -52,10 +54,10 @@ def test_each_topic_finds_its_decoder_by_kind(topic: str, key: str) -> None:
     assert route.codec in CODECS
 
 
-def test_case_actions_have_no_decoder_yet() -> None:
-    # Subscribed for dispatch, which is not built: stored as unsupported_topic until then.
+def test_case_actions_are_subscribed_and_decoded() -> None:
+    # Issue 8: case actions are decoded and stored for the dispatch role.
     assert parse_topic("fg/v1/t/T1/case", prefix="fg/v1").kind is TopicKind.CASE
-    assert "case" not in CODECS
+    assert "case" in CODECS
     assert any(f.endswith("/case") for f in subscriptions(prefix="fg/v1", shared_group=None))
 
 
@@ -129,7 +131,6 @@ def test_unknown_raw_codec_and_photos_without_a_data_dir_are_rejected() -> None:
     messages = [
         _message("fg/v1/d/D1/raw/acme", b"\x01\x02"),
         _message(f"fg/v1/t/T1/photo/{hashlib.sha256(photo).hexdigest()}", photo),
-        _message("fg/v1/t/T1/case", b"{}"),
     ]
     batch = prepare_batch(
         messages,
@@ -142,5 +143,4 @@ def test_unknown_raw_codec_and_photos_without_a_data_dir_are_rejected() -> None:
     assert [(r.reason, r.detail) for r in batch.rejections] == [
         ("unknown_codec", "payload: no decoder named 'acme'; known: gb26875, mk-pressure"),
         ("unsupported_topic", "photo messages are not handled by this ingest version"),
-        ("unsupported_topic", "case messages are not handled by this ingest version"),
     ]
