@@ -19,12 +19,16 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import create_token
+from dispatch.exceptions import DispatchError
+from dispatch.message_roles import message_role_factories
+from dispatch.models import Deadlines
 from firegrid.api_role import ApiRole
 from firegrid.db import migrate
 from firegrid.maintenance import StorageMaintenance
 from firegrid.services import Services, broker_reachable, resolve
 from firegrid.settings import Settings
-from infra.roles import Role, RoleFactory, Supervisor
+from infra.publisher import MqttPublisher
+from infra.roles import Role, RoleFactory, RoleHealth, Supervisor
 from ingest.role import IngestService
 
 log = logging.getLogger(__name__)
@@ -44,7 +48,15 @@ def run(
     """Run ``roles`` until interrupted (0) or until the supervisor gives up (1)."""
     stop = threading.Event()
     _stop_on_signals(stop)
+    try:  # before anything starts: a broken deadline table or calendar file is a usage error
+        deadlines = _deadlines(settings) if {"dispatch", "api"} & set(roles) else None
+    except DispatchError as exc:
+        print(f"firegrid: {exc}", file=sys.stderr)
+        return 2
     services = resolve(settings, need_broker=True)
+    # Outside the supervisor's replacements: the outbound MQTT session (one per process, which
+    # the inbox roles share and paho reconnects), started first and stopped last.
+    unsupervised: list[Role] = []
     gave_up: list[str] = []
     supervisor: Supervisor | None = None
 
@@ -61,13 +73,26 @@ def run(
             threading.Thread(
                 target=_check_broker, args=(services.mqtt_url,), name="broker-check", daemon=True
             ).start()
+        publisher = (
+            MqttPublisher(services.mqtt_url, settings=settings.publisher)
+            if "dispatch" in roles
+            else None
+        )
+        unsupervised += [publisher] if publisher is not None else []
+
+        def role_health() -> dict[str, RoleHealth]:
+            healths = supervisor.health() if supervisor is not None else {}
+            return {**healths, **{r.name: r.health() for r in unsupervised}}
+
         factories = _factories(
             settings,
             services,
             roles=roles,
             # Demo rows go into an embedded database only, whoever calls this.
             simulate=embedded and simulate is not False,
-            role_health=lambda: supervisor.health() if supervisor is not None else {},
+            role_health=role_health,
+            deadlines=deadlines,
+            publisher=publisher,
         )
         if role_hook is not None:
             factories = {name: role_hook(name, factory) for name, factory in factories.items()}
@@ -76,6 +101,8 @@ def run(
             _print_demo_token(services)
         if stop.is_set():  # interrupted while the services started or the schema migrated
             return 0
+        for role in unsupervised:
+            role.start()
         supervisor.start()
         if "api" in roles:
             print(f"API: http://{settings.http.host}:{settings.http.port}/docs")
@@ -84,6 +111,8 @@ def run(
     finally:
         if supervisor is not None:
             supervisor.stop()
+        for role in reversed(unsupervised):
+            role.stop()
         services.stop()
     if gave_up:
         print(f"firegrid: stopping: {gave_up[0]}", file=sys.stderr)
@@ -98,6 +127,8 @@ def _factories(
     roles: Sequence[str],
     simulate: bool,
     role_health: Callable[[], object],
+    deadlines: Deadlines | None = None,
+    publisher: MqttPublisher | None = None,
 ) -> dict[str, RoleFactory]:
     """Return a factory per role to run, in start order."""
     factories: dict[str, RoleFactory] = {}
@@ -133,18 +164,44 @@ def _factories(
         from dispatch.flows import DispatchService
 
         factories["dispatch"] = lambda: DispatchService(
-            db_url=services.db_url, settings=settings.dispatch
+            db_url=services.db_url, settings=settings.dispatch, deadlines=deadlines
         )
+        if publisher is not None:
+            factories.update(
+                message_role_factories(
+                    db_url=services.db_url,
+                    publisher=publisher,
+                    topic_prefix=settings.ingest.topic_prefix,
+                    inbox=settings.inbox,
+                    webhook=settings.webhook,
+                )
+            )
     if "api" in roles:
         factories["api"] = lambda: ApiRole(
-            lambda: _app(settings, services, role_health),
+            lambda: _app(settings, services, role_health, deadlines),
             host=settings.http.host,
             port=settings.http.port,
         )
     return factories
 
 
-def _app(settings: Settings, services: Services, role_health: Callable[[], object]) -> FastAPI:
+def _deadlines(settings: Settings) -> Deadlines:
+    """Build the deadline table once: the shipped table, a local one over it, the calendar."""
+    from dispatch.calendar_file import load_calendar
+    from dispatch.deadlines_file import load_deadlines
+
+    return load_deadlines(
+        local=settings.dispatch.deadlines_file,
+        calendar=load_calendar(settings.dispatch.calendar_file),
+    )
+
+
+def _app(
+    settings: Settings,
+    services: Services,
+    role_health: Callable[[], object],
+    deadlines: Deadlines | None,
+) -> FastAPI:
     api_settings = ApiSettings(
         db_url=services.db_url,
         limits=settings.api,
@@ -154,7 +211,11 @@ def _app(settings: Settings, services: Services, role_health: Callable[[], objec
         data_dir=settings.data_dir,
         dispatch=settings.dispatch,
     )
-    app = create_app(api_settings, broker_probe=lambda: broker_reachable(services.mqtt_url))
+    app = create_app(
+        api_settings,
+        broker_probe=lambda: broker_reachable(services.mqtt_url),
+        deadlines=deadlines,
+    )
     app.state.role_health = role_health  # /healthz reports every role's state and lag
     app.state.role_max_lag_s = settings.roles.max_lag_s
     return app

@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.settings import ApiLimits
 from devices.config import DeviceStatusSettings
-from dispatch.config import DispatchSettings
+from dispatch.config import DispatchSettings, InboxSettings, WebhookSettings
 from infra.publisher import PublisherSettings
 from infra.roles import SupervisorSettings
 from ingest.config import IngestSettings, StorageSettings
@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     devices: DeviceStatusSettings = DeviceStatusSettings()
     rules: RulesSettings = RulesSettings()
     dispatch: DispatchSettings = DispatchSettings()  # cases: rules file, area type, evidence
+    inbox: InboxSettings = InboxSettings()  # case messages to terminals (fg/v1/t/{id}/inbox)
+    webhook: WebhookSettings = WebhookSettings()  # case events to the city platform, signed
     api: ApiLimits = ApiLimits()  # FIREGRID_API__MAX_BODY_BYTES, ...
     roles: SupervisorSettings = SupervisorSettings()  # restarts, giving up, /healthz lag bound
     publisher: PublisherSettings = PublisherSettings()  # outbound MQTT (terminals' inbox)
