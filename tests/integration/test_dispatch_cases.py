@@ -6,165 +6,36 @@ verifies through the API with a photo and a position; the case closes. Plus the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import psycopg
-import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import create_token
-from devices import registry
-from devices import service as devices_service
 from dispatch.flows import DispatchService
-from grids.locator import GridLocator
-from grids.models import parse_grids
-from grids.service import import_grids
-from rules.config import RulesSettings
 from rules.flows import RulesService
-from simulators.grid_layout import generate_street, grid_centres
 from simulators.sensors import event
-from simulators.terminal import make_photo, offset_m
+from simulators.terminal import offset_m
 from tests.fix_ingest import IngestHarness, wait_until
+from tests.integration.dispatch_support import (
+    T0,
+    act,
+    add_staff,
+    alarm,
+    case_events,
+    case_of,
+    dispatch,
+    grids,
+    photo,
+    rules,
+    staff_client,
+)
 
-T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
-LAT, LON = 31.262, 120.618
-
-
-@pytest.fixture
-def rules(db_url: str) -> Iterator[RulesService]:
-    """A rules service run in-process; its locator sees a new grid import at once."""
-    svc = RulesService(db_url=db_url, settings=RulesSettings())
-    svc.locator = GridLocator(
-        connect=lambda: psycopg.connect(db_url, autocommit=True), refresh_s=0.0
-    )
-    try:
-        yield svc
-    finally:
-        svc.close()
-
-
-@pytest.fixture
-def dispatch(db_url: str) -> Iterator[DispatchService]:
-    """The dispatch role run in-process, on demand."""
-    svc = DispatchService(db_url=db_url)
-    try:
-        yield svc
-    finally:
-        svc.close()
-
-
-@pytest.fixture
-def grids(db_url: str) -> dict[str, tuple[float, float]]:
-    """Import a street of 4 grids of 250 m; return a point inside each grid by code."""
-    county = f"33{uuid.uuid4().int % 10_000:04d}"
-    collection = generate_street(
-        lat=LAT,
-        lon=LON,
-        street_code=f"{county}008",
-        communities=1,
-        grids_per_community=4,
-        cell_m=250.0,
-    )
-    with psycopg.connect(db_url) as conn:
-        import_grids(conn, grid_set=parse_grids(collection), source="test_dispatch_cases")
-    return grid_centres(collection)
-
-
-def _staff(h: IngestHarness, rows: list[dict[str, Any]]) -> None:
-    for r in rows:
-        if r.get("terminal_id"):
-            h.register(r["terminal_id"], kind="terminal")
-    parsed = registry.parse_staff(json.dumps(rows), fmt="json")
-    assert not parsed.errors, parsed.errors
-    with psycopg.connect(h.db_url) as conn:
-        devices_service.upsert_staff(conn, rows=parsed.rows)
-
-
-def _app(db_url: str, staff_id: str) -> TestClient:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with psycopg.connect(db_url) as conn:
-        token = create_token(conn, role="grid_worker", areas=[], staff_id=staff_id)
-    return TestClient(app, headers={"Authorization": f"Bearer {token}"})
-
-
-def _alarm(h: IngestHarness, rules: RulesService, dev: str) -> None:
-    h.publisher.publish_all([event(dev, T0, 0, "smoke_alarm", prefix=h.prefix)])
-    wait_until(
-        lambda: (
-            h.scalar(
-                "SELECT count(*) FROM device_events e JOIN ingest_batches b USING (batch_id)"
-                " WHERE e.device_id = %s",
-                dev,
-            )
-            == 1
-        ),
-        what=f"the alarm of {dev} committed",
-    )
-    rules.process_pending()
-
-
-def _act(h: IngestHarness, terminal: str, case_id: str, action: str, **kw: Any) -> str:
-    action_id = str(uuid.uuid4())
-    body = {
-        "action_id": action_id,
-        "case_id": case_id,
-        "action": action,
-        "ts": (T0 + timedelta(minutes=5)).isoformat(),
-        **kw,
-    }
-    h.publisher.publish_all([(f"{h.prefix}/t/{terminal}/case", json.dumps(body).encode())])
-    wait_until(
-        lambda: (
-            h.scalar(
-                "SELECT count(*) FROM terminal_case_actions a"
-                " JOIN ingest_batches b USING (batch_id)"
-                " WHERE a.action->>'action_id' = %s",
-                action_id,
-            )
-            == 1
-        ),
-        what=f"case action {action} stored",
-    )
-    return action_id
-
-
-def _photo(h: IngestHarness, terminal: str, seed: int, gps: tuple[float, float] | None) -> str:
-    raw = make_photo(seed=seed, taken_at=T0, gps=gps)
-    sha = hashlib.sha256(raw).hexdigest()
-    h.publisher.publish_all([(f"{h.prefix}/t/{terminal}/photo/{sha}", raw)])
-    wait_until(
-        lambda: h.scalar("SELECT count(*) FROM photos WHERE sha256 = %s", sha) == 1,
-        what="photo stored",
-    )
-    return sha
-
-
-def _case_of(h: IngestHarness, unit: str) -> tuple[Any, ...]:
-    rows = h.rows(
-        "SELECT case_id, status, assignee, assignee_reason, category, urgency, grid_code,"
-        " handled_by, rework FROM cases WHERE unit_id = %s",
-        unit,
-    )
-    assert len(rows) == 1, rows
-    return rows[0]
-
-
-def _events(h: IngestHarness, case_id: str, kind: str) -> list[dict[str, Any]]:
-    return [
-        r[0]
-        for r in h.rows(
-            "SELECT payload FROM event_log WHERE subject = %s AND kind = %s ORDER BY id",
-            case_id,
-            kind,
-        )
-    ]
+__all__ = ["dispatch", "grids", "rules"]  # fixtures, used by name
 
 
 def test_smoke_alarm_to_closed_case(
@@ -179,7 +50,7 @@ def test_smoke_alarm_to_closed_case(
     tag = ingest.tag
     w1, w2, ch = f"W1-{tag}", f"W2-{tag}", f"CH-{tag}"
     t1, t2 = ingest.device("T1"), ingest.device("T2")
-    _staff(
+    add_staff(
         ingest,
         [
             {
@@ -202,9 +73,9 @@ def test_smoke_alarm_to_closed_case(
     unit, dev = f"U-{tag}", ingest.device("S1")
     ingest.register(dev, kind="smoke", unit_id=unit, lat=lat, lon=lon)
 
-    _alarm(ingest, rules, dev)
+    alarm(ingest, rules, dev)
     dispatch.process_pending()
-    case_id, status, assignee, reason, category, urgency, case_grid, _, _ = _case_of(ingest, unit)
+    case_id, status, assignee, reason, category, urgency, case_grid, _, _ = case_of(ingest, unit)
     assert (status, assignee, reason, category, urgency, case_grid) == (
         "dispatched",
         w1,
@@ -213,7 +84,7 @@ def test_smoke_alarm_to_closed_case(
         "urgent",
         grid,
     )
-    (created,) = _events(ingest, case_id, "case.created")
+    (created,) = case_events(ingest, case_id, "case.created")
     assert created["case"]["id"] == case_id
     assert created["case"]["assignee"] == w1
     (notice,) = created["notify"]
@@ -226,20 +97,20 @@ def test_smoke_alarm_to_closed_case(
     assert notice["due"].endswith("Z")
 
     # Not the assignee: the second worker's sign is refused, answered on their inbox.
-    wrong = _act(ingest, t2, case_id, "sign")
+    wrong = act(ingest, t2, case_id, "sign")
     dispatch.process_pending()
-    (refused,) = _events(ingest, case_id, "case.refused")
+    (refused,) = case_events(ingest, case_id, "case.refused")
     (entry,) = refused["notify"]
     assert (entry["terminal_id"], entry["action_id"], entry["kind"]) == (t2, wrong, "refusal")
     assert "assigned to" in entry["reason"]
-    assert _case_of(ingest, unit)[1] == "dispatched"
+    assert case_of(ingest, unit)[1] == "dispatched"
 
     # The worker signs and gives feedback with a photo, over MQTT.
-    sign = _act(ingest, t1, case_id, "sign", note="已到现场")
+    sign = act(ingest, t1, case_id, "sign", note="已到现场")
     dispatch.process_pending()
-    assert _case_of(ingest, unit)[1] == "signed"
-    fix_photo = _photo(ingest, t1, seed=11, gps=(lat, lon))
-    _act(
+    assert case_of(ingest, unit)[1] == "signed"
+    fix_photo = photo(ingest, t1, seed=11, gps=(lat, lon))
+    act(
         ingest,
         t1,
         case_id,
@@ -249,7 +120,7 @@ def test_smoke_alarm_to_closed_case(
         position={"lat": lat, "lon": lon},
     )
     dispatch.process_pending()
-    row = _case_of(ingest, unit)
+    row = case_of(ingest, unit)
     assert (row[1], row[7]) == ("handled", w1)
 
     # The same sign again (a terminal's resend): answered once, nothing changes.
@@ -278,12 +149,12 @@ def test_smoke_alarm_to_closed_case(
     )
     dispatch.process_pending()
     assert ingest.scalar("SELECT count(*) FROM case_history WHERE case_id = %s", case_id) == before
-    assert len(_events(ingest, case_id, "case.refused")) == 1
+    assert len(case_events(ingest, case_id, "case.refused")) == 1
 
     near = offset_m(lat, lon, 20, 10)
     far = offset_m(lat, lon, 200, 0)
-    check_photo = _photo(ingest, t2, seed=12, gps=near)
-    with _app(ingest.db_url, w1) as own, _app(ingest.db_url, w2) as other:
+    check_photo = photo(ingest, t2, seed=12, gps=near)
+    with staff_client(ingest.db_url, w1) as own, staff_client(ingest.db_url, w2) as other:
         body = {
             "action": "verify",
             "photos": [check_photo],
@@ -331,7 +202,7 @@ def test_smoke_alarm_to_closed_case(
         assert case_id in [c["id"] for c in listed["items"]]
         mine = other.get("/api/v1/cases", params={"assignee": w1}).json()
         assert [c["id"] for c in mine["items"]] == [case_id]
-    closure = _events(ingest, case_id, "case.updated")[-1]
+    closure = case_events(ingest, case_id, "case.updated")[-1]
     assert closure["step"]["action"] == "close"
     assert {n["staff_id"] for n in closure["notify"]} == {w1}
     assert {n["kind"] for n in closure["notify"]} == {"closure"}
@@ -410,7 +281,7 @@ def test_the_role_opens_cases_in_its_thread_and_reports_its_lag(
     role = DispatchService(db_url=ingest.db_url)
     role.start()
     try:
-        _alarm(ingest, rules, dev)
+        alarm(ingest, rules, dev)
         wait_until(
             lambda: ingest.scalar("SELECT count(*) FROM cases WHERE unit_id = %s", unit) == 1,
             what="the role opened the case",
@@ -438,9 +309,9 @@ def test_a_hazard_cleared_by_its_device_does_not_close_its_case(
     lat, lon = grids[grid]
     unit, dev = f"U-{ingest.tag}", ingest.device("S1")
     ingest.register(dev, kind="smoke", unit_id=unit, lat=lat, lon=lon)
-    _alarm(ingest, rules, dev)
+    alarm(ingest, rules, dev)
     dispatch.process_pending()
-    case_id, status = _case_of(ingest, unit)[:2]
+    case_id, status = case_of(ingest, unit)[:2]
     ingest.publisher.publish_all(
         [event(dev, T0 + timedelta(minutes=2), 1, "alarm_cleared", prefix=ingest.prefix)]
     )
@@ -463,5 +334,5 @@ def test_a_hazard_cleared_by_its_device_does_not_close_its_case(
         == 1
     )
     dispatch.process_pending()
-    assert _case_of(ingest, unit)[:2] == (case_id, status)
+    assert case_of(ingest, unit)[:2] == (case_id, status)
     assert ingest.scalar("SELECT closed_at FROM cases WHERE case_id = %s", case_id) is None
