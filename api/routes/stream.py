@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from pydantic_core import to_json
 
 from api.deps import Caller
-from api.errors import ApiError
+from api.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from api.routes.hazards import _item, _visible  # the one row → JSON mapping of hazards
 from api.tokens import Principal
 from devices.geo import Crs
@@ -31,6 +31,35 @@ router = APIRouter(prefix="/api/v1", tags=["stream"])
 HEARTBEAT_S: Final = 15.0  # a comment line this often keeps proxies from closing the stream
 RETRY_MS: Final = 2000  # how soon EventSource reconnects after the stream ends
 _READY_S: Final = 10.0
+
+_FRAME_EXAMPLE = (
+    "retry: 2000\n: connected\n\n"
+    "id: 42\nevent: hazard.opened\n"
+    'data: {"id":7,"rule":"smoke","kind":"smoke_alarm","severity":"critical","status":"open",'
+    '"...":"...","type":"hazard.opened","event_id":42,"event_at":"2026-12-07T09:00:00Z",'
+    '"change":{}}\n\n'
+    ": ping\n\n"
+)
+# The stream is text/event-stream, not JSON: documented as what it is, its errors (answered
+# before the stream starts) as the envelope every other route answers.
+STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": (
+            "Server-Sent Events: per hazard change `id` (the event log id, for Last-Event-ID),"
+            " `event` (hazard.opened, hazard.updated, hazard.cleared) and `data`, one JSON"
+            " object: the hazard as `GET /api/v1/hazards` shows it (HazardView) plus `type`,"
+            " `event_id`, `event_at` and `change`. A `: ping` comment every"
+            f" {HEARTBEAT_S:g} s; the stream ends with a comment when the client reads too"
+            " slowly, and EventSource resumes with Last-Event-ID."
+        ),
+        "content": {"text/event-stream": {"schema": {"type": "string"}, "example": _FRAME_EXAMPLE}},
+    },
+    **{status: ERROR_RESPONSES[status] for status in (400, 401, 422, 500)},
+    503: {
+        "model": ErrorEnvelope,
+        "description": "the live feed cannot reach the database (`feed_unavailable`)",
+    },
+}
 
 
 def frame(ev: LiveEvent, crs: Crs) -> str:
@@ -67,7 +96,7 @@ def _accept(caller: Principal) -> Callable[[LiveEvent], bool]:
     return accept
 
 
-@router.get("/stream", response_class=StreamingResponse)
+@router.get("/stream", response_class=StreamingResponse, responses=STREAM_RESPONSES)
 async def stream(
     *,  # FastAPI passes every parameter by name
     request: Request,
