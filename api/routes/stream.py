@@ -20,11 +20,12 @@ from pydantic_core import to_json
 
 from api.deps import Caller
 from api.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
-from api.routes.hazards import _item, _visible  # the one row → JSON mapping of hazards
+from api.routes.hazards import visible
 from api.tokens import Principal
 from devices.geo import Crs
 from feed.flows import follow
 from feed.models import LiveEvent, LiveFeed, SubscriberTooSlowError
+from hazards.views import hazard_view
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
 
@@ -63,9 +64,11 @@ STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def frame(ev: LiveEvent, crs: Crs) -> str:
-    """Render one event as an SSE frame."""
+    """Render one hazard event as an SSE frame: the hazard as the REST answers show it."""
+    if ev.hazard is None:  # _accept lets none through
+        raise ValueError(f"event {ev.id} carries no hazard to show")
     body: dict[str, Any] = {
-        **_item(ev.row, crs),
+        **hazard_view(ev.hazard, crs).model_dump(),
         "type": ev.type,
         "event_id": ev.id,
         "event_at": ev.at,
@@ -91,7 +94,8 @@ def _last_id(header: str | None, query: str | None) -> int | None:
 
 def _accept(caller: Principal) -> Callable[[LiveEvent], bool]:
     def accept(ev: LiveEvent) -> bool:
-        return ev.type.startswith("hazard.") and _visible(caller, ev.row)
+        hazard = ev.hazard
+        return ev.type.startswith("hazard.") and hazard is not None and visible(caller, hazard)
 
     return accept
 
