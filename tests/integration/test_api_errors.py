@@ -255,6 +255,11 @@ def test_the_openapi_document_describes_every_route(client: TestClient) -> None:
             for status in ("401", "422", "500", "503"):
                 error = operation["responses"][status]["content"]["application/json"]
                 assert error["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}, where
+    # No list of "objects of anything": every item of every answer is a described model.
+    for name, component in doc["components"]["schemas"].items():
+        for field, prop in component.get("properties", {}).items():
+            items = prop.get("items", {})
+            assert items.get("additionalProperties") is not True, f"{name}.{field}"
     stream = doc["paths"]["/api/v1/stream"]["get"]["responses"]
     assert "text/event-stream" in stream["200"]["content"]
     for status in ("400", "401", "422", "500", "503"):
