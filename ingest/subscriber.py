@@ -103,12 +103,12 @@ class Subscriber:
     def stop(self) -> None:
         """Disconnect (the session stays on the broker) and stop the network thread."""
         self._stopping = True
-        ended = self.network_failure() is not None
+        # With the network thread already gone, paho writes the DISCONNECT itself and closes
+        # the socket (the test of an ended loop checks it).
         self._client.disconnect()
         self._client.loop_stop()
-        # loop_stop leaves loop_start's socket pair to the garbage collector (paho-mqtt 2.x);
-        # a thread that ended on its own also left the broker's socket open.
-        self._client._reset_sockets(sockpair_only=not ended)
+        # loop_stop leaves loop_start's socket pair to the garbage collector (paho-mqtt 2.x).
+        self._client._reset_sockets(sockpair_only=True)
 
     def network_failure(self) -> str | None:
         """Say why paho's network thread ended before ``stop``; None while it runs (or stopped)."""

@@ -168,3 +168,16 @@ def test_ingest_is_failed_when_pahos_loop_ends_on_its_own(ingest: IngestHarness)
     health = svc.health()
     assert health.state == "failed"
     assert "network thread ended" in health.detail
+
+
+def test_ingest_stopped_after_its_network_thread_ended_leaves_no_socket_open(
+    ingest: IngestHarness,
+) -> None:
+    svc = ingest.service
+    client = svc.subscriber._client
+    svc.subscriber._client._thread_terminate = True  # the loop returns, the socket stays
+    wait_until(lambda: svc.health().state == "failed", timeout_s=10, what="failed")
+    assert client._sock is not None
+    svc.stop()
+    assert client._sock is None
+    assert svc.health().state == "stopped"
