@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import class_row, dict_row
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from devices.exceptions import RegistryError
@@ -25,11 +25,11 @@ from devices.registry import DeviceRow, StaffRow, UnitRow
 from devices.views import (
     DeviceView,
     ImportCounts,
-    LatestValue,
     Page,
     StaffView,
-    Status,
+    StoredDevice,
     UnitView,
+    device_view,
 )
 from infra.database import Conn
 
@@ -39,24 +39,6 @@ log = logging.getLogger(__name__)
 # size of a single bind message.
 _CHUNK: Final = 5_000
 MAX_PAGE: Final = 1_000
-
-
-def device_status(
-    *,
-    last_seen: datetime | None,
-    heartbeat_s: int | None,
-    now: datetime,
-    missed_heartbeats: float = 3,
-) -> Status:
-    """Say whether a device is online from how long it has been silent.
-
-    Online while ``now - last_seen <= missed_heartbeats × heartbeat_s``; unknown when it was never
-    heard from or its heartbeat is not known.
-    """
-    if last_seen is None or heartbeat_s is None:
-        return "unknown"
-    silent = (now - last_seen).total_seconds()
-    return "online" if silent <= missed_heartbeats * heartbeat_s else "offline"
 
 
 def _chunks(rows: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -269,31 +251,6 @@ _DEVICE_SELECT = sql.SQL(
 )
 
 
-def _device_view(
-    row: dict[str, Any],
-    *,
-    now: datetime,
-    missed_heartbeats: float,
-    default_heartbeat_s: Mapping[str, int] | None,
-) -> DeviceView:
-    heartbeat = row["heartbeat_s"]
-    if heartbeat is None and default_heartbeat_s is not None:
-        heartbeat = default_heartbeat_s.get(row["kind"])
-    latest: dict[str, LatestValue] = {}
-    for metric, entry in (row.pop("latest") or {}).items():
-        # Ingest owns this map; an entry it wrote malformed is left out rather than failing
-        # the whole device.
-        if isinstance(entry, dict) and "ts" in entry and "value" in entry:
-            latest[metric] = LatestValue(ts=entry["ts"], value=entry["value"])
-    status = device_status(
-        last_seen=row["last_seen"],
-        heartbeat_s=heartbeat,
-        now=now,
-        missed_heartbeats=missed_heartbeats,
-    )
-    return DeviceView(**row, status=status, latest=latest)
-
-
 def get_device(
     conn: Conn,
     *,
@@ -303,12 +260,12 @@ def get_device(
     default_heartbeat_s: Mapping[str, int] | None = None,
 ) -> DeviceView | None:
     """Return a device with its status at ``now``, last receive time and latest values."""
-    with conn.cursor(row_factory=dict_row) as cur:
+    with conn.cursor(row_factory=class_row(StoredDevice)) as cur:
         cur.execute(_DEVICE_SELECT + sql.SQL(" WHERE d.device_id = %s"), (device_id,))
         row = cur.fetchone()
     if row is None:
         return None
-    return _device_view(
+    return device_view(
         row, now=now, missed_heartbeats=missed_heartbeats, default_heartbeat_s=default_heartbeat_s
     )
 
@@ -343,11 +300,11 @@ def list_devices(
     # One extra row says whether another page exists without a count(*).
     query += sql.SQL(" ORDER BY d.device_id LIMIT %s")
     params.append(limit + 1)
-    with conn.cursor(row_factory=dict_row) as cur:
+    with conn.cursor(row_factory=class_row(StoredDevice)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     items = [
-        _device_view(
+        device_view(
             row,
             now=now,
             missed_heartbeats=missed_heartbeats,

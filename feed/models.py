@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from hazards.models import Hazard
+
 if TYPE_CHECKING:
     from feed.flows import Subscription
 
@@ -20,13 +22,14 @@ FEED_KINDS: Final = ("hazard.", "case.")
 
 @dataclass(frozen=True, slots=True)
 class LiveEvent:
-    """One event of the feed: its log id and kind, when it was written, and the hazard row."""
+    """One event of the feed: its log id and kind, when it was written, its hazard or case."""
 
     id: int
     type: str
     at: datetime
     data: dict[str, Any]  # the change
-    row: dict[str, Any]  # the hazards row after the change (``hazards.service.FIELDS``)
+    hazard: Hazard | None  # the hazard after the change; None for events of other subjects
+    case: dict[str, Any] | None = None  # a case event's case, as GET /api/v1/cases shows it
 
 
 class SubscriberTooSlowError(Exception):

@@ -6,22 +6,25 @@ change (``hazards.events``), so nothing here joins the hazard tables.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Final
 
 import psycopg
 from psycopg.rows import class_row
+from pydantic import ValidationError
 
 from feed.models import FEED_KINDS, LiveEvent
+from hazards.models import Hazard
 from infra.eventlog import APPEND_LOCK, COLUMNS, SETTLED_SQL, Event
 
 __all__ = ["catch_up", "head", "is_feed_kind", "replay", "settled", "to_live"]
 
 AsyncConn = psycopg.AsyncConnection[Any]
+log = logging.getLogger(__name__)
 
 _KIND_LIKE: Final = [f"{prefix}%" for prefix in FEED_KINDS]
-_TIMES: Final = ("opened_at", "cleared_at", "acknowledged_at", "created_at", "updated_at")
 _CATCH_UP: Final = (
     f"SELECT {COLUMNS} FROM event_log WHERE id > %s OR id = ANY(%s) ORDER BY id LIMIT %s"
 )
@@ -37,20 +40,27 @@ def is_feed_kind(kind: str) -> bool:
 
 
 def to_live(ev: Event) -> LiveEvent:
-    """Return the feed's view of a log event of a feed kind."""
-    # A hazard event carries the hazard row and its change; a case event the case (as the API
-    # shows it) and its step.
-    row = dict(ev.payload.get("hazard") or ev.payload.get("case") or {})
-    for name in _TIMES:
-        # JSON holds times as ISO text; the API renders datetimes (…Z) the same everywhere.
-        if isinstance(row.get(name), str):
-            row[name] = datetime.fromisoformat(row[name])
+    """Return the feed's view of a log event of a feed kind: its hazard typed, or its case."""
+    hazard = None
+    row = ev.payload.get("hazard")
+    if row:
+        # Validated once here rather than per subscriber; JSON's ISO times become datetimes.
+        try:
+            hazard = Hazard.model_validate(row)
+        except ValidationError:
+            # One unreadable row must not stop the feed for everyone: its event goes out to
+            # no subscriber (they filter on the hazard) and says so here.
+            log.exception("event %d carries a hazard the feed cannot read; not shown", ev.id)
+    # A case comes as dispatch.views rendered it for the API (times already RFC 3339 …Z).
+    case = dict(ev.payload["case"]) if ev.payload.get("case") else None
     return LiveEvent(
         id=ev.id,
         type=ev.kind,
         at=ev.at,
+        # A hazard event carries its change, a case event the step it took.
         data=dict(ev.payload.get("change") or ev.payload.get("step") or {}),
-        row=row,
+        hazard=hazard,
+        case=case,
     )
 
 

@@ -7,18 +7,17 @@ module does. Versions are append-only (see firegrid/migrations/m0003_grids.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import shapely
-from psycopg.rows import dict_row
 
 from devices.geo import Crs
 from grids.codes import GridLevel, parse_code
 from grids.exceptions import GridError
 from grids.models import GridArea, GridSet
-from infra.database import Conn
+from grids.views import GridVersion, StoredArea
+from infra.database import Conn, class_row
 from infra.eventlog import append
 
 # Any constant works; it only has to be the same for every FireGrid process on one database.
@@ -60,16 +59,6 @@ class ImportResult:
     """What an import stored: the new version and how many areas of each level."""
 
     version: int
-    counts: dict[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class GridVersion:
-    """One imported version of the grids."""
-
-    version: int
-    imported_at: datetime
-    source: str
     counts: dict[str, int]
 
 
@@ -200,11 +189,11 @@ def list_areas(
     after: str | None = None,
     limit: int = 1000,
     geometry: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[StoredArea]:
     """Return areas of ``version`` in code order, filtered; ``wkb`` only with ``geometry``."""
     # One of two constant column expressions: nothing from the caller reaches the SQL text.
     wkb = "wkb" if geometry else "NULL::bytea AS wkb"
-    with conn.cursor(row_factory=dict_row) as cur:
+    with conn.cursor(row_factory=class_row(StoredArea)) as cur:
         return cur.execute(
             f"SELECT code, level, name, parent, {wkb} FROM grid_areas "
             "WHERE version = %(version)s "

@@ -1,10 +1,17 @@
-"""Messages as received, and a batch made ready for the database."""
+"""Messages as received, a batch made ready for the database, and stored rows read back.
+
+The write path's types are slotted dataclasses (built per message, on the hot path); the rows
+the API reads back are frozen pydantic models filled by ``class_row`` (here when the stored
+row differs from what the API shows, in ``ingest.views`` when it is the same).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
 
 from devices.models import CaseActionMessage, DeviceEvent, Fix, HazardReport, Photo, Reading
 
@@ -82,3 +89,16 @@ class PreparedBatch:
             + len(self.case_actions)
             + len(self.rejections)
         )
+
+
+class StoredRejection(BaseModel):
+    """One row of ``rejected_messages`` as operators list it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    topic: str
+    reason: str
+    detail: str
+    received_at: datetime
+    payload: bytes  # as received, or its prefix for an oversize message

@@ -35,11 +35,11 @@ class IngestService:
     """The ingest role: a subscriber feeding a buffer, drained by a decoder and a committer.
 
     Health: ``starting`` until the first connection to the broker, ``degraded`` while the
-    broker is away (paho reconnects), ``failed`` after an unexpected error in either thread
-    (nothing is acknowledged any more: the supervisor replaces the role and the broker
-    redelivers). Lag: the age of the oldest message taken from the buffer and not committed
-    yet; the buffer itself is drained within ``batch_max_wait`` while the decoder lives, so a
-    backlog or a stuck database shows there.
+    broker is away (paho reconnects), ``failed`` after an unexpected error in either thread or
+    once paho's network thread has ended (nothing is read or acknowledged any more: the
+    supervisor replaces the role and the broker redelivers). Lag: the age of the oldest message
+    taken from the buffer and not committed yet; the buffer itself is drained within
+    ``batch_max_wait`` while the decoder lives, so a backlog or a stuck database shows there.
     """
 
     name = "ingest"
@@ -124,16 +124,24 @@ class IngestService:
         detail = f"{len(self.buffer)} messages buffered"
         if self._stopped:
             return RoleHealth("stopped", None, detail)
-        if self.failed:
-            return RoleHealth("failed", None, self.failure)
-        if any(t.ident is not None and not t.is_alive() for t in self._threads):
-            return RoleHealth("failed", None, "a worker thread ended")
+        if (failure := self._failure()) is not None:
+            return RoleHealth("failed", None, failure)
         lag = self.lag_s()
         if self.subscriber.generation == 0:
             return RoleHealth("starting", lag, f"connecting to the broker; {detail}")
         if not self.subscriber.connected.is_set():
             return RoleHealth("degraded", lag, f"broker connection lost, reconnecting; {detail}")
         return RoleHealth("running", lag, detail)
+
+    def _failure(self) -> str | None:
+        if self.failed:
+            return self.failure
+        if any(t.ident is not None and not t.is_alive() for t in self._threads):
+            return "a worker thread ended"
+        if (network := self.subscriber.network_failure()) is not None:
+            # Nothing reads from the broker any more (paho's thread is gone): replace the role.
+            return f"mqtt: {network}"
+        return None
 
     def lag_s(self) -> float:
         """Return the age of the oldest message taken from the buffer and not committed."""

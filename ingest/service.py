@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
-from infra.database import Conn
+from infra.database import Conn, class_row
 from infra.eventlog import append
-from ingest.models import PreparedBatch, Rejection
+from ingest.models import PreparedBatch, Rejection, StoredRejection
 from ingest.series_store import EVENTS, FIXES, NO_SEQ, READINGS, store_series
 from ingest.terminals.store import (
     TerminalRows,
@@ -217,7 +216,7 @@ def list_rejected(
     reason: str | None,
     after_id: int | None,
     limit: int,
-) -> list[dict[str, Any]]:
+) -> list[StoredRejection]:
     """List stored rejections, newest first, keyset-paginated by id."""
     clauses: list[str] = []
     params: list[object] = []
@@ -235,7 +234,7 @@ def list_rejected(
         params.append(after_id)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     params.append(limit)
-    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+    with conn.cursor(row_factory=class_row(StoredRejection)) as cur:
         return cur.execute(
             "SELECT id, topic, reason, detail, received_at, payload FROM rejected_messages "
             f"{where} ORDER BY id DESC LIMIT %s",

@@ -53,6 +53,9 @@ class Subscriber:
 
     paho's network thread reconnects by itself; the session is persistent (clean start off,
     a session expiry) so what arrives while we are away or not yet acknowledged is redelivered.
+
+    That thread is the only reader of the socket, so its end is the end of ingest:
+    ``network_failure`` says when it has ended without ``stop`` being asked, and why.
     """
 
     def __init__(
@@ -77,6 +80,9 @@ class Subscriber:
         self._sink = sink
         self.generation = 0
         self.connected = threading.Event()
+        self._network: threading.Thread | None = None
+        self._stopping = False
+        self._failure: str | None = None
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -91,13 +97,25 @@ class Subscriber:
             self._host, self._port, keepalive=30, clean_start=False, properties=props
         )
         self._client.loop_start()
+        # paho clears its own reference when the thread ends; keep ours to see it has ended.
+        self._network = self._client._thread
 
     def stop(self) -> None:
         """Disconnect (the session stays on the broker) and stop the network thread."""
+        self._stopping = True
+        # With the network thread already gone, paho writes the DISCONNECT itself and closes
+        # the socket (the test of an ended loop checks it).
         self._client.disconnect()
         self._client.loop_stop()
         # loop_stop leaves loop_start's socket pair to the garbage collector (paho-mqtt 2.x).
         self._client._reset_sockets(sockpair_only=True)
+
+    def network_failure(self) -> str | None:
+        """Say why paho's network thread ended before ``stop``; None while it runs (or stopped)."""
+        thread = self._network
+        if self._stopping or thread is None or thread.is_alive():
+            return None
+        return self._failure or "the MQTT network thread ended"
 
     def ack(self, messages: Sequence[InboundMessage]) -> int:
         """Acknowledge ``messages`` received on the current connection; return how many."""
@@ -164,14 +182,29 @@ class Subscriber:
         if reason.value != 0:
             log.warning("lost the broker (%s); reconnecting", reason)
 
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         # The sink may block while ingest's buffer is full: this network thread then reads
         # nothing more and the broker holds the rest (see ingest.buffer). A stall longer than
         # the broker's keepalive allowance (1.5 x 30 s) ends the connection; QoS 1 messages not
         # yet acknowledged are redelivered to the session when we reconnect.
         # paho types payload bytes | bytearray but decodes it as bytes; bytes() of bytes is free.
-        self._sink(
-            InboundMessage(
-                msg.topic, bytes(msg.payload), msg.mid, msg.qos, self.generation, self._clock.now()
+        try:
+            self._sink(
+                InboundMessage(
+                    msg.topic,
+                    bytes(msg.payload),
+                    msg.mid,
+                    msg.qos,
+                    self.generation,
+                    self._clock.now(),
+                )
             )
-        )
+        except BaseException as exc:  # whatever it is, it ends the session
+            # paho 2.x re-raises a callback's exception and its thread dies with it (a
+            # BaseException gets past paho's own handler anyway): the socket would then go
+            # unread while the role looked connected. End the loop cleanly instead, say why
+            # (health turns failed and the supervisor replaces the role); the message was not
+            # acknowledged, so the broker redelivers it to the next session.
+            log.exception("ingest could not take a message; ending the MQTT session")
+            self._failure = f"receiving a message: {type(exc).__name__}: {exc}"
+            client.disconnect()

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from devices.models import Fix
 from grids.locator import GridLocator
-from infra.database import Conn
+from infra.database import Conn, class_row
+from patrols.models import Segment
 from patrols.segments import PatrolParams, PatrolSegment, segment_fixes
 
 # The furthest a window is widened to find where a chain of fixes starts or ends: no real
@@ -152,9 +152,9 @@ def list_segments(
     end: datetime | None = None,
     after: datetime | None = None,
     limit: int = 1000,
-) -> list[dict[str, Any]]:
+) -> list[Segment]:
     """Return a terminal's stored segments overlapping [start, end], oldest first."""
-    with conn.cursor(row_factory=dict_row) as cur:
+    with conn.cursor(row_factory=class_row(Segment)) as cur:
         return cur.execute(
             "SELECT terminal_id, staff_id, started_at, ended_at, duration_s, distance_m, fixes, "
             "extent_m, cells, grids, grid_version, valid, reason FROM patrol_segments "

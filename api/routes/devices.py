@@ -20,7 +20,8 @@ from devices.geo import Crs, from_wgs84
 from devices.registry import RowError
 from devices.registry_gaps import RegistryWarning
 from devices.views import DeviceView
-from ingest.readings import list_buckets, list_readings
+from ingest.readings import list_buckets, list_readings, reading_key
+from ingest.views import Bucket, Reading
 
 router = APIRouter(prefix="/api/v1", tags=["devices"], responses=ERROR_RESPONSES)
 
@@ -51,24 +52,6 @@ class ImportAnswer(BaseModel):
     rejected: int  # rows with at least one error
     errors: list[RowError]
     warnings: list[RegistryWarning]
-
-
-class Reading(BaseModel):
-    """One raw reading; ``seq`` null for a sample that carried none."""
-
-    ts: datetime
-    value: float
-    seq: int | None
-
-
-class Bucket(BaseModel):
-    """The readings of one time bucket."""
-
-    ts: datetime
-    avg: float
-    min: float
-    max: float
-    count: int
 
 
 def _format(request: Request) -> registry.Format | None:
@@ -197,15 +180,14 @@ def get_readings(
         rows = list_readings(
             conn, device_id=device_id, metric=metric, start=start, end=end, after=after, limit=limit
         )
-        items = [
-            Reading(ts=r["ts"], value=r["value"], seq=None if r["seq"] < 0 else r["seq"])
-            for r in rows
-        ]
-        last = {"ts": rows[-1]["ts"].isoformat(), "seq": rows[-1]["seq"]} if rows else None
-        return page(items, limit=limit, position=last)
+        last = None
+        if rows:
+            ts, seq = reading_key(rows[-1])
+            last = {"ts": ts.isoformat(), "seq": seq}
+        return page(rows, limit=limit, position=last)
     width = parse_bucket(bucket)
     after_ts = decode_cursor(cursor, lambda p: cursor_time(p["ts"]))
-    rows = list_buckets(
+    buckets = list_buckets(
         conn,
         device_id=device_id,
         metric=metric,
@@ -215,8 +197,5 @@ def get_readings(
         after=after_ts,
         limit=limit,
     )
-    buckets = [
-        Bucket(ts=r["ts"], avg=float(r["avg"]), min=r["min"], max=r["max"], count=int(r["count"]))
-        for r in rows
-    ]
-    return page(buckets, limit=limit, position={"ts": rows[-1]["ts"].isoformat()} if rows else None)
+    last_ts = {"ts": buckets[-1].ts.isoformat()} if buckets else None
+    return page(buckets, limit=limit, position=last_ts)

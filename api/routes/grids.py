@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
-import numpy as np
-import numpy.typing as npt
-import shapely
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -18,12 +14,13 @@ from api.deps import Caller, Conn, get_settings, require_role
 from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_text, decode_cursor, page
 from api.schemas import GRIDS_BODY
-from devices.geo import Crs, from_wgs84_array
+from devices.geo import Crs
 from grids import service as grid_service
 from grids.codes import GridLevel
 from grids.exceptions import GridImportError
 from grids.locator import GridLocator, PostgisUnavailable, locate_in_db
 from grids.models import parse_grids
+from grids.views import Area, GridVersion, area_views
 from infra.database import connect
 
 router = APIRouter(prefix="/api/v1", tags=["grids"], responses=ERROR_RESPONSES)
@@ -38,15 +35,6 @@ class GridImportAnswer(BaseModel):
     counts: dict[str, int]
 
 
-class GridVersionOut(BaseModel):
-    """One imported grid version."""
-
-    version: int
-    imported_at: datetime
-    source: str
-    counts: dict[str, int]
-
-
 class Located(BaseModel):
     """Where a point lies under a grid version; ``outside`` when in no grid."""
 
@@ -55,16 +43,6 @@ class Located(BaseModel):
     street_code: str | None
     community_code: str | None
     grid_code: str | None
-
-
-class Area(BaseModel):
-    """A street, community or grid; ``geometry`` (GeoJSON) only when asked for."""
-
-    code: str
-    level: GridLevel
-    name: str | None
-    parent: str | None
-    geometry: dict[str, Any] | None = None
 
 
 class AreaPage(Page[Area]):
@@ -128,16 +106,9 @@ async def import_grids(
 
 
 @router.get("/grids/versions")
-def list_versions(conn: Conn, _caller: Caller) -> Page[GridVersionOut]:
+def list_versions(conn: Conn, _caller: Caller) -> Page[GridVersion]:
     """List imported grid versions, newest first."""
-    versions = grid_service.list_versions(conn)
-    items = [
-        GridVersionOut(
-            version=v.version, imported_at=v.imported_at, source=v.source, counts=v.counts
-        )
-        for v in versions
-    ]
-    return Page(items=items, next_cursor=None)
+    return Page(items=grid_service.list_versions(conn), next_cursor=None)
 
 
 @router.get("/grids/locate")
@@ -207,34 +178,6 @@ def list_grids(
         limit=limit,
         geometry=geometry,
     )
-    shapes = _geojson([r["wkb"] for r in rows], crs) if geometry else [None] * len(rows)
-    items = []
-    for row, shape in zip(rows, shapes, strict=True):
-        fields = {k: row[k] for k in ("code", "level", "name", "parent")}
-        items.append(Area(**fields, geometry=shape) if geometry else Area(**fields))
-    answer = page(items, limit=limit, position={"code": rows[-1]["code"]} if rows else None)
+    items = area_views(rows, crs=crs, geometry=geometry)
+    answer = page(items, limit=limit, position={"code": rows[-1].code} if rows else None)
     return AreaPage(items=answer.items, next_cursor=answer.next_cursor, version=resolved)
-
-
-def _geojson(blobs: list[bytes | None], crs: Crs) -> list[dict[str, Any] | None]:
-    """Return GeoJSON geometries (None where an area has none), converted to ``crs``."""
-    present = np.array([b is not None for b in blobs], dtype=bool)
-    out: list[dict[str, Any] | None] = [None] * len(blobs)
-    if not present.any():
-        return out
-    geoms = shapely.from_wkb(np.array(blobs, dtype=object)[present])
-    if crs is not Crs.WGS84:
-        geoms = shapely.transform(geoms, _converter(crs))
-    texts = shapely.to_geojson(geoms)
-    for i, text in zip(np.flatnonzero(present).tolist(), texts.tolist(), strict=True):
-        out[i] = msgspec.json.decode(text)
-    return out
-
-
-def _converter(crs: Crs) -> Any:
-    def convert(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        # shapely hands (x, y) = (lon, lat); devices.geo speaks (lat, lon).
-        lat, lon = from_wgs84_array(xy[:, 1].copy(), xy[:, 0].copy(), crs)
-        return np.column_stack((lon, lat))
-
-    return convert

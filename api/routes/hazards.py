@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -27,17 +26,11 @@ class AckBody(BaseModel):
     by: str | None = None
 
 
-def _visible(caller: Principal, row: Hazard | Mapping[str, Any]) -> bool:
-    # Also takes the live feed's rows (dicts of hazards.service.FIELDS) until it reads Hazard.
-    hazard = row if isinstance(row, Hazard) else Hazard.model_validate(row)
+def visible(caller: Principal, hazard: Hazard) -> bool:
+    """Say whether ``caller``'s areas include the hazard's place (the live feed asks too)."""
     return caller.sees_place(
         grid=hazard.grid_code, community=hazard.community_code, street=hazard.street_code
     )
-
-
-def _item(row: Mapping[str, Any], crs: Crs) -> dict[str, Any]:
-    """Show a hazards row (a dict of ``FIELDS``) as ``hazard_view`` does: for the live feed."""
-    return hazard_view(Hazard.model_validate(row), crs).model_dump()
 
 
 @router.get("/hazards", response_model=Page[HazardView])
@@ -78,7 +71,7 @@ def get_hazards(
 def _one(conn: Conn, caller: Principal, hazard_id: int) -> Hazard:
     row = get_hazard(conn, hazard_id=hazard_id)
     # A hazard outside the caller's areas is answered like a missing one: no existence leak.
-    if row is None or not _visible(caller, row):
+    if row is None or not visible(caller, row):
         raise ApiError(404, "not_found", f"no hazard {hazard_id}")
     return row
 

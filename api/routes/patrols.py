@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from api.deps import Caller, Conn
 from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_time, decode_cursor, page
+from patrols.models import Segment
 from patrols.service import list_segments
 
 router = APIRouter(prefix="/api/v1", tags=["patrols"], responses=ERROR_RESPONSES)
-
-
-class Segment(BaseModel):
-    """A patrol segment: when, how far, and the grids it passed through."""
-
-    terminal_id: str
-    staff_id: str | None
-    started_at: datetime
-    ended_at: datetime
-    duration_s: float
-    distance_m: float
-    fixes: int
-    extent_m: float
-    cells: int
-    grids: list[dict[str, Any]]  # [{grid, community, street, seconds, fixes}]
-    grid_version: int | None
-    valid: bool
-    reason: str | None  # why not valid; null when valid
 
 
 @router.get("/terminals/{terminal_id}/patrols")
@@ -53,5 +35,5 @@ def get_patrols(
     rows = list_segments(
         conn, terminal_id=terminal_id, start=start, end=end, after=after, limit=limit
     )
-    last = {"started_at": rows[-1]["started_at"].isoformat()} if rows else None
-    return page([Segment.model_validate(r) for r in rows], limit=limit, position=last)
+    last = {"started_at": rows[-1].started_at.isoformat()} if rows else None
+    return page(rows, limit=limit, position=last)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 from datetime import datetime
 from typing import Annotated
@@ -15,19 +14,9 @@ from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_int, decode_cursor, page
 from ingest.rejected_replay import REGISTRY_REASONS, replay_stored
 from ingest.service import list_rejected
+from ingest.views import Rejected, rejected_view
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"], responses=ERROR_RESPONSES)
-
-
-class Rejected(BaseModel):
-    """A message ingest refused, with its raw payload."""
-
-    id: int
-    topic: str
-    reason: str
-    detail: str
-    received_at: datetime
-    payload_b64: str
 
 
 class ReplayAnswer(BaseModel):
@@ -65,18 +54,8 @@ def get_rejected(
         after_id=decode_cursor(cursor, lambda p: cursor_int(p["id"])),
         limit=limit,
     )
-    items = [
-        Rejected(
-            id=r["id"],
-            topic=r["topic"],
-            reason=r["reason"],
-            detail=r["detail"],
-            received_at=r["received_at"],
-            payload_b64=base64.b64encode(bytes(r["payload"])).decode(),
-        )
-        for r in rows
-    ]
-    return page(items, limit=limit, position={"id": rows[-1]["id"]} if rows else None)
+    items = [rejected_view(r) for r in rows]
+    return page(items, limit=limit, position={"id": rows[-1].id} if rows else None)
 
 
 class ReplayBody(BaseModel):

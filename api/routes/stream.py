@@ -19,12 +19,13 @@ from fastapi.responses import StreamingResponse
 from pydantic_core import to_json
 
 from api.deps import Caller
-from api.errors import ApiError
-from api.routes.hazards import _item, _visible  # the one row → JSON mapping of hazards
+from api.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
+from api.routes.hazards import visible
 from api.tokens import Principal
 from devices.geo import Crs, from_wgs84
 from feed.flows import follow
 from feed.models import LiveEvent, LiveFeed, SubscriberTooSlowError
+from hazards.views import hazard_view
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
 
@@ -33,18 +34,49 @@ RETRY_MS: Final = 2000  # how soon EventSource reconnects after the stream ends
 _READY_S: Final = 10.0
 _CASE_KINDS: Final = frozenset({"case.created", "case.updated"})  # CONTRACT §4's stream kinds
 
+_FRAME_EXAMPLE = (
+    "retry: 2000\n: connected\n\n"
+    "id: 42\nevent: hazard.opened\n"
+    'data: {"id":7,"rule":"smoke","kind":"smoke_alarm","severity":"critical","status":"open",'
+    '"...":"...","type":"hazard.opened","event_id":42,"event_at":"2026-12-07T09:00:00Z",'
+    '"change":{}}\n\n'
+    ": ping\n\n"
+)
+# The stream is text/event-stream, not JSON: documented as what it is, its errors (answered
+# before the stream starts) as the envelope every other route answers.
+STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": (
+            "Server-Sent Events: per hazard change `id` (the event log id, for Last-Event-ID),"
+            " `event` (hazard.opened, hazard.updated, hazard.cleared) and `data`, one JSON"
+            " object: the hazard as `GET /api/v1/hazards` shows it (HazardView) plus `type`,"
+            " `event_id`, `event_at` and `change`. A `: ping` comment every"
+            f" {HEARTBEAT_S:g} s; the stream ends with a comment when the client reads too"
+            " slowly, and EventSource resumes with Last-Event-ID."
+        ),
+        "content": {"text/event-stream": {"schema": {"type": "string"}, "example": _FRAME_EXAMPLE}},
+    },
+    **{status: ERROR_RESPONSES[status] for status in (400, 401, 422, 500)},
+    503: {
+        "model": ErrorEnvelope,
+        "description": "the live feed cannot reach the database (`feed_unavailable`)",
+    },
+}
+
 
 def frame(ev: LiveEvent, crs: Crs) -> str:
-    """Render one event as an SSE frame."""
-    if ev.type.startswith("case."):
+    """Render one event as an SSE frame: a hazard or a case as the REST answers show it."""
+    if ev.case is not None:
         # The case as GET /api/v1/cases shows it (WGS-84 as stored), and the step it took.
-        case_body = {**ev.row, "type": ev.type, "event_id": ev.id, "event_at": ev.at}
-        if ev.row.get("lat") is not None and ev.row.get("lon") is not None:
-            case_body["lat"], case_body["lon"] = from_wgs84(ev.row["lat"], ev.row["lon"], crs)
+        case_body = {**ev.case, "type": ev.type, "event_id": ev.id, "event_at": ev.at}
+        if ev.case.get("lat") is not None and ev.case.get("lon") is not None:
+            case_body["lat"], case_body["lon"] = from_wgs84(ev.case["lat"], ev.case["lon"], crs)
         data = to_json(case_body | {"step": ev.data}).decode()
         return f"id: {ev.id}\nevent: {ev.type}\ndata: {data}\n\n"
+    if ev.hazard is None:  # _accept lets none through
+        raise ValueError(f"event {ev.id} carries no hazard or case to show")
     body: dict[str, Any] = {
-        **_item(ev.row, crs),
+        **hazard_view(ev.hazard, crs).model_dump(),
         "type": ev.type,
         "event_id": ev.id,
         "event_at": ev.at,
@@ -71,17 +103,18 @@ def _last_id(header: str | None, query: str | None) -> int | None:
 def _accept(caller: Principal) -> Callable[[LiveEvent], bool]:
     def accept(ev: LiveEvent) -> bool:
         if ev.type in _CASE_KINDS:  # refusals go to the actor's inbox, not to the feed
-            return caller.sees_place(
-                grid=ev.row.get("grid_code"),
-                community=ev.row.get("community_code"),
-                street=ev.row.get("street_code"),
+            return ev.case is not None and caller.sees_place(
+                grid=ev.case.get("grid_code"),
+                community=ev.case.get("community_code"),
+                street=ev.case.get("street_code"),
             )
-        return ev.type.startswith("hazard.") and _visible(caller, ev.row)
+        hazard = ev.hazard
+        return ev.type.startswith("hazard.") and hazard is not None and visible(caller, hazard)
 
     return accept
 
 
-@router.get("/stream", response_class=StreamingResponse)
+@router.get("/stream", response_class=StreamingResponse, responses=STREAM_RESPONSES)
 async def stream(
     *,  # FastAPI passes every parameter by name
     request: Request,

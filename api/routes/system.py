@@ -3,42 +3,80 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
-from infra.roles import RoleHealth
+from infra.roles import RoleHealth, RoleState
 
 router = APIRouter(tags=["system"])
 
 
-@router.get("/healthz")
-def healthz(request: Request) -> JSONResponse:
+class Check(BaseModel):
+    """Whether a dependency answers; ``error`` (the database's only) names what failed."""
+
+    ok: bool
+    error: str | None = None  # left out of the answer when not set
+
+
+class RoleReadiness(BaseModel):
+    """A role's state and lag as its supervisor reports them; ``ok`` when it is ready."""
+
+    ok: bool
+    state: RoleState
+    lag_s: float | None  # seconds behind its input; null when not measured
+    detail: str
+
+
+class Health(BaseModel):
+    """Readiness of the process: the database, the broker and every role it runs."""
+
+    status: Literal["ok", "degraded"]
+    live: bool  # answering at all
+    ready: bool  # 200 when true, 503 when not
+    database: Check
+    broker: Check
+    roles: dict[str, RoleReadiness]  # by role name; empty in an app built without roles
+
+
+_HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "ready: the database, the broker and every role"},
+    503: {"model": Health, "description": "not ready: the parts with `ok: false` say why"},
+}
+
+
+# exclude_unset: a check's ``error`` appears only when it failed, as it always has.
+@router.get(
+    "/healthz",
+    response_model=Health,
+    response_model_exclude_unset=True,
+    responses=_HEALTH_RESPONSES,
+)
+def healthz(request: Request, response: Response) -> Health:
     """Answer 200 when the database, the broker and every role are ready, 503 otherwise."""
-    checks: dict[str, Any] = {}
     try:
         with request.app.state.pool.connection(timeout=2) as conn:
             conn.execute("SELECT 1")
-        checks["database"] = {"ok": True}
+        database = Check(ok=True)
     except Exception as exc:  # any failure means "not ready", and says why
-        checks["database"] = {"ok": False, "error": type(exc).__name__}
-    broker_ok = request.app.state.broker_probe()
-    checks["broker"] = {"ok": broker_ok}
+        database = Check(ok=False, error=type(exc).__name__)
+    broker = Check(ok=request.app.state.broker_probe())
     roles = _roles(request)
-    ready = all(c["ok"] for c in checks.values()) and all(r["ok"] for r in roles.values())
-    body = {
-        "status": "ok" if ready else "degraded",
-        "live": True,
-        "ready": ready,
-        **checks,
-        "roles": roles,
-    }
-    return JSONResponse(body, status_code=200 if ready else 503)
+    ready = database.ok and broker.ok and all(r.ok for r in roles.values())
+    response.status_code = 200 if ready else 503
+    return Health(
+        status="ok" if ready else "degraded",
+        live=True,
+        ready=ready,
+        database=database,
+        broker=broker,
+        roles=roles,
+    )
 
 
-def _roles(request: Request) -> dict[str, dict[str, Any]]:
+def _roles(request: Request) -> dict[str, RoleReadiness]:
     """Return each role's state and lag, as the runtime's supervisor reports them (no I/O).
 
     An app built without roles (tests, a bare ``create_app``) reports none.
@@ -49,12 +87,12 @@ def _roles(request: Request) -> dict[str, dict[str, Any]]:
     max_lag_s = float(getattr(request.app.state, "role_max_lag_s", 60.0))
     healths: Mapping[str, RoleHealth] = role_health()
     return {
-        name: {
-            "ok": health.ready(max_lag_s=max_lag_s),
-            "state": health.state,
-            "lag_s": None if health.lag_s is None else round(health.lag_s, 3),
-            "detail": health.detail,
-        }
+        name: RoleReadiness(
+            ok=health.ready(max_lag_s=max_lag_s),
+            state=health.state,
+            lag_s=None if health.lag_s is None else round(health.lag_s, 3),
+            detail=health.detail,
+        )
         for name, health in healths.items()
     }
 

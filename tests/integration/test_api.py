@@ -82,6 +82,31 @@ def test_unparseable_import_is_a_400_with_a_reason(client: TestClient, token: st
     assert answer.json()["error"]["code"] == "invalid_input"
 
 
+def test_readings_without_seq_page_with_a_null_seq(
+    ingest: IngestHarness, client: TestClient, token: str
+) -> None:
+    dev = ingest.device("NOSEQ")
+    ingest.register(dev, heartbeat_s=60)
+    samples = [(T0 + timedelta(minutes=i), None, {"pressure_mpa": 0.3}) for i in range(30)]
+    ingest.publisher.publish_all([batch(dev, samples, prefix=ingest.prefix)])
+    wait_until(
+        lambda: ingest.scalar("SELECT count(*) FROM readings WHERE device_id = %s", dev) == 30,
+        what="30 readings",
+    )
+    url = f"/api/v1/devices/{dev}/readings"
+    params = {"metric": "pressure_mpa", "limit": 20}
+    first = client.get(url, params=params, headers=_auth(token)).json()
+    assert first["items"][0] == {"ts": "2026-11-26T06:00:00Z", "value": 0.3, "seq": None}
+    # The cursor keeps the stored "no seq" (-1), so cursors issued before stay valid.
+    position = json.loads(base64.urlsafe_b64decode(first["next_cursor"] + "=="))
+    assert position == {"ts": "2026-11-26T06:19:00+00:00", "seq": -1}
+    rest = client.get(
+        url, params={**params, "cursor": first["next_cursor"]}, headers=_auth(token)
+    ).json()
+    assert [i["ts"][11:16] for i in rest["items"]] == [f"06:{m}" for m in range(20, 30)]
+    assert {i["seq"] for i in rest["items"]} == {None}
+
+
 def test_device_view_readings_and_buckets_after_ingest(
     ingest: IngestHarness, client: TestClient, token: str
 ) -> None:

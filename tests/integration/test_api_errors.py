@@ -255,6 +255,22 @@ def test_the_openapi_document_describes_every_route(client: TestClient) -> None:
             for status in ("401", "422", "500", "503"):
                 error = operation["responses"][status]["content"]["application/json"]
                 assert error["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}, where
+    # No list of "objects of anything": every item of every answer is a described model.
+    for name, component in doc["components"]["schemas"].items():
+        for field, prop in component.get("properties", {}).items():
+            items = prop.get("items", {})
+            assert items.get("additionalProperties") is not True, f"{name}.{field}"
+    stream = doc["paths"]["/api/v1/stream"]["get"]["responses"]
+    assert "text/event-stream" in stream["200"]["content"]
+    for status in ("400", "401", "422", "500", "503"):
+        error = stream[status]["content"]["application/json"]
+        assert error["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}, status
+    health = doc["paths"]["/healthz"]["get"]["responses"]
+    for status in ("200", "503"):
+        schema = health[status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/Health"}, status
+    roles = doc["components"]["schemas"]["RoleReadiness"]["properties"]
+    assert set(roles) == {"ok", "state", "lag_s", "detail"}
     hazard = doc["components"]["schemas"]["HazardView"]["properties"]
     contract = "id rule kind severity status device_id unit_id grid_code community_code"
     assert set((contract + " street_code lat lon opened_at cleared_at occurrences").split()) <= set(

@@ -74,8 +74,8 @@ def test_import_15_digit_codes_and_load_the_version_back(db_url: str) -> None:
         _same_areas(load_grid_set(conn, version=version), grid_set)
         _same_areas(load_grid_set(conn), grid_set)
         rows = list_areas(conn, version=version, parent="310115005001")
-        assert [r["code"] for r in rows] == [f"310115005001{i:03d}" for i in range(1, 7)]
-        assert rows[0]["wkb"] is None  # geometry only when asked for
+        assert [r.code for r in rows] == [f"310115005001{i:03d}" for i in range(1, 7)]
+        assert rows[0].wkb is None  # geometry only when asked for
         parts = conn.execute(
             "SELECT county, street, community, sequence FROM grid_areas "
             "WHERE version = %s AND code = '310115005002006'",

@@ -14,7 +14,6 @@ from devices.exceptions import RegistryError
 from devices.models import DeviceKind
 from devices.registry import DeviceRow, Role, StaffRow, UnitRow, parse_devices
 from devices.service import (
-    device_status,
     get_device,
     get_staff,
     get_unit,
@@ -26,7 +25,7 @@ from devices.service import (
     upsert_staff,
     upsert_units,
 )
-from devices.views import ImportCounts, LatestValue
+from devices.views import ImportCounts, LatestValue, device_status
 
 Conn = psycopg.Connection[Any]
 NOW = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)

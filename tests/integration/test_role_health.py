@@ -134,3 +134,50 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class _Injected(BaseException):
+    """A failure no ``except Exception`` catches: paho's own callback guard lets it through."""
+
+
+def test_ingest_is_failed_when_taking_a_message_kills_the_network_thread(
+    ingest: IngestHarness,
+) -> None:
+    svc = ingest.service
+
+    def sink(_message: object) -> bool:
+        raise _Injected("injected into the network thread")
+
+    svc.subscriber._sink = sink
+    assert svc.health().state == "running"
+    ingest.publisher.publish_all([(f"{ingest.prefix}/d/{ingest.device('x')}/telemetry", b"{}")])
+    wait_until(lambda: svc.health().state == "failed", timeout_s=10, what="failed")
+    assert "_Injected: injected into the network thread" in svc.health().detail
+    assert not svc.health().ready(max_lag_s=60)
+
+
+def test_ingest_is_failed_when_pahos_loop_ends_on_its_own(ingest: IngestHarness) -> None:
+    svc = ingest.service
+    network = svc.subscriber._client._thread
+    assert network is not None
+    assert svc.health().state == "running"
+    # What loop_stop asks of the thread, without anyone asking: the loop returns, the thread ends.
+    svc.subscriber._client._thread_terminate = True
+    network.join(10)
+    assert not network.is_alive()
+    health = svc.health()
+    assert health.state == "failed"
+    assert "network thread ended" in health.detail
+
+
+def test_ingest_stopped_after_its_network_thread_ended_leaves_no_socket_open(
+    ingest: IngestHarness,
+) -> None:
+    svc = ingest.service
+    client = svc.subscriber._client
+    svc.subscriber._client._thread_terminate = True  # the loop returns, the socket stays
+    wait_until(lambda: svc.health().state == "failed", timeout_s=10, what="failed")
+    assert client._sock is not None
+    svc.stop()
+    assert client._sock is None
+    assert svc.health().state == "stopped"

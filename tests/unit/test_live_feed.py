@@ -12,8 +12,44 @@ import pytest
 
 from feed.flows import InMemoryLiveFeed, follow
 from feed.models import LiveEvent, SubscriberTooSlowError
+from feed.service import to_live
+from hazards.models import Hazard, Severity
+from infra.eventlog import Event
 
 T0 = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
+
+
+def _hazard(hazard_id: int, grid: str) -> Hazard:
+    return Hazard(
+        id=hazard_id,
+        rule_id="smoke",
+        kind="smoke_alarm",
+        severity=Severity.CRITICAL,
+        status="open",
+        subject_type="device",
+        subject_id="D1",
+        key="D1",
+        device_id="D1",
+        unit_id=None,
+        grid_code=grid,
+        community_code=grid[:12],
+        street_code=grid[:9],
+        grid_version=1,
+        placement="placed",
+        lat=31.2,
+        lon=121.5,
+        opened_at=T0,
+        cleared_at=None,
+        acknowledged_at=None,
+        acknowledged_by=None,
+        occurrences=1,
+        episode=1,
+        last_value=None,
+        detail={},
+        flapping=False,
+        created_at=T0,
+        updated_at=T0,
+    )
 
 
 def _ev(i: int, grid: str = "310115005003007", type_: str = "hazard.opened") -> LiveEvent:
@@ -22,7 +58,7 @@ def _ev(i: int, grid: str = "310115005003007", type_: str = "hazard.opened") -> 
         type=type_,
         at=T0 + timedelta(seconds=i),
         data={},
-        row={"id": 1000 + i, "grid_code": grid},
+        hazard=_hazard(1000 + i, grid),
     )
 
 
@@ -47,7 +83,9 @@ def test_fan_out_filters_and_keeps_order() -> None:
             feed,
             after=None,
             since=None,
-            accept=lambda e: e.row["grid_code"].startswith("310115005"),
+            accept=lambda e: (
+                e.hazard is not None and (e.hazard.grid_code or "").startswith("310115005")
+            ),
             heartbeat_s=5,
         )
         await asyncio.sleep(0)
@@ -124,3 +162,13 @@ def test_slow_subscriber_is_dropped_and_others_unaffected() -> None:
         await fast.aclose()
 
     asyncio.run(run())
+
+
+def test_to_live_types_the_hazard_once_and_survives_an_unreadable_one() -> None:
+    hazard = _hazard(7, "310115005003007")
+    row = hazard.model_dump(mode="json")  # as to_jsonb(h) puts it in the log: times as text
+    ev = to_live(Event(1, "hazard.opened", "7", {"hazard": row, "change": {"a": 1}}, T0))
+    assert ev.hazard == hazard
+    assert ev.data == {"a": 1}
+    broken = to_live(Event(2, "hazard.updated", "7", {"hazard": {"id": "x"}}, T0))
+    assert broken.hazard is None  # logged; the feed goes on
