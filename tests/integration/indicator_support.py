@@ -133,7 +133,7 @@ def act(
             action_id=str(uuid.uuid4()),
             case_id=case_id,
             action=action,
-            **kw,  # type: ignore[arg-type]
+            **kw,
         ),
         actor=Actor(staff_id=place.staff(who), role=role, area=area),
         deadlines=OneHour(),
