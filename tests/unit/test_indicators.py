@@ -1,0 +1,75 @@
+"""The indicators' pure part: rates, the composite score and its weights (Hypothesis)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dispatch.config import IndicatorWeights
+from dispatch.indicators import Counts, indicator, ratio, score
+
+W = IndicatorWeights()
+
+
+@st.composite
+def counts(draw: st.DrawFn) -> Counts:
+    due = draw(st.integers(0, 1000))
+    closed = draw(st.integers(0, due))
+    required = draw(st.none() | st.integers(0, 100))
+    return Counts(
+        due=due,
+        closed=closed,
+        closed_on_time=draw(st.integers(0, closed)),
+        signed_on_time=draw(st.integers(0, due)),
+        rework=draw(st.integers(0, closed)),
+        patrols_done=None if required is None else draw(st.integers(0, 300)),
+        patrols_required=required,
+        rating_mean=draw(st.none() | st.floats(1, 5)),
+    )
+
+
+weights = st.builds(
+    IndicatorWeights,
+    closure=st.floats(0, 100),
+    on_time=st.floats(0, 100),
+    signed_on_time=st.floats(0, 100),
+    no_rework=st.floats(0, 100),
+    patrols=st.floats(0, 100),
+    rating=st.floats(0, 100),
+)
+
+
+@given(counts(), weights)
+def test_the_score_is_out_of_100(c: Counts, w: IndicatorWeights) -> None:
+    s = score(c, w)
+    assert s is None or 0 <= s <= 100
+
+
+@given(counts(), st.floats(0.01, 100))
+def test_only_the_weights_proportions_matter(c: Counts, k: float) -> None:
+    scaled = IndicatorWeights(**{f: v * k for f, v in W.model_dump().items()})
+    a, b = score(c, W), score(c, scaled)
+    assert (a is None) == (b is None)
+    assert a is None or b is None or abs(a - b) <= 0.1  # rounding to 0.1 may differ
+
+
+def test_a_perfect_record_scores_100_and_nothing_scores_nothing() -> None:
+    perfect = Counts(
+        due=4,
+        closed=4,
+        closed_on_time=4,
+        signed_on_time=4,
+        patrols_done=9,
+        patrols_required=8,
+        rating_mean=5.0,
+    )
+    assert score(perfect, W) == 100.0
+    assert score(Counts(), W) is None  # nothing due, no patrols owed, no rating
+    assert score(Counts(due=2), W) == 0.0  # due and left undone
+
+
+def test_rates_have_null_for_a_zero_denominator() -> None:
+    assert ratio(1, 0) is None
+    item = indicator("grid", "g", Counts(due=4, closed=2, closed_on_time=1, rework=1), W)
+    assert (item.closure_rate, item.on_time_rate, item.rework_rate) == (0.5, 0.25, 0.5)
+    assert indicator("grid", "g", Counts(), W).rework_rate is None
