@@ -38,32 +38,23 @@ _ON_TIME: Final = "coalesce(h.at <= (h.detail->>'due')::timestamptz, false)"
 
 # {key} and {where} are fixed SQL fragments from this module; values are parameters.
 _DUE = """
-WITH due AS (
-    SELECT * FROM (
-        SELECT c.case_id, c.status, c.rework, {key} AS key,
-            CASE WHEN c.status = 'closed' THEN (
-                SELECT (h.detail->>'due')::timestamptz FROM case_history h
-                WHERE h.case_id = c.case_id AND h.action = 'close' ORDER BY h.seq DESC LIMIT 1
-            ) ELSE c.deadline END AS due_at
-        FROM cases c WHERE {where}
-    ) AS d WHERE due_at >= %(start)s AND due_at < %(end)s AND key IS NOT NULL
+WITH due AS MATERIALIZED (
+    SELECT c.case_id, c.status, c.rework, {key} AS key
+    FROM cases c LEFT JOIN LATERAL (
+        SELECT (h.detail->>'due')::timestamptz AS due FROM case_history h
+        WHERE h.case_id = c.case_id AND h.action = 'close' ORDER BY h.seq DESC LIMIT 1
+    ) AS closing ON c.status = 'closed'
+    WHERE {where} AND {key} IS NOT NULL
+        -- every deadline comes after its case was created: later cases cannot be due
+        AND c.created_at < %(end)s
+        AND CASE WHEN c.status = 'closed' THEN closing.due ELSE c.deadline END >= %(start)s
+        AND CASE WHEN c.status = 'closed' THEN closing.due ELSE c.deadline END < %(end)s
 )
 """
 
 _CASES = (
     _DUE
-    + f""",
-steps AS (
-    SELECT h.case_id,
-        bool_and({_ON_TIME}) FILTER (WHERE h.action IN {_STAGE_ENDS}) AS stages_on_time,
-        count(*) FILTER (WHERE h.action IN {_LATE_MARKS}) AS late_marks,
-        count(*) FILTER (WHERE h.action = 'sign') AS signs,
-        bool_and({_ON_TIME}) FILTER (WHERE h.action = 'sign') AS signs_on_time,
-        count(*) FILTER (WHERE h.action = 'return') AS returns,
-        count(*) FILTER (WHERE h.action = 'escalate') AS escalations,
-        count(*) FILTER (WHERE h.action = 'extend') AS extensions
-    FROM case_history h JOIN due USING (case_id) GROUP BY h.case_id
-)
+    + f"""
 SELECT d.key, count(*),
     count(*) FILTER (WHERE d.status = 'closed'),
     count(*) FILTER (WHERE d.status = 'closed' AND s.stages_on_time AND s.late_marks = 0),
@@ -71,7 +62,19 @@ SELECT d.key, count(*),
     count(*) FILTER (WHERE s.returns > 0),
     count(*) FILTER (WHERE d.status = 'closed' AND d.rework > 0),
     coalesce(sum(s.escalations), 0), coalesce(sum(s.extensions), 0)
-FROM due d LEFT JOIN steps s USING (case_id) GROUP BY d.key
+FROM due d CROSS JOIN LATERAL (
+    -- one case's steps, through the history's primary key: a due case has a handful
+    SELECT
+        bool_and({_ON_TIME}) FILTER (WHERE h.action IN {_STAGE_ENDS}) AS stages_on_time,
+        count(*) FILTER (WHERE h.action IN {_LATE_MARKS}) AS late_marks,
+        count(*) FILTER (WHERE h.action = 'sign') AS signs,
+        bool_and({_ON_TIME}) FILTER (WHERE h.action = 'sign') AS signs_on_time,
+        count(*) FILTER (WHERE h.action = 'return') AS returns,
+        count(*) FILTER (WHERE h.action = 'escalate') AS escalations,
+        count(*) FILTER (WHERE h.action = 'extend') AS extensions
+    FROM case_history h WHERE h.case_id = d.case_id
+) AS s
+GROUP BY d.key
 """
 )
 
@@ -111,6 +114,9 @@ def case_counts(
     where, args = _where(areas)
     params = {**args, "start": start, "end": end}
     out: dict[str, dict[str, Any]] = {}
+    # Compiling this query costs more than it saves (a third of its time on 100,000 cases);
+    # LOCAL: only this transaction.
+    conn.execute("SET LOCAL jit = off")
     sql = _CASES.format(key=_KEY[level], where=where)
     for row in conn.execute(sql, params).fetchall():
         names = ("due", "closed", "closed_on_time", "signed_on_time", "returned", "rework")
