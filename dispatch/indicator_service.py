@@ -17,11 +17,12 @@ from dispatch.indicators import Counts, Indicator, Level, indicator
 from grids.codes import GridLevel, in_area, level_for_length
 from hazards.service import area_condition
 from infra.database import Conn
+from rules.definitions import RuleSet
 from rules.kinds.patrol import PatrolParams, count_patrols
 from rules.models import MS_PER_DAY, cst_day, cst_day_start
 from rules.ticks import SegmentRow, patrol_day_of
 
-__all__ = ["case_counts", "indicators", "patrol_counts"]
+__all__ = ["case_counts", "indicators", "patrol_counts", "patrol_params_of"]
 
 _KEY: Final[dict[Level, str]] = {
     "worker": "coalesce(c.handled_by, c.assignee)",
@@ -132,6 +133,15 @@ def case_counts(
     return out
 
 
+def patrol_params_of(rules: RuleSet) -> PatrolParams:
+    """Return the params of the rules file's patrol-compliance rule (the shipped defaults when
+    it has none), so the indicators count 一日双巡 as the rule judges it."""
+    for rule in rules.rules:
+        if rule.kind == "patrol_compliance" and isinstance(rule.params, PatrolParams):
+            return rule.params
+    return PatrolParams()
+
+
 def _days(start: datetime, end: datetime) -> range:
     """Return the China days (``rules.models.cst_day`` numbers) starting in [start, end)."""
     lo, hi = dt_to_ms(start), dt_to_ms(end)
@@ -158,7 +168,7 @@ def patrol_counts(
         return done, len(days)
     by_day: dict[int, list[SegmentRow]] = defaultdict(list)
     lo, hi = cst_day_start(days[0]), cst_day_start(days[-1]) + MS_PER_DAY
-    rows = conn.execute(_SEGMENTS, (datetime_of(lo, start), datetime_of(hi, start))).fetchall()
+    rows = conn.execute(_SEGMENTS, (_datetime_of(lo, start), _datetime_of(hi, start))).fetchall()
     for ms, grid_list, valid, staff in rows:
         if staff_id is None or staff == staff_id:
             by_day[cst_day(int(ms))].append((int(ms), list(grid_list or []), bool(valid)))
@@ -173,7 +183,7 @@ def patrol_counts(
     return done, len(days)
 
 
-def datetime_of(ms: int, like: datetime) -> datetime:
+def _datetime_of(ms: int, like: datetime) -> datetime:
     """Return Unix ``ms`` as a datetime in ``like``'s zone."""
     return datetime.fromtimestamp(ms / 1000, tz=like.tzinfo)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from api.deps import Caller, Config, Conn
@@ -33,6 +33,7 @@ class IndicatorPage(BaseModel):
 @router.get("/indicators", response_model=IndicatorPage, response_model_by_alias=True)
 def get_indicators(
     *,  # FastAPI passes every parameter by name
+    request: Request,
     conn: Conn,
     caller: Caller,
     config: Config,
@@ -59,5 +60,7 @@ def get_indicators(
         end=end,
         areas=[[area] if area else [], list(caller.areas)],
         weights=config.dispatch.indicator_weights,
+        # the rules file's 一日双巡 params, when the composition root read them
+        patrol=getattr(request.app.state, "patrol_params", None),
     )
     return IndicatorPage(items=items, level=level, start=start, end=end)

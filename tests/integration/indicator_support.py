@@ -165,8 +165,8 @@ def add_segment(
 
 
 def build_history(conn: Conn, place: Place) -> dict[str, str]:
-    """Cases A-G with the histories the tests assert (see test_indicators.py)."""
-    cases = {k: open_case(conn, place, place.g1, k, T0 + timedelta(minutes=1)) for k in "ABCDE"}
+    """Cases A-H with the histories the tests assert (see test_indicators.py)."""
+    cases = {k: open_case(conn, place, place.g1, k, T0 + timedelta(minutes=1)) for k in "ABCDEH"}
     cases["F"] = open_case(conn, place, place.g2, "F", T0 + timedelta(minutes=1))
     cases["G"] = open_case(conn, place, place.g1, "G", T0 + timedelta(days=1, minutes=1))
     # A: every stage within its hour: closed on time.
@@ -186,6 +186,10 @@ def build_history(conn: Conn, place: Place) -> dict[str, str]:
     # D: signed on time, then returned to the community handler (its assignee now).
     act(conn, place, cases["D"], "W", "sign", 10)
     act(conn, place, cases["D"], "W", "return", 15, note="not ours: the landlord's")
+    # H: signed and handled in time, verified 80 minutes after the feedback: closed late.
+    act(conn, place, cases["H"], "W", "sign", 10)
+    act(conn, place, cases["H"], "W", "feedback", 20, note="cleared")
+    act(conn, place, cases["H"], "V", "verify", 100)
     # E, F: nobody acted; G is due the next day.
     for who, grid, start, seconds, valid in (
         ("W", place.g1, 60, 4200, True),  # a patrol

@@ -54,10 +54,10 @@ def test_grid_indicators_count_every_case_as_its_history_says(
         g1.escalations,
         g1.extensions,
     )
-    # A, B, C closed (B late: signed two hours after dispatch); D returned; E waiting;
-    # G's deadline is the next day.
-    assert counts == (5, 3, 2, 3, 1, 1, 0, 0)
-    assert (g1.closure_rate, g1.on_time_rate, g1.rework_rate) == (0.6, 0.4, 1 / 3)
+    # A, B, C, H closed (B late: signed two hours after dispatch; H verified late); D
+    # returned; E waiting; G's deadline is the next day.
+    assert counts == (6, 4, 2, 4, 1, 1, 0, 0)
+    assert (g1.closure_rate, g1.on_time_rate, g1.rework_rate) == (4 / 6, 2 / 6, 1 / 4)
     # W's two patrols (V's overlapping one merges with the first); invalid and short ones and
     # the next day's do not count.
     assert (g1.patrols_done, g1.patrols_required) == (2, 2)
@@ -71,8 +71,9 @@ def test_grid_indicators_count_every_case_as_its_history_says(
         2,
     )
     assert g2.rework_rate is None  # nothing closed: no rate
-    # closure .6, on time .4, signed .6, no rework 2/3, patrols 1, no rating (weight shared out)
-    expected = (25 * 0.6 + 30 * 0.4 + 10 * 0.6 + 10 * (2 / 3) + 15 * 1.0) / 90 * 100
+    # closure 4/6, on time 2/6, signed 4/6, no rework 3/4, patrols 1, no rating (its weight
+    # shared out)
+    expected = (25 * 4 / 6 + 30 * 2 / 6 + 10 * 4 / 6 + 10 * 3 / 4 + 15 * 1.0) / 90 * 100
     assert g1.score == round(expected, 1)
 
 
@@ -80,14 +81,15 @@ def test_community_and_worker_indicators(conn: psycopg.Connection[Any]) -> None:
     place = build_place(conn)
     build_history(conn, place)
     community = _by_code(conn, place, "community")[place.community]
-    assert (community.due, community.closed, community.returned) == (6, 3, 1)
+    assert (community.due, community.closed, community.returned) == (7, 4, 1)
     assert (community.patrols_done, community.patrols_required) == (2, 8)
     street = _by_code(conn, place, "street")[place.street]
-    assert (street.due, street.closed_on_time) == (6, 2)
+    assert (street.due, street.closed_on_time) == (7, 2)
     workers = _by_code(conn, place, "worker")
     w, ch, v = (workers[place.staff(n)] for n in ("W", "CH", "V"))
-    # W handled A, B, C and is E's assignee; D (returned) and F (no one in its grid) are CH's.
-    assert (w.due, w.closed, w.closed_on_time, w.signed_on_time, w.rework) == (4, 3, 2, 2, 1)
+    # W handled A, B, C, H and is E's assignee; D (returned) and F (no one in its grid) are
+    # CH's.
+    assert (w.due, w.closed, w.closed_on_time, w.signed_on_time, w.rework) == (5, 4, 2, 3, 1)
     assert (w.patrols_done, w.patrols_required) == (2, 2)  # only W's own segments
     assert (ch.due, ch.closed, ch.returned, ch.signed_on_time) == (2, 0, 1, 1)
     assert ch.patrols_required is None  # not a grid worker: no 一日双巡 of their own
@@ -120,7 +122,7 @@ def test_an_extension_or_escalation_step_is_counted_and_an_escalated_case_is_lat
             (action, T0, cases["A"]),
         )
     g1 = _by_code(conn, place, "grid")[place.g1]
-    assert (g1.extensions, g1.escalations, g1.closed_on_time) == (1, 1, 1)
+    assert (g1.extensions, g1.escalations, g1.closed_on_time) == (1, 1, 1)  # A no longer
 
 
 def test_api_scopes_to_the_token_and_refuses_bad_periods(db_url: str) -> None:
@@ -147,7 +149,7 @@ def test_api_scopes_to_the_token_and_refuses_bad_periods(db_url: str) -> None:
         assert body["next_cursor"] is None
         assert (body["level"], body["from"][:10]) == ("grid", "2026-11-26")
         g1 = get(full, level="grid", area=place.g1).json()["items"]
-        assert [(i["code"], i["due"], i["closed_on_time"]) for i in g1] == [(place.g1, 5, 2)]
+        assert [(i["code"], i["due"], i["closed_on_time"]) for i in g1] == [(place.g1, 6, 2)]
         # An area outside the token's answers nothing of it.
         assert get(scoped, level="grid", area=place.g1).json()["items"] == []
         workers = get(full, level="worker").json()["items"]

@@ -6,7 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dispatch.config import IndicatorWeights
+from dispatch.indicator_service import patrol_params_of
 from dispatch.indicators import Counts, indicator, ratio, score
+from rules.rules_file import load_rules, parse_rules
 
 W = IndicatorWeights()
 
@@ -73,3 +75,17 @@ def test_rates_have_null_for_a_zero_denominator() -> None:
     item = indicator("grid", "g", Counts(due=4, closed=2, closed_on_time=1, rework=1), W)
     assert (item.closure_rate, item.on_time_rate, item.rework_rate) == (0.5, 0.25, 0.5)
     assert indicator("grid", "g", Counts(), W).rework_rate is None
+
+
+def test_patrol_params_come_from_the_rules_file() -> None:
+    shipped = patrol_params_of(load_rules())
+    assert (shipped.min_patrols, shipped.min_duration_s) == (2, 3600)
+    local = parse_rules(
+        "version: 1\nrules:\n  - id: grid_patrol\n    kind: patrol_compliance\n"
+        "    severity: warning\n    applies_to: {device_kind: terminal}\n"
+        "    params: {min_patrols: 3, min_duration_s: 1800}\n"
+    )
+    assert (patrol_params_of(local).min_patrols, patrol_params_of(local).min_duration_s) == (
+        3,
+        1800,
+    )
