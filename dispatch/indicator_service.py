@@ -22,7 +22,7 @@ from rules.kinds.patrol import PatrolParams, count_patrols
 from rules.models import MS_PER_DAY, cst_day, cst_day_start
 from rules.ticks import SegmentRow, patrol_day_of
 
-__all__ = ["case_counts", "indicators", "patrol_counts", "patrol_params_of"]
+__all__ = ["case_counts", "china_days", "indicators", "patrol_counts", "patrol_params_of"]
 
 _KEY: Final[dict[Level, str]] = {
     "worker": "coalesce(c.handled_by, c.assignee)",
@@ -142,7 +142,7 @@ def patrol_params_of(rules: RuleSet) -> PatrolParams:
     return PatrolParams()
 
 
-def _days(start: datetime, end: datetime) -> range:
+def china_days(start: datetime, end: datetime) -> range:
     """Return the China days (``rules.models.cst_day`` numbers) starting in [start, end)."""
     lo, hi = dt_to_ms(start), dt_to_ms(end)
     first = cst_day(lo) + (cst_day_start(cst_day(lo)) < lo)
@@ -162,7 +162,7 @@ def patrol_counts(
     """Return valid patrols per grid over the China days starting in [start, end) (only
     ``staff_id``'s segments when given), counted as the patrol rule counts, and the days."""
     p = params or PatrolParams()
-    days = _days(start, end)
+    days = china_days(start, end)
     done = dict.fromkeys(grids, 0)
     if not grids or not days:
         return done, len(days)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from hypothesis import given
 from hypothesis import strategies as st
 
+from devices.timefmt import dt_to_ms
 from dispatch.config import IndicatorWeights
-from dispatch.indicator_service import patrol_params_of
+from dispatch.indicator_service import china_days, patrol_params_of
 from dispatch.indicators import Counts, indicator, ratio, score
+from rules.models import cst_day_start
 from rules.rules_file import load_rules, parse_rules
 
 W = IndicatorWeights()
@@ -89,3 +93,26 @@ def test_patrol_params_come_from_the_rules_file() -> None:
         3,
         1800,
     )
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
+    ),
+    st.integers(1, 40 * 86_400_000),
+)
+def test_patrol_days_are_the_china_days_starting_in_the_period(start: datetime, ms: int) -> None:
+    end = start + timedelta(milliseconds=ms)
+    days = china_days(start, end)
+    lo, hi = dt_to_ms(start), dt_to_ms(end)
+    assert all(lo <= cst_day_start(d) < hi for d in days)
+    # the days just outside start before the period or at or after its end
+    assert cst_day_start(days.start - 1) < lo
+    assert cst_day_start(days.stop) >= hi
+
+
+def test_a_china_day_is_counted_when_it_starts_in_the_period() -> None:
+    midnight_cst = datetime(2026, 11, 26, 16, 0, tzinfo=UTC)
+    assert len(china_days(midnight_cst, midnight_cst + timedelta(days=1))) == 1
+    assert len(china_days(midnight_cst + timedelta(hours=1), midnight_cst + timedelta(days=1))) == 0
+    assert len(china_days(midnight_cst - timedelta(hours=1), midnight_cst + timedelta(days=7))) == 7
