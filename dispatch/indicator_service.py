@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from devices.timefmt import dt_to_ms
@@ -22,7 +22,14 @@ from rules.kinds.patrol import PatrolParams, count_patrols
 from rules.models import MS_PER_DAY, cst_day, cst_day_start
 from rules.ticks import SegmentRow, patrol_day_of
 
-__all__ = ["case_counts", "china_days", "indicators", "patrol_counts", "patrol_params_of"]
+__all__ = [
+    "case_counts",
+    "china_days",
+    "indicators",
+    "load_segments",
+    "patrol_counts",
+    "patrol_params_of",
+]
 
 _KEY: Final[dict[Level, str]] = {
     "worker": "coalesce(c.handled_by, c.assignee)",
@@ -150,42 +157,45 @@ def china_days(start: datetime, end: datetime) -> range:
     return range(first, max(first, last + 1))
 
 
+def load_segments(conn: Conn, *, days: range) -> list[tuple[SegmentRow, str | None]]:
+    """Return the patrol segments starting on ``days`` (China days), each with its staff."""
+    if not days:
+        return []
+    lo, hi = cst_day_start(days[0]), cst_day_start(days[-1]) + MS_PER_DAY
+    rows = conn.execute(_SEGMENTS, (_datetime_of(lo), _datetime_of(hi))).fetchall()
+    return [((int(ms), list(g or []), bool(v)), staff) for ms, g, v, staff in rows]
+
+
 def patrol_counts(
-    conn: Conn,
+    segments: Sequence[tuple[SegmentRow, str | None]],
     *,
     grids: Sequence[str],
-    start: datetime,
-    end: datetime,
+    days: range,
     staff_id: str | None = None,
     params: PatrolParams | None = None,
-) -> tuple[dict[str, int], int]:
-    """Return valid patrols per grid over the China days starting in [start, end) (only
-    ``staff_id``'s segments when given), counted as the patrol rule counts, and the days."""
+) -> dict[str, int]:
+    """Return valid patrols per grid over ``days`` (only ``staff_id``'s segments when given),
+    counted as the patrol rule counts."""
     p = params or PatrolParams()
-    days = china_days(start, end)
     done = dict.fromkeys(grids, 0)
-    if not grids or not days:
-        return done, len(days)
     by_day: dict[int, list[SegmentRow]] = defaultdict(list)
-    lo, hi = cst_day_start(days[0]), cst_day_start(days[-1]) + MS_PER_DAY
-    rows = conn.execute(_SEGMENTS, (_datetime_of(lo, start), _datetime_of(hi, start))).fetchall()
-    for ms, grid_list, valid, staff in rows:
+    for row, staff in segments:
         if staff_id is None or staff == staff_id:
-            by_day[cst_day(int(ms))].append((int(ms), list(grid_list or []), bool(valid)))
+            by_day[cst_day(row[0])].append(row)
     for day in days:
-        if day not in by_day:
+        if not grids or day not in by_day:
             continue
         patrol_day = patrol_day_of(day, grids, by_day[day])
         for grid, n in zip(
             patrol_day.grids.tolist(), count_patrols(patrol_day, p).tolist(), strict=True
         ):
             done[grid] += int(n)
-    return done, len(days)
+    return done
 
 
-def _datetime_of(ms: int, like: datetime) -> datetime:
-    """Return Unix ``ms`` as a datetime in ``like``'s zone."""
-    return datetime.fromtimestamp(ms / 1000, tz=like.tzinfo)
+def _datetime_of(ms: int) -> datetime:
+    """Return Unix ``ms`` as a UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def _places(code: str) -> dict[str, str | None]:
@@ -224,6 +234,8 @@ def indicators(
     ]
     grids = [g for g in all_grids if _inside(g, areas)]
     patrols: dict[str, tuple[int, int]] = {}
+    days = china_days(start, end)
+    segments = load_segments(conn, days=days)  # once: every worker's count filters it
     if level == "worker":
         staff = conn.execute("SELECT staff_id, role, area FROM staff ORDER BY staff_id").fetchall()
         for staff_id, role, area in staff:
@@ -231,16 +243,13 @@ def indicators(
                 continue
             counts.setdefault(str(staff_id), {})
             if role == "grid_worker" and area in all_grids:
-                done, days = patrol_counts(
-                    conn, grids=[area], start=start, end=end, staff_id=staff_id, params=p
-                )
-                patrols[str(staff_id)] = (done[area], p.min_patrols * days)
+                done = patrol_counts(segments, grids=[area], days=days, staff_id=staff_id, params=p)
+                patrols[str(staff_id)] = (done[area], p.min_patrols * len(days))
     else:
-        done, days = patrol_counts(conn, grids=grids, start=start, end=end, params=p)
-        codes = sorted({str(_places(g)[level]) for g in grids})
-        for code in codes:
+        done = patrol_counts(segments, grids=grids, days=days, params=p)
+        for code in sorted({str(_places(g)[level]) for g in grids}):
             mine = [g for g in grids if _places(g)[level] == code]
-            patrols[code] = (sum(done[g] for g in mine), p.min_patrols * days * len(mine))
+            patrols[code] = (sum(done[g] for g in mine), p.min_patrols * len(days) * len(mine))
             counts.setdefault(code, {})
     out = []
     for code in sorted(counts):
