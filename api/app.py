@@ -15,6 +15,7 @@ from api.routes import (
     devices,
     grids,
     hazards,
+    indicators,
     patrols,
     rejected,
     system,
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(terminals.router)
     app.include_router(hazards.router)
     app.include_router(cases.router)
+    app.include_router(indicators.router)
     app.include_router(stream_routes.router)
     app.include_router(webhooks.router)
     return app

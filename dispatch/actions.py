@@ -218,7 +218,7 @@ def _apply(
         photos=action.photos,
         lat=action.lat,
         lon=action.lon,
-        detail=_detail(action),
+        detail=_detail(action) | _due(case),
     )
     if t.target == "verified":  # verified and evidenced: the system closes it at once
         changes.update(status="closed", closed_at=now)
@@ -230,6 +230,7 @@ def _apply(
             to_status="closed",
             actor="system",
             at=now,
+            detail=_due(case),
         )
         for who in {case.assignee, case.handled_by} - {None}:
             assert who is not None
@@ -253,6 +254,14 @@ def _detail(action: CaseAction) -> dict[str, Any]:
     if action.assignee:
         detail["assignee"] = action.assignee
     return detail
+
+
+def _due(case: Case) -> dict[str, Any]:
+    """The deadline the step answers, as the case stored it before the step: the indicators
+    judge "on time" by it (an extension or a suspension already moved it)."""
+    if case.deadline is None:
+        return {}
+    return {"due": case.deadline.isoformat(), "due_stage": case.stage}
 
 
 def _verifiers(conn: Conn, case: Case, handler: str, due: datetime | None) -> list[Notice]:

@@ -8,7 +8,21 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from dispatch.models import AreaType
 
-__all__ = ["DispatchSettings", "InboxSettings", "WebhookSettings"]
+__all__ = ["DispatchSettings", "InboxSettings", "IndicatorWeights", "WebhookSettings"]
+
+
+class IndicatorWeights(BaseModel):
+    """Weights of the composite score's parts (``dispatch.indicators.score``); any scale, the
+    score divides by the sum of the weights of the parts that have a value."""
+
+    model_config = ConfigDict(frozen=True)
+
+    closure: float = Field(default=25.0, ge=0, description="结案率: closed / due")
+    on_time: float = Field(default=30.0, ge=0, description="按期结案率: closed on time / due")
+    signed_on_time: float = Field(default=10.0, ge=0, description="signed on time / due")
+    no_rework: float = Field(default=10.0, ge=0, description="1 - 返工率 (rework / closed)")
+    patrols: float = Field(default=15.0, ge=0, description="patrols done / required, at most 1")
+    rating: float = Field(default=10.0, ge=0, description="residents' mean rating, 1-5 to 0-1")
 
 
 class DispatchSettings(BaseModel):
@@ -31,6 +45,9 @@ class DispatchSettings(BaseModel):
     )
     poll_s: float = Field(default=1.0, gt=0, description="fallback poll of the event log")
     events_per_tx: int = Field(default=100, ge=1, description="log events handled per transaction")
+    indicator_weights: IndicatorWeights = Field(
+        default_factory=IndicatorWeights, description="the indicators' composite score"
+    )
 
 
 class InboxSettings(BaseModel):

@@ -20,6 +20,7 @@ from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import create_token
 from dispatch.exceptions import DispatchError
+from dispatch.indicator_service import patrol_params_of
 from dispatch.message_roles import message_role_factories
 from dispatch.models import Deadlines
 from firegrid.api_role import ApiRole
@@ -30,6 +31,8 @@ from firegrid.settings import Settings
 from infra.publisher import MqttPublisher
 from infra.roles import Role, RoleFactory, RoleHealth, Supervisor
 from ingest.role import IngestService
+from rules.exceptions import RulesError
+from rules.kinds.patrol import PatrolParams
 
 log = logging.getLogger(__name__)
 
@@ -216,9 +219,21 @@ def _app(
         broker_probe=lambda: broker_reachable(services.mqtt_url),
         deadlines=deadlines,
     )
+    app.state.patrol_params = _patrol_params(settings)
     app.state.role_health = role_health  # /healthz reports every role's state and lag
     app.state.role_max_lag_s = settings.roles.max_lag_s
     return app
+
+
+def _patrol_params(settings: Settings) -> PatrolParams:
+    """Read 一日双巡's params from the rules file for the indicators (as the rule counts)."""
+    from rules.rules_file import load_rules
+
+    try:
+        return patrol_params_of(load_rules(settings.rules.path))
+    except RulesError as exc:  # the rules role reports the file itself
+        log.warning("indicators count patrols with the default params: %s", exc)
+        return PatrolParams()
 
 
 def _print_demo_token(services: Services) -> None:

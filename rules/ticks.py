@@ -169,6 +169,25 @@ def dates(
     return out
 
 
+def patrol_day_of(day: int, grids: Sequence[str], segments: Sequence[SegmentRow]) -> PatrolDay:
+    """Build one CST day's ``PatrolDay``: each segment counts, per grid it crossed, from its
+    start for the seconds it spent there (also the indicators' patrol count)."""
+    seg_grid: list[str] = []
+    seg_start: list[int] = []
+    seg_end: list[int] = []
+    seg_valid: list[bool] = []
+    for started, grid_list, valid in segments:
+        for g in grid_list:
+            if g.get("grid"):
+                seg_grid.append(g["grid"])
+                seg_start.append(int(started))
+                seg_end.append(int(started) + round(float(g.get("seconds", 0)) * 1000))
+                seg_valid.append(bool(valid))
+    return PatrolDay.build(
+        day=day, grids=grids, grid=seg_grid, start=seg_start, end=seg_end, valid=seg_valid
+    )
+
+
 def patrols(
     conn: Conn,
     engine: Engine,
@@ -193,19 +212,8 @@ def patrols(
     if not grids:
         return []
     start = cst_day_start(day)
-    seg_grid: list[str] = []
-    seg_start: list[int] = []
-    seg_end: list[int] = []
-    seg_valid: list[bool] = []
-    for started, grid_list, valid in source.segments(conn, start=start, end=start + MS_PER_DAY):
-        for g in grid_list:
-            if g.get("grid"):
-                seg_grid.append(g["grid"])
-                seg_start.append(int(started))
-                seg_end.append(int(started) + round(float(g.get("seconds", 0)) * 1000))
-                seg_valid.append(bool(valid))
-    patrol_day = PatrolDay.build(
-        day=day, grids=grids, grid=seg_grid, start=seg_start, end=seg_end, valid=seg_valid
+    patrol_day = patrol_day_of(
+        day, grids, source.segments(conn, start=start, end=start + MS_PER_DAY)
     )
     out: list[Transition] = []
     for rule in rules:

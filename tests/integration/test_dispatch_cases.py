@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from fastapi.testclient import TestClient
@@ -202,6 +202,18 @@ def test_smoke_alarm_to_closed_case(
         assert case_id in [c["id"] for c in listed["items"]]
         mine = other.get("/api/v1/cases", params={"assignee": w1}).json()
         assert [c["id"] for c in mine["items"]] == [case_id]
+        # The indicators count it closed on time (the steps came within their deadlines).
+        now = datetime.now(UTC)
+        period = {
+            "from": (now - timedelta(days=1)).isoformat(),
+            "to": (now + timedelta(days=2)).isoformat(),
+        }
+        answer = other.get("/api/v1/indicators", params={"area": grid, **period})
+        assert answer.status_code == 200, answer.text
+        assert [
+            (i["code"], i["due"], i["closed"], i["closed_on_time"], i["signed_on_time"])
+            for i in answer.json()["items"]
+        ] == [(grid, 1, 1, 1, 1)]
     closure = case_events(ingest, case_id, "case.updated")[-1]
     assert closure["step"]["action"] == "close"
     assert {n["staff_id"] for n in closure["notify"]} == {w1}
