@@ -18,6 +18,7 @@ from dispatch.config import DispatchSettings
 from dispatch.events import UPDATED, Notice, emit, emit_refusal
 from dispatch.evidence import check_verify_evidence
 from dispatch.models import Actor, Case, CaseAction, Deadlines
+from dispatch.timing import deadline_changes, kind_of
 from dispatch.workflow import Refusal, Transition, decide
 from infra.database import Conn
 
@@ -151,13 +152,8 @@ def _apply(
     now: datetime,
 ) -> ActionOutcome:
     changes: dict[str, Any] = {"status": t.target, "stage": t.stage}
-    changes["deadline"] = (
-        None
-        if t.stage is None
-        else deadlines.due(
-            t.stage, now, category=case.category, urgency=case.urgency, area_type=case.area_type
-        )
-    )
+    # The deadline and its reminder, fixed now: an edited table moves neither afterwards.
+    changes.update(deadline_changes(deadlines, t.stage, now, kind=kind_of(case)))
     notices: list[Notice] = []
     assignee = case.assignee
     if t.sets_handled_by:
