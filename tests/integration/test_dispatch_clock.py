@@ -218,6 +218,7 @@ def test_suspension_and_resumption_move_the_deadline_by_the_paused_time(
     paused = case(conn, c)
     assert paused.suspended_since == cst(11, 26, 10, 30)
     assert paused.deadline is None
+    assert events(conn, c)[-1]["case"]["suspended_since"] == rfc3339(cst(11, 26, 10, 30))
     assert paused.paused_left is not None
     assert paused.paused_left.total_seconds() == 30 * 60
     # Paused: no reminder, no escalation however late it gets.
