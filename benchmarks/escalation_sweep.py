@@ -10,7 +10,8 @@ workers whose sign-for deadline has passed, then measures:
   new deadline and reminder each, batches of ``--batch`` cases a transaction, cases found by
   the ``next_due`` index, the ladder's staff read once a batch;
 - naive: ``--naive`` more such cases, each found by a scan of open cases past their deadline,
-  then re-read and locked in its own transaction, its staff looked up on its own.
+  then re-read and locked in its own transaction, its staff looked up on its own, its steps
+  written on their own (the same planning and statements, one case at a time).
 
 Run: ``python -m benchmarks.escalation_sweep --db postgresql://postgres@127.0.0.1:5432/test``.
 """
@@ -29,7 +30,7 @@ from dispatch import service
 from dispatch.assign import staff_of_area
 from dispatch.config import DispatchSettings
 from dispatch.deadlines_file import load_deadlines
-from dispatch.sweep import SweepStats, sweep, sweep_case
+from dispatch.sweep import SweepStats, plan_case, sweep, write
 from firegrid.db import migrate
 from ingest.config import StorageSettings
 from tests.fix_db import create_database, drop_database
@@ -104,19 +105,13 @@ def _naive(url: str, now: datetime, settings: DispatchSettings) -> SweepStats:
                 case = service.get_case(conn, case_id=case_id, lock=True)
                 if case is None or case.escalated_for == case.deadline:
                     continue
-                staff = staff_of_area(
-                    conn, codes=[case.grid_code, case.community_code, case.street_code]
+                found = staff_of_area(
+                    conn, codes=[case.grid_code, case.community_code, case.street_code, STREET[:6]]
                 )
-                staff += staff_of_area(conn, codes=[STREET[:6]])
-                sweep_case(
-                    conn,
-                    case,
-                    now=now,
-                    deadlines=table,
-                    settings=settings,
-                    staff=staff,
-                    stats=stats,
-                )
+                staff = {s.staff_id: s for s in found}
+                plan = plan_case(case, now=now, deadlines=table, settings=settings, staff=staff)
+                write(conn, [plan], staff=staff, now=now)
+                stats.escalations += sum(1 for s, _, _ in plan.steps if s.action == "escalate")
                 stats.cases += 1
     return stats
 

@@ -7,30 +7,35 @@ Each step is keyed by the deadline it answers (``reminded_for``, ``escalated_for
 second sweep finds nothing to do and a crash before the commit leaves the batch to be done
 again whole: every step exactly once. Rows are locked ``SKIP LOCKED``: an action holding a
 case is not waited for (the next sweep sees it), and two sweeps never take the same case.
+
+A batch is planned in Python first (``plan_case``: pure but for the staff already read), then
+written with one statement per table (history, cases, event log): the sweep's cost is per
+batch, not per case. A case whose planning raises is logged and left due.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-import psycopg
 from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
 
 from dispatch import service
 from dispatch.assign import staff_by_id
 from dispatch.config import DispatchSettings
-from dispatch.events import UPDATED, Notice, emit
+from dispatch.events import UPDATED, Notice, entries, payload
 from dispatch.ladder import climb
-from dispatch.models import Actor, Case, Deadlines
+from dispatch.models import Actor, Case, CaseStep, Deadlines
 from dispatch.timing import ASKS, deadline_changes, kind_of
 from dispatch.views import rfc3339
 from infra.database import Conn
+from infra.eventlog import append_rows
 
-__all__ = ["SweepStats", "due_cases", "sweep", "sweep_case"]
+__all__ = ["Planned", "SweepStats", "due_cases", "plan_case", "sweep", "write"]
 
 log = logging.getLogger(__name__)
 
@@ -48,39 +53,43 @@ class SweepStats:
     errors: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Planned:
+    """One case's steps, each with the case as it stands after it and who is told."""
+
+    case: Case  # as it stands after the last step
+    steps: list[tuple[CaseStep, Case, list[Notice]]] = field(default_factory=list)
+
+
 def due_cases(conn: Conn, *, now: datetime, limit: int) -> list[Case]:
     """Lock and return up to ``limit`` cases with a reminder or an escalation due at ``now``."""
-    ids = [
-        str(r[0])
-        for r in conn.execute(
-            "SELECT case_id FROM cases WHERE next_due IS NOT NULL AND next_due <= %s"
-            " ORDER BY next_due LIMIT %s FOR UPDATE SKIP LOCKED",
-            (now, limit),
-        ).fetchall()
-    ]
-    if not ids:
-        return []
     with conn.cursor(row_factory=class_row(Case)) as cur:
         return cur.execute(
-            f"SELECT {service.FIELDS} FROM cases c WHERE c.case_id = ANY(%s::text[])"
+            f"SELECT {service.FIELDS} FROM cases c WHERE c.case_id IN ("
+            " SELECT case_id FROM cases WHERE next_due IS NOT NULL AND next_due <= %s"
+            " ORDER BY next_due LIMIT %s FOR UPDATE SKIP LOCKED)"
             " ORDER BY c.next_due, c.case_id",
-            (ids,),
+            (now, limit),
         ).fetchall()
 
 
-def _ladder_staff(conn: Conn, cases: Sequence[Case], ladder: Sequence[str]) -> list[Actor]:
-    """Return the ladder's staff whose area may hold one of ``cases`` (one query a batch)."""
+def _staff(conn: Conn, cases: Sequence[Case], ladder: Sequence[str]) -> dict[str, Actor]:
+    """Return the ladder's staff who may hold one of ``cases``, and their assignees, by id."""
     codes = sorted(
         {c for case in cases for c in (case.grid_code, case.community_code, case.street_code) if c}
     )
     streets = sorted({case.street_code for case in cases if case.street_code})
     with conn.cursor(row_factory=class_row(Actor)) as cur:
-        return cur.execute(
+        found = cur.execute(
             "SELECT staff_id, role, area, terminal_id FROM staff"
             " WHERE role = ANY(%s::text[]) AND area <> '' AND (area = ANY(%s::text[])"
             " OR EXISTS (SELECT 1 FROM unnest(%s::text[]) s WHERE starts_with(s, area)))",
             (list(ladder), codes, streets),
         ).fetchall()
+    staff = {s.staff_id: s for s in found}
+    missing = sorted({c.assignee for c in cases if c.assignee and c.assignee not in staff})
+    staff.update(staff_by_id(conn, staff_ids=missing))
+    return staff
 
 
 def sweep(
@@ -97,83 +106,91 @@ def sweep(
     """
     stats = SweepStats()
     while True:
+        failed = len(stats.errors)
         with conn.transaction():
             cases = due_cases(conn, now=now, limit=settings.sweep_batch)
             if not cases:
                 return stats
-            staff = _ladder_staff(conn, cases, settings.ladder)
+            staff = _staff(conn, cases, settings.ladder)
+            plans: list[Planned] = []
             for case in cases:
                 try:
-                    with conn.transaction():  # a savepoint: one bad case never stops the rest
-                        sweep_case(
-                            conn,
-                            case,
-                            now=now,
-                            deadlines=deadlines,
-                            settings=settings,
-                            staff=staff,
-                            stats=stats,
+                    plans.append(
+                        plan_case(
+                            case, now=now, deadlines=deadlines, settings=settings, staff=staff
                         )
-                except psycopg.OperationalError:
-                    raise
+                    )
                 except Exception as exc:
                     log.exception("sweep: case %s failed; left for the next sweep", case.case_id)
                     stats.errors.append(f"{case.case_id}: {type(exc).__name__}: {exc}")
+            write(conn, plans, staff=staff, now=now)
+            for p in plans:
+                for step, _, _ in p.steps:
+                    if step.action == "remind":
+                        stats.reminders += 1
+                    elif step.action == "supervise":
+                        stats.supervisions += 1
+                    else:
+                        stats.escalations += 1
             stats.cases += len(cases)
             if before_commit is not None:
                 before_commit()
-        if len(cases) < settings.sweep_batch or stats.errors:
+        if len(cases) < settings.sweep_batch or len(stats.errors) > failed:
             # A failed case stays due: stop rather than take it again at once.
             return stats
 
 
-def sweep_case(
-    conn: Conn,
+def plan_case(
     case: Case,
     *,
     now: datetime,
     deadlines: Deadlines,
     settings: DispatchSettings,
-    staff: Sequence[Actor],
-    stats: SweepStats,
-) -> None:
-    """Take the one step due for ``case`` (locked by the caller): escalate, else remind."""
+    staff: Mapping[str, Actor],
+) -> Planned:
+    """Plan the one step due for ``case``: supervise and escalate, else remind (else nothing)."""
+    planned = Planned(case)
     if case.deadline is None or case.stage is None or case.suspended_since is not None:
-        return
+        return planned
     if case.deadline <= now and case.escalated_for != case.deadline:
-        _escalate(conn, case, now=now, deadlines=deadlines, settings=settings, staff=staff)
-        stats.supervisions += 1
-        stats.escalations += 1
+        _escalate(planned, now=now, deadlines=deadlines, settings=settings, staff=staff)
     elif (
         case.remind_at is not None and case.remind_at <= now and case.reminded_for != case.deadline
     ):
-        _remind(conn, case, now=now)
-        stats.reminders += 1
+        _remind(planned, now=now)
+    return planned
 
 
-def _update(conn: Conn, case: Case, now: datetime, changes: dict[str, Any]) -> Case:
-    service.update_case(conn, case_id=case.case_id, now=now, changes=changes)
-    # The row as it now stands, without reading it back (the sweep's hot path).
-    return case.model_copy(update={**changes, "version": case.version + 1, "updated_at": now})
+def _step(planned: Planned, now: datetime, changes: dict[str, Any], **fields: Any) -> CaseStep:
+    """Add a step to the plan, the case's ``changes`` with it (a version each)."""
+    before = planned.case
+    after = before.model_copy(update={**changes, "version": before.version + 1, "updated_at": now})
+    step = CaseStep(
+        seq=0,  # numbered when written, after the case's last stored step
+        from_status=before.status,
+        to_status=before.status,
+        actor=SYSTEM,
+        at=now,
+        **fields,
+    )
+    planned.case = after
+    return step
 
 
-def _remind(conn: Conn, case: Case, *, now: datetime) -> None:
+def _remind(planned: Planned, *, now: datetime) -> None:
+    case = planned.case
     assert case.stage is not None
     assert case.deadline is not None
     asks = ASKS[case.stage]
     due = rfc3339(case.deadline)
-    step = service.add_step(
-        conn,
-        case_id=case.case_id,
+    step = _step(
+        planned,
+        now,
+        {"reminded_for": case.deadline},
         action="remind",
-        from_status=case.status,
-        to_status=case.status,
-        actor=SYSTEM,
-        at=now,
         note=f"reminder: {asks} due {due}",
         detail={"stage": case.stage, "deadline": due, "assignee": case.assignee},
     )
-    updated = _update(conn, case, now, {"reminded_for": case.deadline})
     notices = (
         [
             Notice(
@@ -187,42 +204,43 @@ def _remind(conn: Conn, case: Case, *, now: datetime) -> None:
         if case.assignee
         else []
     )
-    emit(conn, kind=UPDATED, case=updated, step=step, notices=notices)
+    planned.steps.append((step, planned.case, notices))
 
 
 def _escalate(
-    conn: Conn,
-    case: Case,
+    planned: Planned,
     *,
     now: datetime,
     deadlines: Deadlines,
     settings: DispatchSettings,
-    staff: Sequence[Actor],
+    staff: Mapping[str, Actor],
 ) -> None:
     """Supervise the overdue case, then climb the ladder: two steps, two events."""
+    case = planned.case
     assert case.stage is not None
     assert case.deadline is not None
     asks = ASKS[case.stage]
     old_due = rfc3339(case.deadline)
-    assignee_role = _role_of(conn, staff, case.assignee)
-    to = climb(case, ladder=settings.ladder, staff=staff, assignee_role=assignee_role)
+    own = staff.get(case.assignee) if case.assignee else None
+    to = climb(
+        case,
+        ladder=settings.ladder,
+        staff=list(staff.values()),
+        assignee_role=None if own is None else own.role,
+    )
     skipped = (
         f"; skipped {', '.join(to.skipped)}: nobody holds it for this place" if to.skipped else ""
     )
     top = "" if to.staff is not None else f"; top of the ladder: no higher level{skipped}"
-    step = service.add_step(
-        conn,
-        case_id=case.case_id,
+    step = _step(
+        planned,
+        now,
+        {"escalated_for": case.deadline},
         action="supervise",
-        from_status=case.status,
-        to_status=case.status,
-        actor=SYSTEM,
-        at=now,
         note=f"督办: {asks} was due {old_due}{top}",
         detail={"stage": case.stage, "deadline": old_due, "assignee": case.assignee},
     )
-    supervised = _update(conn, case, now, {"escalated_for": case.deadline})
-    notices = (
+    told = (
         [
             Notice(
                 case.assignee,
@@ -235,7 +253,7 @@ def _escalate(
         if case.assignee
         else []
     )
-    emit(conn, kind=UPDATED, case=supervised, step=step, notices=notices)
+    planned.steps.append((step, planned.case, told))
     if to.staff is None:
         return
     role = settings.ladder[to.level]
@@ -246,14 +264,11 @@ def _escalate(
         assignee_reason=f"escalated to the {role}: {asks} overdue since {old_due}",
     )
     new_due = rfc3339(changes["deadline"])
-    step = service.add_step(
-        conn,
-        case_id=case.case_id,
+    step = _step(
+        planned,
+        now,
+        changes,
         action="escalate",
-        from_status=case.status,
-        to_status=case.status,
-        actor=SYSTEM,
-        at=now,
         note=f"escalated to {role} {to.staff.staff_id}{skipped}",
         detail={
             "stage": case.stage,
@@ -267,30 +282,106 @@ def _escalate(
             "new_deadline": new_due,
         },
     )
-    escalated = _update(conn, supervised, now, changes)
-    emit(
-        conn,
-        kind=UPDATED,
-        case=escalated,
-        step=step,
-        notices=[
-            Notice(
-                to.staff.staff_id,
-                "escalation",
-                asks=asks,
-                due=changes["deadline"],
-                text=f"case {case.case_id} escalated to you ({role}): {asks} due {new_due}"
-                f" (was due {old_due})",
-            )
-        ],
+    told = [
+        Notice(
+            to.staff.staff_id,
+            "escalation",
+            asks=asks,
+            due=changes["deadline"],
+            text=f"case {case.case_id} escalated to you ({role}): {asks} due {new_due}"
+            f" (was due {old_due})",
+        )
+    ]
+    planned.steps.append((step, planned.case, told))
+
+
+_HISTORY: Final = (
+    "INSERT INTO case_history (case_id, seq, action, from_status, to_status, actor, at, note,"
+    " detail) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_CASE: Final = (
+    "UPDATE cases SET version = %s, updated_at = %s, reminded_for = %s, escalated_for = %s,"
+    " escalation_level = %s, assignee = %s, assignee_reason = %s, deadline = %s, remind_at = %s"
+    " WHERE case_id = %s"
+)
+_EVENTS: Final = (
+    "INSERT INTO event_log (kind, subject, payload, grid_code, community_code, street_code)"
+    " SELECT e.kind, e.subject, e.payload, e.grid, e.community, e.street"
+    " FROM unnest(%s::text[], %s::text[], %s::jsonb[], %s::text[], %s::text[], %s::text[])"
+    " WITH ORDINALITY AS e(kind, subject, payload, grid, community, street, n) ORDER BY e.n"
+)
+
+
+def write(
+    conn: Conn, plans: Sequence[Planned], *, staff: Mapping[str, Actor], now: datetime
+) -> None:
+    """Write planned steps: history rows, the cases' columns and their events, per table."""
+    plans = [p for p in plans if p.steps]
+    if not plans:
+        return
+    last = dict(
+        conn.execute(
+            "SELECT case_id, max(seq) FROM case_history WHERE case_id = ANY(%s::text[])"
+            " GROUP BY case_id",
+            ([p.case.case_id for p in plans],),
+        ).fetchall()
     )
-
-
-def _role_of(conn: Conn, staff: Sequence[Actor], staff_id: str | None) -> str | None:
-    if staff_id is None:
-        return None
-    for s in staff:
-        if s.staff_id == staff_id:
-            return s.role
-    who = staff_by_id(conn, staff_ids=[staff_id]).get(staff_id)
-    return None if who is None else who.role
+    history: list[tuple[Any, ...]] = []
+    events: list[tuple[str, dict[str, Any], tuple[str | None, str | None, str | None]]] = []
+    for p in plans:
+        seq = int(last.get(p.case.case_id) or 0)
+        for step, after, notices in p.steps:
+            seq += 1
+            numbered = step.model_copy(update={"seq": seq})
+            history.append(
+                (
+                    after.case_id,
+                    seq,
+                    step.action,
+                    step.from_status,
+                    step.to_status,
+                    step.actor,
+                    step.at,
+                    step.note,
+                    Jsonb(step.detail),
+                )
+            )
+            events.append(
+                (
+                    after.case_id,
+                    payload(after, numbered, entries(notices, staff)),
+                    (after.grid_code, after.community_code, after.street_code),
+                )
+            )
+    with conn.cursor() as cur:
+        cur.executemany(_HISTORY, history)
+        cur.executemany(
+            _CASE,
+            [
+                (
+                    c.version,
+                    now,
+                    c.reminded_for,
+                    c.escalated_for,
+                    c.escalation_level,
+                    c.assignee,
+                    c.assignee_reason,
+                    c.deadline,
+                    c.remind_at,
+                    c.case_id,
+                )
+                for c in (p.case for p in plans)
+            ],
+        )
+    append_rows(
+        conn,
+        sql=_EVENTS,
+        params=(
+            [UPDATED] * len(events),
+            [e[0] for e in events],
+            [Jsonb(e[1]) for e in events],
+            [e[2][0] for e in events],
+            [e[2][1] for e in events],
+            [e[2][2] for e in events],
+        ),
+    )
