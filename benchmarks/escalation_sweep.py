@@ -30,7 +30,7 @@ from dispatch import service
 from dispatch.assign import staff_of_area
 from dispatch.config import DispatchSettings
 from dispatch.deadlines_file import load_deadlines
-from dispatch.sweep import SweepStats, plan_case, sweep, write
+from dispatch.sweep import StaffIndex, SweepStats, plan_case, sweep, write
 from firegrid.db import migrate
 from ingest.config import StorageSettings
 from tests.fix_db import create_database, drop_database
@@ -108,7 +108,7 @@ def _naive(url: str, now: datetime, settings: DispatchSettings) -> SweepStats:
                 found = staff_of_area(
                     conn, codes=[case.grid_code, case.community_code, case.street_code, STREET[:6]]
                 )
-                staff = {s.staff_id: s for s in found}
+                staff = StaffIndex({s.staff_id: s for s in found})
                 plan = plan_case(case, now=now, deadlines=table, settings=settings, staff=staff)
                 write(conn, [plan], staff=staff, now=now)
                 stats.escalations += sum(1 for s, _, _ in plan.steps if s.action == "escalate")

@@ -35,11 +35,12 @@ from dispatch.views import rfc3339
 from infra.database import Conn
 from infra.eventlog import append_rows
 
-__all__ = ["Planned", "SweepStats", "due_cases", "plan_case", "sweep", "write"]
+__all__ = ["Planned", "StaffIndex", "SweepStats", "due_cases", "plan_case", "sweep", "write"]
 
 log = logging.getLogger(__name__)
 
 SYSTEM: Final = "system"
+STREET_LEN: Final = 9  # DOMAIN.md §1: a street's code has 9 digits
 
 
 @dataclass
@@ -61,6 +62,29 @@ class Planned:
     steps: list[tuple[CaseStep, Case, list[Notice]]] = field(default_factory=list)
 
 
+class StaffIndex:
+    """Staff by id, and by area for the ladder's look-ups (built once a batch)."""
+
+    def __init__(self, staff: Mapping[str, Actor]) -> None:
+        self.by_id = dict(staff)
+        self._by_area: dict[str, list[Actor]] = {}
+        for s in self.by_id.values():
+            if s.area:
+                self._by_area.setdefault(s.area, []).append(s)
+        # Areas wider than a street (a county): few, tried as prefixes of the case's street.
+        self._wide = [s for s in self.by_id.values() if s.area and len(s.area) < STREET_LEN]
+
+    def near(self, case: Case) -> list[Actor]:
+        """Return the staff whose area may hold the case: its codes, or a prefix of its street."""
+        out: list[Actor] = []
+        for code in dict.fromkeys((case.grid_code, case.community_code, case.street_code)):
+            if code:
+                out += self._by_area.get(code, [])
+        street = case.street_code or ""
+        out += [s for s in self._wide if s.area and street.startswith(s.area)]
+        return out
+
+
 def due_cases(conn: Conn, *, now: datetime, limit: int) -> list[Case]:
     """Lock and return up to ``limit`` cases with a reminder or an escalation due at ``now``."""
     with conn.cursor(row_factory=class_row(Case)) as cur:
@@ -73,7 +97,7 @@ def due_cases(conn: Conn, *, now: datetime, limit: int) -> list[Case]:
         ).fetchall()
 
 
-def _staff(conn: Conn, cases: Sequence[Case], ladder: Sequence[str]) -> dict[str, Actor]:
+def _staff(conn: Conn, cases: Sequence[Case], ladder: Sequence[str]) -> StaffIndex:
     """Return the ladder's staff who may hold one of ``cases``, and their assignees, by id."""
     codes = sorted(
         {c for case in cases for c in (case.grid_code, case.community_code, case.street_code) if c}
@@ -89,7 +113,7 @@ def _staff(conn: Conn, cases: Sequence[Case], ladder: Sequence[str]) -> dict[str
     staff = {s.staff_id: s for s in found}
     missing = sorted({c.assignee for c in cases if c.assignee and c.assignee not in staff})
     staff.update(staff_by_id(conn, staff_ids=missing))
-    return staff
+    return StaffIndex(staff)
 
 
 def sweep(
@@ -146,7 +170,7 @@ def plan_case(
     now: datetime,
     deadlines: Deadlines,
     settings: DispatchSettings,
-    staff: Mapping[str, Actor],
+    staff: StaffIndex,
 ) -> Planned:
     """Plan the one step due for ``case``: supervise and escalate, else remind (else nothing)."""
     planned = Planned(case)
@@ -213,7 +237,7 @@ def _escalate(
     now: datetime,
     deadlines: Deadlines,
     settings: DispatchSettings,
-    staff: Mapping[str, Actor],
+    staff: StaffIndex,
 ) -> None:
     """Supervise the overdue case, then climb the ladder: two steps, two events."""
     case = planned.case
@@ -221,11 +245,11 @@ def _escalate(
     assert case.deadline is not None
     asks = ASKS[case.stage]
     old_due = rfc3339(case.deadline)
-    own = staff.get(case.assignee) if case.assignee else None
+    own = staff.by_id.get(case.assignee) if case.assignee else None
     to = climb(
         case,
         ladder=settings.ladder,
-        staff=list(staff.values()),
+        staff=staff.near(case),
         assignee_role=None if own is None else own.role,
     )
     skipped = (
@@ -304,17 +328,16 @@ _CASE: Final = (
     " escalation_level = %s, assignee = %s, assignee_reason = %s, deadline = %s, remind_at = %s"
     " WHERE case_id = %s"
 )
+# One JSON array of events: a jsonb[] parameter would be escaped element by element.
 _EVENTS: Final = (
     "INSERT INTO event_log (kind, subject, payload, grid_code, community_code, street_code)"
-    " SELECT e.kind, e.subject, e.payload, e.grid, e.community, e.street"
-    " FROM unnest(%s::text[], %s::text[], %s::jsonb[], %s::text[], %s::text[], %s::text[])"
-    " WITH ORDINALITY AS e(kind, subject, payload, grid, community, street, n) ORDER BY e.n"
+    " SELECT %s, e.doc->>'subject', e.doc->'payload', e.doc->>'grid', e.doc->>'community',"
+    " e.doc->>'street' FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(doc, n)"
+    " ORDER BY e.n"
 )
 
 
-def write(
-    conn: Conn, plans: Sequence[Planned], *, staff: Mapping[str, Actor], now: datetime
-) -> None:
+def write(conn: Conn, plans: Sequence[Planned], *, staff: StaffIndex, now: datetime) -> None:
     """Write planned steps: history rows, the cases' columns and their events, per table."""
     plans = [p for p in plans if p.steps]
     if not plans:
@@ -327,7 +350,7 @@ def write(
         ).fetchall()
     )
     history: list[tuple[Any, ...]] = []
-    events: list[tuple[str, dict[str, Any], tuple[str | None, str | None, str | None]]] = []
+    events: list[dict[str, Any]] = []
     for p in plans:
         seq = int(last.get(p.case.case_id) or 0)
         for step, after, notices in p.steps:
@@ -347,11 +370,13 @@ def write(
                 )
             )
             events.append(
-                (
-                    after.case_id,
-                    payload(after, numbered, entries(notices, staff)),
-                    (after.grid_code, after.community_code, after.street_code),
-                )
+                {
+                    "subject": after.case_id,
+                    "payload": payload(after, numbered, entries(notices, staff.by_id)),
+                    "grid": after.grid_code,
+                    "community": after.community_code,
+                    "street": after.street_code,
+                }
             )
     with conn.cursor() as cur:
         cur.executemany(_HISTORY, history)
@@ -373,15 +398,4 @@ def write(
                 for c in (p.case for p in plans)
             ],
         )
-    append_rows(
-        conn,
-        sql=_EVENTS,
-        params=(
-            [UPDATED] * len(events),
-            [e[0] for e in events],
-            [Jsonb(e[1]) for e in events],
-            [e[2][0] for e in events],
-            [e[2][1] for e in events],
-            [e[2][2] for e in events],
-        ),
-    )
+    append_rows(conn, sql=_EVENTS, params=(UPDATED, Jsonb(events)))
