@@ -1,5 +1,6 @@
 """The dispatch role SIGKILLed mid-sweep, after a batch's effects and before its commit, then
-restarted: every reminder, supervision and escalation happens exactly once."""
+restarted: every reminder, supervision and escalation happens exactly once. The role sweeps in
+its own thread on its clock."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from dispatch.config import DispatchSettings
+from dispatch.deadlines_file import load_deadlines
+from dispatch.flows import DispatchService
+from infra.clock import FixedClock
+from tests.fix_ingest import wait_until
 from tests.integration.sweep_support import Place, cst
 
 pytestmark = pytest.mark.slow
@@ -82,3 +88,27 @@ def test_killed_mid_sweep_then_restarted_does_each_step_once(db_url: str) -> Non
             1,
             1,
         )
+
+
+def test_the_role_sweeps_in_its_thread_on_its_clock(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        place = Place(conn)
+        # Monday 9 March 2026, before any other test's cases.
+        case_id = place.open(conn, cst(3, 9, 10)).case_id
+        conn.commit()
+    role = DispatchService(
+        db_url=db_url,
+        settings=DispatchSettings(sweep_s=0.05, poll_s=0.05),
+        clock=FixedClock(cst(3, 9, 11)),
+        deadlines=load_deadlines(),
+    )
+    role.start()
+    try:
+        wait_until(
+            lambda: _counts(db_url, [case_id])[0][f"{case_id}:escalate"] == 1,
+            what="the role escalated the overdue case",
+        )
+    finally:
+        role.stop()
+    steps, kinds = _counts(db_url, [case_id])
+    assert (steps[f"{case_id}:supervise"], kinds[f"{case_id}:escalation"]) == (1, 1)

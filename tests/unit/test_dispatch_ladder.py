@@ -11,11 +11,12 @@ import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from devices.codecs import CODECS, CodecPolicy, DecodeContext
 from devices.exceptions import DecodeError
 from devices.models import CaseActionMessage
-from dispatch.config import LADDER
+from dispatch.config import LADDER, DispatchSettings
 from dispatch.ladder import climb, holder
 from dispatch.models import Actor, CaseAction
 from dispatch.workflow import Refusal, Transition, decide
@@ -116,3 +117,11 @@ def test_the_codec_refuses_a_bad_until() -> None:
     with pytest.raises(DecodeError) as caught:
         _decode({"action": "extend", "until": "next week"})
     assert caught.value.reason == "bad_field"
+
+
+def test_the_ladder_setting_takes_staff_roles_once() -> None:
+    assert DispatchSettings(ladder=("grid_worker", "department")).ladder[-1] == "department"
+    with pytest.raises(ValidationError, match="not staff roles: mayor"):
+        DispatchSettings(ladder=("grid_worker", "mayor"))
+    with pytest.raises(ValidationError, match="twice"):
+        DispatchSettings(ladder=("grid_worker", "grid_worker"))
