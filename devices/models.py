@@ -155,7 +155,10 @@ class HazardReport(Struct, frozen=True):
     unit_id: str | None = None
 
 
-CASE_ACTIONS: Final = frozenset({"sign", "feedback", "return", "verify"})
+# CONTRACT §1's actions and the clock's (extension, suspension: a documented extension).
+CASE_ACTIONS: Final = frozenset(
+    {"sign", "feedback", "return", "verify", "extend", "suspend", "resume", "approve", "refuse"}
+)
 
 
 class CaseActionMessage(Struct, frozen=True):
@@ -175,6 +178,8 @@ class CaseActionMessage(Struct, frozen=True):
     lat: float | None = None
     lon: float | None = None
     result: str | None = None
+    until: datetime | None = None  # extend: the deadline asked for
+    request_id: str | None = None  # approve / refuse: the request's action_id
 
 
 class Photo(Struct, frozen=True):

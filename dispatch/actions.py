@@ -18,6 +18,8 @@ from dispatch.config import DispatchSettings
 from dispatch.events import UPDATED, Notice, emit, emit_refusal
 from dispatch.evidence import check_verify_evidence
 from dispatch.models import Actor, Case, CaseAction, Deadlines
+from dispatch.requests import Request, apply_clock, check_clock
+from dispatch.timing import deadline_changes, kind_of
 from dispatch.workflow import Refusal, Transition, decide
 from infra.database import Conn
 
@@ -69,7 +71,7 @@ def apply_action(
     if prior:
         return ActionOutcome.from_json(prior)
     case = service.get_case(conn, case_id=action.case_id, lock=True)
-    decision: Transition | Refusal
+    decision: Transition | _Clock | Refusal
     if case is None:
         decision = Refusal("not_found", f"no case {action.case_id}")
     elif actor is None:
@@ -98,6 +100,24 @@ def apply_action(
                 reason=decision.reason,
                 at=now,
             )
+    elif isinstance(decision, _Clock):
+        assert case is not None
+        assert actor is not None
+        step, notices = apply_clock(
+            conn,
+            case=case,
+            action=action,
+            actor=actor,
+            request=decision.request,
+            deadlines=deadlines,
+            now=now,
+        )
+        updated = service.get_case(conn, case_id=case.case_id)
+        assert updated is not None
+        emit(conn, kind=UPDATED, case=updated, step=step, notices=notices)
+        outcome = ActionOutcome(
+            action.action_id, case.case_id, "applied", case_status=updated.status, seq=step.seq
+        )
     else:
         assert case is not None
         assert actor is not None
@@ -114,9 +134,17 @@ def apply_action(
     return outcome
 
 
+@dataclass(frozen=True, slots=True)
+class _Clock:
+    """An allowed clock action and the request an approval names."""
+
+    transition: Transition
+    request: Request | None
+
+
 def _decide(
     conn: Conn, case: Case, action: CaseAction, actor: Actor, settings: DispatchSettings
-) -> Transition | Refusal:
+) -> Transition | _Clock | Refusal:
     assignee = (
         staff_by_id(conn, staff_ids=[case.assignee]).get(case.assignee) if case.assignee else None
     )
@@ -128,6 +156,11 @@ def _decide(
         actor_area=actor.area,
         assignee_role=None if assignee is None else assignee.role,
     )
+    if isinstance(decision, Transition) and decision.clock:
+        checked = check_clock(conn, case, action, actor)
+        if isinstance(checked, Refusal):
+            return checked
+        return _Clock(decision, checked)
     if isinstance(decision, Transition) and action.action == "verify":
         refusal = check_verify_evidence(
             case,
@@ -151,13 +184,10 @@ def _apply(
     now: datetime,
 ) -> ActionOutcome:
     changes: dict[str, Any] = {"status": t.target, "stage": t.stage}
-    changes["deadline"] = (
-        None
-        if t.stage is None
-        else deadlines.due(
-            t.stage, now, category=case.category, urgency=case.urgency, area_type=case.area_type
-        )
-    )
+    # The deadline and its reminder, fixed now: an edited table moves neither afterwards.
+    changes.update(deadline_changes(deadlines, t.stage, now, kind=kind_of(case)))
+    if case.suspended_since is not None:  # a new stage runs its own clock: the pause ends
+        changes.update(suspended_since=None, paused_left=None)
     notices: list[Notice] = []
     assignee = case.assignee
     if t.sets_handled_by:

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from dispatch.models import AreaType
+
+# The default escalation ladder (issue 8 point 4); ``department`` stands aside of it.
+LADDER: Final = (
+    "grid_worker",
+    "grid_head",
+    "community_handler",
+    "street_leader",
+    "county_leader",
+)
+STAFF_ROLES: Final = frozenset({*LADDER, "department", "operator"})
 
 __all__ = ["DispatchSettings", "InboxSettings", "IndicatorWeights", "WebhookSettings"]
 
@@ -48,6 +59,23 @@ class DispatchSettings(BaseModel):
     indicator_weights: IndicatorWeights = Field(
         default_factory=IndicatorWeights, description="the indicators' composite score"
     )
+    ladder: tuple[str, ...] = Field(
+        default=LADDER,
+        min_length=1,
+        description="escalation ladder, lowest first (CONTRACT §3 staff roles)",
+    )
+    sweep_s: float = Field(default=5.0, gt=0, description="how often reminders and escalations run")
+    sweep_batch: int = Field(default=500, ge=1, description="cases swept per transaction")
+
+    @field_validator("ladder")
+    @classmethod
+    def _roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [r for r in value if r not in STAFF_ROLES]
+        if unknown:
+            raise ValueError(f"not staff roles: {', '.join(unknown)}")
+        if len(set(value)) != len(value):
+            raise ValueError("a role appears twice on the ladder")
+        return value
 
 
 class InboxSettings(BaseModel):

@@ -4,7 +4,7 @@ transaction, so a message exists exactly when its step committed (dispatch-desig
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -14,7 +14,16 @@ from dispatch.views import case_view, rfc3339, step_view
 from infra.database import Conn
 from infra.eventlog import append
 
-__all__ = ["CREATED", "REFUSED", "UPDATED", "Notice", "emit", "emit_refusal"]
+__all__ = [
+    "CREATED",
+    "REFUSED",
+    "UPDATED",
+    "Notice",
+    "emit",
+    "emit_refusal",
+    "entries",
+    "payload",
+]
 
 CREATED: Final = "case.created"
 UPDATED: Final = "case.updated"
@@ -48,6 +57,11 @@ class Notice:
 
 def _entries(conn: Conn, notices: Sequence[Notice]) -> list[dict[str, Any]]:
     staff = staff_by_id(conn, staff_ids=sorted({n.staff_id for n in notices}))
+    return entries(notices, staff)
+
+
+def entries(notices: Sequence[Notice], staff: Mapping[str, Actor]) -> list[dict[str, Any]]:
+    """Return the ``notify`` entries of ``notices``, terminals from ``staff`` (by id)."""
     seen: set[tuple[str, str]] = set()
     out: list[dict[str, Any]] = []
     for n in notices:
@@ -72,20 +86,24 @@ def _entries(conn: Conn, notices: Sequence[Notice]) -> list[dict[str, Any]]:
     return out
 
 
+def payload(case: Case, step: CaseStep | None, notify: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return a case event's payload: the case as it now stands, the step, who is told."""
+    return {
+        "case": case_view(case).model_dump(mode="json", exclude={"history"}),
+        "step": None if step is None else _step(step),
+        "notify": notify,
+    }
+
+
 def emit(
     conn: Conn, *, kind: str, case: Case, step: CaseStep | None, notices: Sequence[Notice]
 ) -> int:
     """Append a case event for ``step`` of ``case`` (as it now stands); return its id."""
-    payload = {
-        "case": case_view(case).model_dump(mode="json", exclude={"history"}),
-        "step": None if step is None else _step(step),
-        "notify": _entries(conn, notices),
-    }
     return append(
         conn,
         kind=kind,
         subject=case.case_id,
-        payload=payload,
+        payload=payload(case, step, _entries(conn, notices)),
         place=(case.grid_code, case.community_code, case.street_code),
     )
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -28,6 +29,7 @@ from dispatch.case_rules import CaseRules, load_case_rules
 from dispatch.config import DispatchSettings
 from dispatch.models import CaseAction, Deadlines
 from dispatch.opening import Opened, open_or_join
+from dispatch.sweep import SweepStats, sweep
 from dispatch.wallclock import WallClockDeadlines
 from infra.clock import SYSTEM_CLOCK, Clock
 from infra.database import Conn
@@ -85,6 +87,9 @@ class DispatchService(ThreadRole):
         self._lag_lock = threading.Lock()
         self._lag_measured = False
         self._pending_since: datetime | None = None
+        self._last_sweep = float("-inf")  # monotonic: the sweep's cadence is the machine's
+        # Tests: called after a sweep batch's effects, before its commit (the kill test).
+        self.sweep_hook: Callable[[], None] | None = None
 
     @property
     def conn(self) -> Conn:
@@ -180,6 +185,21 @@ class DispatchService(ThreadRole):
         self.stats.actions.append(outcome)
         ACTIONS.labels(status=outcome.status).inc()
 
+    def sweep(self, now: datetime | None = None) -> SweepStats:
+        """Send the reminders and escalations due at ``now`` (default: the role's clock)."""
+        return sweep(
+            self.conn,
+            now=self.clock.now() if now is None else now,
+            deadlines=self.deadlines,
+            settings=self.settings,
+            before_commit=self.sweep_hook,
+        )
+
+    def _sweep_when_due(self) -> None:
+        if time.monotonic() - self._last_sweep >= self.settings.sweep_s:
+            self.sweep()
+            self._last_sweep = time.monotonic()
+
     # ---- the role's thread --------------------------------------------------------------
 
     def lag_s(self) -> float | None:
@@ -202,6 +222,7 @@ class DispatchService(ThreadRole):
             while not self.stopping.is_set():
                 try:
                     self.process_pending()
+                    self._sweep_when_due()
                     self._measure_lag()
                     self.set_state("running")
                     wake.wait(0.02 if self.blocked else self.settings.poll_s)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "CATEGORIES",
+    "CLOCK_ACTIONS",
     "OPEN_STATUSES",
     "ActionKind",
     "Actor",
@@ -31,8 +32,21 @@ OPEN_STATUSES: Final = frozenset(
 Urgency = Literal["urgent", "normal"]
 AreaType = Literal["urban", "rural"]
 Stage = Literal["file", "sign", "handle", "verify"]
-# CONTRACT §1 actions, plus ``dispatch``: the community handler re-dispatches a returned case.
-ActionKind = Literal["sign", "feedback", "return", "verify", "dispatch"]
+# CONTRACT §1 actions, plus ``dispatch``: the community handler re-dispatches a returned case;
+# and the clock's (issue 8 point 7): ask for more time or a pause, resume, approve or refuse.
+ActionKind = Literal[
+    "sign",
+    "feedback",
+    "return",
+    "verify",
+    "dispatch",
+    "extend",
+    "suspend",
+    "resume",
+    "approve",
+    "refuse",
+]
+CLOCK_ACTIONS: Final = frozenset({"extend", "suspend", "resume", "approve", "refuse"})
 
 # CONTRACT §1 report categories: a case's category is one of them.
 CATEGORIES: Final = frozenset(
@@ -88,6 +102,13 @@ class Case(BaseModel):
     updated_at: datetime
     closed_at: datetime | None
     version: int
+    # When the reminder of the current deadline is due, which deadline was reminded of and
+    # which escalated (the sweep's idempotence), and the paused clock (m0012).
+    remind_at: datetime | None = None
+    reminded_for: datetime | None = None
+    escalated_for: datetime | None = None
+    suspended_since: datetime | None = None
+    paused_left: timedelta | None = None
     hazard_ids: list[int] = Field(default_factory=list)
     report_ids: list[str] = Field(default_factory=list)
 
@@ -140,3 +161,6 @@ class CaseAction(BaseModel):
     result: Literal["pass", "fail"] | None = None
     # A re-dispatch names the new assignee (else the case's assignment is looked up again).
     assignee: str | None = None
+    # ``extend``: the deadline asked for; ``approve`` / ``refuse``: the request's action_id.
+    until: datetime | None = None
+    request_id: str | None = Field(default=None, max_length=64)

@@ -13,6 +13,7 @@ from dispatch.case_rules import CaseRules, Match
 from dispatch.config import DispatchSettings
 from dispatch.events import CREATED, UPDATED, Notice, emit
 from dispatch.models import CaseStatus, Deadlines, Stage
+from dispatch.timing import deadline_changes
 from dispatch.workflow import CREATION_STEPS
 from infra.database import Conn
 
@@ -138,9 +139,17 @@ def _create(
     # With no one to dispatch to, the case waits filed: a person must pick it up.
     status: CaseStatus = "dispatched" if who.staff_id else "filed"
     stage: Stage = "sign" if who.staff_id else "file"
-    deadline = deadlines.due(
-        stage, now, category=match.category, urgency=match.urgency, area_type=settings.area_type
+    timing = deadline_changes(
+        deadlines,
+        stage,
+        now,
+        kind={
+            "category": match.category,
+            "urgency": match.urgency,
+            "area_type": settings.area_type,
+        },
     )
+    deadline = timing["deadline"]
     service.insert_case(
         conn,
         values={
@@ -158,6 +167,7 @@ def _create(
             "assignee": who.staff_id,
             "assignee_reason": who.reason,
             "deadline": deadline,
+            "remind_at": timing["remind_at"],
             "stage": stage,
             "created_at": now,
             "updated_at": now,

@@ -35,6 +35,7 @@ FIELDS: Final = (
     " c.street_code, c.lat, c.lon, c.area_type, c.assignee, c.assignee_reason,"
     " c.escalation_level, c.deadline, c.stage, c.handled_by, c.rework, c.created_at,"
     " c.updated_at, c.closed_at, c.version,"
+    " c.remind_at, c.reminded_for, c.escalated_for, c.suspended_since, c.paused_left,"
     " coalesce(ARRAY(SELECT hazard_id FROM case_hazards h WHERE h.case_id = c.case_id"
     " ORDER BY hazard_id), '{}') AS hazard_ids,"
     " coalesce(ARRAY(SELECT report_id FROM case_reports r WHERE r.case_id = c.case_id"
@@ -53,6 +54,12 @@ _UPDATABLE: Final = frozenset(
         "handled_by",
         "rework",
         "closed_at",
+        # The sweep's and the clock's columns (m0012).
+        "remind_at",
+        "reminded_for",
+        "escalated_for",
+        "suspended_since",
+        "paused_left",
     }
 )
 

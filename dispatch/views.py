@@ -67,9 +67,11 @@ class CaseView(BaseModel):
     rework: int
     area_type: str
     version: int
+    # 挂账: the clock is paused since then (``deadline`` is null until ``resume``).
+    suspended_since: datetime | None = None
     history: list[StepView] | None = None
 
-    @field_serializer("deadline", "created_at", "updated_at", "closed_at")
+    @field_serializer("deadline", "created_at", "updated_at", "closed_at", "suspended_since")
     def _times(self, value: datetime | None) -> str | None:
         return rfc3339(value)
 
@@ -109,5 +111,6 @@ def case_view(case: Case, *, steps: list[CaseStep] | None = None, crs: Crs = Crs
         rework=case.rework,
         area_type=case.area_type,
         version=case.version,
+        suspended_since=case.suspended_since,
         history=None if steps is None else [step_view(s) for s in steps],
     )

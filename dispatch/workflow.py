@@ -3,6 +3,7 @@
     reported → filed → dispatched → signed → handled → verified → closed
     dispatched | signed --return--> returned --dispatch (community handler)--> dispatched
     handled --verify result=fail--> signed (rework + 1, back to the handler)
+    dispatched | signed | handled --extend | suspend | resume | approve | refuse--> the same
 
 ``decide`` knows no database and no clock: the caller gives it the case, the action and who
 acts, and applies the ``Transition`` it answers (or reports the ``Refusal``). Filing and the
@@ -20,6 +21,7 @@ from dispatch.models import ActionKind, Case, CaseAction, CaseStatus, Stage
 from grids.codes import in_area
 
 __all__ = [
+    "CLOCK_STATES",
     "CREATION_STEPS",
     "LEVELS",
     "TRANSITIONS",
@@ -50,6 +52,18 @@ def level_of(role: str) -> int:
     return LEVELS.index(role) if role in LEVELS else -1
 
 
+# The states whose stage has a running deadline someone is answerable for.
+CLOCK_STATES: Final[tuple[CaseStatus, ...]] = ("dispatched", "signed", "handled")
+# The clock's actions and who takes them.
+CLOCK_RULES: Final[tuple[tuple[ActionKind, str], ...]] = (
+    ("extend", "assignee"),
+    ("suspend", "assignee"),
+    ("resume", "assignee"),
+    ("approve", "approver"),
+    ("refuse", "approver"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One row of the table: ``action`` takes a case from ``source`` to ``target``."""
@@ -58,7 +72,9 @@ class Rule:
     source: CaseStatus
     target: CaseStatus
     stage: Stage | None  # what the next deadline is for (None: no deadline, closed)
-    who: str  # "assignee" (or higher), "handler" (community handler or higher), "verifier"
+    who: str  # "assignee" (or higher), "handler" (community handler or higher), "verifier",
+    # "approver" (community handler or higher: never the assignee as such)
+    clock: bool = False  # the clock's actions: the status stays, the deadline may move
 
 
 # Verify's ``fail`` result is its own row (``verify_fail``): same action, other target.
@@ -71,6 +87,15 @@ TRANSITIONS: Final[dict[tuple[str, CaseStatus], Rule]] = {
     # A passed verification is followed at once by the system's "close" (verified → closed).
     ("verify", "handled"): Rule("verify", "handled", "verified", None, "verifier"),
     ("verify_fail", "handled"): Rule("verify", "handled", "signed", "handle", "verifier"),
+    # The clock (issue 8 point 7): in any state with a running stage the assignee asks for more
+    # time (extend: until a new deadline) or a pause (suspend, 挂账), with a reason; the
+    # community handler or higher approves or refuses, naming the request; resume restarts a
+    # paused clock with the stage's time left. Stage and status stay (``dispatch.requests``).
+    **{
+        (action, state): Rule(action, state, state, None, who, clock=True)
+        for state in CLOCK_STATES
+        for action, who in CLOCK_RULES
+    },
 }
 
 # The system's steps when a case is created: (action, from, to); it waits for "sign" after.
@@ -92,6 +117,7 @@ class Transition:
     rework: bool = False  # a failed verification: rework + 1
     sets_handled_by: bool = False  # feedback: the actor becomes ``handled_by``
     reassign: bool = False  # return / dispatch: the assignee changes
+    clock: bool = False  # extend, suspend, resume, approve, refuse: dispatch.requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +173,12 @@ def decide(
     )
     if refusal is not None:
         return refusal
-    if action.action == "return" and not action.note.strip():
-        return Refusal("reason_required", "a return needs the reason in its note")
+    if action.action in {"return", "extend", "suspend"} and not action.note.strip():
+        return Refusal("reason_required", f"{action.action} needs the reason in its note")
+    if action.action == "extend" and action.until is None:
+        return Refusal("until_required", "extend needs `until`: the deadline asked for")
+    if rule.clock:
+        return Transition(action.action, rule.source, rule.target, case.stage, clock=True)
     return Transition(
         action=action.action,
         source=rule.source,
@@ -190,6 +220,13 @@ def _who_refuses(
         return Refusal(
             "not_handler",
             f"only the community handler (or higher) of case {case.case_id} may re-dispatch it",
+        )
+    if rule.who == "approver" and not (
+        level_of(actor_role) >= LEVELS.index("community_handler") and _covers(actor_area, case)
+    ):
+        return Refusal(
+            "not_approver",
+            f"only the community handler (or higher) of case {case.case_id} may {rule.action}",
         )
     if rule.who == "verifier":
         # Separation of duties: whoever handled it does not check it, whatever their rank.

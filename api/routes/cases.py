@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -11,6 +12,7 @@ from api.deps import Caller, Config, Conn, Now
 from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_text, cursor_time, decode_cursor, page
 from devices.geo import Crs, to_wgs84
+from devices.timefmt import BadTime, parse_ts
 from dispatch.actions import apply_action
 from dispatch.assign import staff_by_id
 from dispatch.models import ActionKind, CaseAction, CaseStatus, Deadlines
@@ -29,7 +31,24 @@ _STATUS: Final = {
     "not_in_area": 403,
     "same_person": 403,
     "not_allowed_in_state": 409,
+    "not_approver": 403,
+    "suspended": 409,
+    "not_suspended": 409,
+    "no_deadline": 409,
+    "request_pending": 409,
+    "request_decided": 409,
+    "request_stale": 409,
+    "no_request": 404,
 }
+
+
+def _until(value: str | int | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_ts(value)
+    except BadTime as exc:
+        raise ApiError(422, "bad_until", f"until: {exc.detail}") from None
 
 
 class Position(BaseModel):
@@ -54,6 +73,8 @@ class ActionBody(BaseModel):
     position: Position | None = None
     result: Literal["pass", "fail"] | None = None
     assignee: str | None = None
+    until: str | int | None = None  # extend: the deadline asked for (a CONTRACT §1 time)
+    request_id: str | None = Field(default=None, max_length=64)  # approve / refuse
 
 
 class ActionAnswer(BaseModel):
@@ -148,6 +169,8 @@ def post_action(
         lon=lon,
         result=body.result,
         assignee=body.assignee,
+        until=_until(body.until),
+        request_id=body.request_id,
     )
     deadlines: Deadlines = request.app.state.deadlines
     actor = staff_by_id(conn, staff_ids=[caller.staff_id]).get(caller.staff_id)

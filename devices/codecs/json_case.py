@@ -5,6 +5,9 @@
  "note": "已到现场", "photos": [], "position": {"lat": 31.2481, "lon": 121.5875}}
 ```
 
+Extensions: ``result`` (verify), ``until`` (extend: the deadline asked for) and ``request_id``
+(approve / refuse: the asking action's ``action_id``).
+
 An action is one thing: any unusable field rejects it whole (it is idempotent under its
 ``action_id``, so a corrected resend must not meet a half-stored first try). Whether the case's
 state allows it is the dispatch role's question, answered on the terminal's inbox.
@@ -28,6 +31,7 @@ from devices.codecs._terminal import (
 from devices.codecs.json_report import canonical_report_id
 from devices.exceptions import DecodeError
 from devices.models import CASE_ACTIONS, CaseActionMessage, DecodePolicy
+from devices.timefmt import BadTime, parse_ts
 
 CASE_ID: Final = re.compile(r"C-\d{8}-\d{6}")
 VERIFY_RESULTS: Final = frozenset({"pass", "fail"})
@@ -66,6 +70,13 @@ def decode(
     if result is not None and result not in VERIFY_RESULTS:
         raise DecodeError("bad_field", raw, detail=f"result {show(result)} is not pass or fail")
     lat, lon = position(doc.get("position"), raw)
+    until = _until(doc.get("until"), raw)
+    request = doc.get("request_id")
+    request_id = canonical_report_id(request) if isinstance(request, str) else None
+    if request is not None and request_id is None:
+        raise DecodeError(
+            "bad_field", raw, detail=f"request_id {show(request)} is not an action_id"
+        )
     return CaseActionMessage(
         action_id=action_id,
         terminal_id=terminal_id,
@@ -77,4 +88,17 @@ def decode(
         lat=lat,
         lon=lon,
         result=result,
+        until=until,
+        request_id=request_id,
     )
+
+
+def _until(value: object, raw: bytes) -> datetime | None:
+    """Return ``extend``'s deadline asked for: a contract time, not held to the time policy
+    (it is meant to be in the future)."""
+    if value is None:
+        return None
+    try:
+        return parse_ts(value)
+    except BadTime as exc:
+        raise DecodeError("bad_field", raw, detail=f"until: {exc.detail}") from None

@@ -17,6 +17,7 @@ from firegrid.migrations import (
     m0009_placement_retention,
     m0010_cases,
     m0011_messages,
+    m0012_deadlines_in_motion,
 )
 from infra.database import Conn
 from ingest.config import StorageSettings
@@ -51,6 +52,11 @@ MIGRATIONS: list[Migration] = [
         10, "cases: history, actions, terminal case actions; staff on tokens", m0010_cases.apply
     ),
     Migration(11, "messages: inbox messages sent, webhook deliveries", m0011_messages.apply),
+    Migration(
+        12,
+        "deadlines in motion: reminders, escalation, extension and suspension requests",
+        m0012_deadlines_in_motion.apply,
+    ),
 ]
 
 Connection = Conn

@@ -83,6 +83,18 @@ ALLOWED = [
     # a higher level of the case's area may act for the assignee
     ("dispatched", "sign", "GH-1", "grid_head", GRID, {}, {}, "signed"),
     ("signed", "feedback", "CH-1", "community_handler", COMMUNITY, {}, {}, "handled"),
+    # the clock's rows: the status stays (the deadline's moves are dispatch.requests')
+    *[
+        (status, action, actor, role, area, fields, {}, status)
+        for status in ("dispatched", "signed", "handled")
+        for action, actor, role, area, fields in (
+            ("extend", "W-1", "grid_worker", GRID, {"note": "x", "until": T0}),
+            ("suspend", "W-1", "grid_worker", GRID, {"note": "x"}),
+            ("resume", "W-1", "grid_worker", GRID, {}),
+            ("approve", "CH-1", "community_handler", COMMUNITY, {}),
+            ("refuse", "CH-1", "community_handler", COMMUNITY, {}),
+        )
+    ],
 ]
 
 
