@@ -21,6 +21,7 @@ from simulators.scenarios import build, new_tag
 from simulators.scenarios.models import (
     About,
     Mismatch,
+    ObservedCase,
     ObservedHazard,
     Scenario,
     Tick,
@@ -61,6 +62,34 @@ def stored_hazards(db_url: str, scenario: Scenario) -> list[ObservedHazard]:
                 h.model_dump() for h in found if h.subject_type == "grid" and h.subject_id == code
             ]
     return [observe(r) for r in rows]
+
+
+def stored_cases(db_url: str, scenario: Scenario) -> list[ObservedCase]:
+    """Return every stored case of the scenario's units, with its history's (action, actor)."""
+    units = sorted(scenario.unit_ids)
+    with psycopg.connect(db_url) as conn:
+        cases = conn.execute(
+            "SELECT case_id, unit_id, category, status, assignee, handled_by FROM cases"
+            " WHERE unit_id = ANY(%s) ORDER BY case_id",
+            (units,),
+        ).fetchall()
+        steps = conn.execute(
+            "SELECT case_id, action, actor FROM case_history WHERE case_id = ANY(%s)"
+            " ORDER BY case_id, seq",
+            ([c[0] for c in cases],),
+        ).fetchall()
+    return [
+        ObservedCase(
+            case_id,
+            unit_id,
+            category,
+            status,
+            assignee,
+            handled_by,
+            steps=tuple((action, actor) for cid, action, actor in steps if cid == case_id),
+        )
+        for case_id, unit_id, category, status, assignee, handled_by in cases
+    ]
 
 
 @dataclass
