@@ -16,6 +16,7 @@ from api.routes import (
     grids,
     hazards,
     patrols,
+    public,
     rejected,
     system,
     terminals,
@@ -67,11 +68,13 @@ def create_app(
     app.state.pool = pool
     app.state.token_cache = {}
     app.state.broker_probe = broker_probe
+    app.state.public_limiters = public.PublicLimiters.from_limits(limits.public)
     install_handlers(app, retry_after_s=limits.retry_after_s)
     app.add_middleware(
         RequestContext,
         max_body_bytes=limits.max_body_bytes,
         max_import_bytes=limits.max_import_bytes,
+        max_public_report_bytes=limits.public.max_report_bytes,
     )
     app.include_router(system.router)
     app.include_router(devices.router)
@@ -83,4 +86,5 @@ def create_app(
     app.include_router(cases.router)
     app.include_router(stream_routes.router)
     app.include_router(webhooks.router)
+    app.include_router(public.router)
     return app

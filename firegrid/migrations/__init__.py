@@ -17,6 +17,7 @@ from firegrid.migrations import (
     m0009_placement_retention,
     m0010_cases,
     m0011_messages,
+    m0013_case_ratings,
 )
 from infra.database import Conn
 from ingest.config import StorageSettings
@@ -51,6 +52,8 @@ MIGRATIONS: list[Migration] = [
         10, "cases: history, actions, terminal case actions; staff on tokens", m0010_cases.apply
     ),
     Migration(11, "messages: inbox messages sent, webhook deliveries", m0011_messages.apply),
+    # 12 is the deadlines' migration of another branch; the lead merges both in order.
+    Migration(13, "residents' rating links and case ratings", m0013_case_ratings.apply),
 ]
 
 Connection = Conn
