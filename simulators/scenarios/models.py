@@ -167,20 +167,22 @@ class Scenario:
 
 @dataclass(frozen=True, slots=True)
 class Mismatch:
-    """How observed hazards differ from expected ones; empty lists mean they agree."""
+    """How observed hazards (and cases) differ from expected ones; empty lists: they agree."""
 
     missing: list[ExpectedHazard]
     extra: list[ObservedHazard]
+    cases: list[str] = field(default_factory=list)  # ``case_mismatches`` lines
 
     @property
     def ok(self) -> bool:
         """Return whether nothing is missing and nothing is extra."""
-        return not self.missing and not self.extra
+        return not self.missing and not self.extra and not self.cases
 
     def __str__(self) -> str:
         """Describe the difference line by line, for test failures and the CLI."""
         lines = [f"missing: {e}" for e in self.missing]
         lines += [f"extra:   {o}" for o in self.extra]
+        lines += [f"case:    {c}" for c in self.cases]
         return "\n".join(lines) or "hazards as expected"
 
 

@@ -15,7 +15,9 @@ from dispatch.config import InboxSettings
 from dispatch.flows import DispatchService
 from dispatch.inbox import InboxRole
 from infra.publisher import MqttPublisher, PublisherSettings
-from simulators.scenarios.live import stored_cases
+from rules.config import RulesSettings
+from rules.flows import RulesService
+from simulators.scenarios.live import simulate, stored_cases
 from simulators.scenarios.models import case_mismatches
 from simulators.terminal_cases import Behaviour, CaseTerminal
 from tests.fix_ingest import wait_until
@@ -101,3 +103,26 @@ def test_a_smoke_alarm_becomes_a_case_the_workers_close(
     finally:
         for t in terminals:
             t.close()
+
+
+def test_simulate_runs_the_terminals_and_waits_for_the_case(
+    env: ScenarioEnv, roles: None, broker_url: str
+) -> None:
+    # As ``firegrid simulate case_closed`` against a running FireGrid: every role in its thread.
+    rules = RulesService(db_url=env.db_url, settings=RulesSettings(poll_s=0.5))
+    rules.start()
+    said: list[str] = []
+    try:
+        result = simulate(
+            "case_closed",
+            db_url=env.db_url,
+            mqtt_url=broker_url,
+            prefix=env.prefix,
+            wait_s=60,
+            say=said.append,
+        )
+    finally:
+        rules.stop()
+    assert result is not None
+    assert result.ok, str(result)
+    assert "all 1 expected hazards and 1 cases present, none extra" in said[-1]
