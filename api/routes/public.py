@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Header, Request
+from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Config, Conn, Now
@@ -30,6 +31,12 @@ from dispatch.residents import check_photos, rate_case, store_resident_report
 __all__ = ["PublicLimiters", "router"]
 
 RATINGS_PATH: Final = "/api/v1/public/ratings/"
+
+REPORTS = Counter("firegrid_public_reports", "Residents' reports stored")
+LIMITED = Counter(
+    "firegrid_public_rate_limited", "Residents' reports refused by a rate limit", ["limit"]
+)
+RATINGS = Counter("firegrid_public_ratings", "Residents' ratings of closed cases given")
 
 router = APIRouter(
     prefix="/api/v1/public",
@@ -120,6 +127,7 @@ def _admit(request: Request, fingerprint: str | None, now: datetime) -> None:
     for name, limiter, key in checks:
         wait = limiter.wait_s(key, now)
         if wait:
+            LIMITED.labels(name).inc()
             raise ApiError(
                 429,
                 "rate_limited",
@@ -184,6 +192,7 @@ def post_public_report(
         )
     except ResidentError as exc:
         raise _refuse(exc) from exc
+    REPORTS.inc()  # counted before the commit: a failing commit over-counts by one, never hides
     return PublicReportAnswer(
         report_id=got.report_id,
         received_at=got.received_at,
@@ -202,6 +211,7 @@ def post_rating(token: str, *, body: RatingBody, conn: Conn, clock: Now) -> Rati
         )
     except ResidentError as exc:
         raise _refuse(exc) from exc
+    RATINGS.inc()
     return RatingAnswer(
         case_id=rated.case_id, rating=rated.rating, comment=rated.comment, rated_at=rated.rated_at
     )

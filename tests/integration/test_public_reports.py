@@ -23,6 +23,7 @@ from dispatch.flows import DispatchService
 from infra.clock import FixedClock
 from rules.flows import RulesService
 from simulators.terminal import make_photo
+from tests.fix_api import bearer
 from tests.fix_ingest import IngestHarness
 from tests.integration.dispatch_support import add_staff, dispatch, grids, rules
 
@@ -94,6 +95,13 @@ def test_a_residents_report_becomes_a_case(
         ).fetchone() or (None,)
         assert bytes(stored) == hashlib.sha256(got["rating_token"].encode()).digest()
     assert (tmp_path / path[0]).read_bytes() == base64.b64decode(b64)
+    # Read back like any report, with its photo, by a token holder.
+    seen = public.get(f"/api/v1/reports/{got['report_id']}", headers=bearer(db_url))
+    assert seen.status_code == 200, seen.text
+    assert (seen.json()["terminal_id"], seen.json()["photos"]) == ("resident", [sha])
+    photo = public.get(f"/api/v1/photos/{sha}", headers=bearer(db_url))
+    assert photo.content == base64.b64decode(b64)
+    assert "firegrid_public_reports_total" in public.get("/metrics").text
     rules.process_pending()
     dispatch.process_pending()
     with psycopg.connect(db_url) as conn:
