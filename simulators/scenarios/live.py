@@ -154,7 +154,11 @@ def simulate(
         for plan in scenario.terminals:
             stack.enter_context(
                 CaseTerminal(
-                    mqtt_url, plan.terminal_id, prefix=prefix, behaviour=Behaviour(plan.behaviour)
+                    mqtt_url,
+                    plan.terminal_id,
+                    prefix=prefix,
+                    behaviour=Behaviour(plan.behaviour),
+                    delay_s=plan.delay_s,
                 )
             )
         with Publisher(mqtt_url, client_id=f"firegrid-simulate-{scenario.tag}") as publisher:

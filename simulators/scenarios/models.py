@@ -65,6 +65,7 @@ class TerminalPlan:
     terminal_id: str
     staff_id: str
     behaviour: str = "prompt"
+    delay_s: float = 30.0  # how long a ``slow`` worker takes to answer
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,11 @@ def test_a_smoke_alarm_becomes_a_case_the_workers_close(
     scenario = env.build("case_closed")
     terminals = [
         CaseTerminal(
-            broker_url, plan.terminal_id, prefix=env.prefix, behaviour=Behaviour(plan.behaviour)
+            broker_url,
+            plan.terminal_id,
+            prefix=env.prefix,
+            behaviour=Behaviour(plan.behaviour),
+            delay_s=plan.delay_s,
         ).start()
         for plan in scenario.terminals
     ]
