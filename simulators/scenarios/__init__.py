@@ -81,6 +81,7 @@ SCENARIOS: Final[Mapping[str, ScenarioSpec]] = {
         ScenarioSpec("late_data", "threshold", hydrants.late_data),
         ScenarioSpec("worker_reports", "report", reports.worker_reports),
         ScenarioSpec("case_closed", "case", cases.case_closed),
+        ScenarioSpec("case_unsigned", "case", cases.case_unsigned),
     )
 }
 

@@ -5,6 +5,7 @@ with a photo and verify on site, until the case closes with each step by the rig
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,3 +131,29 @@ def test_simulate_runs_the_terminals_and_waits_for_the_case(
     assert result is not None
     assert result.ok, str(result)
     assert "all 1 expected hazards and 1 cases present, none extra" in said[-1]
+
+
+def test_a_forgetful_worker_leaves_the_case_dispatched(
+    env: ScenarioEnv, roles: None, broker_url: str
+) -> None:
+    scenario = env.build("case_unsigned")
+    forgetful, _ = terminals = [
+        CaseTerminal(
+            broker_url, plan.terminal_id, prefix=env.prefix, behaviour=Behaviour(plan.behaviour)
+        ).start()
+        for plan in scenario.terminals
+    ]
+    try:
+        outcome = env.run(scenario)
+        assert outcome.mismatch.ok, str(outcome.mismatch)
+        wait_until(
+            lambda: [m["asks"] for m in forgetful.messages()] == ["sign"],
+            what="the assignment on the forgetful worker's terminal",
+        )
+        time.sleep(1.0)  # a sign would have come back by now
+        assert forgetful.actions() == []
+        problems = case_mismatches(scenario.expected_cases, stored_cases(env.db_url, scenario))
+        assert problems == [], problems
+    finally:
+        for t in terminals:
+            t.close()
