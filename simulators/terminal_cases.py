@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import queue
 import threading
 import uuid
@@ -32,6 +33,8 @@ from simulators.sensors import PREFIX
 from simulators.terminal import make_photo
 
 __all__ = ["Behaviour", "CaseTerminal", "respond"]
+
+log = logging.getLogger(__name__)
 
 FEEDBACK_NOTE = "已到现场处置，隐患已清除"
 VERIFY_NOTE = "现场核查，整改属实"
@@ -232,11 +235,16 @@ class CaseTerminal:
                 seed=self.seed,
                 prefix=self.prefix,
             )
-            infos = [self._client.publish(m.topic, m.payload, qos=1) for m in answers]
-            for info in infos:
-                # A photo's PUBACK before the action that names it: ingest then has the photo
-                # no later than the verify that needs it.
-                info.wait_for_publish(10.0)
+            try:
+                for m in answers:
+                    # Each PUBACK before the next publish: ingest then has a photo no later
+                    # than the action that names it.
+                    self._client.publish(m.topic, m.payload, qos=1).wait_for_publish(10.0)
+            except (RuntimeError, ValueError) as exc:  # paho: not connected, queue full
+                # A real worker whose phone lost the network tries the next message; the
+                # case's reminders and escalation take care of what was lost.
+                log.warning("terminal %s could not answer: %s", self.terminal_id, exc)
+                continue
             with self._lock:
                 self.sent.append(_Sent(str(body.get("message_id")), answers))
 
