@@ -28,7 +28,16 @@ from ingest.models import PreparedBatch, ReceivedReport
 from ingest.service import write_batch
 from ingest.terminals.store import store_photo_files
 
-__all__ = ["RESIDENT", "Rated", "Received", "rate_case", "store_resident_report", "token_hash"]
+__all__ = [
+    "RESIDENT",
+    "LinkState",
+    "Rated",
+    "Received",
+    "link_state",
+    "rate_case",
+    "store_resident_report",
+    "token_hash",
+]
 
 RESIDENT: Final = "resident"  # the terminal_id of every resident's report and photo
 TOPIC: Final = "api:/api/v1/public/reports"  # where a stored row says it came from
@@ -116,6 +125,32 @@ def store_resident_report(
         (token_hash(token), report.report_id, now),
     )
     return Received(report.report_id, now, list(report.photos), token)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """What a rating link's holder may see: where the report stands, and the rating if given."""
+
+    report_id: str
+    case_id: str | None
+    status: str | None  # the case's; None while no case is filed yet
+    rating: int | None
+    rated_at: datetime | None
+
+
+def link_state(conn: Conn, *, token: str) -> LinkState:
+    """Return the state of the link's report and case; raise ResidentError if no such link."""
+    row = conn.execute(
+        "SELECT l.report_id, c.case_id, c.status, r.rating, r.rated_at FROM rating_links l"
+        " LEFT JOIN LATERAL (SELECT case_id, status FROM case_reports JOIN cases USING (case_id)"
+        "  WHERE report_id = l.report_id ORDER BY created_at DESC LIMIT 1) c ON true"
+        " LEFT JOIN case_ratings r ON r.report_id = l.report_id"
+        " WHERE l.token_hash = %s",
+        (token_hash(token),),
+    ).fetchone()
+    if row is None:
+        raise ResidentError("not_found", "no such rating link", status=404)
+    return LinkState(*row)
 
 
 def rate_case(conn: Conn, *, token: str, rating: int, comment: str, now: datetime) -> Rated:

@@ -26,7 +26,7 @@ from api.settings import PublicLimits
 from devices.geo import Crs, to_wgs84
 from devices.models import REPORT_CATEGORIES
 from dispatch.exceptions import ResidentError
-from dispatch.residents import check_photos, rate_case, store_resident_report
+from dispatch.residents import check_photos, link_state, rate_case, store_resident_report
 
 __all__ = ["PublicLimiters", "router"]
 
@@ -199,6 +199,34 @@ def post_public_report(
         photos=got.photos,
         rating_token=got.rating_token,
         rating_url=RATINGS_PATH + got.rating_token,
+    )
+
+
+class LinkAnswer(BaseModel):
+    """Where the resident's report stands: its case (once filed) and the rating, if given."""
+
+    report_id: str
+    case_id: str | None
+    status: str | None
+    rateable: bool
+    rating: int | None
+    rated_at: datetime | None
+
+
+@router.get("/ratings/{token}", response_model=LinkAnswer)
+def get_rating_link(token: str, *, conn: Conn) -> LinkAnswer:
+    """Show the link's report and case: whether it can be rated now, or how it was rated."""
+    try:
+        s = link_state(conn, token=token)
+    except ResidentError as exc:
+        raise _refuse(exc) from exc
+    return LinkAnswer(
+        report_id=s.report_id,
+        case_id=s.case_id,
+        status=s.status,
+        rateable=s.status == "closed" and s.rating is None,
+        rating=s.rating,
+        rated_at=s.rated_at,
     )
 
 

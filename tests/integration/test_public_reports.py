@@ -197,6 +197,12 @@ def test_the_rating_link_works_once_and_only_after_closure(
     b64, sha = photo_b64(3, at)
     got = public.post("/api/v1/public/reports", json=report_body(at, photos=[b64])).json()
     rate = f"/api/v1/public/ratings/{got['rating_token']}"
+    shown = public.get(rate).json()
+    assert (shown["report_id"], shown["case_id"], shown["rateable"]) == (
+        got["report_id"],
+        None,
+        False,
+    )
     early = public.post(rate, json={"rating": 5})
     assert early.status_code == 409
     assert early.json()["error"]["details"] == {"case_id": None, "status": None}
@@ -225,6 +231,7 @@ def test_the_rating_link_works_once_and_only_after_closure(
     act(worker, "sign")
     act(worker, "feedback", note="已清理", photos=[sha])
     act(checker, "verify", photos=[sha], position={"lat": at[0], "lon": at[1]})
+    assert public.get(rate).json()["rateable"] is True
     assert public.post(rate, json={"rating": 6}).status_code == 422  # 1-5 only
     rated = public.post(rate, json={"rating": 4, "comment": "处理及时"})
     assert rated.status_code == 200, rated.text
@@ -237,6 +244,9 @@ def test_the_rating_link_works_once_and_only_after_closure(
     twice = public.post(rate, json={"rating": 1})
     assert (twice.status_code, twice.json()["error"]["code"]) == (409, "already_rated")
     assert public.post("/api/v1/public/ratings/not-a-token", json={"rating": 3}).status_code == 404
+    assert public.get("/api/v1/public/ratings/not-a-token").status_code == 404
+    shown = public.get(rate).json()
+    assert (shown["status"], shown["rating"], shown["rateable"]) == ("closed", 4, False)
     assert ingest.rows(
         "SELECT case_id, rating, comment FROM case_ratings WHERE report_id = %s", got["report_id"]
     ) == [(case_id, 4, "处理及时")]
