@@ -17,6 +17,7 @@ from api.routes import (
     hazards,
     indicators,
     patrols,
+    public,
     rejected,
     system,
     terminals,
@@ -68,11 +69,13 @@ def create_app(
     app.state.pool = pool
     app.state.token_cache = {}
     app.state.broker_probe = broker_probe
+    app.state.public_limiters = public.PublicLimiters.from_limits(limits.public)
     install_handlers(app, retry_after_s=limits.retry_after_s)
     app.add_middleware(
         RequestContext,
         max_body_bytes=limits.max_body_bytes,
         max_import_bytes=limits.max_import_bytes,
+        max_public_report_bytes=limits.public.max_report_bytes,
     )
     app.include_router(system.router)
     app.include_router(devices.router)
@@ -85,4 +88,5 @@ def create_app(
     app.include_router(indicators.router)
     app.include_router(stream_routes.router)
     app.include_router(webhooks.router)
+    app.include_router(public.router)
     return app

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 _CALLER_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
+PUBLIC_REPORTS_PATH: Final = "/api/v1/public/reports"
+
+
 def too_large(limit: int) -> str:
     """Say what the body limit is."""
     return f"the request body is larger than {limit} bytes, the limit here"
@@ -45,13 +48,24 @@ class RequestContext:
     """Give each request an id (echoed in ``X-Request-ID``), bound its body, answer any
     exception no handler took as a 500 ``internal_error`` envelope, logged with the id."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_import_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_import_bytes: int,
+        max_public_report_bytes: int | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_import_bytes = max_import_bytes
+        self.max_public_report_bytes = max_public_report_bytes or max_body_bytes
 
     def limit_for(self, path: str) -> int:
-        """Return the body limit of a path: registry and grid imports take whole files."""
+        """Return the body limit of a path: registry and grid imports take whole files, a
+        resident's report its photos."""
+        if path == PUBLIC_REPORTS_PATH:
+            return self.max_public_report_bytes
         return self.max_import_bytes if path.endswith("/import") else self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -17,6 +17,23 @@ from ingest.config import IngestSettings, StorageSettings
 MIB = 1024 * 1024
 
 
+class PublicLimits(BaseModel):
+    """The public (no token) endpoints' limits: residents' reports (issue 8 point 8)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # Per client address and per device fingerprint, token buckets in this process's memory:
+    # a burst, then a steady rate. A household behind one address files a few; a script not.
+    address_burst: int = Field(default=5, ge=1)
+    address_per_hour: float = Field(default=10.0, gt=0)
+    fingerprint_burst: int = Field(default=3, ge=1)
+    fingerprint_per_hour: float = Field(default=4.0, gt=0)
+    # A report's whole body (photos base64 in JSON, so 4/3 of their bytes) and each photo.
+    max_report_bytes: int = Field(default=8 * MIB, ge=0)
+    max_photo_bytes: int = Field(default=2 * MIB, ge=1)
+    max_photos: int = Field(default=3, ge=0)
+
+
 class ApiLimits(BaseModel):
     """The API's own knobs: its pool, request body limits, how long a client should wait."""
 
@@ -31,6 +48,7 @@ class ApiLimits(BaseModel):
     max_import_bytes: int = Field(default=32 * MIB, ge=0)
     # Retry-After of a 503 (the database away, the pool exhausted).
     retry_after_s: int = Field(default=5, ge=1)
+    public: PublicLimits = PublicLimits()
 
 
 class ApiSettings(BaseModel):

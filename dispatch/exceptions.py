@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CaseRulesError", "DispatchError", "InboxAckError"]
+__all__ = ["CaseRulesError", "DispatchError", "InboxAckError", "ResidentError"]
 
 
 class DispatchError(Exception):
@@ -33,3 +33,16 @@ class CaseRulesError(DispatchError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class ResidentError(DispatchError):
+    """A resident's report or rating refused: a stable code, the HTTP status it answers."""
+
+    def __init__(
+        self, code: str, message: str, *, status: int, details: dict[str, object] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.details = details

@@ -18,6 +18,7 @@ from firegrid.migrations import (
     m0010_cases,
     m0011_messages,
     m0012_deadlines_in_motion,
+    m0013_case_ratings,
 )
 from infra.database import Conn
 from ingest.config import StorageSettings
@@ -57,6 +58,7 @@ MIGRATIONS: list[Migration] = [
         "deadlines in motion: reminders, escalation, extension and suspension requests",
         m0012_deadlines_in_motion.apply,
     ),
+    Migration(13, "residents' rating links and case ratings", m0013_case_ratings.apply),
 ]
 
 Connection = Conn

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from simulators.scenarios import facilities, hydrants, reports, smoke
+from simulators.scenarios import cases, facilities, hydrants, reports, smoke
 from simulators.scenarios.base import Context
 from simulators.scenarios.models import (
+    ExpectedCase,
     ExpectedHazard,
     Mismatch,
     ObservedHazard,
@@ -22,6 +23,7 @@ from simulators.scenarios.models import (
     Scenario,
     Step,
     Sync,
+    TerminalPlan,
     Tick,
     compare,
 )
@@ -29,6 +31,7 @@ from simulators.sensors import PREFIX
 
 __all__ = [
     "SCENARIOS",
+    "ExpectedCase",
     "ExpectedHazard",
     "Mismatch",
     "ObservedHazard",
@@ -37,6 +40,7 @@ __all__ = [
     "ScenarioSpec",
     "Step",
     "Sync",
+    "TerminalPlan",
     "Tick",
     "UnknownScenarioError",
     "build",
@@ -76,6 +80,8 @@ SCENARIOS: Final[Mapping[str, ScenarioSpec]] = {
         ScenarioSpec("patrol", "patrol_compliance", facilities.patrol),
         ScenarioSpec("late_data", "threshold", hydrants.late_data),
         ScenarioSpec("worker_reports", "report", reports.worker_reports),
+        ScenarioSpec("case_closed", "case", cases.case_closed),
+        ScenarioSpec("case_unsigned", "case", cases.case_unsigned),
     )
 }
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,12 +22,15 @@ from simulators.scenarios import build, new_tag
 from simulators.scenarios.models import (
     About,
     Mismatch,
+    ObservedCase,
     ObservedHazard,
     Scenario,
     Tick,
+    case_mismatches,
     compare,
 )
 from simulators.scenarios.runner import run
+from simulators.terminal_cases import Behaviour, CaseTerminal
 
 
 def observe(row: dict[str, Any]) -> ObservedHazard:
@@ -61,6 +65,34 @@ def stored_hazards(db_url: str, scenario: Scenario) -> list[ObservedHazard]:
                 h.model_dump() for h in found if h.subject_type == "grid" and h.subject_id == code
             ]
     return [observe(r) for r in rows]
+
+
+def stored_cases(db_url: str, scenario: Scenario) -> list[ObservedCase]:
+    """Return every stored case of the scenario's units, with its history's (action, actor)."""
+    units = sorted(scenario.unit_ids)
+    with psycopg.connect(db_url) as conn:
+        cases = conn.execute(
+            "SELECT case_id, unit_id, category, status, assignee, handled_by FROM cases"
+            " WHERE unit_id = ANY(%s) ORDER BY case_id",
+            (units,),
+        ).fetchall()
+        steps = conn.execute(
+            "SELECT case_id, action, actor FROM case_history WHERE case_id = ANY(%s)"
+            " ORDER BY case_id, seq",
+            ([c[0] for c in cases],),
+        ).fetchall()
+    return [
+        ObservedCase(
+            case_id,
+            unit_id,
+            category,
+            status,
+            assignee,
+            handled_by,
+            steps=tuple((action, actor) for cid, action, actor in steps if cid == case_id),
+        )
+        for case_id, unit_id, category, status, assignee, handled_by in cases
+    ]
 
 
 @dataclass
@@ -110,27 +142,53 @@ def simulate(
     with_grids: bool = True,
     say: Callable[[str], None] = print,
 ) -> Mismatch | None:
-    """Run scenario ``name``; poll up to ``wait_s`` for its hazards (None: not checked)."""
+    """Run scenario ``name``; poll up to ``wait_s`` for its hazards and cases (None: not checked).
+
+    A case scenario's terminals are started first (subscribed before anything is sent to
+    them) and answer their inbox until the wait is over.
+    """
     scenario = build(name, tag=new_tag(), prefix=prefix)
     say(f"{scenario.name} [{scenario.tag}]: {scenario.description.strip().splitlines()[0]}")
     hooks = LiveHooks(db_url, with_grids=with_grids)
-    with Publisher(mqtt_url, client_id=f"firegrid-simulate-{scenario.tag}") as publisher:
-        run(scenario, db_url=db_url, publisher=publisher, hooks=hooks, speed=speed, progress=say)
-    if wait_s <= 0:
-        return None
-    ticks = [s.at for s in scenario.timeline if isinstance(s, Tick)]
-    if ticks:
-        last = scenario.at(max(ticks))
-        say(f"{scenario.name}: its checks are due at {last.isoformat()} on the rules' clock")
-    deadline = time.monotonic() + wait_s
-    result = compare(scenario.expected_hazards, hooks.hazards(scenario))
-    while not result.ok and time.monotonic() < deadline:
-        time.sleep(2.0)
-        result = compare(scenario.expected_hazards, hooks.hazards(scenario))
+    with ExitStack() as stack:
+        for plan in scenario.terminals:
+            stack.enter_context(
+                CaseTerminal(
+                    mqtt_url,
+                    plan.terminal_id,
+                    prefix=prefix,
+                    behaviour=Behaviour(plan.behaviour),
+                    delay_s=plan.delay_s,
+                )
+            )
+        with Publisher(mqtt_url, client_id=f"firegrid-simulate-{scenario.tag}") as publisher:
+            run(
+                scenario, db_url=db_url, publisher=publisher, hooks=hooks, speed=speed, progress=say
+            )
+        if wait_s <= 0:
+            return None
+        ticks = [s.at for s in scenario.timeline if isinstance(s, Tick)]
+        if ticks:
+            last = scenario.at(max(ticks))
+            say(f"{scenario.name}: its checks are due at {last.isoformat()} on the rules' clock")
+        deadline = time.monotonic() + wait_s
+        result = _check(scenario, hooks)
+        while not result.ok and time.monotonic() < deadline:
+            time.sleep(0.5 if scenario.terminals else 2.0)
+            result = _check(scenario, hooks)
     want = len(scenario.expected_hazards)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     if result.ok:
-        say(f"{scenario.name}: all {want} expected hazards present, none extra ({stamp})")
+        cases = f" and {len(scenario.expected_cases)} cases" if scenario.expected_cases else ""
+        say(f"{scenario.name}: all {want} expected hazards{cases} present, none extra ({stamp})")
     else:
         say(f"{scenario.name}: hazards differ from the {want} expected ({stamp}):\n{result}")
     return result
+
+
+def _check(scenario: Scenario, hooks: LiveHooks) -> Mismatch:
+    result = compare(scenario.expected_hazards, hooks.hazards(scenario))
+    if not scenario.expected_cases:
+        return result
+    cases = case_mismatches(scenario.expected_cases, stored_cases(hooks.db_url, scenario))
+    return replace(result, cases=cases)

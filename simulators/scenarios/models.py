@@ -42,6 +42,33 @@ class ExpectedHazard:
 
 
 @dataclass(frozen=True, slots=True)
+class ExpectedCase:
+    """A case a scenario must leave behind, with the steps of its history in order.
+
+    ``unit_id`` finds the case (one open case per unit and category); ``steps`` are the
+    history's (action, actor) pairs, the system's own steps included.
+    """
+
+    unit_id: str
+    category: str
+    status: str
+    assignee: str | None = None
+    handled_by: str | None = None
+    steps: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalPlan:
+    """A worker's terminal the scenario runs, answering its inbox as ``behaviour`` says
+    (``simulators.terminal_cases.Behaviour``: prompt, slow, forgetful)."""
+
+    terminal_id: str
+    staff_id: str
+    behaviour: str = "prompt"
+    delay_s: float = 30.0  # how long a ``slow`` worker takes to answer
+
+
+@dataclass(frozen=True, slots=True)
 class ObservedHazard:
     """A hazard as stored, reduced to what scenarios compare."""
 
@@ -99,6 +126,9 @@ class Scenario:
     grids: dict[str, Any] | None = None
     timeline: list[Step] = field(default_factory=list)
     expected_hazards: list[ExpectedHazard] = field(default_factory=list)
+    # Case scenarios: the terminals that answer their inbox, and the cases they must close.
+    terminals: list[TerminalPlan] = field(default_factory=list)
+    expected_cases: list[ExpectedCase] = field(default_factory=list)
 
     @property
     def device_ids(self) -> frozenset[str]:
@@ -138,20 +168,22 @@ class Scenario:
 
 @dataclass(frozen=True, slots=True)
 class Mismatch:
-    """How observed hazards differ from expected ones; empty lists mean they agree."""
+    """How observed hazards (and cases) differ from expected ones; empty lists: they agree."""
 
     missing: list[ExpectedHazard]
     extra: list[ObservedHazard]
+    cases: list[str] = field(default_factory=list)  # ``case_mismatches`` lines
 
     @property
     def ok(self) -> bool:
         """Return whether nothing is missing and nothing is extra."""
-        return not self.missing and not self.extra
+        return not self.missing and not self.extra and not self.cases
 
     def __str__(self) -> str:
         """Describe the difference line by line, for test failures and the CLI."""
         lines = [f"missing: {e}" for e in self.missing]
         lines += [f"extra:   {o}" for o in self.extra]
+        lines += [f"case:    {c}" for c in self.cases]
         return "\n".join(lines) or "hazards as expected"
 
 
@@ -188,3 +220,41 @@ def compare(expected: Sequence[ExpectedHazard], observed: Iterable[ObservedHazar
 def summary(hazards: Iterable[ObservedHazard | ExpectedHazard]) -> dict[str, int]:
     """Count hazards per ``rule_id/status``, for progress output."""
     return dict(Counter(f"{h.rule_id}/{h.status}" for h in hazards))
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedCase:
+    """A case as stored, reduced to what scenarios compare."""
+
+    case_id: str
+    unit_id: str | None
+    category: str
+    status: str
+    assignee: str | None
+    handled_by: str | None
+    steps: tuple[tuple[str, str], ...]
+
+
+def case_mismatches(
+    expected: Sequence[ExpectedCase], observed: Iterable[ObservedCase]
+) -> list[str]:
+    """Return how observed cases differ from expected ones, one line each; empty: they agree.
+
+    Each expected case is looked up by unit and category; an observed case nobody expected is
+    a difference too (a storm must not become two cases).
+    """
+    left = list(observed)
+    lines: list[str] = []
+    for exp in expected:
+        hits = [o for o in left if (o.unit_id, o.category) == (exp.unit_id, exp.category)]
+        if len(hits) != 1:
+            lines.append(f"{len(hits)} cases for {exp.unit_id}/{exp.category}, expected 1")
+            continue
+        seen = hits[0]
+        left.remove(seen)
+        for name in ("status", "assignee", "handled_by", "steps"):
+            want, got = getattr(exp, name), getattr(seen, name)
+            if want is not None and want not in ((), got):
+                lines.append(f"{seen.case_id} {name}: expected {want}, got {got}")
+    lines += [f"extra: {o}" for o in left]
+    return lines

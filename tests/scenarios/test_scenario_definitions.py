@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from simulators.scenarios import (
     build,
     compare,
 )
+from simulators.scenarios.models import ObservedCase, case_mismatches
 from simulators.scenarios.runner import identities
 
 BASE = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
@@ -137,3 +139,36 @@ def test_compare_pairs_exact_expectations_first() -> None:
     seen = [_seen("r", "D1", occ=2), _seen("r", "D1", occ=1)]
     assert compare([loose, exact], seen).ok
     assert not compare([exact, exact], seen).ok
+
+
+def test_case_closed_declares_its_case_and_who_acts() -> None:
+    s = build("case_closed", tag="0a1b2c3d", base=BASE)
+    (case,) = s.expected_cases
+    staff = {r["staff_id"]: r["terminal_id"] for r in s.staff}
+    assert {p.staff_id: p.terminal_id for p in s.terminals} == staff
+    assert case.status == "closed"
+    actors = dict(case.steps)
+    assert actors["sign"] == actors["feedback"] == case.handled_by
+    assert actors["verify"] != case.handled_by  # separation of duties
+
+
+def test_case_comparison_names_each_difference() -> None:
+    s = build("case_closed", tag="0a1b2c3d", base=BASE)
+    (exp,) = s.expected_cases
+    good = ObservedCase(
+        "C-20261126-000001",
+        exp.unit_id,
+        exp.category,
+        "closed",
+        exp.assignee,
+        exp.handled_by,
+        exp.steps,
+    )
+    assert case_mismatches([exp], [good]) == []
+    short = replace(good, status="handled", steps=exp.steps[:5])
+    assert [line.split(" ")[1] for line in case_mismatches([exp], [short])] == ["status:", "steps:"]
+    # Two cases where one was expected: said once, and both left over as extra.
+    two = case_mismatches([exp], [good, replace(good, case_id="C-20261126-000002")])
+    assert two[0] == f"2 cases for {exp.unit_id}/{exp.category}, expected 1"
+    assert [line.split(":")[0] for line in two[1:]] == ["extra", "extra"]
+    assert case_mismatches([], [good])[0].startswith("extra:")
