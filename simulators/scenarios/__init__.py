@@ -82,6 +82,7 @@ SCENARIOS: Final[Mapping[str, ScenarioSpec]] = {
         ScenarioSpec("worker_reports", "report", reports.worker_reports),
         ScenarioSpec("case_closed", "case", cases.case_closed),
         ScenarioSpec("case_unsigned", "case", cases.case_unsigned),
+        ScenarioSpec("case_escalated", "case", cases.case_escalated),
     )
 }
 

@@ -16,20 +16,25 @@ SYSTEM = "system"  # the actor of the steps FireGrid takes itself
 CREATED = (("report", SYSTEM), ("file", SYSTEM), ("dispatch", SYSTEM))
 
 
-def _street(ctx: Context, behaviours: tuple[str, str]) -> dict[str, Any]:
-    """A smoke detector in a unit of grid 0 and two grid workers there, as Scenario fields."""
+def _street(
+    ctx: Context,
+    behaviours: tuple[str, str],
+    roles: tuple[str, str] = ("grid_worker", "grid_worker"),
+) -> dict[str, Any]:
+    """A smoke detector in a unit of grid 0 and two staff of that grid (grid workers unless
+    ``roles`` says otherwise), each with a terminal, as Scenario fields."""
     grid = layout(ctx)
     code = grid.codes[0]
     unit, smoke = ctx.id("U-CASE"), ctx.id("SMK-CASE")
     at = grid.point(0)
     staff, devices, plans = [], [device_row(smoke, "smoke", unit_id=unit, at=at)], []
-    for i, behaviour in enumerate(behaviours, start=1):
+    for i, (behaviour, role) in enumerate(zip(behaviours, roles, strict=True), start=1):
         worker, terminal = ctx.id(f"W{i}"), ctx.id(f"T-W{i}")
         staff.append(
             {
                 "staff_id": worker,
                 "name": f"网格员{i}",
-                "role": "grid_worker",
+                "role": role,
                 "area": code,
                 "terminal_id": terminal,
                 "phone": f"1380000000{i}",
@@ -64,6 +69,41 @@ def case_unsigned(ctx: Context) -> Scenario:
         name="case_unsigned",
         description=(case_unsigned.__doc__ or "").split("\n")[0],
         expected_cases=[ExpectedCase(unit, "fire", "dispatched", assignee=worker, steps=CREATED)],
+        **fields,
+    )
+
+
+def case_escalated(ctx: Context) -> Scenario:
+    """A smoke alarm → a case for a forgetful worker → past the sign deadline the case is
+    supervised (督办) and escalated to the grid head, who signs and handles it → the worker (who
+    forgets to sign, not to check) verifies on site → closed.
+
+    The deadline passes on the dispatch role's clock: whoever runs it against a live FireGrid
+    waits out the sign deadline (10 minutes for a fire); a test moves an injected clock.
+    """
+    fields = _street(ctx, ("forgetful", "prompt"), roles=("grid_worker", "grid_head"))
+    worker, head = (row["staff_id"] for row in fields["staff"])
+    return Scenario(
+        name="case_escalated",
+        description=(case_escalated.__doc__ or "").split("\n")[0],
+        expected_cases=[
+            ExpectedCase(
+                unit_id=fields["units"][0]["unit_id"],
+                category="fire",
+                status="closed",
+                assignee=head,
+                handled_by=head,
+                steps=(
+                    *CREATED,
+                    ("supervise", SYSTEM),
+                    ("escalate", SYSTEM),
+                    ("sign", head),
+                    ("feedback", head),
+                    ("verify", worker),
+                    ("close", SYSTEM),
+                ),
+            )
+        ],
         **fields,
     )
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from dispatch.config import InboxSettings
+from dispatch.config import DispatchSettings, InboxSettings
+from dispatch.deadlines_file import load_deadlines
 from dispatch.flows import DispatchService
 from dispatch.inbox import InboxRole
+from infra.clock import FixedClock
 from infra.publisher import MqttPublisher, PublisherSettings
 from rules.config import RulesSettings
 from rules.flows import RulesService
@@ -157,3 +160,72 @@ def test_a_forgetful_worker_leaves_the_case_dispatched(
     finally:
         for t in terminals:
             t.close()
+
+
+def test_a_forgotten_case_is_escalated_to_the_grid_head_who_handles_it(
+    env: ScenarioEnv, broker_url: str
+) -> None:
+    """``case_escalated`` on an injected clock, no sleeping for the deadline: the forgetful
+    worker never signs; once the clock passes the sign deadline the running dispatch role's
+    sweep supervises the case and escalates it; the grid head's terminal gets the escalation
+    on its inbox, signs and handles it; the worker verifies it on site and it closes. Each step
+    once, by the person the history names."""
+    clock = FixedClock(datetime.now(UTC))
+    pub = MqttPublisher(
+        broker_url,
+        settings=PublisherSettings(reconnect_max_s=1),
+        client_id=f"case-escalated-{uuid.uuid4().hex[:8]}",
+    )
+    pub.start()
+    assert pub.connected.wait(10)
+    dispatch = DispatchService(
+        db_url=env.db_url,
+        clock=clock,
+        deadlines=load_deadlines(),
+        settings=DispatchSettings(sweep_s=0.2),
+    )
+    inbox = InboxRole(db_url=env.db_url, publisher=pub, settings=InboxSettings(prefix=env.prefix))
+    scenario = env.build("case_escalated")
+    forgetful, head = terminals = [
+        CaseTerminal(
+            broker_url, plan.terminal_id, prefix=env.prefix, behaviour=Behaviour(plan.behaviour)
+        ).start()
+        for plan in scenario.terminals
+    ]
+    dispatch.start()
+    inbox.start()
+    try:
+        outcome = env.run(scenario)
+        assert outcome.mismatch.ok, str(outcome.mismatch)
+        wait_until(
+            lambda: [m["asks"] for m in forgetful.messages()] == ["sign"],
+            what="the assignment on the forgetful worker's terminal",
+        )
+        (case,) = stored_cases(env.db_url, scenario)
+        deadline = env.rows("SELECT deadline FROM cases WHERE case_id = %s", case.case_id)[0][0]
+        assert head.messages() == []  # nothing escalated before the deadline
+        clock.set(deadline + timedelta(seconds=1))
+        wait_until(
+            lambda: [c.status for c in stored_cases(env.db_url, scenario)] == ["closed"],
+            timeout_s=60,
+            what="the escalated case handled by the grid head and verified by the worker",
+        )
+        problems = case_mismatches(scenario.expected_cases, stored_cases(env.db_url, scenario))
+        assert problems == [], problems
+        assert "supervision" in [m["kind"] for m in forgetful.messages()]
+        escalations = [m for m in head.messages() if m["kind"] == "escalation"]
+        assert len(escalations) == 1
+        assert escalations[0]["asks"] == "sign"
+        assert (
+            env.scalar("SELECT escalation_level FROM cases WHERE case_id = %s", case.case_id) == 1
+        )
+        assert [a["action"] for a in head.actions()] == ["sign", "feedback"]
+        assert [a["action"] for a in forgetful.actions()] == ["verify"]  # never signed
+    finally:
+        for t in terminals:
+            t.close()
+        inbox.stop()
+        dispatch.stop()
+        inbox.close()
+        dispatch.close()
+        pub.stop()
