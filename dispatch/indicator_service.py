@@ -86,7 +86,7 @@ GROUP BY d.key
 """
 )
 
-# Residents' ratings (issue 8 point 8) live in ``case_ratings`` once that lands.
+# Residents' ratings (issue 8 point 8): one row per rating given (migration 13).
 _RATINGS = (
     _DUE
     + "SELECT d.key, avg(r.rating)::float8, count(*) FROM due d"
@@ -132,11 +132,9 @@ def case_counts(
             "escalations": int(row[7]),
             "extensions": int(row[8]),
         }
-    exists = conn.execute("SELECT to_regclass('case_ratings') IS NOT NULL").fetchone()
-    if exists and exists[0]:
-        sql = _RATINGS.format(key=_KEY[level], where=where)
-        for key, mean, n in conn.execute(sql, params).fetchall():
-            out.setdefault(str(key), {}).update(rating_mean=float(mean), ratings=int(n))
+    sql = _RATINGS.format(key=_KEY[level], where=where)
+    for key, mean, n in conn.execute(sql, params).fetchall():
+        out.setdefault(str(key), {}).update(rating_mean=float(mean), ratings=int(n))
     return out
 
 

@@ -23,8 +23,8 @@ Over a period [from, to), for one worker, grid, community or street:
   valid segments, merged per grid, each at least the rule's duration, by the China day they
   start) over the China days starting in the period; ``patrols_required`` is the rule's
   ``min_patrols`` per grid per day (for a worker: of their own grid, when they are a grid worker).
-- **rating**: residents' mean rating (1-5) of the due cases; null when none (or no
-  ``case_ratings`` table yet).
+- **rating**: residents' mean rating (1-5) of the due cases (``case_ratings``); null when
+  none was rated.
 - **score** (0-100): the weighted mean of closure rate, on-time rate, signed-on-time rate,
   1 - rework rate, patrols done / required (at most 1) and (rating - 1) / 4, weights from
   ``DispatchSettings.indicator_weights``; parts without a value are left out and the other

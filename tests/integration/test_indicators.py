@@ -4,6 +4,7 @@ ratings when kept; the API's area scope and its errors."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -96,13 +97,15 @@ def test_community_and_worker_indicators(conn: psycopg.Connection[Any]) -> None:
     assert (v.due, v.score) == (0, None)
 
 
-def test_ratings_are_averaged_when_the_table_exists(conn: psycopg.Connection[Any]) -> None:
+def test_residents_ratings_are_averaged_over_the_due_cases(conn: psycopg.Connection[Any]) -> None:
     place = build_place(conn)
     cases = build_history(conn, place)
-    conn.execute("CREATE TABLE IF NOT EXISTS case_ratings (case_id text, rating int)")
     conn.cursor().executemany(
-        "INSERT INTO case_ratings (case_id, rating) VALUES (%s, %s)",
-        [(cases["A"], 5), (cases["B"], 2), (cases["G"], 1)],  # G is not due in the period
+        "INSERT INTO case_ratings (report_id, case_id, rating, rated_at) VALUES (%s, %s, %s, %s)",
+        [  # G is not due in the period
+            (f"R-{uuid.uuid4().hex[:8]}", cases[c], rating, T0)
+            for c, rating in (("A", 5), ("B", 2), ("G", 1))
+        ],
     )
     g1 = _by_code(conn, place, "grid")[place.g1]
     assert (g1.rating_mean, g1.ratings) == (3.5, 2)
