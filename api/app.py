@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.docs import install_docs
 from api.errors import install_handlers
 from api.lender import ConnectionLender
 from api.middleware import RequestContext
@@ -62,7 +63,8 @@ def create_app(
             await live_feed.stop()
             pool.close()
 
-    app = FastAPI(title="FireGrid", version="1", lifespan=lifespan)
+    # /docs and /redoc come from api.docs: local assets, not a CDN.
+    app = FastAPI(title="FireGrid", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.clock = clock
     app.state.deadlines = deadlines or WallClockDeadlines()
@@ -71,6 +73,7 @@ def create_app(
     app.state.broker_probe = broker_probe
     app.state.public_limiters = public.PublicLimiters.from_limits(limits.public)
     install_handlers(app, retry_after_s=limits.retry_after_s)
+    install_docs(app)
     app.add_middleware(
         RequestContext,
         max_body_bytes=limits.max_body_bytes,
