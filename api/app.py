@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api.docs import install_docs
 from api.errors import install_handlers
 from api.lender import ConnectionLender
 from api.middleware import RequestContext
+from api.query_check import reject_unknown_query
 from api.routes import (
     cases,
     devices,
@@ -64,7 +65,15 @@ def create_app(
             pool.close()
 
     # /docs and /redoc come from api.docs: local assets, not a CDN.
-    app = FastAPI(title="FireGrid", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # Every route refuses query parameters it does not declare (api.query_check).
+    app = FastAPI(
+        title="FireGrid",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(reject_unknown_query)],
+    )
     app.state.settings = settings
     app.state.clock = clock
     app.state.deadlines = deadlines or WallClockDeadlines()

@@ -58,6 +58,8 @@ def list_hazards(
     conn: Conn,
     *,
     status: str | None = None,
+    severity: str | None = None,
+    kind: str | None = None,
     area: str | None = None,
     since: datetime | None = None,
     rule: str | None = None,
@@ -73,6 +75,8 @@ def list_hazards(
     args: list[Any] = []
     for col, value in (
         ("status", status),
+        ("severity", severity),
+        ("kind", kind),
         ("rule_id", rule),
         ("device_id", device_id),
         ("unit_id", unit_id),

@@ -13,7 +13,7 @@ from api.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from api.pagination import MAX_LIMIT, Page, cursor_int, decode_cursor, page
 from api.tokens import Principal
 from devices.geo import Crs
-from hazards.models import Hazard, HazardStatus
+from hazards.models import Hazard, HazardStatus, Severity
 from hazards.service import ack_hazard, get_hazard, list_hazards
 from hazards.views import HazardView, hazard_view
 
@@ -39,6 +39,8 @@ def get_hazards(
     conn: Conn,
     caller: Caller,
     status: HazardStatus | None = None,
+    severity: Severity | None = None,
+    kind: str | None = None,
     grid: str | None = None,
     since: datetime | None = None,
     rule: str | None = None,
@@ -55,6 +57,8 @@ def get_hazards(
     rows = list_hazards(
         conn,
         status=status,
+        severity=severity,
+        kind=kind,
         area=grid,
         since=since,
         rule=rule,
