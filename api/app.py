@@ -14,6 +14,7 @@ from api.middleware import RequestContext
 from api.query_check import reject_unknown_query
 from api.routes import (
     cases,
+    console,
     devices,
     grids,
     hazards,
@@ -90,6 +91,7 @@ def create_app(
         max_public_report_bytes=limits.public.max_report_bytes,
     )
     app.include_router(system.router)
+    app.include_router(console.router)
     app.include_router(devices.router)
     app.include_router(rejected.router)
     app.include_router(grids.router)
