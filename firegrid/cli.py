@@ -186,7 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"firegrid: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        return 0
+        # Ctrl-C on a long command (an import, a simulation): one line, the shell's code for
+        # SIGINT, no traceback. `up` handles SIGINT itself and returns 0 after a clean stop.
+        print("firegrid: interrupted", file=sys.stderr)
+        return 130
 
 
 def _command(settings: Settings, args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from firegrid.db import migrate
+from firegrid.progress import progress
 from firegrid.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,21 +43,22 @@ def resolve_and_migrate(settings: Settings) -> str:
 def import_registry(settings: Settings, kind: RegistryKind, path: Path) -> int:
     from devices.flows import parse_registry, store_registry, unreadable
 
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
     suffix = path.suffix.lower()
     fmt: Format | None = None  # None: the parser sniffs the format
     if suffix == ".json":
         fmt = "json"
     elif suffix == ".csv":
         fmt = "csv"
-    parsed = parse_registry(kind, data, fmt=fmt)
-    if (whole := unreadable(parsed)) is not None:  # before any database is started
-        raise InputError(f"{path}: {whole.message}")
-    with psycopg.connect(resolve_and_migrate(settings)) as conn:
-        outcome = store_registry(conn, kind=kind, parsed=parsed)
+    with progress(f"importing {kind} from {path.name}"):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+        parsed = parse_registry(kind, data, fmt=fmt)
+        if (whole := unreadable(parsed)) is not None:  # before any database is started
+            raise InputError(f"{path}: {whole.message}")
+        with psycopg.connect(resolve_and_migrate(settings)) as conn:
+            outcome = store_registry(conn, kind=kind, parsed=parsed)
     print(
         json.dumps(
             {
@@ -81,16 +83,17 @@ def import_grids(settings: Settings, path: Path, source: str | None) -> int:
     from grids.models import parse_grids
     from grids.service import import_grids
 
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
-    try:
-        grid_set = parse_grids(data)
-    except GridImportError as exc:
-        raise InputError(f"{path}: {exc}") from exc
-    with psycopg.connect(resolve_and_migrate(settings)) as conn:
-        result = import_grids(conn, grid_set=grid_set, source=source or path.name)
+    with progress(f"importing grids from {path.name}"):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+        try:
+            grid_set = parse_grids(data)
+        except GridImportError as exc:
+            raise InputError(f"{path}: {exc}") from exc
+        with psycopg.connect(resolve_and_migrate(settings)) as conn:
+            result = import_grids(conn, grid_set=grid_set, source=source or path.name)
     print(json.dumps({"version": result.version, "counts": result.counts}))
     return 0
 
@@ -139,15 +142,17 @@ def simulate_command(settings: Settings, args: argparse.Namespace) -> int:
 
     try:
         db_url, mqtt_url = _running_firegrid(settings)
-        result = simulate(
-            args.scenario,
-            db_url=db_url,
-            mqtt_url=mqtt_url,
-            prefix=settings.ingest.topic_prefix,
-            speed=args.speed,
-            wait_s=args.wait,
-            with_grids=args.grids,
-        )
+        with progress(f"simulating {args.scenario}") as say:
+            result = simulate(
+                args.scenario,
+                db_url=db_url,
+                mqtt_url=mqtt_url,
+                prefix=settings.ingest.topic_prefix,
+                speed=args.speed,
+                wait_s=args.wait,
+                with_grids=args.grids,
+                say=say,
+            )
     except (ScenarioError, ConnectionError, psycopg.OperationalError) as exc:
         print(f"firegrid: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
         return 1
