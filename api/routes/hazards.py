@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import Caller, Conn, Now, require_role
 from api.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
@@ -21,9 +21,11 @@ router = APIRouter(prefix="/api/v1", tags=["hazards"], responses=ERROR_RESPONSES
 
 
 class AckBody(BaseModel):
-    """Optional body of an acknowledgement: who acknowledges (default: the token's role)."""
+    """Optional body of an acknowledgement: a note. The acknowledger is the token's actor."""
 
-    by: str | None = None
+    # Accepted for old callers and ignored: the actor is the token's (issue 9 point 3).
+    by: str | None = Field(default=None, deprecated=True)
+    note: str | None = Field(default=None, max_length=500)
 
 
 def visible(caller: Principal, hazard: Hazard) -> bool:
@@ -96,8 +98,10 @@ def acknowledge(
     """
     require_role(caller, "admin", "operator", "grid_worker")
     _one(conn, caller, hazard_id)
-    by = (body.by if body else None) or caller.role
-    outcome, row = ack_hazard(conn, hazard_id=hazard_id, by=by, now=clock.now())
+    note = body.note if body else None
+    outcome, row = ack_hazard(
+        conn, hazard_id=hazard_id, by=caller.actor, now=clock.now(), note=note
+    )
     if row is None:
         raise ApiError(404, "not_found", f"no hazard {hazard_id}")
     if outcome == "cleared":

@@ -60,7 +60,11 @@ MIGRATIONS: list[Migration] = [
         m0012_deadlines_in_motion.apply,
     ),
     Migration(13, "residents' rating links and case ratings", m0013_case_ratings.apply),
-    Migration(14, "token names, expiry and last use", m0014_token_lifecycle.apply),
+    Migration(
+        14,
+        "token names, expiry and last use; acknowledgement notes",
+        m0014_token_lifecycle.apply,
+    ),
 ]
 
 Connection = Conn

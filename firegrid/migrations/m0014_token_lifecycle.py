@@ -1,4 +1,5 @@
-"""Token lifecycle (issue 9 point 1): a name to list and revoke by, an expiry, last use.
+"""Token lifecycle (issue 9 point 1): a name to list and revoke by, an expiry, last use; and
+an acknowledgement's note, now that its actor comes from the token.
 
 Tokens made before this migration have no name; the CLI names them by their ID (the first hex
 digits of the stored SHA-256, which reveal nothing of the secret).
@@ -15,6 +16,10 @@ ALTER TABLE api_tokens ADD COLUMN expires_at timestamptz;     -- NULL: never exp
 ALTER TABLE api_tokens ADD COLUMN last_used_at timestamptz;   -- refreshed at most once a minute
 -- Names identify live tokens; a revoked one's name may be given again.
 CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at IS NULL;
+
+-- The acknowledger is now the token's actor, never a field the caller sends; its words are
+-- kept beside it.
+ALTER TABLE hazards ADD COLUMN acknowledged_note text;
 """
 
 
