@@ -72,9 +72,3 @@ def get_principal(conn: Conn, authorization: Annotated[str | None, Header()] = N
 
 
 Caller = Annotated[Principal, Depends(get_principal)]
-
-
-def require_role(principal: Principal, *roles: str) -> None:
-    """Refuse the call unless the principal has one of ``roles``."""
-    if principal.role not in roles:
-        raise ApiError(403, "forbidden", f"this needs one of the roles: {', '.join(roles)}")

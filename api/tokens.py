@@ -13,7 +13,9 @@ import psycopg
 
 from grids.codes import in_area
 
-ROLES: Final = frozenset({"admin", "operator", "integrator", "grid_worker", "viewer"})
+ROLES: Final = frozenset(
+    {"admin", "operator", "integrator", "grid_worker", "community_handler", "viewer"}
+)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import Caller, Conn, Now, require_role
+from api.deps import Caller, Conn, Now
 from api.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from api.pagination import MAX_LIMIT, Page, cursor_int, decode_cursor, page
+from api.permissions import allow
 from api.tokens import Principal
 from devices.geo import Crs
 from hazards.models import Hazard, HazardStatus
@@ -96,7 +97,7 @@ def acknowledge(
 
     The acknowledgement is committed before this answers (``api.deps.get_conn``).
     """
-    require_role(caller, "admin", "operator", "grid_worker")
+    allow(caller, "hazards.ack")
     _one(conn, caller, hazard_id)
     note = body.note if body else None
     outcome, row = ack_hazard(

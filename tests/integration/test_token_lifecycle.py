@@ -135,3 +135,15 @@ def test_an_embedded_start_reuses_its_console_token(
         conn.execute("UPDATE api_tokens SET expires_at = now() WHERE name = 'console'")
     _print_demo_token(services)
     assert capsys.readouterr().out.startswith("API token (admin, printed once): fg_")
+
+
+def test_rejected_messages_are_for_city_wide_tokens_only(client: TestClient, db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        limited = create_token(conn, role="operator", areas=["310115005"])
+        city = create_token(conn, role="operator", areas=[])
+    for method, path in (("GET", "/api/v1/rejected"), ("POST", "/api/v1/rejected/replay")):
+        answer = client.request(method, path, headers={"Authorization": f"Bearer {limited}"})
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["error"]["code"] == "forbidden"
+    answer = client.get("/api/v1/rejected", headers={"Authorization": f"Bearer {city}"})
+    assert answer.status_code == 200
