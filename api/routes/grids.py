@@ -148,7 +148,7 @@ def locate(
 def list_grids(
     *,  # FastAPI passes every parameter by name
     conn: Conn,
-    _caller: Caller,
+    caller: Caller,
     level: GridLevel | None = None,
     parent: str | None = None,
     version: int | None = None,
@@ -171,6 +171,7 @@ def list_grids(
         after=after,
         limit=limit,
         geometry=geometry,
+        areas=caller.areas,
     )
     items = area_views(rows, crs=crs, geometry=geometry)
     answer = page(items, limit=limit, position={"code": rows[-1].code} if rows else None)
