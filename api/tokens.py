@@ -118,9 +118,13 @@ def lookup_token(conn: psycopg.Connection[Any], *, token: str) -> Principal | No
     if row is None:
         return None
     # At most one write a minute per token: "last used" is for an audit, not a request log.
+    # SKIP LOCKED: the row lock lasts the whole request (its one transaction), and a second
+    # request of the same token must not wait for a slow first one just to note the same use.
     conn.execute(
-        "UPDATE api_tokens SET last_used_at = now() WHERE token_sha256 = %s"
-        " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+        "UPDATE api_tokens SET last_used_at = now() WHERE token_sha256 = ("
+        " SELECT token_sha256 FROM api_tokens WHERE token_sha256 = %s"
+        " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')"
+        " FOR UPDATE SKIP LOCKED)",
         (digest,),
     )
     return Principal(role=str(row[0]), areas=tuple(row[1]), staff_id=row[2], name=row[3])

@@ -147,3 +147,14 @@ def test_rejected_messages_are_for_city_wide_tokens_only(client: TestClient, db_
         assert answer.json()["error"]["code"] == "forbidden"
     answer = client.get("/api/v1/rejected", headers={"Authorization": f"Bearer {city}"})
     assert answer.status_code == 200
+
+
+def test_noting_a_use_never_waits_for_another_request_of_the_token(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        token = create_token(conn, role="admin", areas=[])
+    with psycopg.connect(db_url) as first, psycopg.connect(db_url) as second:
+        # The first request notes the use and holds its transaction open (a slow import).
+        assert lookup_token(first, token=token) is not None
+        second.execute("SET lock_timeout = '2s'")
+        # Without SKIP LOCKED this would wait for `first` and fail on the lock timeout.
+        assert lookup_token(second, token=token) is not None
