@@ -79,7 +79,6 @@ def create_app(
     app.state.clock = clock
     app.state.deadlines = deadlines or WallClockDeadlines()
     app.state.pool = pool
-    app.state.token_cache = {}
     app.state.broker_probe = broker_probe
     app.state.public_limiters = public.PublicLimiters.from_limits(limits.public)
     install_handlers(app, retry_after_s=limits.retry_after_s)

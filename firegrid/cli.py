@@ -46,6 +46,29 @@ def _role(name: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _add_token_commands(sub: Any) -> None:
+    """Add ``token create|list|revoke``."""
+    token = sub.add_parser("token", help="API tokens")
+    token_actions = token.add_subparsers(dest="action", required=True)
+    create = token_actions.add_parser("create", help="create a token and print it once")
+    create.add_argument("--role", required=True)
+    create.add_argument(
+        "--area",
+        action="append",
+        default=[],
+        help="street, community or grid code (repeatable); an operator needs one; none: all",
+    )
+    create.add_argument("--note", default="")
+    create.add_argument(
+        "--staff", default=None, help="staff ID the token acts as (needed to act on cases)"
+    )
+    create.add_argument("--name", default=None, help="name to list and revoke it by (unique)")
+    create.add_argument("--expires", default=None, help="7d, 12h, 30m or an ISO time; none: never")
+    token_actions.add_parser("list", help="list the tokens (never their secrets), JSON lines")
+    revoke = token_actions.add_parser("revoke", help="revoke a token by name or ID, at once")
+    revoke.add_argument("token", metavar="NAME|ID")
+
+
 def _parser() -> argparse.ArgumentParser:
     # Subparsers are made of the parent's class, so every level answers in one line.
     parser = _Parser(prog="firegrid", description=__doc__)
@@ -85,20 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     grid_import.add_argument("file", type=Path)
     grid_import.add_argument("--source", help="name recorded with the version (default: FILE)")
 
-    token = sub.add_parser("token", help="API tokens")
-    token_actions = token.add_subparsers(dest="action", required=True)
-    create = token_actions.add_parser("create", help="create a token and print it once")
-    create.add_argument("--role", required=True)
-    create.add_argument(
-        "--area",
-        action="append",
-        default=[],
-        help="street, community or grid code (repeatable); an operator needs one; none: all",
-    )
-    create.add_argument("--note", default="")
-    create.add_argument(
-        "--staff", default=None, help="staff ID the token acts as (needed to act on cases)"
-    )
+    _add_token_commands(sub)
 
     sub.add_parser("migrate", help="apply schema migrations and exit")
 

@@ -8,6 +8,7 @@ returns the exit code; bad input raises ``InputError`` (exit 2).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -99,8 +100,19 @@ def import_grids(settings: Settings, path: Path, source: str | None) -> int:
 
 
 def create_token_command(settings: Settings, args: argparse.Namespace) -> int:
-    from api.tokens import create_token
+    if args.action == "list":
+        return _list_tokens(settings)
+    if args.action == "revoke":
+        return _revoke_token(settings, args.token)
+    from api.tokens import create_token, parse_expiry
     from devices.registry import AREA_CODE
+
+    expires_at = None
+    if args.expires is not None:
+        try:
+            expires_at = parse_expiry(args.expires, now=datetime.now(UTC))
+        except ValueError as exc:
+            raise InputError(f"--expires {exc}") from exc
 
     for area in args.area:
         # ASCII only: \d would also take full-width digits, which no stored code has.
@@ -116,11 +128,38 @@ def create_token_command(settings: Settings, args: argparse.Namespace) -> int:
     with psycopg.connect(resolve_and_migrate(settings)) as conn:
         try:
             token = create_token(
-                conn, role=args.role, areas=args.area, note=args.note, staff_id=args.staff
+                conn,
+                role=args.role,
+                areas=args.area,
+                note=args.note,
+                staff_id=args.staff,
+                name=args.name,
+                expires_at=expires_at,
             )
         except ValueError as exc:
             raise InputError(str(exc)) from exc
     print(token)
+    return 0
+
+
+def _list_tokens(settings: Settings) -> int:
+    from api.tokens import list_tokens
+
+    with psycopg.connect(resolve_and_migrate(settings)) as conn:
+        tokens = list_tokens(conn)
+    for info in tokens:
+        # Only TokenInfo's fields: the secret is never stored, its hash never printed whole.
+        print(json.dumps(dataclasses.asdict(info), default=str, ensure_ascii=False))
+    return 0
+
+
+def _revoke_token(settings: Settings, name_or_id: str) -> int:
+    from api.tokens import revoke_token
+
+    with psycopg.connect(resolve_and_migrate(settings)) as conn:
+        if revoke_token(conn, name_or_id=name_or_id) == 0:
+            raise InputError(f"no live token named or with ID {name_or_id!r}")
+    print(json.dumps({"revoked": name_or_id}))
     return 0
 
 

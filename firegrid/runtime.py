@@ -237,8 +237,26 @@ def _patrol_params(settings: Settings) -> PatrolParams:
 
 
 def _print_demo_token(services: Services) -> None:
+    # One admin token named "console" across starts, printed only when made: a secret is never
+    # stored to print again, and a restart must not pile up admin tokens.
     with psycopg.connect(services.db_url, autocommit=True) as conn:
-        token = create_token(conn, role="admin", areas=[], note="printed by firegrid up")
+        live = conn.execute(
+            "SELECT 1 FROM api_tokens WHERE name = 'console' AND revoked_at IS NULL"
+            " AND (expires_at IS NULL OR expires_at > now())"
+        ).fetchone()
+        if live is not None:
+            print(
+                "API token: the 'console' token printed at its first start"
+                " (`firegrid token revoke console` and start again for a new one)"
+            )
+            return
+        # An expired console token is revoked so that its name is free again.
+        conn.execute(
+            "UPDATE api_tokens SET revoked_at = now() WHERE name = 'console' AND revoked_at IS NULL"
+        )
+        token = create_token(
+            conn, role="admin", areas=[], note="printed by firegrid up", name="console"
+        )
     print(f"API token (admin, printed once): {token}")
 
 

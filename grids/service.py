@@ -6,6 +6,7 @@ module does. Versions are append-only (see firegrid/migrations/m0003_grids.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -180,6 +181,16 @@ def load_grid_set(conn: Conn, *, version: int | None = None) -> GridSet:
     )
 
 
+_INSIDE: Final = """(cardinality(%(areas)s::text[]) = 0 OR EXISTS (
+    SELECT 1 FROM unnest(%(areas)s::text[]) AS a WHERE CASE
+        WHEN length(a) IN (14, 15) THEN code = a
+        WHEN length(a) = 12 THEN code = a OR (level = 'grid' AND parent = a)
+        WHEN length(a) = 9 THEN code = a OR (level = 'community' AND parent = a)
+            OR (level = 'grid' AND left(parent, 9) = a)
+        ELSE left(code, length(a)) = a
+    END))"""
+
+
 def list_areas(
     conn: Conn,
     *,
@@ -189,8 +200,13 @@ def list_areas(
     after: str | None = None,
     limit: int = 1000,
     geometry: bool = False,
+    areas: Sequence[str] = (),
 ) -> list[StoredArea]:
-    """Return areas of ``version`` in code order, filtered; ``wkb`` only with ``geometry``."""
+    """Return areas of ``version`` in code order, filtered; ``wkb`` only with ``geometry``.
+
+    With ``areas`` only those inside one of them (``grids.codes.in_area``: each level's code
+    compared whole, a shorter code as a prefix of the street code; a community's parent is its
+    street, a grid's its community, and a community code begins with its street code)."""
     # One of two constant column expressions: nothing from the caller reaches the SQL text.
     wkb = "wkb" if geometry else "NULL::bytea AS wkb"
     with conn.cursor(row_factory=class_row(StoredArea)) as cur:
@@ -200,13 +216,14 @@ def list_areas(
             "AND (%(level)s::text IS NULL OR level = %(level)s) "
             "AND (%(parent)s::text IS NULL OR parent = %(parent)s) "
             "AND (%(after)s::text IS NULL OR code > %(after)s) "
-            "ORDER BY code LIMIT %(limit)s",
+            f"AND {_INSIDE} ORDER BY code LIMIT %(limit)s",
             {
                 "version": version,
                 "level": None if level is None else level.value,
                 "parent": parent,
                 "after": after,
                 "limit": limit,
+                "areas": list(areas),
             },
         ).fetchall()
 

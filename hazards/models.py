@@ -56,6 +56,7 @@ class Hazard(BaseModel):
     cleared_at: datetime | None
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    acknowledged_note: str | None = None  # m0014: what the acknowledger wrote
     occurrences: int
     episode: int
     last_value: float | None

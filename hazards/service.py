@@ -21,8 +21,8 @@ from infra.database import Conn
 FIELDS: Final = (
     "id, rule_id, kind, severity, status, subject_type, subject_id, key, device_id, unit_id, "
     "grid_code, community_code, street_code, grid_version, lat, lon, opened_at, cleared_at, "
-    "acknowledged_at, acknowledged_by, occurrences, episode, last_value, detail, flapping, "
-    "created_at, updated_at, placement"
+    "acknowledged_at, acknowledged_by, acknowledged_note, occurrences, episode, last_value, "
+    "detail, flapping, created_at, updated_at, placement"
 )
 
 
@@ -112,18 +112,21 @@ AckOutcome = Literal["acknowledged", "already", "cleared", "missing"]
 
 
 def ack_hazard(
-    conn: Conn, *, hazard_id: int, by: str, now: datetime
+    conn: Conn, *, hazard_id: int, by: str, now: datetime, note: str | None = None
 ) -> tuple[AckOutcome, Hazard | None]:
     """Acknowledge an open hazard (idempotent); a cleared one is refused as ``cleared``."""
     with conn.transaction():
         updated = conn.execute(
             "UPDATE hazards SET status = 'acknowledged', acknowledged_at = %s,"
-            " acknowledged_by = %s, updated_at = now() WHERE id = %s AND status = 'open'"
-            " RETURNING id",
-            (now, by, hazard_id),
+            " acknowledged_by = %s, acknowledged_note = %s, updated_at = now()"
+            " WHERE id = %s AND status = 'open' RETURNING id",
+            (now, by, note, hazard_id),
         ).fetchone()
         if updated is not None:
-            _event(conn, hazard_id, "hazard.updated", {"acknowledged_by": by})
+            event: dict[str, Any] = {"acknowledged_by": by}
+            if note is not None:
+                event["acknowledged_note"] = note
+            _event(conn, hazard_id, "hazard.updated", event)
         row = get_hazard(conn, hazard_id=hazard_id)
     if row is None:
         return "missing", None

@@ -44,6 +44,7 @@ class HazardView(BaseModel):
     placement: str  # placed, outside, no_grids, no_position
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    acknowledged_note: str | None = None
     last_value: float | None
     flapping: bool
     detail: dict[str, Any]
@@ -77,6 +78,7 @@ def hazard_view(hazard: Hazard, crs: Crs) -> HazardView:
         placement=hazard.placement,
         acknowledged_at=hazard.acknowledged_at,
         acknowledged_by=hazard.acknowledged_by,
+        acknowledged_note=hazard.acknowledged_note,
         last_value=hazard.last_value,
         flapping=hazard.flapping,
         detail=hazard.detail,

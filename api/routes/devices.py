@@ -10,10 +10,13 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Caller, Config, Conn, Now, require_role
+from api.deps import Caller, Config, Conn, Now
 from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_int, cursor_time, decode_cursor, page
+from api.permissions import allow
+from api.routes.grids import Locator
 from api.schemas import DEVICES_BODY, STAFF_BODY, UNITS_BODY
+from api.scope import require_device
 from devices import registry, service
 from devices.flows import RegistryKind, parse_registry, store_registry, unreadable
 from devices.geo import Crs, from_wgs84
@@ -64,7 +67,7 @@ def _format(request: Request) -> registry.Format | None:
 
 
 async def _import(request: Request, conn: Conn, caller: Caller, kind: RegistryKind) -> ImportAnswer:
-    require_role(caller, "admin", "operator", "integrator")
+    allow(caller, "registry.import")
     # Read here (bounded by api.middleware); parsed and stored in a worker thread: a city's
     # registry takes seconds, and the event loop serves every other request meanwhile.
     body = await request.body()
@@ -112,14 +115,17 @@ async def import_staff(request: Request, conn: Conn, caller: Caller) -> ImportAn
 
 @router.get("/devices/{device_id}")
 def get_device(
+    *,  # FastAPI passes every parameter by name
     device_id: str,
     conn: Conn,
-    _caller: Caller,
+    caller: Caller,
     settings: Config,
     clock: Now,
+    locator: Locator,
     crs: Crs = Crs.WGS84,
 ) -> DeviceView:
     """Return a device's registry fields, status, last_seen and latest value per metric."""
+    require_device(conn, caller, device_id=device_id, locator=locator)
     status = settings.devices
     view = service.get_device(
         conn,
@@ -163,7 +169,8 @@ def get_readings(
     *,  # FastAPI passes every parameter by name
     device_id: str,
     conn: Conn,
-    _caller: Caller,
+    caller: Caller,
+    locator: Locator,
     metric: str,
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
@@ -172,6 +179,7 @@ def get_readings(
     cursor: str | None = None,
 ) -> Page[Reading] | Page[Bucket]:
     """Return raw readings ``{ts, value, seq}`` or buckets ``{ts, avg, min, max, count}``."""
+    require_device(conn, caller, device_id=device_id, locator=locator)
     for name, value in (("from", start), ("to", end)):
         if value is not None and value.tzinfo is None:
             raise ApiError(400, "invalid_time", f"{name} needs a UTC offset (e.g. ...Z)")

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from api.deps import Caller, Conn, Now, require_role
+from api.deps import Caller, Conn, Now
 from api.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from api.pagination import MAX_LIMIT, Page, cursor_int, decode_cursor, page
+from api.permissions import allow
 from api.tokens import Principal
 from devices.geo import Crs
 from hazards.models import Hazard, HazardStatus, Severity
@@ -21,9 +22,11 @@ router = APIRouter(prefix="/api/v1", tags=["hazards"], responses=ERROR_RESPONSES
 
 
 class AckBody(BaseModel):
-    """Optional body of an acknowledgement: who acknowledges (default: the token's role)."""
+    """Optional body of an acknowledgement: a note. The acknowledger is the token's actor."""
 
-    by: str | None = None
+    # Accepted for old callers and ignored: the actor is the token's (issue 9 point 3).
+    by: str | None = Field(default=None, deprecated=True)
+    note: str | None = Field(default=None, max_length=500)
 
 
 def visible(caller: Principal, hazard: Hazard) -> bool:
@@ -98,10 +101,12 @@ def acknowledge(
 
     The acknowledgement is committed before this answers (``api.deps.get_conn``).
     """
-    require_role(caller, "admin", "operator", "grid_worker")
+    allow(caller, "hazards.ack")
     _one(conn, caller, hazard_id)
-    by = (body.by if body else None) or caller.role
-    outcome, row = ack_hazard(conn, hazard_id=hazard_id, by=by, now=clock.now())
+    note = body.note if body else None
+    outcome, row = ack_hazard(
+        conn, hazard_id=hazard_id, by=caller.actor, now=clock.now(), note=note
+    )
     if row is None:
         raise ApiError(404, "not_found", f"no hazard {hazard_id}")
     if outcome == "cleared":

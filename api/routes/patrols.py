@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query
 from api.deps import Caller, Conn
 from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_time, decode_cursor, page
+from api.routes.grids import Locator
+from api.scope import require_device
 from patrols.models import Segment
 from patrols.service import list_segments
 
@@ -21,7 +23,8 @@ def get_patrols(
     *,  # FastAPI passes every parameter by name
     terminal_id: str,
     conn: Conn,
-    _caller: Caller,
+    caller: Caller,
+    locator: Locator,
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
@@ -31,6 +34,7 @@ def get_patrols(
     for name, value in (("from", start), ("to", end)):
         if value is not None and value.tzinfo is None:
             raise ApiError(400, "invalid_time", f"{name} needs a UTC offset (e.g. ...Z)")
+    require_device(conn, caller, device_id=terminal_id, locator=locator)
     after = decode_cursor(cursor, lambda p: cursor_time(p["started_at"]))
     rows = list_segments(
         conn, terminal_id=terminal_id, start=start, end=end, after=after, limit=limit

@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import Caller, Config, Conn, require_role
+from api.deps import Caller, Config, Conn
 from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_int, decode_cursor, page
+from api.permissions import allow
 from ingest.rejected_replay import REGISTRY_REASONS, replay_stored
 from ingest.service import list_rejected
 from ingest.views import Rejected, rejected_view
@@ -45,7 +46,7 @@ def get_rejected(
     cursor: str | None = None,
 ) -> Page[Rejected]:
     """List rejected messages, newest first, with their raw payload in base64."""
-    require_role(caller, "admin", "operator", "integrator")
+    allow(caller, "rejected.read")
     rows = list_rejected(
         conn,
         since=since,
@@ -72,7 +73,7 @@ def post_replay(caller: Caller, settings: Config, body: ReplayBody | None = None
     Each replayed row is marked and never replayed twice; what is refused again is a new
     rejected row with its new reason. Answers what the replay stored.
     """
-    require_role(caller, "admin", "operator", "integrator")
+    allow(caller, "rejected.replay")
     body = body or ReplayBody()
     if body.since is not None and body.since.tzinfo is None:
         raise ApiError(400, "invalid_time", "since needs a UTC offset (e.g. ...Z)")

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Query, Response
 from api.deps import Caller, Config, Conn, Now
 from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_time, decode_cursor, page
+from api.routes.grids import Locator
+from api.scope import require_device, require_photo, require_place
 from devices.codecs.json_report import canonical_report_id
 from devices.geo import Crs
 from ingest.terminals.models import Fix
@@ -34,7 +36,8 @@ def get_track(
     *,  # FastAPI passes every parameter by name
     terminal_id: str,
     conn: Conn,
-    _caller: Caller,
+    caller: Caller,
+    locator: Locator,
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
@@ -43,6 +46,7 @@ def get_track(
 ) -> Page[Fix]:
     """Return a terminal's accepted fixes ``{ts, lat, lon, quality, satellites, hdop}``."""
     _check_times(**{"from": start, "to": end})
+    require_device(conn, caller, device_id=terminal_id, locator=locator)
     after = decode_cursor(cursor, lambda p: cursor_time(p["ts"]))
     rows = list_track(conn, terminal_id=terminal_id, start=start, end=end, after=after, limit=limit)
     items = rows
@@ -57,9 +61,10 @@ def get_track(
 
 @router.get("/reports/{report_id}")
 def get_hazard_report(
+    *,  # FastAPI passes every parameter by name
     report_id: str,
     conn: Conn,
-    _caller: Caller,
+    caller: Caller,
     settings: Config,
     clock: Now,
     crs: Crs = Crs.WGS84,
@@ -69,6 +74,13 @@ def get_hazard_report(
     report = None if canonical is None else get_report(conn, report_id=canonical)
     if report is None:
         raise ApiError(404, "not_found", f"no report {report_id!r}")
+    require_place(
+        caller,
+        grid=report.grid_code,
+        community=report.community_code,
+        street=report.street_code,
+        what=f"report {report_id!r}",
+    )
     return report_view(report, crs=crs, settings=settings.ingest.terminals, now=clock.now())
 
 
@@ -77,12 +89,13 @@ def get_hazard_report(
     response_class=Response,
     responses={200: {"description": "the photo's bytes", "content": {"image/jpeg": {}}}},
 )
-def get_photo_bytes(sha256: str, conn: Conn, _caller: Caller, settings: Config) -> Response:
+def get_photo_bytes(sha256: str, conn: Conn, caller: Caller, settings: Config) -> Response:
     """Return a photo's bytes with its content type."""
     sha = sha256.lower()
     found = get_photo(conn, sha256=sha) if _SHA256.fullmatch(sha) else None
     if found is None:
         raise ApiError(404, "not_found", f"no photo {sha256!r}")
+    require_photo(conn, caller, sha256=sha)
     data_dir = settings.data_dir
     if data_dir is None:
         raise ApiError(503, "photo_storage_unavailable", "this API has no data directory set")

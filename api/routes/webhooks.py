@@ -8,15 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from api.deps import Caller, Conn, Now, require_role
+from api.deps import Caller, Conn, Now
 from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_int, decode_cursor, page
+from api.permissions import allow
 from dispatch.deliveries import Delivery, list_failures, replay_failure
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=ERROR_RESPONSES)
 
 # Who may see what the city platform was sent and resend it: not an area-limited operator.
-_ROLES = ("admin", "integrator")
 
 
 class WebhookDelivery(BaseModel):
@@ -63,7 +63,7 @@ def get_failures(
     cursor: str | None = None,
 ) -> Page[WebhookDelivery]:
     """List deliveries that failed after their last attempt, by event id."""
-    require_role(caller, *_ROLES)
+    allow(caller, "webhooks.failures")
     rows = list_failures(
         conn, after_id=decode_cursor(cursor, lambda p: cursor_int(p["id"])), limit=limit
     )
@@ -75,7 +75,7 @@ def get_failures(
 def post_replay(conn: Conn, caller: Caller, clock: Now, event_id: int) -> WebhookDelivery:
     """Queue a failed delivery again (fresh attempts, the same webhook-id); the webhook role
     sends it. Answers the delivery as queued."""
-    require_role(caller, *_ROLES)
+    allow(caller, "webhooks.failures")
     delivery = replay_failure(conn, event_id=event_id, now=clock.now())
     if delivery is None:
         raise ApiError(404, "not_found", f"no failed webhook delivery for event {event_id}")

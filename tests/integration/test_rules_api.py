@@ -141,6 +141,45 @@ def test_ack_is_idempotent_and_cleared_is_409(client: TestClient, db_url: str) -
     assert client.post(f"/api/v1/hazards/{live}/ack", headers=viewer).status_code == 403
 
 
+def test_the_acknowledger_is_the_tokens_actor_and_the_note_is_kept(
+    client: TestClient, db_url: str
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    staff_id, name = f"S-{tag}", f"desk-{tag}"
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            "INSERT INTO staff (staff_id, name, role) VALUES (%s, 'op', 'operator')", (staff_id,)
+        )
+        staffed = create_token(conn, role="admin", areas=[], staff_id=staff_id)
+        named = create_token(conn, role="admin", areas=[], name=name)
+    first, second = (
+        _hazard(db_url, device=f"A{tag}", grid=None),
+        _hazard(db_url, device=f"B{tag}", grid=None),
+    )
+    # A `by` in the body is ignored: the caller cannot name someone else.
+    done = client.post(
+        f"/api/v1/hazards/{first}/ack",
+        headers={"Authorization": f"Bearer {staffed}"},
+        json={"by": "someone else", "note": "crew on the way"},
+    )
+    assert done.status_code == 200, done.text
+    assert (done.json()["acknowledged_by"], done.json()["acknowledged_note"]) == (
+        staff_id,
+        "crew on the way",
+    )
+    done = client.post(
+        f"/api/v1/hazards/{second}/ack", headers={"Authorization": f"Bearer {named}"}
+    )
+    assert done.json()["acknowledged_by"] == name
+    with psycopg.connect(db_url) as conn:
+        event = conn.execute(
+            "SELECT data FROM hazard_events WHERE hazard_id = %s", (first,)
+        ).fetchone()
+    assert event is not None
+    assert event[0]["acknowledged_by"] == staff_id
+    assert event[0]["acknowledged_note"] == "crew on the way"
+
+
 def test_operator_sees_only_its_areas(client: TestClient, db_url: str) -> None:
     tag = uuid.uuid4().hex[:6]
     inside = _hazard(db_url, device=f"I{tag}", grid=COMMUNITY + "008")
