@@ -37,7 +37,7 @@ def client(db_url: str) -> Iterator[TestClient]:
 
 
 def _seed(db_url: str) -> dict[str, str]:
-    """Store a device, a terminal, a report with a photo and a hazard in OUTSIDE."""
+    """Store a key unit, a device, a terminal, a report with a photo and a hazard in OUTSIDE."""
     tag = uuid.uuid4().hex[:8]
     street = generate_street(
         lat=30.30, lon=120.20, street_code=STREET, communities=2, grids_per_community=2
@@ -52,12 +52,17 @@ def _seed(db_url: str) -> dict[str, str]:
         "report": str(uuid.uuid4()),
         "photo": uuid.uuid4().hex + uuid.uuid4().hex,
         "community": OUTSIDE,
+        "unit": f"UOUT-{tag}",
     }
     with psycopg.connect(db_url) as conn:
         import_grids(
             conn,
             grid_set=parse_grids(json.dumps(street).encode()),
             source="scope test",
+        )
+        conn.execute(
+            "INSERT INTO key_units (unit_id, name, level, lat, lon) VALUES (%s, %s, 1, %s, %s)",
+            (seeded["unit"], "外区单位", lat, lon),
         )
         conn.execute(
             "INSERT INTO devices (device_id, kind, lat, lon) VALUES (%s, 'hydrant', %s, %s),"
@@ -112,6 +117,7 @@ def _path(template: str, seeded: dict[str, str], device: str) -> str:
         "sha256": seeded["photo"],
         "hazard_id": seeded["hazard"],
         "case_id": "C-none",
+        "unit_id": seeded["unit"],
     }
     return template.format(**{name: values[name] for name in re.findall(r"{(\w+)}", template)})
 
@@ -147,7 +153,13 @@ def test_an_out_of_area_token_never_reads_another_areas_data(
             if answer.status_code == 403:
                 assert answer.json()["error"]["code"] == "forbidden"
             if answer.status_code == 200:
-                for secret in (seeded["device"], seeded["report"], seeded["photo"], OUTSIDE):
+                for secret in (
+                    seeded["device"],
+                    seeded["report"],
+                    seeded["photo"],
+                    seeded["unit"],
+                    OUTSIDE,
+                ):
                     assert secret not in answer.text, (path, secret)
     assert called > 10
     # The same items are there for a city-wide token: the 403s above are scope, not absence.
@@ -156,6 +168,7 @@ def test_an_out_of_area_token_never_reads_another_areas_data(
         f"/api/v1/devices/{seeded['device']}",
         f"/api/v1/reports/{seeded['report']}",
         f"/api/v1/terminals/{seeded['terminal']}/track",
+        f"/api/v1/units/{seeded['unit']}",
     ):
         assert client.get(path, headers=city_auth).status_code == 200, path
     grids = client.get("/api/v1/grids", headers=city_auth).json()["items"]
