@@ -4,7 +4,9 @@ Each hazard change arrives as ``id: <event_log.id>``, ``event: hazard.opened|upd
 and ``data:`` the hazard as ``GET /api/v1/hazards`` shows it plus the event's type, time and
 change. ``Last-Event-ID`` (header, or ``?last_event_id=`` for tests and for browsers whose
 EventSource reconnects by URL) replays every later event from the event log, then goes on live;
-without it the stream starts now, or at ``?since=``. The feed itself is the ``feed`` package.
+without it the stream starts now, or at ``?since=``. EventSource, which sends no headers,
+authenticates by ``?ticket=`` from ``POST /api/v1/stream/tickets`` (single use, 60 s), never by a
+token in the URL. The feed itself is the ``feed`` package.
 """
 
 from __future__ import annotations
@@ -16,21 +18,24 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 from pydantic_core import to_json
 from starlette.types import Message, Send
 
-from api.deps import Caller
+from api.deps import Caller, Conn, Now, get_principal
 from api.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from api.routes.hazards import visible
+from api.tickets import TICKET_TTL, redeem_ticket
+from api.tickets import issue_ticket as store_ticket
 from api.tokens import Principal
 from devices.geo import Crs, from_wgs84
 from feed.flows import follow
 from feed.models import LiveEvent, LiveFeed
 from hazards.views import hazard_view
 
-__all__ = ["close_streams", "frame", "router", "stream"]
+__all__ = ["StreamTicket", "close_streams", "frame", "issue_ticket", "router", "stream"]
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["stream"])
@@ -122,11 +127,42 @@ def _accept(caller: Principal) -> Callable[[LiveEvent], bool]:
     return accept
 
 
+class StreamTicket(BaseModel):
+    """A single-use ticket for ``GET /api/v1/stream?ticket=``, valid until ``expires_at``."""
+
+    ticket: str
+    expires_at: datetime
+
+
+@router.post("/stream/tickets", response_model=StreamTicket, responses=ERROR_RESPONSES)
+def issue_ticket(*, conn: Conn, caller: Caller, clock: Now) -> StreamTicket:
+    """Trade the bearer token for a single-use, 60 s stream ticket of the same scope."""
+    now = clock.now()
+    ticket = store_ticket(conn, caller, now=now)
+    return StreamTicket(ticket=ticket, expires_at=now + TICKET_TTL)
+
+
+def stream_caller(
+    request: Request,
+    conn: Conn,
+    clock: Now,
+    authorization: Annotated[str | None, Header()] = None,
+    ticket: str | None = None,
+) -> Principal:
+    """Authenticate the stream by its ``?ticket=`` (used up here) or else the bearer token."""
+    if ticket is None:
+        return get_principal(request, conn, authorization)
+    principal = redeem_ticket(conn, ticket, now=clock.now())
+    if principal is None:
+        raise ApiError(401, "unauthorized", "the stream ticket is unknown, used or expired")
+    return principal
+
+
 @router.get("/stream", response_class=StreamingResponse, responses=STREAM_RESPONSES)
 async def stream(
     *,  # FastAPI passes every parameter by name
     request: Request,
-    caller: Caller,
+    caller: Annotated[Principal, Depends(stream_caller)],
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_id: str | None = None,
     since: datetime | None = None,

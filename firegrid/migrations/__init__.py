@@ -19,6 +19,7 @@ from firegrid.migrations import (
     m0011_messages,
     m0012_deadlines_in_motion,
     m0013_case_ratings,
+    m0014_stream_tickets,
 )
 from infra.database import Conn
 from ingest.config import StorageSettings
@@ -59,6 +60,7 @@ MIGRATIONS: list[Migration] = [
         m0012_deadlines_in_motion.apply,
     ),
     Migration(13, "residents' rating links and case ratings", m0013_case_ratings.apply),
+    Migration(14, "single-use stream tickets for EventSource", m0014_stream_tickets.apply),
 ]
 
 Connection = Conn

@@ -256,3 +256,43 @@ def test_shutdown_with_a_connected_client_ends_its_stream_without_traceback(
         assert not reader._thread.is_alive()  # the response ended: the client saw its end
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def _ticket(url: str, headers: dict[str, str]) -> str:
+    resp = httpx.post(f"{url}/api/v1/stream/tickets", headers=headers)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert set(body) == {"ticket", "expires_at"}
+    return str(body["ticket"])
+
+
+def test_a_stream_ticket_works_once_with_its_tokens_scope_and_expires(db_url: str) -> None:
+    street = _area()
+    grid = street + "002003"
+    headers = _token(db_url, areas=[street])
+    with _serve(db_url) as served:
+        url = f"{served.url}/api/v1/stream"
+        assert httpx.post(f"{served.url}/api/v1/stream/tickets").status_code == 401
+        ticket = _ticket(served.url, headers)
+        with psycopg.connect(db_url) as conn:  # stored hashed, never as issued
+            stored = conn.execute("SELECT ticket_sha256 FROM stream_tickets").fetchall()
+        assert all(ticket.encode() not in bytes(r[0]) for r in stored)
+        # No Authorization header: the ticket alone opens the stream, with the token's scope.
+        with _stream(f"{url}?ticket={ticket}", {}) as s:
+            assert s.status == 200
+            _storm(db_url, "9" * 15, events=1, transactions=1)  # outside its area: not shown
+            [inside] = _storm(db_url, grid, events=1, transactions=1)
+            assert [f.id for f in s.events(1)] == [inside]
+        # Single use: the same ticket again is refused, as is an unknown one.
+        for bad in (ticket, "fgt_nothing"):
+            resp = httpx.get(f"{url}?ticket={bad}")
+            assert resp.status_code == 401
+            assert resp.json()["error"]["code"] == "unauthorized"
+        # A ticket past its minute is refused.
+        late = _ticket(served.url, headers)
+        with psycopg.connect(db_url) as conn:
+            conn.execute(
+                "UPDATE stream_tickets SET expires_at = now() - interval '1 second'"
+                " WHERE used_at IS NULL"
+            )
+        assert httpx.get(f"{url}?ticket={late}").status_code == 401
