@@ -263,6 +263,8 @@ class _SseResponse(StreamingResponse):
         finally:
             body.cancel()
             closing.cancel()
+            # Let the body task finish first: closing its generator while it runs would fail.
+            await asyncio.gather(body, closing, return_exceptions=True)
             aclose = getattr(self.body_iterator, "aclose", None)
             if aclose is not None:
                 await aclose()  # unsubscribes now, not whenever the generator is collected
