@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 APPLICATION_NAME: Final = "firegrid-live-feed"
 _START_WINDOW: Final = 1000  # at start, re-read this many ids so in-flight ones are not skipped
+_SEEN_CAP: Final = 10 * PAGE  # paged ids a subscriber remembers to send late events once
 
 
 @dataclass(eq=False)
@@ -272,6 +273,8 @@ async def _page(
     low = after
     while True:
         page = await feed.replay(after=low, upto=upto, since=since, limit=PAGE)
+        if len(seen) > _SEEN_CAP:  # a long replay must not grow it without end (see follow)
+            seen.clear()
         for ev in page:
             seen.add(ev.id)
             if accept(ev):
