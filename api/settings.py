@@ -48,6 +48,11 @@ class ApiLimits(BaseModel):
     max_import_bytes: int = Field(default=32 * MIB, ge=0)
     # Retry-After of a 503 (the database away, the pool exhausted).
     retry_after_s: int = Field(default=5, ge=1)
+    # A live-feed client whose socket takes no bytes for this long is cut off; one that reads
+    # slowly but steadily is not (it pages the event log instead, feed.flows.follow).
+    stream_stall_s: float = Field(default=30.0, gt=0)
+    # Events buffered per live-feed client; past it the client is served from the event log.
+    stream_queue_size: int = Field(default=1000, ge=1)
     public: PublicLimits = PublicLimits()
 
 

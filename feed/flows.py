@@ -24,7 +24,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from feed import service
-from feed.models import PAGE, QUEUE_SIZE, LiveEvent, LiveFeed, SubscriberTooSlowError
+from feed.models import PAGE, QUEUE_SIZE, LiveEvent, LiveFeed
 from infra.eventorder import Sequencer
 from infra.listener import EventListener, shared
 
@@ -34,15 +34,16 @@ log = logging.getLogger(__name__)
 
 APPLICATION_NAME: Final = "firegrid-live-feed"
 _START_WINDOW: Final = 1000  # at start, re-read this many ids so in-flight ones are not skipped
+_SEEN_CAP: Final = 10 * PAGE  # paged ids a subscriber remembers to send late events once
 
 
 @dataclass(eq=False)
 class Subscription:
     """A subscriber's bounded queue of accepted events.
 
-    The queue is bounded: a subscriber that cannot keep up (a stalled client, a slow network) is
-    marked overflowed and dropped by the feed instead of blocking the fan-out or growing memory;
-    its client reconnects with ``Last-Event-ID`` and replays from the table, so nothing is lost.
+    The queue is bounded: a subscriber that cannot keep up is marked overflowed and dropped by
+    the fan-out instead of blocking it or growing memory; ``follow`` then pages what it missed
+    from the table and subscribes again, so a slow reader loses nothing and is not cut off.
     """
 
     accept: Callable[[LiveEvent], bool]
@@ -86,7 +87,8 @@ class Fanout:
         self._subs.discard(sub)
 
     def _fan_out(self, event: LiveEvent) -> None:
-        # Never awaits: one slow subscriber overflows and is dropped, the others go on.
+        # Never awaits: one slow subscriber overflows and is dropped (its follow pages the log
+        # instead), the others go on.
         for sub in list(self._subs):
             if not sub.offer(event):
                 self._subs.discard(sub)
@@ -258,6 +260,30 @@ class PgLiveFeed(Fanout):
         return len(events) == PAGE and not seq.pending
 
 
+async def _page(
+    feed: LiveFeed,
+    *,
+    after: int,
+    upto: int,
+    since: datetime | None,
+    accept: Callable[[LiveEvent], bool],
+    seen: set[int],
+) -> AsyncGenerator[LiveEvent, None]:
+    """Yield the accepted stored events with ``after < id <= upto``, page by page."""
+    low = after
+    while True:
+        page = await feed.replay(after=low, upto=upto, since=since, limit=PAGE)
+        if len(seen) > _SEEN_CAP:  # a long replay must not grow it without end (see follow)
+            seen.clear()
+        for ev in page:
+            seen.add(ev.id)
+            if accept(ev):
+                yield ev
+        if len(page) < PAGE:
+            return
+        low = page[-1].id
+
+
 async def follow(
     feed: LiveFeed,
     *,
@@ -268,36 +294,51 @@ async def follow(
     maxsize: int = QUEUE_SIZE,
 ) -> AsyncGenerator[LiveEvent | None, None]:
     """Yield a subscriber's events: stored ones after ``after`` (or since ``since``), then live;
-    ``None`` when ``heartbeat_s`` passed without one. Raises ``SubscriberTooSlowError``."""
+    ``None`` when ``heartbeat_s`` passed without one.
+
+    A subscriber whose queue fills is not dropped: once it has read what its queue held it
+    pages the rest from the event log by id, then goes live again. The log is the buffer, so
+    a storm costs each subscriber at most ``maxsize`` queued events, however long it lasts.
+    """
     # Subscribe first and read the cursor in the same step (no await between): every id up to
     # the cursor is in the table, every later one will arrive on the queue.
     sub = feed.subscribe(accept=accept, maxsize=maxsize)
     upto = feed.cursor
-    replayed: set[int] = set()
+    # Ids paged from the table, so a late event (released below the cursor) is not sent twice;
+    # capped so a long storm cannot grow it (past the cap a late event may come twice, never 0).
+    seen: set[int] = set()
+    # The highest id the subscriber has: live events at or below it (and above the cursor they
+    # were paged up to) are ones it already got, e.g. a client ahead of this process's cursor.
+    pos = upto if after is None else max(after, upto)
     try:
         if after is not None or since is not None:
-            low = after if after is not None else 0
-            while True:
-                page = await feed.replay(after=low, upto=upto, since=since, limit=PAGE)
-                for ev in page:
-                    replayed.add(ev.id)
-                    if accept(ev):
-                        yield ev
-                if len(page) < PAGE:
-                    break
-                low = page[-1].id
+            async for ev in _page(
+                feed, after=after or 0, upto=upto, since=since, accept=accept, seen=seen
+            ):
+                yield ev
         while True:
-            if sub.overflowed:
-                raise SubscriberTooSlowError(f"more than {sub.maxsize} events queued")
+            if sub.overflowed and sub.queue.empty():
+                # Everything released after the queue filled is in the table up to the cursor:
+                # subscribe afresh and page the gap, then read live again.
+                feed.unsubscribe(sub)
+                sub = feed.subscribe(accept=accept, maxsize=maxsize)
+                upto = feed.cursor
+                if len(seen) > maxsize:
+                    seen.clear()
+                async for ev in _page(
+                    feed, after=pos, upto=upto, since=None, accept=accept, seen=seen
+                ):
+                    yield ev
+                pos = max(pos, upto)
+                continue
             try:
                 ev = await asyncio.wait_for(sub.queue.get(), heartbeat_s)
             except TimeoutError:
                 yield None
                 continue
-            # A late event (below the cursor) may also have been replayed: send each id once;
-            # a client ahead of this process's cursor already has what lies below its id.
-            if ev.id in replayed or (after is not None and upto < ev.id <= after):
+            if ev.id in seen or upto < ev.id <= pos:
                 continue
+            pos = max(pos, ev.id)
             yield ev
     finally:
         feed.unsubscribe(sub)

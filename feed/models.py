@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FEED_KINDS", "PAGE", "QUEUE_SIZE", "LiveEvent", "LiveFeed", "SubscriberTooSlowError"]
 
-QUEUE_SIZE: Final = 1000  # events buffered per subscriber before it counts as too slow
+QUEUE_SIZE: Final = 1000  # events buffered per subscriber before it is served from the log
 PAGE: Final = 1000  # events per replay or catch-up query
 # Kinds of the log the feed shows; the rest (batches, grid imports) only advance its cursor.
 FEED_KINDS: Final = ("hazard.", "case.")
@@ -33,7 +33,10 @@ class LiveEvent:
 
 
 class SubscriberTooSlowError(Exception):
-    """The subscriber's queue overflowed; it was dropped and must resume by Last-Event-ID."""
+    """The subscriber's queue overflowed; it was dropped and must resume by Last-Event-ID.
+
+    No longer raised by ``follow`` (an overflowed subscriber pages the log instead); kept for
+    callers that still name it."""
 
 
 class LiveFeed(Protocol):

@@ -6,13 +6,30 @@ stops every role, this one included, on SIGTERM or SIGINT.
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 
 import uvicorn
 from fastapi import FastAPI
 
+from api.routes.stream import close_streams
 from infra.roles import RoleHealth
+
+__all__ = ["ApiRole", "StreamClosingServer"]
+
+
+class StreamClosingServer(uvicorn.Server):
+    """uvicorn that ends the app's live-feed streams before waiting for its connections."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """End the streams first: uvicorn would otherwise wait, then cancel them (a traceback)."""
+        close_streams(self._app)
+        await super().shutdown(sockets)
 
 
 class ApiRole:
@@ -33,15 +50,16 @@ class ApiRole:
         """Build the app and serve it from a thread."""
         # Live-feed responses never end by themselves: without a bound on the graceful shutdown,
         # one open console would keep `firegrid up` from stopping on SIGTERM.
+        app = self._app_factory()
         config = uvicorn.Config(
-            self._app_factory(),
+            app,
             host=self._host,
             port=self._port,
             log_level="info",
             access_log=False,
             timeout_graceful_shutdown=3,
         )
-        self._server = server = uvicorn.Server(config)
+        self._server = server = StreamClosingServer(config, app)
         self._thread = threading.Thread(target=self._serve, args=(server,), name="api", daemon=True)
         self._thread.start()
 

@@ -20,6 +20,7 @@ from firegrid.migrations import (
     m0012_deadlines_in_motion,
     m0013_case_ratings,
     m0014_token_lifecycle,
+    m0015_stream_tickets,
 )
 from infra.database import Conn
 from ingest.config import StorageSettings
@@ -65,6 +66,7 @@ MIGRATIONS: list[Migration] = [
         "token names, expiry and last use; acknowledgement notes",
         m0014_token_lifecycle.apply,
     ),
+    Migration(15, "single-use stream tickets for EventSource", m0015_stream_tickets.apply),
 ]
 
 Connection = Conn

@@ -8,10 +8,11 @@ import asyncio
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 
-import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feed.flows import InMemoryLiveFeed, follow
-from feed.models import LiveEvent, SubscriberTooSlowError
+from feed.models import LiveEvent
 from feed.service import to_live
 from hazards.models import Hazard, Severity
 from infra.eventlog import Event
@@ -137,7 +138,7 @@ def test_since_replays_by_time_and_heartbeat_yields_none() -> None:
     asyncio.run(run())
 
 
-def test_slow_subscriber_is_dropped_and_others_unaffected() -> None:
+def test_slow_subscriber_pages_the_log_and_keeps_up_others_unaffected() -> None:
     async def run() -> None:
         feed = InMemoryLiveFeed()
         slow = follow(feed, after=None, since=None, accept=_all, heartbeat_s=5, maxsize=3)
@@ -151,15 +152,58 @@ def test_slow_subscriber_is_dropped_and_others_unaffected() -> None:
         got = await slow_first
         assert got is not None
         assert got.id == 1
-        # Its queue held 3 of the rest; the 4th overflowed it and it was dropped (bounded).
+        # Its queue held 3 of the rest and it overflowed: the fan-out dropped it (bounded) ...
         assert len(feed._subs) == 1
-        with pytest.raises(SubscriberTooSlowError):
-            await asyncio.wait_for(anext(slow), 1.0)
-        # Resuming from the last id it got loses nothing.
-        again = follow(feed, after=got.id, since=None, accept=_all, heartbeat_s=5)
-        assert await _take(again, 19) == list(range(2, 21))
-        await again.aclose()
+        # ... but it is not cut off: it reads its queue, pages the gap from the log, goes live.
+        assert await _take(slow, 19) == list(range(2, 21))
+        assert len(feed._subs) == 2
+        feed.publish(_ev(21))
+        assert await _take(slow, 1) == [21]
+        await slow.aclose()
         await fast.aclose()
+        assert not feed._subs
+
+    asyncio.run(run())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    maxsize=st.integers(1, 8),
+    bursts=st.lists(st.integers(0, 30), min_size=1, max_size=6),
+    reads=st.lists(st.integers(0, 40), min_size=1, max_size=6),
+    after=st.one_of(st.none(), st.integers(0, 10)),
+)
+def test_a_reader_of_any_pace_gets_every_event_once_in_order(
+    maxsize: int, bursts: list[int], reads: list[int], after: int | None
+) -> None:
+    async def run() -> None:
+        feed = InMemoryLiveFeed()
+        for i in range(1, 11):
+            feed.publish(_ev(i))
+        it = follow(feed, after=after, since=None, accept=_all, heartbeat_s=0.01, maxsize=maxsize)
+        got: list[int] = []
+        # Its first step subscribes (and replays, when resuming).
+        first = await asyncio.wait_for(anext(it), 1.0)
+        if first is not None:
+            got.append(first.id)
+        for burst, read in zip(bursts, reads, strict=False):
+            for _ in range(burst):
+                feed.publish(_ev(feed.cursor + 1))
+            for _ in range(read):
+                ev = await asyncio.wait_for(anext(it), 1.0)
+                if ev is None:
+                    break
+                got.append(ev.id)
+        while True:  # drain: the heartbeat says it has caught up
+            ev = await asyncio.wait_for(anext(it), 1.0)
+            if ev is None:
+                break
+            got.append(ev.id)
+        start = 10 if after is None else after
+        assert got == list(range(start + 1, feed.cursor + 1))
+        # Memory stays bounded: never more than maxsize queued for it.
+        assert all(sub.queue.qsize() <= maxsize for sub in feed._subs)
+        await it.aclose()
 
     asyncio.run(run())
 
