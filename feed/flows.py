@@ -16,7 +16,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -24,7 +23,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from feed import service
-from feed.models import PAGE, QUEUE_SIZE, LiveEvent, LiveFeed
+from feed.models import PAGE, QUEUE_SIZE, LiveEvent, LiveFeed, Subscription
 from infra.eventorder import Sequencer
 from infra.listener import EventListener, shared
 
@@ -35,37 +34,6 @@ log = logging.getLogger(__name__)
 APPLICATION_NAME: Final = "firegrid-live-feed"
 _START_WINDOW: Final = 1000  # at start, re-read this many ids so in-flight ones are not skipped
 _SEEN_CAP: Final = 10 * PAGE  # paged ids a subscriber remembers to send late events once
-
-
-@dataclass(eq=False)
-class Subscription:
-    """A subscriber's bounded queue of accepted events.
-
-    The queue is bounded: a subscriber that cannot keep up is marked overflowed and dropped by
-    the fan-out instead of blocking it or growing memory; ``follow`` then pages what it missed
-    from the table and subscribes again, so a slow reader loses nothing and is not cut off.
-    """
-
-    accept: Callable[[LiveEvent], bool]
-    maxsize: int = QUEUE_SIZE
-    overflowed: bool = False
-    queue: asyncio.Queue[LiveEvent] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.queue = asyncio.Queue(self.maxsize)
-
-    def offer(self, event: LiveEvent) -> bool:
-        """Queue ``event`` if accepted; return False once the subscriber has overflowed."""
-        if self.overflowed:
-            return False
-        if not self.accept(event):
-            return True
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.overflowed = True
-            return False
-        return True
 
 
 class Fanout:

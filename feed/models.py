@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final, Protocol
 
 from hazards.models import Hazard
 
-if TYPE_CHECKING:
-    from feed.flows import Subscription
-
-__all__ = ["FEED_KINDS", "PAGE", "QUEUE_SIZE", "LiveEvent", "LiveFeed", "SubscriberTooSlowError"]
+__all__ = [
+    "FEED_KINDS",
+    "PAGE",
+    "QUEUE_SIZE",
+    "LiveEvent",
+    "LiveFeed",
+    "SubscriberTooSlowError",
+    "Subscription",
+]
 
 QUEUE_SIZE: Final = 1000  # events buffered per subscriber before it is served from the log
 PAGE: Final = 1000  # events per replay or catch-up query
@@ -37,6 +43,37 @@ class SubscriberTooSlowError(Exception):
 
     No longer raised by ``follow`` (an overflowed subscriber pages the log instead); kept for
     callers that still name it."""
+
+
+@dataclass(eq=False)
+class Subscription:
+    """A subscriber's bounded queue of accepted events.
+
+    The queue is bounded: a subscriber that cannot keep up is marked overflowed and dropped by
+    the fan-out instead of blocking it or growing memory; ``follow`` then pages what it missed
+    from the table and subscribes again, so a slow reader loses nothing and is not cut off.
+    """
+
+    accept: Callable[[LiveEvent], bool]
+    maxsize: int = QUEUE_SIZE
+    overflowed: bool = False
+    queue: asyncio.Queue[LiveEvent] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.queue = asyncio.Queue(self.maxsize)
+
+    def offer(self, event: LiveEvent) -> bool:
+        """Queue ``event`` if accepted; return False once the subscriber has overflowed."""
+        if self.overflowed:
+            return False
+        if not self.accept(event):
+            return True
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            return False
+        return True
 
 
 class LiveFeed(Protocol):
