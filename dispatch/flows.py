@@ -35,7 +35,7 @@ from infra.clock import SYSTEM_CLOCK, Clock
 from infra.database import Conn
 from infra.eventlog import Consumer, Event, oldest_pending
 from infra.listener import shared
-from infra.roles import ThreadRole
+from infra.roles import ThreadRole, pending_age_s
 
 __all__ = ["CONSUMER", "DispatchService", "DispatchStats"]
 
@@ -208,7 +208,7 @@ class DispatchService(ThreadRole):
             measured, since = self._lag_measured, self._pending_since
         if not measured:
             return None
-        return 0.0 if since is None else max(0.0, (self.clock.now() - since).total_seconds())
+        return pending_age_s(since, self.clock.now())
 
     def _measure_lag(self) -> None:
         since = oldest_pending(self.conn, consumer=CONSUMER.name, kinds=CONSUMER.kinds)

@@ -28,7 +28,7 @@ from infra.database import Conn, connect
 from infra.eventlog import Consumer, oldest_pending
 from infra.listener import shared
 from infra.publisher import MqttPublisher, PublishError
-from infra.roles import ThreadRole
+from infra.roles import ThreadRole, pending_age_s
 
 __all__ = ["INBOX_CONSUMER", "AfterAcks", "InboxRole"]
 
@@ -129,7 +129,7 @@ class InboxRole(ThreadRole):
         if not self._measured:
             return None
         since = self._pending_since
-        return 0.0 if since is None else max(0.0, (self.clock.now() - since).total_seconds())
+        return pending_age_s(since, self.clock.now())
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the thread and close the connection (the publisher is its owner's to stop)."""

@@ -34,7 +34,7 @@ from infra.clock import SYSTEM_CLOCK, Clock
 from infra.database import Conn, connect
 from infra.eventlog import Consumer
 from infra.listener import shared
-from infra.roles import ThreadRole
+from infra.roles import ThreadRole, pending_age_s
 
 __all__ = ["WEBHOOK_CONSUMER", "AfterPost", "WebhookRole"]
 
@@ -181,7 +181,7 @@ class WebhookRole(ThreadRole):
         if not self._measured:
             return None
         since = self._due_since
-        return 0.0 if since is None else max(0.0, (self.clock.now() - since).total_seconds())
+        return pending_age_s(since, self.clock.now())
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the thread, then close the connection and the HTTP client."""

@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, Protocol
 
 from prometheus_client import Counter, Gauge
@@ -34,6 +35,7 @@ __all__ = [
     "Supervisor",
     "SupervisorSettings",
     "ThreadRole",
+    "pending_age_s",
 ]
 
 log = logging.getLogger(__name__)
@@ -313,6 +315,11 @@ class Supervisor:
             if role is not None:
                 _stop_quietly(role)
             ROLE_UP.labels(role=slot.name).set(0)
+
+
+def pending_age_s(since: datetime | None, now: datetime) -> float:
+    """Return a role's lag: how long its oldest pending item has waited (0 when none waits)."""
+    return 0.0 if since is None else max(0.0, (now - since).total_seconds())
 
 
 def _ask(role: Role) -> RoleHealth:

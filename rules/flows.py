@@ -33,7 +33,7 @@ from hazards.sink import DbSink
 from infra.clock import SYSTEM_CLOCK, Clock
 from infra.database import Conn
 from infra.listener import Wakeup, shared
-from infra.roles import RoleHealth, RoleState
+from infra.roles import RoleHealth, RoleState, pending_age_s
 from patrols.service import rebuild_segments
 from rules.config import RulesSettings
 from rules.engine.core import Engine
@@ -289,7 +289,7 @@ class RulesService:
             state, detail = "failed", "its thread ended"
         lag = None
         if measured:
-            lag = 0.0 if since is None else max(0.0, (self.clock.now() - since).total_seconds())
+            lag = pending_age_s(since, self.clock.now())
         return RoleHealth(state, lag, detail)
 
     def _set_state(self, state: RoleState, detail: str = "") -> None:
