@@ -25,12 +25,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import psycopg
 import uvicorn
-from _common import register_devices, services
+from _common import register_devices, services, time_alarms
 from dispatch_latency import _pct, bare_broker, setup
 from ingest_throughput import firegrid as ingest_seconds
 from ingest_throughput import payloads
@@ -44,7 +43,6 @@ from ingest.config import IngestSettings, StorageSettings
 from ingest.role import IngestService
 from rules.flows import RulesService
 from simulators.publish import Publisher
-from simulators.sensors import event
 
 LOAD_DEVICES = 200
 
@@ -150,23 +148,6 @@ class Load:
         return self.sent
 
 
-def alarms(
-    broker_url: str, reader: FeedReader, prefix: str, pairs: list[tuple[str, str]], gap_s: float
-) -> list[float]:
-    """Milliseconds from each smoke alarm's publish to its hazard on the feed."""
-    out = []
-    with Publisher(broker_url) as pub:
-        for unit, dev in pairs:
-            msg = event(
-                dev, datetime.now(UTC) - timedelta(seconds=1), 1, "smoke_alarm", prefix=prefix
-            )
-            sent = time.perf_counter()
-            pub.publish_all([(msg.topic, msg.payload)])
-            out.append((reader.wait_for(unit) - sent) * 1000)
-            time.sleep(gap_s)
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--alarms", type=int, default=100)
@@ -204,10 +185,10 @@ def main() -> None:
             with api_server(db_url) as url:
                 reader = FeedReader(url, token)
                 time.sleep(2.0)  # every role connected and listening
-                idle = alarms(broker_url, reader, prefix, pairs[: args.alarms], gap)
+                idle = time_alarms(broker_url, prefix, pairs[: args.alarms], gap, reader.wait_for)
                 load = Load(broker_url, prefix, capacity / 2, load_devices)
                 started = time.perf_counter()
-                loaded = alarms(broker_url, reader, prefix, pairs[args.alarms :], gap)
+                loaded = time_alarms(broker_url, prefix, pairs[args.alarms :], gap, reader.wait_for)
                 rate = load.stop() / (time.perf_counter() - started)
                 reader.close()
         finally:
