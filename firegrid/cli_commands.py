@@ -79,23 +79,37 @@ def import_registry(settings: Settings, kind: RegistryKind, path: Path) -> int:
     return 0
 
 
-def import_grids(settings: Settings, path: Path, source: str | None) -> int:
+def import_grids(settings: Settings, args: argparse.Namespace) -> int:
+    """Run ``grids import FILE [--replace]`` or ``grids retire CODE...``; print the summary."""
     from grids.exceptions import GridImportError
-    from grids.models import parse_grids
-    from grids.service import import_grids
+    from grids.flows import import_grid_file
+    from grids.models import GridSet, parse_grids
 
-    with progress(f"importing grids from {path.name}"):
+    grid_set: GridSet | None = None
+    replace = args.action == "import" and args.replace
+    if args.action == "import":
+        path: Path = args.file
         try:
             data = path.read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror}") from exc
         try:
-            grid_set = parse_grids(data)
+            grid_set = parse_grids(data, partial=not replace)
         except GridImportError as exc:
             raise InputError(f"{path}: {exc}") from exc
-        with psycopg.connect(resolve_and_migrate(settings)) as conn:
-            result = import_grids(conn, grid_set=grid_set, source=source or path.name)
-    print(json.dumps({"version": result.version, "counts": result.counts}))
+    source = args.source or args.file.name
+    with progress(f"{args.action} grids"), psycopg.connect(resolve_and_migrate(settings)) as conn:
+        try:
+            summary = import_grid_file(
+                conn,
+                grid_set=grid_set,
+                source=source,
+                replace=replace,
+                retire=args.codes if args.action == "retire" else (),
+            )
+        except GridImportError as exc:
+            raise InputError(str(exc)) from exc
+    print(summary.model_dump_json())
     return 0
 
 

@@ -41,6 +41,9 @@ class GridArea:
     parts: GridCode
     geometry: Any
     source_crs: Crs
+    # Position in the file it was read from, to locate problems found after parsing (a merge
+    # naming a parent the current version lacks); None when loaded from the database.
+    feature: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +79,13 @@ class _Row:
     geometry: Any  # shapely geometry in the source CRS, or None
 
 
-def parse_grids(data: bytes | str | Mapping[str, Any]) -> GridSet:
-    """Parse a GeoJSON FeatureCollection of grids into a GridSet or raise GridImportError."""
+def parse_grids(data: bytes | str | Mapping[str, Any], *, partial: bool = False) -> GridSet:
+    """Parse a GeoJSON FeatureCollection of grids into a GridSet or raise GridImportError.
+
+    ``partial``: the file is merged into a current version (``grids.merge``), so a parent
+    code it does not hold may be there, and it need not hold a grid; both are checked
+    against the merged set instead.
+    """
     doc = _load(data)
     problems: list[GridProblem] = []
     features = _features(doc, problems)
@@ -87,12 +95,11 @@ def parse_grids(data: bytes | str | Mapping[str, Any]) -> GridSet:
         if row is not None:
             rows.append(row)
     by_code = _unique(rows, problems)
-    _check_parents(rows, by_code, problems)
+    _check_parents(rows, by_code, problems, partial=partial)
     _to_wgs84(rows)
     _check_geometry(rows, problems)
-    if not problems and not any(r.parts and r.parts.level is GridLevel.GRID for r in rows):
-        # A version without grids would replace the current one and put every point outside.
-        problems.append(GridProblem("features", "no_grids", "the file holds no grid feature"))
+    if not problems:
+        _check_not_empty(rows, problems, partial=partial)
     if problems:
         # In file order, as the checks above ran in passes over all features.
         problems.sort(key=lambda p: _where_key(p.where))
@@ -109,6 +116,7 @@ def parse_grids(data: bytes | str | Mapping[str, Any]) -> GridSet:
             parts=row.parts,
             geometry=row.geometry,
             source_crs=row.crs,
+            feature=row.index,
         )
         levels[area.level][area.code] = area
     return GridSet(
@@ -116,6 +124,16 @@ def parse_grids(data: bytes | str | Mapping[str, Any]) -> GridSet:
         communities=levels[GridLevel.COMMUNITY],
         grids=levels[GridLevel.GRID],
     )
+
+
+def _check_not_empty(rows: list[_Row], problems: list[GridProblem], *, partial: bool) -> None:
+    if partial:
+        # Merged, a file of streets or communities alone renames them; an empty one does nothing.
+        if not rows:
+            problems.append(GridProblem("features", "no_areas", "the file holds no feature"))
+    elif not any(r.parts and r.parts.level is GridLevel.GRID for r in rows):
+        # A version without grids would replace the current one and put every point outside.
+        problems.append(GridProblem("features", "no_grids", "the file holds no grid feature"))
 
 
 def _load(data: bytes | str | Mapping[str, Any]) -> Any:
@@ -235,7 +253,9 @@ def _unique(rows: list[_Row], problems: list[GridProblem]) -> dict[str, _Row]:
     return by_code
 
 
-def _check_parents(rows: list[_Row], by_code: dict[str, _Row], problems: list[GridProblem]) -> None:
+def _check_parents(
+    rows: list[_Row], by_code: dict[str, _Row], problems: list[GridProblem], *, partial: bool
+) -> None:
     for row in rows:
         if row.parts is None or row.parts.level not in PARENT_LEVEL or row.parent is None:
             continue
@@ -244,6 +264,8 @@ def _check_parents(rows: list[_Row], by_code: dict[str, _Row], problems: list[Gr
         parent = by_code.get(row.parent)
         wanted = PARENT_LEVEL[level]
         if parent is None:
+            if partial:  # may be in the version merged into; grids.merge checks
+                continue
             problems.append(
                 GridProblem(
                     where, "parent_missing", f"no valid {wanted.value} has code {row.parent}"
