@@ -83,32 +83,26 @@ def import_grids(settings: Settings, args: argparse.Namespace) -> int:
     """Run ``grids import FILE [--replace]`` or ``grids retire CODE...``; print the summary."""
     from grids.exceptions import GridImportError
     from grids.flows import import_grid_file
-    from grids.models import GridSet, parse_grids
 
-    grid_set: GridSet | None = None
-    replace = args.action == "import" and args.replace
+    data: bytes | None = None
     if args.action == "import":
-        path: Path = args.file
         try:
-            data = path.read_bytes()
+            data = args.file.read_bytes()
         except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror}") from exc
-        try:
-            grid_set = parse_grids(data, partial=not replace)
-        except GridImportError as exc:
-            raise InputError(f"{path}: {exc}") from exc
+            raise InputError(f"cannot read {args.file}: {exc.strerror}") from exc
     source = args.source or args.file.name
     with progress(f"{args.action} grids"), psycopg.connect(resolve_and_migrate(settings)) as conn:
         try:
             summary = import_grid_file(
                 conn,
-                grid_set=grid_set,
+                data=data,
                 source=source,
-                replace=replace,
+                replace=args.action == "import" and args.replace,
                 retire=args.codes if args.action == "retire" else (),
             )
         except GridImportError as exc:
-            raise InputError(str(exc)) from exc
+            where = f"{args.file}: " if data is not None else ""
+            raise InputError(f"{where}{exc}") from exc
     print(summary.model_dump_json())
     return 0
 

@@ -79,12 +79,14 @@ class _Row:
     geometry: Any  # shapely geometry in the source CRS, or None
 
 
-def parse_grids(data: bytes | str | Mapping[str, Any], *, partial: bool = False) -> GridSet:
+def parse_grids(
+    data: bytes | str | Mapping[str, Any], *, known: Mapping[str, GridLevel] | None = None
+) -> GridSet:
     """Parse a GeoJSON FeatureCollection of grids into a GridSet or raise GridImportError.
 
-    ``partial``: the file is merged into a current version (``grids.merge``), so a parent
-    code it does not hold may be there, and it need not hold a grid; both are checked
-    against the merged set instead.
+    ``known`` (code → level): the file is merged into a version holding these areas
+    (``grids.merge``), so a parent may be one of them rather than in the file, and the file
+    need not hold a grid itself. None: the file is a whole set on its own.
     """
     doc = _load(data)
     problems: list[GridProblem] = []
@@ -95,11 +97,11 @@ def parse_grids(data: bytes | str | Mapping[str, Any], *, partial: bool = False)
         if row is not None:
             rows.append(row)
     by_code = _unique(rows, problems)
-    _check_parents(rows, by_code, problems, partial=partial)
+    _check_parents(rows, by_code, problems, known=known)
     _to_wgs84(rows)
     _check_geometry(rows, problems)
     if not problems:
-        _check_not_empty(rows, problems, partial=partial)
+        _check_not_empty(rows, problems, merged=known is not None)
     if problems:
         # In file order, as the checks above ran in passes over all features.
         problems.sort(key=lambda p: _where_key(p.where))
@@ -126,8 +128,8 @@ def parse_grids(data: bytes | str | Mapping[str, Any], *, partial: bool = False)
     )
 
 
-def _check_not_empty(rows: list[_Row], problems: list[GridProblem], *, partial: bool) -> None:
-    if partial:
+def _check_not_empty(rows: list[_Row], problems: list[GridProblem], *, merged: bool) -> None:
+    if merged:
         # Merged, a file of streets or communities alone renames them; an empty one does nothing.
         if not rows:
             problems.append(GridProblem("features", "no_areas", "the file holds no feature"))
@@ -254,7 +256,11 @@ def _unique(rows: list[_Row], problems: list[GridProblem]) -> dict[str, _Row]:
 
 
 def _check_parents(
-    rows: list[_Row], by_code: dict[str, _Row], problems: list[GridProblem], *, partial: bool
+    rows: list[_Row],
+    by_code: dict[str, _Row],
+    problems: list[GridProblem],
+    *,
+    known: Mapping[str, GridLevel] | None,
 ) -> None:
     for row in rows:
         if row.parts is None or row.parts.level not in PARENT_LEVEL or row.parent is None:
@@ -263,20 +269,25 @@ def _check_parents(
         where = f"features[{row.index}].properties.parent"
         parent = by_code.get(row.parent)
         wanted = PARENT_LEVEL[level]
-        if parent is None:
-            if partial:  # may be in the version merged into; grids.merge checks
-                continue
+        # A parent in the file wins; else one in the version the file is merged into.
+        found = parent.parts.level if parent is not None and parent.parts is not None else None
+        if parent is None and known is not None:
+            found = known.get(row.parent)
+        if parent is None and found is None:
+            merged = " in the file or the current version" if known is not None else ""
             problems.append(
                 GridProblem(
-                    where, "parent_missing", f"no valid {wanted.value} has code {row.parent}"
+                    where,
+                    "parent_missing",
+                    f"no valid {wanted.value} has code {row.parent}{merged}",
                 )
             )
-        elif parent.parts is not None and parent.parts.level is not wanted:
+        elif found is not None and found is not wanted:
             problems.append(
                 GridProblem(
                     where,
                     "parent_wrong_level",
-                    f"{row.parent} is a {parent.parts.level.value}, a {level.value}'s parent "
+                    f"{row.parent} is a {found.value}, a {level.value}'s parent "
                     f"must be a {wanted.value}",
                 )
             )

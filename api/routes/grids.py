@@ -21,7 +21,6 @@ from grids.codes import GridLevel
 from grids.exceptions import GridImportError
 from grids.flows import import_grid_file
 from grids.locator import GridLocator, PostgisUnavailable, locate_in_db
-from grids.models import GridSet, parse_grids
 from grids.views import Area, GridImportSummary, GridVersion, area_views
 from infra.database import connect
 
@@ -84,12 +83,7 @@ async def import_grids(
     """Merge a GeoJSON FeatureCollection into a new grid version (or replace the set)."""
     allow(caller, "grids.import")  # city-wide: it changes the whole city's grids
     body = await request.body()
-    try:
-        # Parsing a city's grids takes seconds: off the event loop.
-        grid_set = await run_in_threadpool(parse_grids, body, partial=not replace)
-    except GridImportError as exc:
-        raise _refused(exc, "the grid file") from exc
-    return await _store(conn, locator, grid_set=grid_set, source=source, replace=replace)
+    return await _store(conn, locator, data=body, source=source, replace=replace)
 
 
 @router.post("/grids/retire")
@@ -98,23 +92,14 @@ async def retire_grids(
 ) -> GridImportSummary:
     """Store a new grid version without these areas and everything under them."""
     allow(caller, "grids.import")
-    return await _store(conn, locator, grid_set=None, source=source, retire=body.codes)
-
-
-def _refused(exc: GridImportError, what: str) -> ApiError:
-    return ApiError(
-        400,
-        "invalid_grids",
-        f"{len(exc.problems)} problem(s) in {what}; nothing was imported",
-        [msgspec.to_builtins(p) for p in exc.problems],
-    )
+    return await _store(conn, locator, data=None, source=source, retire=body.codes)
 
 
 async def _store(
     conn: Conn,
     locator: GridLocator,
     *,
-    grid_set: GridSet | None,
+    data: bytes | None,
     source: str,
     replace: bool = False,
     retire: list[str] | None = None,
@@ -122,17 +107,23 @@ async def _store(
     def store() -> GridImportSummary:
         try:
             summary = import_grid_file(
-                conn, grid_set=grid_set, source=source, replace=replace, retire=retire or ()
+                conn, data=data, source=source, replace=replace, retire=retire or ()
             )
         except GridImportError as exc:
             conn.rollback()
-            what = "the grid file" if grid_set is not None else "the retirement"
-            raise _refused(exc, f"{what} against the current version") from exc
+            what = "the grid file" if data is not None else "the retirement"
+            raise ApiError(
+                400,
+                "invalid_grids",
+                f"{len(exc.problems)} problem(s) in {what}; nothing was imported",
+                [msgspec.to_builtins(p) for p in exc.problems],
+            ) from exc
         # Committed here, not only as the request ends: the locator must not reload the
         # current version before the new one is visible.
         conn.commit()
         return summary
 
+    # Parsing a city's grids takes seconds: off the event loop.
     summary = await run_in_threadpool(store)
     locator.refresh()
     return summary

@@ -111,12 +111,9 @@ class LiveHooks:
         if not self.with_grids:
             return
         from grids.flows import import_grid_file
-        from grids.models import parse_grids
 
         with psycopg.connect(self.db_url) as conn:
-            import_grid_file(
-                conn, grid_set=parse_grids(collection, partial=True), source="firegrid simulate"
-            )
+            import_grid_file(conn, data=collection, source="firegrid simulate")
 
     def evaluate(self) -> None:
         """Leave evaluation to the running rules role."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from grids.codes import GridLevel
 from grids.exceptions import GridImportError, GridProblem
 from grids.merge import next_version
 from grids.models import GridSet, parse_grids
@@ -32,7 +33,7 @@ def _problems(*args: Any, **kwargs: Any) -> list[GridProblem]:
 
 
 A = parse_grids(_street("310115005"))
-B = parse_grids(_street("310115006", lat=LAT + 0.05), partial=True)
+B = parse_grids(_street("310115006", lat=LAT + 0.05), known={})
 
 
 def test_a_first_import_adds_everything() -> None:
@@ -74,25 +75,37 @@ def test_the_same_file_again_keeps_all_and_a_moved_grid_is_changed() -> None:
 def test_a_file_of_one_grid_under_a_known_community_merges() -> None:
     doc = _street("310115005")
     one = [f for f in doc["features"] if f["properties"]["code"] == "310115005001003"]
-    partial = parse_grids({"type": "FeatureCollection", "features": one}, partial=True)
+    partial = parse_grids({"type": "FeatureCollection", "features": one}, known=_known(A))
     result, changes = next_version(A, partial)
     assert changes.kept == sorted(_codes(A))  # the same grid, named again unchanged
     assert _codes(result) == _codes(A)
 
 
+def _known(grid_set: GridSet) -> dict[str, GridLevel]:
+    areas = {**grid_set.streets, **grid_set.communities, **grid_set.grids}
+    return {code: area.level for code, area in areas.items()}
+
+
 def test_a_parent_in_neither_file_nor_version_is_refused() -> None:
     doc = _street("310115007", lat=LAT - 0.05)
     grids = [f for f in doc["features"] if f["properties"]["level"] == "grid"]
-    orphans = parse_grids({"type": "FeatureCollection", "features": grids[:2]}, partial=True)
-    problems = _problems(A, orphans)
+    orphans = {"type": "FeatureCollection", "features": grids[:2]}
+    with pytest.raises(GridImportError) as caught:
+        parse_grids(orphans, known=_known(A))
+    problems = caught.value.problems
     assert [(p.where, p.reason) for p in problems] == [
         ("features[0].properties.parent", "parent_missing"),
         ("features[1].properties.parent", "parent_missing"),
     ]
-    assert "310115007001" in problems[0].detail
-    # Replacing, the file must hold its parents itself, as before merging existed.
-    with pytest.raises(GridImportError):
-        parse_grids({"type": "FeatureCollection", "features": grids[:2]})
+    assert "310115007001 in the file or the current version" in problems[0].detail
+    # A community of the current version is a parent; a grid there is not.
+    one = [f for f in _street("310115005")["features"] if f["properties"]["level"] == "grid"]
+    assert len(parse_grids({"type": "FeatureCollection", "features": one}, known=_known(A)).grids)
+    one[0]["properties"]["parent"] = "310115005001001"
+    one[0]["properties"]["code"] = "310115005001001"
+    with pytest.raises(GridImportError) as caught:
+        parse_grids({"type": "FeatureCollection", "features": one[:1]}, known=_known(A))
+    assert caught.value.problems[0].reason == "parent_wrong_level"
 
 
 def test_retiring_a_community_retires_its_grids_and_nothing_else() -> None:
