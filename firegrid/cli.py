@@ -99,8 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("devices", "units", "staff"):
         registry = sub.add_parser(name, help=f"{name} registry")
         actions = registry.add_subparsers(dest="action", required=True)
-        imp = actions.add_parser("import", help="import CSV or a JSON array")
+        imp = actions.add_parser(
+            "import", help="import CSV (UTF-8 or GB 18030/GBK) or a JSON array"
+        )
         imp.add_argument("file", type=Path)
+        imp.add_argument("--dry-run", action="store_true", help="validate and count; write nothing")
 
     grids = sub.add_parser("grids", help="grid versions")
     grid_actions = grids.add_subparsers(dest="action", required=True)
@@ -216,7 +219,7 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "up":
         return _up(settings, args)
     if args.command in {"devices", "units", "staff"}:
-        return import_registry(settings, args.command, args.file)
+        return import_registry(settings, args.command, args.file, dry_run=args.dry_run)
     if args.command == "grids":
         return import_grids(settings, args)
     handlers = {

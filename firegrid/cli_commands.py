@@ -41,7 +41,8 @@ def resolve_and_migrate(settings: Settings) -> str:
     return url
 
 
-def import_registry(settings: Settings, kind: RegistryKind, path: Path) -> int:
+def import_registry(settings: Settings, kind: RegistryKind, path: Path, *, dry_run: bool) -> int:
+    """Run ``KIND import FILE [--dry-run]``; print the result the API answers, as JSON."""
     from devices.flows import parse_registry, store_registry, unreadable
 
     suffix = path.suffix.lower()
@@ -59,22 +60,17 @@ def import_registry(settings: Settings, kind: RegistryKind, path: Path) -> int:
         if (whole := unreadable(parsed)) is not None:  # before any database is started
             raise InputError(f"{path}: {whole.message}")
         with psycopg.connect(resolve_and_migrate(settings)) as conn:
-            outcome = store_registry(conn, kind=kind, parsed=parsed)
-    print(
-        json.dumps(
-            {
-                "created": outcome.counts.created,
-                "updated": outcome.counts.updated,
-                "errors": [e.model_dump() for e in outcome.errors],
-                "warnings": [w.model_dump() for w in outcome.warnings],
-            },
-            ensure_ascii=False,
-        )
-    )
-    if outcome.errors:
+            result = store_registry(conn, kind=kind, parsed=parsed, dry_run=dry_run)
+    print(result.model_dump_json())
+    if result.rejected:
         # The rows' errors are in the JSON above; stderr says why the exit code is 2.
-        n = len(outcome.errors)
-        print(f"firegrid: {path}: {n} row(s) refused, see errors", file=sys.stderr)
+        refused = sorted({e.line for e in result.errors if e.line is not None})
+        lines = ", ".join(str(n) for n in refused[:10])
+        more = ", ..." if len(refused) > 10 else ""
+        print(
+            f"firegrid: {path}: {result.rejected} row(s) refused (lines {lines}{more}), see errors",
+            file=sys.stderr,
+        )
         return 2
     return 0
 
