@@ -204,3 +204,20 @@ def test_cli_merges_replaces_and_retires(
 
     assert main(["--db-url", db_url, "grids", "retire", "330106099"]) == 2
     assert "retire_unknown" in capsys.readouterr().err
+
+
+def test_a_scenario_run_merges_its_street_and_keeps_the_operators(
+    client: TestClient, auth: dict[str, str], db_url: str
+) -> None:
+    from simulators.scenarios.live import LiveHooks
+
+    operators, scenarios = _street(FIRST), _street(SECOND)
+    _post(client, auth, operators, replace="true")
+    LiveHooks(db_url).import_grids(scenarios)  # what `firegrid simulate` does
+    for code, (lat, lon) in {**grid_centres(operators), **grid_centres(scenarios)}.items():
+        assert _located(client, auth, lat, lon)["grid_code"] == code
+    with psycopg.connect(db_url) as conn:
+        source = conn.execute(
+            "SELECT source FROM grid_versions ORDER BY version DESC LIMIT 1"
+        ).fetchone()
+    assert source == ("firegrid simulate",)
