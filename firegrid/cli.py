@@ -119,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
         "retire", help="new grid version without these areas (and everything under them)"
     )
     grid_retire.add_argument("codes", nargs="+", metavar="CODE")
-    grid_retire.add_argument("--source", default="firegrid grids retire")
+    grid_retire.add_argument("--source", help="name recorded with the version")
 
     _add_token_commands(sub)
 

@@ -86,7 +86,7 @@ def import_grids(settings: Settings, args: argparse.Namespace) -> int:
             data = args.file.read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read {args.file}: {exc.strerror}") from exc
-    source = args.source or args.file.name
+    source = args.source or (args.file.name if data is not None else "firegrid grids retire")
     with progress(f"{args.action} grids"), psycopg.connect(resolve_and_migrate(settings)) as conn:
         try:
             summary = import_grid_file(
