@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from grids.codes import GridLevel
 from grids.exceptions import GridImportError, GridProblem
@@ -127,3 +129,22 @@ def test_retiring_an_unknown_or_named_code_or_every_grid_is_refused() -> None:
     assert [p.reason for p in _problems(A, None, retire=["310115009"])] == ["retire_unknown"]
     assert [p.reason for p in _problems(A, A, retire=["310115005001"])] == ["retire_conflict"]
     assert [p.reason for p in _problems(A, None, retire=["310115005"])] == ["no_grids"]
+
+
+COMMUNITIES = sorted(A.communities)
+
+
+@given(st.sets(st.sampled_from(COMMUNITIES), max_size=len(COMMUNITIES) - 1))
+def test_retiring_communities_leaves_no_orphan_and_retires_exactly_their_grids(
+    chosen: set[str],
+) -> None:
+    both, _ = next_version(A, B)
+    result, changes = next_version(both, None, retire=chosen)
+    expected = {c for c in _codes(both) if any(c.startswith(x) for x in chosen)}
+    # 15-digit codes under a 12-digit community: here prefix and parent link agree.
+    assert set(changes.retired) == expected
+    assert set(changes.kept) == _codes(both) - expected
+    for grid in result.grids.values():
+        assert grid.parent in result.communities
+    for community in result.communities.values():
+        assert community.parent in result.streets
