@@ -1,12 +1,19 @@
-"""Registry imports as the CLI and the API both run them: parse, then upsert the valid rows."""
+"""Registry imports as the CLI and the API both run them: parse, check, upsert the valid rows.
+
+One result (``RegistryImport``) for both, so a file's errors are counted and worded the same
+whichever way it came in.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import BaseModel, Field
+
 from devices import registry, service
+from devices.registry import RowError
+from devices.registry_files import Encoding
 from devices.registry_gaps import RegistryWarning, registry_warnings
 from devices.views import ImportCounts
 from infra.database import Conn
@@ -25,14 +32,21 @@ _UPSERTS: dict[str, Callable[..., ImportCounts]] = {
 }
 
 
-@dataclass(frozen=True)
-class ImportOutcome:
-    """What an import stored and the rows it refused."""
+class RegistryImport(BaseModel):
+    """What a registry import stored (a dry run: would store), the rows it refused and why."""
 
-    counts: ImportCounts
-    errors: Sequence[registry.RowError]
+    kind: RegistryKind
+    format: registry.Format = Field(description="csv or json, as given or sniffed")
+    encoding: Encoding | None = Field(
+        description="utf-8, utf-8-sig (with a BOM) or gb18030 (GBK), as detected"
+    )
+    dry_run: bool = Field(description="true: validated and counted, nothing written")
+    created: int
+    updated: int
+    rejected: int = Field(description="rows refused: those with at least one error")
+    errors: list[RowError] = Field(description="every problem, in file order")
     # Devices only: what the stored rows still lack for the rules (imported all the same).
-    warnings: Sequence[RegistryWarning] = ()
+    warnings: list[RegistryWarning]
 
 
 def parse_registry(
@@ -48,11 +62,69 @@ def unreadable(parsed: registry.ParsedRows[Any]) -> registry.RowError | None:
 
 
 def store_registry(
-    conn: Conn, *, kind: RegistryKind, parsed: registry.ParsedRows[Any]
-) -> ImportOutcome:
-    """Upsert the valid rows of ``parsed``; rows whose ID exists are updated."""
-    counts = _UPSERTS[kind](conn, rows=parsed.rows)
+    conn: Conn, *, kind: RegistryKind, parsed: registry.ParsedRows[Any], dry_run: bool = False
+) -> RegistryImport:
+    """Upsert the valid rows of ``parsed`` (rows whose ID exists are updated).
+
+    A device naming a unit the registry does not hold is refused: import units first. With
+    ``dry_run`` everything runs in a transaction rolled back at the end, so the counts and
+    warnings are exactly what the import would give, and nothing is written.
+    """
+    if not dry_run:
+        return _store(conn, kind=kind, parsed=parsed, dry_run=False)
+    with conn.transaction(force_rollback=True):
+        return _store(conn, kind=kind, parsed=parsed, dry_run=True)
+
+
+def _store(
+    conn: Conn, *, kind: RegistryKind, parsed: registry.ParsedRows[Any], dry_run: bool
+) -> RegistryImport:
+    rows: Sequence[Any] = parsed.rows
+    errors = list(parsed.errors)
+    if kind == "devices":
+        rows, refused = _with_known_units(conn, parsed)
+        errors = sorted([*errors, *refused], key=lambda e: e.row)  # stable: a row's own order
+    counts = _UPSERTS[kind](conn, rows=rows)
     warnings: list[RegistryWarning] = []
     if kind == "devices":
-        warnings = registry_warnings(conn, device_ids=[row.device_id for row in parsed.rows])
-    return ImportOutcome(counts=counts, errors=parsed.errors, warnings=warnings)
+        warnings = registry_warnings(conn, device_ids=[row.device_id for row in rows])
+    assert parsed.format is not None  # an unreadable file never gets here
+    return RegistryImport(
+        kind=kind,
+        format=parsed.format,
+        encoding=parsed.encoding,
+        dry_run=dry_run,
+        created=counts.created,
+        updated=counts.updated,
+        rejected=len({e.row for e in errors}),
+        errors=errors,
+        warnings=warnings,
+    )
+
+
+def _with_known_units(
+    conn: Conn, parsed: registry.ParsedRows[Any]
+) -> tuple[list[Any], list[RowError]]:
+    """Split device rows into those whose unit is registered (or none) and errors for the rest.
+
+    Refused rather than warned about: a device under a unit nobody registered would raise its
+    hazards against a unit no one answers for, and a typo in a unit ID is the likely cause.
+    """
+    named = sorted({row.unit_id for row in parsed.rows if row.unit_id is not None})
+    known = service.known_unit_ids(conn, ids=named)
+    kept: list[Any] = []
+    refused: list[RowError] = []
+    for row, (number, line) in zip(parsed.rows, parsed.places, strict=True):
+        if row.unit_id is None or row.unit_id in known:
+            kept.append(row)
+            continue
+        refused.append(
+            RowError(
+                row=number,
+                line=line,
+                field="unit_id",
+                message=f"unit {row.unit_id} is not in the registry: import it first"
+                " (units file), then this device",
+            )
+        )
+    return kept, refused

@@ -10,6 +10,7 @@ a CSV header is ``devices.registry_files``; this module owns the row models and 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from functools import cache
@@ -30,7 +31,15 @@ from pydantic import (
 from devices import registry_files
 from devices.geo import Crs, to_wgs84_array
 from devices.models import ID_PATTERN, DeviceKind
-from devices.registry_files import THRESHOLD_PREFIX, Columns, FileError, TooManyCells, read_rows
+from devices.registry_files import (
+    THRESHOLD_PREFIX,
+    Columns,
+    Encoding,
+    FileError,
+    RawRow,
+    TooManyCells,
+    read_rows,
+)
 
 # Defined beside the file reading; re-exported here, where callers name it.
 Format: TypeAlias = registry_files.Format
@@ -221,20 +230,30 @@ _ID_FIELD: Final[dict[type[BaseModel], str]] = {
 
 
 class RowError(BaseModel):
-    """Why one row (1-based; 0 is the file itself) was not imported, and which field."""
+    """Why one row was not imported, which field, and where in the file it is."""
 
     model_config = ConfigDict(frozen=True)
 
-    row: int
+    row: int = Field(
+        description="1 = the first data row (CSV) or array item (JSON); 0 = the file itself"
+    )
+    line: int | None = Field(
+        default=None,
+        description="the file line the row starts on, counting the CSV header as line 1",
+    )
     field: str
     message: str
 
 
 class ParsedRows(BaseModel, Generic[RowT]):
-    """Rows that passed validation, and an error for each problem in the others."""
+    """Rows that passed validation, an error for each problem in the others, how it was read."""
 
     rows: list[RowT] = Field(default_factory=list)
+    # Parallel to ``rows``: (row number, file line) of each, for errors found when storing.
+    places: list[tuple[int, int]] = Field(default_factory=list)
     errors: list[RowError] = Field(default_factory=list)
+    format: Format | None = None  # None: the file could not be read at all
+    encoding: Encoding | None = None  # None: handed over as text
 
 
 def parse_devices(data: str | bytes, *, fmt: Format | None = None) -> ParsedRows[DeviceRow]:
@@ -262,31 +281,34 @@ def parse_rows(
     """
     result: ParsedRows[RowT] = ParsedRows()
     try:
-        raw_rows = read_rows(data, columns=_columns(model), fmt=fmt)
+        raw_file = read_rows(data, columns=_columns(model), fmt=fmt)
     except FileError as exc:
-        result.errors.append(RowError(row=0, field="", message=str(exc)))
+        result.errors.append(RowError(row=0, line=exc.line, field="", message=str(exc)))
         return result
+    result.format, result.encoding = raw_file.format, raw_file.encoding
     id_field = _ID_FIELD[model]
-    first_seen: dict[str, int] = {}
+    first_seen: dict[str, RawRow] = {}
     # Points per non-WGS-84 system, converted together: one vectorised call per system
     # instead of one per row keeps a 100,000-row import in seconds.
     to_convert: dict[Crs, list[tuple[int, float, float]]] = {}
-    for number, raw in raw_rows:
-        row, crs, errors = _validate(raw, model=model, number=number)
+    for raw in raw_file.rows:
+        row, crs, errors = _validate(raw, model=model)
         if row is None:
             result.errors.extend(errors)
             continue
         key = getattr(row, id_field)
-        if key in first_seen:
+        if (first := first_seen.get(key)) is not None:
             result.errors.append(
                 RowError(
-                    row=number,
+                    row=raw.number,
+                    line=raw.line,
                     field=id_field,
-                    message=f"duplicate of row {first_seen[key]}; the first is kept",
+                    message=f"duplicate of row {first.number} (line {first.line});"
+                    " the first is kept",
                 )
             )
             continue
-        first_seen[key] = number
+        first_seen[key] = raw
         if (
             crs is not Crs.WGS84
             and isinstance(row, _Located)
@@ -295,6 +317,7 @@ def parse_rows(
         ):
             to_convert.setdefault(crs, []).append((len(result.rows), row.lat, row.lon))
         result.rows.append(row)
+        result.places.append((raw.number, raw.line))
     for crs, points in to_convert.items():
         _convert(result.rows, points, crs)
     return result
@@ -322,31 +345,31 @@ def _columns(model: type[BaseModel]) -> Columns:
     )
 
 
-def _validate(
-    raw: object, *, model: type[RowT], number: int
-) -> tuple[RowT | None, Crs, list[RowError]]:
+def _validate(raw: RawRow, *, model: type[RowT]) -> tuple[RowT | None, Crs, list[RowError]]:
     """Validate one raw row; the row keeps its coordinates in the returned ``crs``."""
     crs = Crs.WGS84
-    if isinstance(raw, TooManyCells):
-        return None, crs, [RowError(row=number, field="", message=raw.message)]
-    if not isinstance(raw, dict):
-        return None, crs, [RowError(row=number, field="", message="expected a JSON object")]
+
+    def error(field: str, message: str) -> RowError:
+        return RowError(row=raw.number, line=raw.line, field=field, message=message)
+
+    if isinstance(raw.value, TooManyCells):
+        return None, crs, [error("", raw.value.message)]
+    if not isinstance(raw.value, dict):
+        return None, crs, [error("", "expected a JSON object")]
     errors: list[RowError] = []
-    values = _given(raw)
+    values = _given(raw.value)
     if "thresholds" in model.model_fields:
-        _gather_thresholds(values, number=number, errors=errors)
+        _gather_thresholds(values, errors=errors, error=error)
     if issubclass(model, _Located) and "crs" in values:
         given = values.pop("crs")
         try:
             crs = Crs(str(given).strip().lower())
         except ValueError:
-            errors.append(
-                RowError(row=number, field="crs", message="expected wgs84, gcj02 or bd09")
-            )
+            errors.append(error("crs", "expected wgs84, gcj02 or bd09"))
     try:
         row = model.model_validate(values)
     except ValidationError as exc:
-        errors.extend(_row_errors(exc, number=number))
+        errors.extend(_row_errors(exc, error=error))
         return None, crs, errors
     if errors:
         return None, crs, errors
@@ -363,7 +386,9 @@ def _given(raw: dict[Any, Any]) -> dict[str, Any]:
     return values
 
 
-def _gather_thresholds(values: dict[str, Any], *, number: int, errors: list[RowError]) -> None:
+def _gather_thresholds(
+    values: dict[str, Any], *, errors: list[RowError], error: Callable[[str, str], RowError]
+) -> None:
     """Fold ``threshold.<name>`` columns and a ``thresholds`` object into one mapping."""
     merged: dict[str, Any] = {}
     if "thresholds" in values:
@@ -371,24 +396,24 @@ def _gather_thresholds(values: dict[str, Any], *, number: int, errors: list[RowE
         if isinstance(given, dict):
             merged.update({str(k): v for k, v in given.items() if v is not None})
         else:
-            errors.append(RowError(row=number, field="thresholds", message="expected an object"))
+            errors.append(error("thresholds", "expected an object"))
     for key in [k for k in values if k.startswith(THRESHOLD_PREFIX)]:
         merged[key.removeprefix(THRESHOLD_PREFIX)] = values.pop(key)
     if merged:
         values["thresholds"] = merged
 
 
-def _row_errors(exc: ValidationError, *, number: int) -> list[RowError]:
+def _row_errors(exc: ValidationError, *, error: Callable[[str, str], RowError]) -> list[RowError]:
     errors: list[RowError] = []
-    for error in exc.errors(include_url=False):
-        loc = error["loc"]
+    for problem in exc.errors(include_url=False):
+        loc = problem["loc"]
         field = str(loc[0]) if loc else ""
         if field == "thresholds" and len(loc) > 1:
             field = f"{THRESHOLD_PREFIX}{loc[1]}"
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
             message = "unknown field"
-        elif error["type"] == "value_error":
+        elif problem["type"] == "value_error":
             message = message.removeprefix("Value error, ")
-        errors.append(RowError(row=number, field=field, message=message))
+        errors.append(error(field, message))
     return errors

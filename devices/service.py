@@ -231,6 +231,14 @@ def known_device_ids(conn: Conn, *, ids: Sequence[str]) -> set[str]:
     return {device_id for (device_id,) in cur.fetchall()}
 
 
+def known_unit_ids(conn: Conn, *, ids: Sequence[str]) -> set[str]:
+    """Return which of ``ids`` are registered key units."""
+    if not ids:
+        return set()
+    cur = conn.execute("SELECT unit_id FROM key_units WHERE unit_id = ANY(%s)", (list(ids),))
+    return {unit_id for (unit_id,) in cur.fetchall()}
+
+
 def known_terminal_ids(conn: Conn, *, ids: Sequence[str]) -> set[str]:
     """Return which of ``ids`` are known terminals: held by staff or registered as devices."""
     if not ids:

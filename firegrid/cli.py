@@ -99,14 +99,27 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("devices", "units", "staff"):
         registry = sub.add_parser(name, help=f"{name} registry")
         actions = registry.add_subparsers(dest="action", required=True)
-        imp = actions.add_parser("import", help="import CSV or a JSON array")
+        imp = actions.add_parser(
+            "import", help="import CSV (UTF-8 or GB 18030/GBK) or a JSON array"
+        )
         imp.add_argument("file", type=Path)
+        imp.add_argument("--dry-run", action="store_true", help="validate and count; write nothing")
 
     grids = sub.add_parser("grids", help="grid versions")
     grid_actions = grids.add_subparsers(dest="action", required=True)
-    grid_import = grid_actions.add_parser("import", help="import GeoJSON as a new grid version")
+    grid_import = grid_actions.add_parser(
+        "import", help="merge GeoJSON into a new grid version (by code; the others are kept)"
+    )
     grid_import.add_argument("file", type=Path)
     grid_import.add_argument("--source", help="name recorded with the version (default: FILE)")
+    grid_import.add_argument(
+        "--replace", action="store_true", help="the file is the whole new set: retire the rest"
+    )
+    grid_retire = grid_actions.add_parser(
+        "retire", help="new grid version without these areas (and everything under them)"
+    )
+    grid_retire.add_argument("codes", nargs="+", metavar="CODE")
+    grid_retire.add_argument("--source", help="name recorded with the version")
 
     _add_token_commands(sub)
 
@@ -206,9 +219,9 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "up":
         return _up(settings, args)
     if args.command in {"devices", "units", "staff"}:
-        return import_registry(settings, args.command, args.file)
+        return import_registry(settings, args.command, args.file, dry_run=args.dry_run)
     if args.command == "grids":
-        return import_grids(settings, args.file, args.source)
+        return import_grids(settings, args)
     handlers = {
         "token": create_token_command,
         "simulate": simulate_command,

@@ -41,7 +41,8 @@ def resolve_and_migrate(settings: Settings) -> str:
     return url
 
 
-def import_registry(settings: Settings, kind: RegistryKind, path: Path) -> int:
+def import_registry(settings: Settings, kind: RegistryKind, path: Path, *, dry_run: bool) -> int:
+    """Run ``KIND import FILE [--dry-run]``; print the result the API answers, as JSON."""
     from devices.flows import parse_registry, store_registry, unreadable
 
     suffix = path.suffix.lower()
@@ -59,43 +60,46 @@ def import_registry(settings: Settings, kind: RegistryKind, path: Path) -> int:
         if (whole := unreadable(parsed)) is not None:  # before any database is started
             raise InputError(f"{path}: {whole.message}")
         with psycopg.connect(resolve_and_migrate(settings)) as conn:
-            outcome = store_registry(conn, kind=kind, parsed=parsed)
-    print(
-        json.dumps(
-            {
-                "created": outcome.counts.created,
-                "updated": outcome.counts.updated,
-                "errors": [e.model_dump() for e in outcome.errors],
-                "warnings": [w.model_dump() for w in outcome.warnings],
-            },
-            ensure_ascii=False,
-        )
-    )
-    if outcome.errors:
+            result = store_registry(conn, kind=kind, parsed=parsed, dry_run=dry_run)
+    print(result.model_dump_json())
+    if result.rejected:
         # The rows' errors are in the JSON above; stderr says why the exit code is 2.
-        n = len(outcome.errors)
-        print(f"firegrid: {path}: {n} row(s) refused, see errors", file=sys.stderr)
+        refused = sorted({e.line for e in result.errors if e.line is not None})
+        lines = ", ".join(str(n) for n in refused[:10])
+        more = ", ..." if len(refused) > 10 else ""
+        print(
+            f"firegrid: {path}: {result.rejected} row(s) refused (lines {lines}{more}), see errors",
+            file=sys.stderr,
+        )
         return 2
     return 0
 
 
-def import_grids(settings: Settings, path: Path, source: str | None) -> int:
+def import_grids(settings: Settings, args: argparse.Namespace) -> int:
+    """Run ``grids import FILE [--replace]`` or ``grids retire CODE...``; print the summary."""
     from grids.exceptions import GridImportError
-    from grids.models import parse_grids
-    from grids.service import import_grids
+    from grids.flows import import_grid_file
 
-    with progress(f"importing grids from {path.name}"):
+    data: bytes | None = None
+    if args.action == "import":
         try:
-            data = path.read_bytes()
+            data = args.file.read_bytes()
         except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+            raise InputError(f"cannot read {args.file}: {exc.strerror}") from exc
+    source = args.source or (args.file.name if data is not None else "firegrid grids retire")
+    with progress(f"{args.action} grids"), psycopg.connect(resolve_and_migrate(settings)) as conn:
         try:
-            grid_set = parse_grids(data)
+            summary = import_grid_file(
+                conn,
+                data=data,
+                source=source,
+                replace=args.action == "import" and args.replace,
+                retire=args.codes if args.action == "retire" else (),
+            )
         except GridImportError as exc:
-            raise InputError(f"{path}: {exc}") from exc
-        with psycopg.connect(resolve_and_migrate(settings)) as conn:
-            result = import_grids(conn, grid_set=grid_set, source=source or path.name)
-    print(json.dumps({"version": result.version, "counts": result.counts}))
+            where = f"{args.file}: " if data is not None else ""
+            raise InputError(f"{where}{exc}") from exc
+    print(summary.model_dump_json())
     return 0
 
 

@@ -41,6 +41,9 @@ class GridArea:
     parts: GridCode
     geometry: Any
     source_crs: Crs
+    # Position in the file it was read from, to locate problems found after parsing (a merge
+    # naming a parent the current version lacks); None when loaded from the database.
+    feature: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +79,15 @@ class _Row:
     geometry: Any  # shapely geometry in the source CRS, or None
 
 
-def parse_grids(data: bytes | str | Mapping[str, Any]) -> GridSet:
-    """Parse a GeoJSON FeatureCollection of grids into a GridSet or raise GridImportError."""
+def parse_grids(
+    data: bytes | str | Mapping[str, Any], *, known: Mapping[str, GridLevel] | None = None
+) -> GridSet:
+    """Parse a GeoJSON FeatureCollection of grids into a GridSet or raise GridImportError.
+
+    ``known`` (code → level): the file is merged into a version holding these areas
+    (``grids.merge``), so a parent may be one of them rather than in the file, and the file
+    need not hold a grid itself. None: the file is a whole set on its own.
+    """
     doc = _load(data)
     problems: list[GridProblem] = []
     features = _features(doc, problems)
@@ -87,12 +97,11 @@ def parse_grids(data: bytes | str | Mapping[str, Any]) -> GridSet:
         if row is not None:
             rows.append(row)
     by_code = _unique(rows, problems)
-    _check_parents(rows, by_code, problems)
+    _check_parents(rows, by_code, problems, known=known)
     _to_wgs84(rows)
     _check_geometry(rows, problems)
-    if not problems and not any(r.parts and r.parts.level is GridLevel.GRID for r in rows):
-        # A version without grids would replace the current one and put every point outside.
-        problems.append(GridProblem("features", "no_grids", "the file holds no grid feature"))
+    if not problems:
+        _check_not_empty(rows, problems, merged=known is not None)
     if problems:
         # In file order, as the checks above ran in passes over all features.
         problems.sort(key=lambda p: _where_key(p.where))
@@ -109,6 +118,7 @@ def parse_grids(data: bytes | str | Mapping[str, Any]) -> GridSet:
             parts=row.parts,
             geometry=row.geometry,
             source_crs=row.crs,
+            feature=row.index,
         )
         levels[area.level][area.code] = area
     return GridSet(
@@ -116,6 +126,16 @@ def parse_grids(data: bytes | str | Mapping[str, Any]) -> GridSet:
         communities=levels[GridLevel.COMMUNITY],
         grids=levels[GridLevel.GRID],
     )
+
+
+def _check_not_empty(rows: list[_Row], problems: list[GridProblem], *, merged: bool) -> None:
+    if merged:
+        # Merged, a file of streets or communities alone renames them; an empty one does nothing.
+        if not rows:
+            problems.append(GridProblem("features", "no_areas", "the file holds no feature"))
+    elif not any(r.parts and r.parts.level is GridLevel.GRID for r in rows):
+        # A version without grids would replace the current one and put every point outside.
+        problems.append(GridProblem("features", "no_grids", "the file holds no grid feature"))
 
 
 def _load(data: bytes | str | Mapping[str, Any]) -> Any:
@@ -235,7 +255,13 @@ def _unique(rows: list[_Row], problems: list[GridProblem]) -> dict[str, _Row]:
     return by_code
 
 
-def _check_parents(rows: list[_Row], by_code: dict[str, _Row], problems: list[GridProblem]) -> None:
+def _check_parents(
+    rows: list[_Row],
+    by_code: dict[str, _Row],
+    problems: list[GridProblem],
+    *,
+    known: Mapping[str, GridLevel] | None,
+) -> None:
     for row in rows:
         if row.parts is None or row.parts.level not in PARENT_LEVEL or row.parent is None:
             continue
@@ -243,18 +269,25 @@ def _check_parents(rows: list[_Row], by_code: dict[str, _Row], problems: list[Gr
         where = f"features[{row.index}].properties.parent"
         parent = by_code.get(row.parent)
         wanted = PARENT_LEVEL[level]
-        if parent is None:
+        # A parent in the file wins; else one in the version the file is merged into.
+        found = parent.parts.level if parent is not None and parent.parts is not None else None
+        if parent is None and known is not None:
+            found = known.get(row.parent)
+        if parent is None and found is None:
+            merged = " in the file or the current version" if known is not None else ""
             problems.append(
                 GridProblem(
-                    where, "parent_missing", f"no valid {wanted.value} has code {row.parent}"
+                    where,
+                    "parent_missing",
+                    f"no valid {wanted.value} has code {row.parent}{merged}",
                 )
             )
-        elif parent.parts is not None and parent.parts.level is not wanted:
+        elif found is not None and found is not wanted:
             problems.append(
                 GridProblem(
                     where,
                     "parent_wrong_level",
-                    f"{row.parent} is a {parent.parts.level.value}, a {level.value}'s parent "
+                    f"{row.parent} is a {found.value}, a {level.value}'s parent "
                     f"must be a {wanted.value}",
                 )
             )

@@ -66,9 +66,7 @@ class ImportResult:
 def import_grids(conn: Conn, *, grid_set: GridSet, source: str) -> ImportResult:
     """Store ``grid_set`` as a new version, newer than every other; return it and its counts."""
     counts = grid_set.counts()
-    # Serialised so versions are numbered in commit order: "current = newest" then always
-    # names the import that finished last, even when two run at once.
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_IMPORT_LOCK,))
+    lock_imports(conn)
     row = conn.execute(
         "INSERT INTO grid_versions (source, streets, communities, grids) "
         "VALUES (%s, %s, %s, %s) RETURNING version",
@@ -111,6 +109,17 @@ def import_grids(conn: Conn, *, grid_set: GridSet, source: str) -> ImportResult:
     # Whoever imports (API, CLI, simulator), every role learns of the version as it commits.
     append(conn, kind="grids.imported", subject=str(version), payload={"version": version})
     return ImportResult(version=version, counts=counts)
+
+
+def lock_imports(conn: Conn) -> None:
+    """Wait for any other grid import to commit; held until this transaction ends.
+
+    Serialised so versions are numbered in commit order ("current = newest" then always names
+    the import that finished last, even when two run at once), and so a merge reads the
+    version it builds on with no other import between. Taken twice in one transaction, it
+    is held once more, not waited for.
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_IMPORT_LOCK,))
 
 
 def current_version(conn: Conn) -> int | None:

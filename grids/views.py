@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import msgspec
 import numpy as np
@@ -97,3 +97,36 @@ def _converter(
         return np.column_stack((lon, lat))
 
     return convert
+
+
+class ChangedCodes(BaseModel):
+    """How many areas had one outcome, and their codes in code order, the first ``SHOWN``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    SHOWN: ClassVar[int] = 100  # a city's "kept" runs to thousands; the count is always whole
+
+    count: int
+    codes: list[str] = Field(description="the first 100 codes in code order; count has them all")
+
+    @classmethod
+    def of(cls, codes: Sequence[str]) -> ChangedCodes:
+        """Count ``codes`` (in code order) and keep the first ``SHOWN`` of them."""
+        return cls(count=len(codes), codes=list(codes[: cls.SHOWN]))
+
+
+class GridImportSummary(BaseModel):
+    """What a grid import or retirement stored, as the API answers and the CLI prints it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int = Field(description="the new grid version, now the current one")
+    mode: Literal["merge", "replace", "retire"]
+    counts: dict[str, int] = Field(
+        description="areas per level the file held (street, community, grid)"
+    )
+    totals: dict[str, int] = Field(description="areas per level the new version holds")
+    added: ChangedCodes
+    changed: ChangedCodes
+    kept: ChangedCodes = Field(description="carried over unchanged, named in the file or not")
+    retired: ChangedCodes = Field(description="in the previous version, not in the new one")

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Caller, Config, Conn, Now
@@ -18,10 +17,14 @@ from api.routes.grids import Locator
 from api.schemas import DEVICES_BODY, STAFF_BODY, UNITS_BODY
 from api.scope import require_device
 from devices import registry, service
-from devices.flows import RegistryKind, parse_registry, store_registry, unreadable
+from devices.flows import (
+    RegistryImport,
+    RegistryKind,
+    parse_registry,
+    store_registry,
+    unreadable,
+)
 from devices.geo import Crs, from_wgs84
-from devices.registry import RowError
-from devices.registry_gaps import RegistryWarning
 from devices.views import DeviceView
 from ingest.readings import list_buckets, list_readings, reading_key
 from ingest.views import Bucket, Reading
@@ -47,16 +50,6 @@ _ISO_BUCKET = re.compile(
 _MAX_BUCKET = timedelta(days=3660)
 
 
-class ImportAnswer(BaseModel):
-    """What a registry import stored, the rows it refused and why, what stored rows lack."""
-
-    created: int
-    updated: int
-    rejected: int  # rows with at least one error
-    errors: list[RowError]
-    warnings: list[RegistryWarning]
-
-
 def _format(request: Request) -> registry.Format | None:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype in {"text/csv", "application/csv"}:
@@ -66,51 +59,58 @@ def _format(request: Request) -> registry.Format | None:
     return None
 
 
-async def _import(request: Request, conn: Conn, caller: Caller, kind: RegistryKind) -> ImportAnswer:
+DryRun = Annotated[bool, Query(description="validate and count what would happen; write nothing")]
+
+
+async def _import(
+    request: Request, conn: Conn, caller: Caller, kind: RegistryKind, *, dry_run: bool
+) -> RegistryImport:
     allow(caller, "registry.import")
     # Read here (bounded by api.middleware); parsed and stored in a worker thread: a city's
     # registry takes seconds, and the event loop serves every other request meanwhile.
     body = await request.body()
-    return await run_in_threadpool(_parse_and_store, conn, kind, body, _format(request))
+    return await run_in_threadpool(_parse_and_store, conn, kind, body, _format(request), dry_run)
 
 
 def _parse_and_store(
-    conn: Conn, kind: RegistryKind, body: bytes, fmt: registry.Format | None
-) -> ImportAnswer:
+    conn: Conn, kind: RegistryKind, body: bytes, fmt: registry.Format | None, dry_run: bool
+) -> RegistryImport:
     parsed = parse_registry(kind, body, fmt=fmt)
     if (whole := unreadable(parsed)) is not None:
         raise ApiError(
             400,
             "invalid_input",
-            "the body is neither CSV with a header nor a JSON array of objects",
+            f"the file cannot be read: {whole.message}",
             [whole.model_dump()],
         )
-    outcome = store_registry(conn, kind=kind, parsed=parsed)
-    return ImportAnswer(
-        created=outcome.counts.created,
-        updated=outcome.counts.updated,
-        rejected=len({e.row for e in outcome.errors}),
-        errors=list(outcome.errors),
-        warnings=list(outcome.warnings),
-    )
+    return store_registry(conn, kind=kind, parsed=parsed, dry_run=dry_run)
 
 
 @router.post("/devices/import", openapi_extra=DEVICES_BODY)
-async def import_devices(request: Request, conn: Conn, caller: Caller) -> ImportAnswer:
-    """Import devices from CSV (text/csv) or a JSON array; answer counts and per-row errors."""
-    return await _import(request, conn, caller, "devices")
+async def import_devices(
+    request: Request, conn: Conn, caller: Caller, dry_run: DryRun = False
+) -> RegistryImport:
+    """Import devices from CSV (text/csv) or a JSON array; answer counts and per-row errors.
+
+    A device whose ``unit_id`` names no registered unit is refused: import the units first.
+    """
+    return await _import(request, conn, caller, "devices", dry_run=dry_run)
 
 
 @router.post("/units/import", openapi_extra=UNITS_BODY)
-async def import_units(request: Request, conn: Conn, caller: Caller) -> ImportAnswer:
+async def import_units(
+    request: Request, conn: Conn, caller: Caller, dry_run: DryRun = False
+) -> RegistryImport:
     """Import key units from CSV or a JSON array."""
-    return await _import(request, conn, caller, "units")
+    return await _import(request, conn, caller, "units", dry_run=dry_run)
 
 
 @router.post("/staff/import", openapi_extra=STAFF_BODY)
-async def import_staff(request: Request, conn: Conn, caller: Caller) -> ImportAnswer:
+async def import_staff(
+    request: Request, conn: Conn, caller: Caller, dry_run: DryRun = False
+) -> RegistryImport:
     """Import staff from CSV or a JSON array."""
-    return await _import(request, conn, caller, "staff")
+    return await _import(request, conn, caller, "staff", dry_run=dry_run)
 
 
 @router.get("/devices/{device_id}")

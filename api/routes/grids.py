@@ -1,4 +1,4 @@
-"""Grids: import a version (CONTRACT §2), list areas for the console map, locate a point."""
+"""Grids: import (merge or replace) and retire (CONTRACT §2), list areas for the map, locate."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Caller, Conn, get_settings
@@ -19,9 +19,9 @@ from devices.geo import Crs
 from grids import service as grid_service
 from grids.codes import GridLevel
 from grids.exceptions import GridImportError
+from grids.flows import import_grid_file
 from grids.locator import GridLocator, PostgisUnavailable, locate_in_db
-from grids.models import parse_grids
-from grids.views import Area, GridVersion, area_views
+from grids.views import Area, GridImportSummary, GridVersion, area_views
 from infra.database import connect
 
 router = APIRouter(prefix="/api/v1", tags=["grids"], responses=ERROR_RESPONSES)
@@ -29,11 +29,10 @@ router = APIRouter(prefix="/api/v1", tags=["grids"], responses=ERROR_RESPONSES)
 _LOCATOR_LOCK = threading.Lock()
 
 
-class GridImportAnswer(BaseModel):
-    """The version an import stored and how many areas of each level it holds."""
+class GridRetirement(BaseModel):
+    """Codes of streets, communities or grids to retire, each with everything under it."""
 
-    version: int
-    counts: dict[str, int]
+    codes: list[str] = Field(min_length=1, max_length=10_000)
 
 
 class Located(BaseModel):
@@ -71,32 +70,63 @@ Locator = Annotated[GridLocator, Depends(get_locator)]
 
 @router.post("/grids/import", openapi_extra=GRIDS_BODY)
 async def import_grids(
-    request: Request, conn: Conn, caller: Caller, locator: Locator, source: str = "api"
-) -> GridImportAnswer:
-    """Import a GeoJSON FeatureCollection as a new grid version; answer it and counts per level."""
-    allow(caller, "grids.import")  # city-wide: it replaces the whole city's grids
+    *,  # FastAPI passes every parameter by name
+    request: Request,
+    conn: Conn,
+    caller: Caller,
+    locator: Locator,
+    source: str = "api",
+    replace: Annotated[
+        bool, Query(description="the file is the whole new set; what it lacks is retired")
+    ] = False,
+) -> GridImportSummary:
+    """Merge a GeoJSON FeatureCollection into a new grid version (or replace the set)."""
+    allow(caller, "grids.import")  # city-wide: it changes the whole city's grids
     body = await request.body()
-    try:
-        # Parsing a city's grids takes seconds: off the event loop.
-        grid_set = await run_in_threadpool(parse_grids, body)
-    except GridImportError as exc:
-        raise ApiError(
-            400,
-            "invalid_grids",
-            f"{len(exc.problems)} problem(s) in the grid file; nothing was imported",
-            [msgspec.to_builtins(p) for p in exc.problems],
-        ) from exc
+    return await _store(conn, locator, data=body, source=source, replace=replace)
 
-    def store() -> grid_service.ImportResult:
-        result = grid_service.import_grids(conn, grid_set=grid_set, source=source)
+
+@router.post("/grids/retire")
+async def retire_grids(
+    body: GridRetirement, conn: Conn, caller: Caller, locator: Locator, source: str = "api"
+) -> GridImportSummary:
+    """Store a new grid version without these areas and everything under them."""
+    allow(caller, "grids.import")
+    return await _store(conn, locator, data=None, source=source, retire=body.codes)
+
+
+async def _store(
+    conn: Conn,
+    locator: GridLocator,
+    *,
+    data: bytes | None,
+    source: str,
+    replace: bool = False,
+    retire: list[str] | None = None,
+) -> GridImportSummary:
+    def store() -> GridImportSummary:
+        try:
+            summary = import_grid_file(
+                conn, data=data, source=source, replace=replace, retire=retire or ()
+            )
+        except GridImportError as exc:
+            conn.rollback()
+            what = "the grid file" if data is not None else "the retirement"
+            raise ApiError(
+                400,
+                "invalid_grids",
+                f"{len(exc.problems)} problem(s) in {what}; nothing was imported",
+                [msgspec.to_builtins(p) for p in exc.problems],
+            ) from exc
         # Committed here, not only as the request ends: the locator must not reload the
         # current version before the new one is visible.
         conn.commit()
-        return result
+        return summary
 
-    result = await run_in_threadpool(store)
+    # Parsing a city's grids takes seconds: off the event loop.
+    summary = await run_in_threadpool(store)
     locator.refresh()
-    return GridImportAnswer(version=result.version, counts=result.counts)
+    return summary
 
 
 @router.get("/grids/versions")

@@ -103,14 +103,17 @@ class LiveHooks:
     with_grids: bool = True
 
     def import_grids(self, collection: dict[str, Any]) -> None:
-        """Import the scenario's grids as a new version (unless told not to)."""
+        """Merge the scenario's street into a new version (unless told not to).
+
+        Merged, never replacing: run against an operator's FireGrid, the scenario adds its
+        own street and every other street stays where it was.
+        """
         if not self.with_grids:
             return
-        from grids.models import parse_grids
-        from grids.service import import_grids
+        from grids.flows import import_grid_file
 
         with psycopg.connect(self.db_url) as conn:
-            import_grids(conn, grid_set=parse_grids(collection), source="firegrid simulate")
+            import_grid_file(conn, data=collection, source="firegrid simulate")
 
     def evaluate(self) -> None:
         """Leave evaluation to the running rules role."""

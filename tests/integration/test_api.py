@@ -47,6 +47,12 @@ def test_requests_without_a_valid_token_get_a_structured_401(client: TestClient)
 
 def test_device_import_csv_answers_counts_and_row_errors(client: TestClient, token: str) -> None:
     tag = uuid.uuid4().hex[:6]
+    units = client.post(  # a device naming an unregistered unit would be refused
+        "/api/v1/units/import",
+        content="unit_id,name\nU-1,金桥大厦\n",
+        headers={**_auth(token), "Content-Type": "text/csv"},
+    )
+    assert units.status_code == 200, units.text
     csv = (
         "device_id,kind,model,unit_id,lat,lon,crs,heartbeat_s\n"
         f"{tag}-A,hydrant,MK-P1,U-1,31.2481,121.5875,gcj02,3600\n"

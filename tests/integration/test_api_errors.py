@@ -215,7 +215,7 @@ def test_imports_parse_and_store_off_the_event_loop(
 
     for name in ("parse_registry", "store_registry"):
         monkeypatch.setattr(device_routes, name, watched(name, getattr(device_routes, name)))
-    for name in ("parse_grids",):
+    for name in ("import_grid_file",):  # parses the file, then stores the version
         monkeypatch.setattr(grid_routes, name, watched(name, getattr(grid_routes, name)))
     answer = client.post(
         "/api/v1/units/import",
@@ -228,7 +228,7 @@ def test_imports_parse_and_store_off_the_event_loop(
     assert on_loop == [
         ("parse_registry", False),
         ("store_registry", False),
-        ("parse_grids", False),
+        ("import_grid_file", False),
     ]
 
 

@@ -115,7 +115,15 @@ def test_staff_import_from_the_cli(db_url: str, tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"created": 1, "updated": 0, "errors": [], "warnings": []}
+    out = json.loads(done.stdout)
+    assert {k: out[k] for k in ("created", "updated", "rejected", "errors", "warnings")} == {
+        "created": 1,
+        "updated": 0,
+        "rejected": 0,
+        "errors": [],
+        "warnings": [],
+    }
+    assert (out["kind"], out["format"], out["encoding"]) == ("staff", "json", "utf-8")
     assert _staff(db_url, f"C-{tag}") == (
         "赵六",
         "community_handler",

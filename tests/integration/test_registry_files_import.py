@@ -1,0 +1,179 @@
+"""Registry files as cities keep them, through the API and the CLI alike (issue 10, point 3).
+
+A GB 18030 CSV saved the way Excel on a Chinese Windows machine saves it, a UTF-8 file with a
+BOM, errors located by file line and counted the same way by both, a device naming an unknown
+unit refused, and a dry run that writes nothing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from api.tokens import create_token
+from firegrid.cli import main
+
+
+@pytest.fixture
+def client(db_url: str) -> Iterator[TestClient]:
+    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth(db_url: str) -> dict[str, str]:
+    with psycopg.connect(db_url) as conn:
+        return {"Authorization": f"Bearer {create_token(conn, role='admin', areas=[])}"}
+
+
+def _excel_csv(rows: list[str]) -> bytes:
+    """Return rows as Excel's "CSV" on a Chinese Windows machine saves them: GB 18030, CR LF."""
+    return "".join(f"{row}\r\n" for row in rows).encode("gb18030")
+
+
+def _api(
+    client: TestClient, auth: dict[str, str], kind: str, body: bytes, **params: str
+) -> dict[str, Any]:
+    answer = client.post(
+        f"/api/v1/{kind}/import",
+        content=body,
+        params=params,
+        headers={**auth, "Content-Type": "text/csv"},
+    )
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def _cli(
+    db_url: str, capsys: pytest.CaptureFixture[str], kind: str, path: Path, *flags: str
+) -> tuple[int, dict[str, Any], str]:
+    code = main(["--db-url", db_url, kind, "import", str(path), *flags])
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out.strip().splitlines()[-1]), captured.err
+
+
+def _unit(client: TestClient, auth: dict[str, str], unit_id: str) -> Any:
+    return client.get(f"/api/v1/units/{unit_id}", headers=auth)
+
+
+def test_a_gb18030_excel_csv_imports_with_its_chinese_names(
+    client: TestClient,
+    auth: dict[str, str],
+    db_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    body = _excel_csv(
+        [
+            "unit_id,name,level,address,responsible",
+            f"A-{tag},金桥国际商业广场,1,浦东新区新金桥路58号,张三",
+            f"B-{tag},碧云社区养老院,2,,李四",
+        ]
+    )
+    with pytest.raises(UnicodeDecodeError):
+        body.decode("utf-8")  # the file really is not UTF-8
+    answer = _api(client, auth, "units", body)
+    assert (answer["encoding"], answer["format"], answer["created"]) == ("gb18030", "csv", 2)
+    unit = _unit(client, auth, f"A-{tag}").json()["unit"]
+    assert (unit["name"], unit["address"]) == ("金桥国际商业广场", "浦东新区新金桥路58号")
+
+    path = tmp_path / "单位.csv"
+    path.write_bytes(body.replace(b"A-", b"C-").replace(b"B-", b"D-"))
+    code, out, _ = _cli(db_url, capsys, "units", path)
+    assert (code, out["encoding"], out["created"]) == (0, "gb18030", 2)
+    assert _unit(client, auth, f"D-{tag}").json()["unit"]["name"] == "碧云社区养老院"
+
+
+def test_a_utf8_file_with_a_bom_imports_and_says_so(
+    client: TestClient,
+    auth: dict[str, str],
+    db_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    text = f"staff_id,name,role,area\r\nS-{tag},王五,grid_worker,310115005001\r\n"
+    path = tmp_path / "staff.csv"
+    path.write_bytes(codecs.BOM_UTF8 + text.encode())
+    code, out, _ = _cli(db_url, capsys, "staff", path)
+    assert (code, out["encoding"], out["created"], out["errors"]) == (0, "utf-8-sig", 1, [])
+    again = _api(client, auth, "staff", codecs.BOM_UTF8 + text.encode())
+    assert (again["encoding"], again["updated"]) == ("utf-8-sig", 1)
+
+
+def test_errors_on_lines_3_and_7_are_lines_3_and_7_in_the_api_and_the_cli(
+    client: TestClient,
+    auth: dict[str, str],
+    db_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    _api(client, auth, "units", _excel_csv(["unit_id,name", f"U-{tag},金桥大厦"]))
+    body = _excel_csv(
+        [
+            "device_id,kind,model,unit_id",  # line 1
+            f"{tag}-1,smoke,烟感一号,U-{tag}",  # 2
+            f"{tag}-2,toaster,,",  # 3: no such kind
+            f'{tag}-3,smoke,"两行\r\n的型号",',  # 4-5: one record over two lines
+            "",  # 6: blank, skipped
+            f"{tag}-4,hydrant,,U-nowhere-{tag}",  # 7: a unit nobody registered
+            f"{tag}-5,hydrant,,",  # 8
+        ]
+    )
+    via_api = _api(client, auth, "devices", body)
+    path = tmp_path / "devices.csv"
+    path.write_bytes(body)
+    code, via_cli, err = _cli(db_url, capsys, "devices", path)
+    assert code == 2
+    for result in (via_api, via_cli):
+        assert [(e["line"], e["field"]) for e in result["errors"]] == [
+            (3, "kind"),
+            (7, "unit_id"),
+        ]
+        assert result["rejected"] == 2
+        assert "import it first" in result["errors"][1]["message"]
+    assert (via_api["created"], via_cli["updated"]) == (3, 3)
+    assert "2 row(s) refused (lines 3, 7)" in err
+    # The refused device is not stored.
+    missing = client.get(f"/api/v1/devices/{tag}-4", headers=auth)
+    assert missing.status_code == 404
+
+
+def test_a_dry_run_says_what_would_happen_and_writes_nothing(
+    client: TestClient,
+    auth: dict[str, str],
+    db_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    body = _excel_csv(["unit_id,name", f"E-{tag},试运行大厦", f"F-{tag},", f"G-{tag},另一栋"])
+    answer = _api(client, auth, "units", body, dry_run="true")
+    assert (answer["dry_run"], answer["created"], answer["rejected"]) == (True, 2, 1)
+    assert [e["line"] for e in answer["errors"]] == [3]
+    assert _unit(client, auth, f"E-{tag}").status_code == 404
+
+    path = tmp_path / "units.csv"
+    path.write_bytes(body)
+    code, out, _ = _cli(db_url, capsys, "units", path, "--dry-run")
+    assert (code, out["dry_run"], out["created"], out["rejected"]) == (2, True, 2, 1)
+    assert _unit(client, auth, f"G-{tag}").status_code == 404
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM key_units WHERE unit_id LIKE %s", (f"%-{tag}",)
+        ).fetchone()
+    assert row == (0,)
