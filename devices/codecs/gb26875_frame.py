@@ -136,12 +136,16 @@ def _description(raw: bytes) -> str:
     return raw.split(b"\x00", 1)[0].decode("gb18030", errors="replace").rstrip()
 
 
-def parse_frame(frame: bytes) -> GbFrame:
-    """Decode one complete frame whose length, end bytes and checksum were already checked."""
-    serial, major, minor, when, source, destination, length, command = _HEADER.unpack_from(
+def parse_header(frame: bytes) -> GbFrame:
+    """Decode the header of a checked frame only: serial, time, addresses, command, version.
+
+    What a centre needs to answer a frame (echo the serial, swap the addresses) even when its
+    data unit cannot be parsed.
+    """
+    serial, major, minor, when, source, destination, _, command = _HEADER.unpack_from(
         frame, len(START)
     )
-    head = GbFrame(
+    return GbFrame(
         serial=serial,
         time=read_time(when),
         source=int.from_bytes(source, "little"),
@@ -149,6 +153,17 @@ def parse_frame(frame: bytes) -> GbFrame:
         command=command,
         version=(major, minor),
     )
+
+
+def unit_length(frame: bytes | bytearray) -> int:
+    """Return the data-unit length a frame's header declares (bytes 24-25)."""
+    return int.from_bytes(frame[24:26], "little")
+
+
+def parse_frame(frame: bytes) -> GbFrame:
+    """Decode one complete frame whose length, end bytes and checksum were already checked."""
+    head = parse_header(frame)
+    length, command = unit_length(frame), head.command
     if length == 0:
         return head
     if length < 2:
@@ -194,7 +209,7 @@ def split_frames(raw: bytes) -> Iterator[bytes | DecodeError]:
         if len(rest) < OVERHEAD:
             yield DecodeError("truncated_frame", raw, detail=f"byte {offset}: {len(rest)} bytes")
             return
-        length = int.from_bytes(rest[24:26], "little")
+        length = unit_length(rest)
         if length > MAX_UNIT:
             yield DecodeError("bad_frame", raw, detail=f"byte {offset}: data unit {length} B")
             return
