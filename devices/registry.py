@@ -148,9 +148,7 @@ class DeviceRow(_Located):
     heartbeat_s: Annotated[int, BeforeValidator(_no_bool), Field(gt=0, le=2**31 - 1)] | None = None
     thresholds: dict[ThresholdName, Finite] | None = None
     # A transmission device's GB/T 26875.3 source address (6 bytes, decimal as the frame reads).
-    gb26875_address: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, lt=2**48)] | None = (
-        None
-    )
+    gb26875_address: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, lt=2**48)] | None = None
 
     # Cross-field checks are field validators so the error names the field; pydantic validates
     # in declaration order, so kind and installed_on are in info.data when they were valid.
@@ -178,7 +176,6 @@ class DeviceRow(_Located):
         if value is not None and kind != DeviceKind.EXTINGUISHER:
             raise ValueError("agent is only for kind extinguisher")
         return value
-
 
     @field_validator("gb26875_address")
     @classmethod
