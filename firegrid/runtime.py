@@ -150,6 +150,19 @@ def _factories(
         factories["maintenance"] = lambda: StorageMaintenance(
             db_url=services.db_url, retention=settings.storage.records
         )
+    if "gateway" in roles and settings.gb26875:
+        from gateway.role import GatewayRole
+
+        listen = settings.gb26875
+        factories["gateway"] = lambda: GatewayRole(
+            listen=listen,
+            db_url=services.db_url,
+            settings=settings.gateway,
+            ingest=settings.ingest,
+            storage=settings.storage,
+        )
+    elif "gateway" in roles and list(roles) == ["gateway"]:
+        log.warning("role gateway asked for, but FIREGRID_GB26875 (host:port) is not set")
     if simulate:
         from firegrid.demo import DemoFleet
 
