@@ -170,6 +170,7 @@ def _factories(
             db_url=services.db_url,
             mqtt_url=services.mqtt_url,
             prefix=settings.ingest.topic_prefix,
+            gateway=settings.gb26875 if "gateway" in factories else None,
         )
     # After the demo registered its devices, so the first daily look already sees them.
     if "rules" in roles:
