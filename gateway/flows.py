@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 
 from devices.codecs.gb26875 import carries_fire
 from devices.codecs.gb26875_frame import SEND_DATA, parse_frame, parse_header
 from devices.exceptions import DecodeError
-from gateway import replies
+from gateway import metrics, replies
 from gateway.config import GatewaySettings
 from gateway.framing import BadChecksum, Item, Reframer
 from gateway.models import ConnectionStats, ReceivedFrame, Verdict
@@ -54,10 +55,16 @@ class Connection:
         if self._writer.is_closing():
             return
         build = replies.confirm if frame.verdict is Verdict.CONFIRM else replies.deny
-        data = build(frame.head, now=self._clock.now())
+        now = self._clock.now()
+        data = build(frame.head, now=now)
         self._writer.write(data)
         self.stats.frames_out += 1
         self.stats.bytes_out += len(data)
+        metrics.ANSWERS.labels(frame.verdict.value).inc()
+        metrics.BYTES_OUT.inc(len(data))
+        metrics.ANSWER_SECONDS.labels("yes" if frame.fire else "no").observe(
+            (now - frame.received_at).total_seconds()
+        )
 
 
 class Gateway:
@@ -124,6 +131,7 @@ class Gateway:
             batch = await queue.take(
                 max_frames=self._settings.batch_frames, linger_s=self._settings.linger_s
             )
+            metrics.QUEUED.set(len(queue))
             await asyncio.to_thread(self._store_batch, batch)
             for frame in batch:  # durable now: the answers may go
                 frame.peer.answer(frame)
@@ -138,11 +146,13 @@ class Gateway:
         peer = f"{name[0]}:{name[1]}" if isinstance(name, tuple) else str(name)
         if len(self.connections) >= self._settings.max_connections:
             log.warning("refused %s: %d connections open", peer, len(self.connections))
+            metrics.REFUSED.inc()
             writer.close()
             return
         connection = Connection(writer, clock=self._clock, peer=peer)
         key = id(connection)
         self.connections[key] = connection
+        metrics.CONNECTIONS.set(len(self.connections))
         reframer = Reframer()
         try:
             while True:
@@ -153,8 +163,11 @@ class Gateway:
                     break
                 stats = connection.stats
                 stats.bytes_in += len(data)
+                metrics.BYTES_IN.inc(len(data))
+                skipped = reframer.skipped_bytes
                 for item in reframer.feed(data):
                     await self._accept(connection, item)
+                metrics.SKIPPED_BYTES.inc(reframer.skipped_bytes - skipped)
                 stats.skipped_bytes = reframer.skipped_bytes
         except TimeoutError:
             log.info("closing %s: silent for %.0fs", peer, self._settings.idle_timeout_s)
@@ -162,6 +175,7 @@ class Gateway:
             log.info("connection %s ended: %s", peer, exc)
         finally:
             del self.connections[key]
+            metrics.CONNECTIONS.set(len(self.connections))
             writer.close()
 
     async def _accept(self, connection: Connection, item: Item) -> None:
@@ -174,22 +188,24 @@ class Gateway:
             head = parse_header(item.frame)
             detail = f"stored {item.stored:#04x}, computed {item.computed:#04x}"
             frame = ReceivedFrame(item.frame, head, Verdict.DENY, now, connection, detail=detail)
+            metrics.FRAMES_IN.labels("bad_checksum").inc()
         else:
             head = parse_header(item)
             stats.address = head.source
             if head.command != SEND_DATA:
                 # Confirms and answers to the centre's own commands: nothing to store or answer.
                 log.debug("frame with command %d from %s", head.command, stats.peer)
+                metrics.FRAMES_IN.labels("other").inc()
                 return
             frame = ReceivedFrame(item, head, Verdict.CONFIRM, now, connection, fire=_fire(item))
+            metrics.FRAMES_IN.labels("send_data").inc()
         await self.queue.put(frame)
+        metrics.QUEUED.set(len(self.queue))
 
     def snapshot(self) -> list[ConnectionStats]:
-        """Return a copy of every open connection's counters."""
-        return [
-            ConnectionStats(**{f: getattr(c.stats, f) for f in ConnectionStats.__slots__})
-            for c in self.connections.values()
-        ]
+        """Return a copy of every open connection's counters (callable from any thread)."""
+        # list() of a dict's values runs without releasing the GIL: no resize can interleave.
+        return [dataclasses.replace(c.stats) for c in list(self.connections.values())]
 
 
 def _fire(raw: bytes) -> bool:
