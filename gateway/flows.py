@@ -88,6 +88,7 @@ class Gateway:
         self._stopping: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested = False
+        self._last_peer: dict[int, str] = {}  # address -> the ip:port it last spoke from
         self._writer_error: BaseException | None = None
 
     async def serve(self, host: str, port: int, *, ready: Callable[[], None] | None = None) -> None:
@@ -192,6 +193,7 @@ class Gateway:
         else:
             head = parse_header(item)
             stats.address = head.source
+            self._note_peer(head.source, stats.peer)
             if head.command != SEND_DATA:
                 # Confirms and answers to the centre's own commands: nothing to store or answer.
                 log.debug("frame with command %d from %s", head.command, stats.peer)
@@ -201,6 +203,21 @@ class Gateway:
             metrics.FRAMES_IN.labels("send_data").inc()
         await self.queue.put(frame)
         metrics.QUEUED.set(len(self.queue))
+
+    def _note_peer(self, address: int, peer: str) -> None:
+        # A device that comes back from another IP (a new SIM, a NAT) is logged: the operator
+        # can tell a reconnect from a second device claiming the same address.
+        previous = self._last_peer.pop(address, None)
+        if previous is not None and previous.rpartition(":")[0] != peer.rpartition(":")[0]:
+            log.info(
+                "device at GB/T 26875 address %d now speaks from %s (was %s)",
+                address,
+                peer,
+                previous,
+            )
+        self._last_peer[address] = peer  # re-inserted: the dict stays in last-heard order
+        if len(self._last_peer) > 10 * self._settings.max_connections:
+            del self._last_peer[next(iter(self._last_peer))]  # forget the longest unheard
 
     def snapshot(self) -> list[ConnectionStats]:
         """Return a copy of every open connection's counters (callable from any thread)."""

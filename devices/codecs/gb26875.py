@@ -68,6 +68,7 @@ SYSTEM_BITS: Final = {  # type 1, a facility system (a fire alarm panel)
     13: "reset",
 }
 DEVICE_BITS: Final = {  # type 21, the transmission device itself
+    0: "normal",
     1: "fire",
     2: "fault",
     3: "power_fault",
@@ -219,8 +220,12 @@ def flags_of(obj: GbObject) -> tuple[int, list[str]]:
 
 def event_kinds(obj: GbObject) -> list[str]:
     """Return the device events an object's flags become, each once, in flag order."""
-    kinds = (FLAG_EVENTS.get(name) for name in flags_of(obj)[1])
-    return list(dict.fromkeys(k for k in kinds if k is not None))
+    names = flags_of(obj)[1]
+    kinds = list(dict.fromkeys(k for k in map(FLAG_EVENTS.get, names) if k is not None))
+    if not kinds and names == ["normal"]:
+        # The device's periodic "all is well" (type 21): proof of life for the silence rule.
+        return ["heartbeat"]
+    return kinds
 
 
 def carries_fire(frame: GbFrame) -> bool:

@@ -29,12 +29,18 @@ class GatewayHarness:
     tag: str
     roles: list[GatewayRole] = field(default_factory=list)
 
-    def start(self, *, port: int = 0, before_store: BeforeStore | None = None) -> GatewayRole:
+    def start(
+        self,
+        *,
+        port: int = 0,
+        before_store: BeforeStore | None = None,
+        settings: GatewaySettings | None = None,
+    ) -> GatewayRole:
         """Start a gateway role on ``port`` (0: any free port) and wait until it listens."""
         role = GatewayRole(
             listen=f"127.0.0.1:{port}",
             db_url=self.db_url,
-            settings=GatewaySettings(linger_s=0.01),
+            settings=settings or GatewaySettings(linger_s=0.01),
             ingest=IngestSettings(topic_prefix=self.prefix),
             storage=StorageSettings(),
             before_store=before_store,

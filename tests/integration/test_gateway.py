@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from devices.codecs.gb26875_frame import PART_STATUS, PartStatus, parse_frame
+from gateway.config import GatewaySettings
 from gateway.models import ReceivedFrame
 from gateway.replies import DENY
 from gateway.service import FrameStore
@@ -164,3 +165,18 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
         assert chunk, "connection closed"
         data += chunk
     return data
+
+
+def test_connections_beyond_the_bound_are_closed_and_a_silent_one_times_out(
+    gateways: GatewayHarness,
+) -> None:
+    role = gateways.start(settings=GatewaySettings(max_connections=1, idle_timeout_s=0.5))
+    port = role.gateway.port
+    assert port is not None
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as first:
+        wait_until(lambda: len(role.gateway.connections) == 1, what="the first connection")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as second:
+            assert second.recv(1) == b""  # closed at once: one connection is the bound
+        first.settimeout(5)
+        assert first.recv(1) == b""  # silent past the idle timeout: closed
+    wait_until(lambda: not role.gateway.connections, what="no connection left")

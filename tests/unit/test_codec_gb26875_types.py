@@ -67,7 +67,7 @@ def events(obj: GbObject) -> list[DeviceEvent]:
         ),
         (DeviceStatus(0x02, AT), ["smoke_alarm"], ["fire"], DEVICE_SEQ),
         (DeviceStatus(0x08, AT), ["fault"], ["power_fault"], DEVICE_SEQ),
-        (DeviceStatus(0x60, AT), ["fault"], ["channel_fault", "line_fault"], DEVICE_SEQ),
+        (DeviceStatus(0x61, AT), ["fault"], ["normal", "channel_fault", "line_fault"], DEVICE_SEQ),
         (DeviceOperation(0x10, 3, AT), ["self_test"], ["self_test"], DEVICE_SEQ),
     ],
 )
@@ -82,10 +82,12 @@ def test_flags_become_events(obj: GbObject, kinds: list[str], names: list[str], 
     assert carries_fire(parse_frame(frame_of(obj))) == ("smoke_alarm" in kinds)
 
 
-def test_normal_status_alone_is_unsupported() -> None:
+def test_the_devices_normal_status_is_a_heartbeat_and_a_systems_is_unsupported() -> None:
+    assert [e.type for e in events(DeviceStatus(0x01, AT))] == ["heartbeat"]
+    assert [e.type for e in events(DeviceStatus(0x05, AT))] == ["fault"]  # normal and fault
     with pytest.raises(DecodeError) as caught:
         decode(
-            frame_of(DeviceStatus(0x01, AT)),
+            frame_of(SystemStatus(1, 2, 0x0001, AT)),
             device_id="UITD-889",
             received_at=NOW,
             policy=DecodePolicy(),
