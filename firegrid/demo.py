@@ -15,10 +15,19 @@ from datetime import datetime
 import psycopg
 
 from devices import registry, service
+from gateway.config import parse_listen
 from infra.clock import SYSTEM_CLOCK, Clock
 from infra.roles import ThreadRole
-from simulators.fleet import DemoFleetSim, demo_devices, demo_grids, demo_staff, demo_units
+from simulators.fleet import (
+    TRANSMISSION_ADDRESS,
+    DemoFleetSim,
+    demo_devices,
+    demo_grids,
+    demo_staff,
+    demo_units,
+)
 from simulators.publish import Publisher
+from simulators.transmission import TransmissionDevice
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +60,10 @@ class DemoFleet(ThreadRole):
         prefix: str,
         period_s: float = 5.0,
         clock: Clock = SYSTEM_CLOCK,
+        gateway: str | None = None,
     ) -> None:
         super().__init__("demo")
+        self._gateway = gateway  # FIREGRID_GB26875: the demo panel reports there when set
         self._db_url = db_url
         self._mqtt_url = mqtt_url
         self._prefix = prefix
@@ -68,7 +79,26 @@ class DemoFleet(ThreadRole):
     def run(self) -> None:
         """Publish the fleet every period until stopped."""
         fleet = DemoFleetSim(self._clock.now(), prefix=self._prefix)
+        panel = self._panel()
         with Publisher(self._mqtt_url, client_id="firegrid-demo") as publisher:
             self.set_state("running")
             while not self.stopping.wait(self._period):
-                publisher.publish_all(fleet.messages(self._clock.now()))
+                now = self._clock.now()
+                publisher.publish_all(fleet.messages(now))
+                if panel is not None:
+                    # The unit's pump-room pressure (kPa), over TCP; a missed confirm is only
+                    # logged: the demo must go on while the gateway restarts.
+                    sent = panel.pressure(5, 1, 320.0 + 10 * (now.minute % 3), at=now)
+                    if not sent.confirmed:
+                        log.info("demo panel: frame %d not confirmed", sent.serial)
+        if panel is not None:
+            panel.close()
+
+    def _panel(self) -> TransmissionDevice | None:
+        if self._gateway is None:
+            return None
+        host, port = parse_listen(self._gateway)
+        host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host  # noqa: S104 - a bind-all
+        return TransmissionDevice(
+            host, port, address=TRANSMISSION_ADDRESS, resend_after_s=2.0, retries=0
+        )

@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from api.settings import ApiLimits
 from devices.config import DeviceStatusSettings
 from dispatch.config import DispatchSettings, InboxSettings, WebhookSettings
+from gateway.config import GatewaySettings, parse_listen
+from gateway.exceptions import ListenAddressError
 from infra.publisher import PublisherSettings
 from infra.roles import SupervisorSettings
 from ingest.config import IngestSettings, StorageSettings
@@ -88,6 +90,19 @@ class Settings(BaseSettings):
     api: ApiLimits = ApiLimits()  # FIREGRID_API__MAX_BODY_BYTES, ...
     roles: SupervisorSettings = SupervisorSettings()  # restarts, giving up, /healthz lag bound
     publisher: PublisherSettings = PublisherSettings()  # outbound MQTT (terminals' inbox)
+    # FIREGRID_GB26875=host:port: where the GB/T 26875.3 gateway listens; None: no gateway.
+    gb26875: str | None = Field(default=None, description="host:port of the TCP gateway")
+    gateway: GatewaySettings = GatewaySettings()  # its limits: connections, queue, idle time
+
+    @field_validator("gb26875")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_listen(value)
+            except ListenAddressError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("data_dir")
     @classmethod
