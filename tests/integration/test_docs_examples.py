@@ -12,8 +12,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from devices.flows import parse_registry, store_registry, unreadable
+from devices.geo import Crs
+from grids import service as grid_service
+from grids.exceptions import GridImportError
+from grids.locator import GridLocator
+from grids.models import parse_grids
 from tests import docs_examples as docs
 from tests.docs_examples import Example
 from tests.fix_ingest import IngestHarness, wait_until
@@ -172,3 +179,64 @@ def test_mosquitto_pub_example(ingest: IngestHarness, example: Example) -> None:
         _register(ingest, example, topic)
         routed = _publish_and_wait(ingest, topic, payload, qos)
         _check_stored(ingest, example, topic, routed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry and grid files: through the import code the CLI and the API share.
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    """Parse ``a:b,c:d`` (a value may itself hold colons: split at the last one)."""
+    if not text:
+        return []
+    return [(item.rsplit(":", 1)[0], item.rsplit(":", 1)[1]) for item in text.split(",")]
+
+
+def _import_registry(db_url: str, example: Example) -> None:
+    kind = example.attrs["import"]
+    assert kind in {"devices", "units", "staff"}, f"{example.where}: import={kind}"
+    fmt = "json" if example.lang == "json" else "csv"
+    parsed = parse_registry(kind, example.body.encode("utf-8"), fmt=fmt)  # type: ignore[arg-type]
+    assert unreadable(parsed) is None, f"{example.where}: {parsed.errors}"
+    with psycopg.connect(db_url) as conn:
+        outcome = store_registry(conn, kind=kind, parsed=parsed)  # type: ignore[arg-type]
+    expected = dict(_pairs(example.attrs["expect"]))
+    stored = outcome.counts.created + outcome.counts.updated
+    assert stored == int(expected["rows"]), f"{example.where}: {stored} rows stored"
+    errors = sorted((str(e.row), e.field) for e in outcome.errors)
+    assert errors == sorted(_pairs(example.attrs.get("errors", ""))), f"{example.where}: {errors}"
+    warnings = sorted((w.device_id, w.field) for w in outcome.warnings)
+    documented = sorted(_pairs(example.attrs.get("warnings", "")))
+    assert warnings == documented, f"{example.where}: warnings {warnings}"
+
+
+def _import_grids(db_url: str, example: Example) -> None:
+    try:
+        grid_set = parse_grids(example.body.encode("utf-8"))
+    except GridImportError as exc:
+        got = [(p.where, p.reason) for p in exc.problems]
+        documented = _pairs(example.attrs.get("problems", ""))
+        assert got == documented, f"{example.where}: refused with {got}"
+        return
+    assert "problems" not in example.attrs, f"{example.where}: imported, the docs say refused"
+    expected = _pairs(example.attrs["expect"])
+    with psycopg.connect(db_url) as conn:
+        result = grid_service.import_grids(conn, grid_set=grid_set, source=example.name)
+    assert sorted(result.counts.items()) == sorted((k, int(v)) for k, v in expected), (
+        f"{example.where}: counts {result.counts}"
+    )
+    locator = GridLocator(connect=lambda: psycopg.connect(db_url))
+    for lat, lon, grid in (p.split(":") for p in example.attrs.get("locate", "").split(",") if p):
+        with psycopg.connect(db_url) as conn:
+            locator.sync(conn)
+        hit = locator.locate_many([float(lat)], [float(lon)], crs=Crs.WGS84, version=None).at(0)
+        got = "outside" if hit is None else hit.grid_code
+        assert got == grid, f"{example.where}: {lat},{lon} located in {got}, the docs say {grid}"
+
+
+@pytest.mark.parametrize("example", _of(docs.FILE_IMPORT), ids=_ids(_of(docs.FILE_IMPORT)))
+def test_file_import_example(db_url: str, example: Example) -> None:
+    if example.attrs["import"] == "grids":
+        _import_grids(db_url, example)
+    else:
+        _import_registry(db_url, example)
