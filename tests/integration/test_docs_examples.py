@@ -10,11 +10,18 @@ the CLI in a subprocess. How examples are marked and which runner takes each:
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
+from api.app import create_app
+from api.settings import ApiSettings
 from devices.flows import parse_registry, store_registry, unreadable
 from devices.geo import Crs
 from grids import service as grid_service
@@ -23,6 +30,7 @@ from grids.locator import GridLocator
 from grids.models import parse_grids
 from tests import docs_examples as docs
 from tests.docs_examples import Example
+from tests.fix_api import bearer, open_hazard, serve
 from tests.fix_ingest import IngestHarness, wait_until
 
 # Sender kinds an MQTT example's ``register=`` may ask for; without it a device topic registers
@@ -240,3 +248,151 @@ def test_file_import_example(db_url: str, example: Example) -> None:
         _import_grids(db_url, example)
     else:
         _import_registry(db_url, example)
+
+
+# ---------------------------------------------------------------------------------------------
+# curl lines: sent to the app served by a real uvicorn, over HTTP.
+
+_DOCUMENTED_BASE = "http://127.0.0.1:8080"
+
+
+@dataclass
+class Curl:
+    """One curl command as the test sends it."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
+    stream: bool
+
+
+def _curl(command: str, *, base: str, variables: dict[str, str]) -> Curl:
+    for name, value in variables.items():
+        command = command.replace(f"${name}", value)
+    unset = re.findall(r"\$[A-Z_]+", command)
+    assert not unset, f"no value for {unset} in {command}"
+    words = docs.command_words(command)
+    assert words[0] == "curl"
+    method, headers, body, stream, url = "", {}, None, False, ""
+    i = 1
+    while i < len(words):
+        word = words[i]
+        if word in {"-H", "--header"}:
+            name, _, value = words[i + 1].partition(":")
+            headers[name.strip()] = value.strip()
+            i += 1
+        elif word in {"-X", "--request"}:
+            method = words[i + 1]
+            i += 1
+        elif word in {"-d", "--data", "--data-binary"}:
+            data = words[i + 1]
+            if data.startswith("@"):
+                data = docs.files()[data[1:]].body  # a file the docs show as an example
+            body = data.encode("utf-8")
+            i += 1
+        elif word in {"-N", "--no-buffer"}:
+            stream = True
+        elif word.startswith("http"):
+            assert word.startswith(_DOCUMENTED_BASE), f"documented address is {_DOCUMENTED_BASE}"
+            url = base + word.removeprefix(_DOCUMENTED_BASE)
+        else:
+            pytest.fail(f"curl option {word!r} is not run by this test")
+        i += 1
+    return Curl(method or ("POST" if body is not None else "GET"), url, headers, body, stream)
+
+
+def _same_shape(documented: Any, actual: Any, where: str) -> None:
+    """Every key the docs show is in the answer, recursively (lists: their first items)."""
+    if isinstance(documented, dict):
+        assert isinstance(actual, dict), f"{where}: the answer has {actual!r}, not an object"
+        for key, value in documented.items():
+            assert key in actual, f"{where}.{key}: not in the answer {sorted(actual)}"
+            _same_shape(value, actual[key], f"{where}.{key}")
+    elif isinstance(documented, list) and documented:
+        assert isinstance(actual, list), f"{where}: the answer has {actual!r}, not a list"
+        assert actual, f"{where}: the docs show items, the answer has none"
+        _same_shape(documented[0], actual[0], f"{where}[0]")
+
+
+def _at(value: Any, path: str) -> Any:
+    for step in path.split("."):
+        value = value[int(step)] if isinstance(value, list) else value[step]
+    return value
+
+
+def _check_answer(example: Example, answer: Any) -> None:
+    _same_shape(json.loads(example.body), answer, example.where)
+    documented = json.loads(example.body)
+    for path in filter(None, example.attrs.get("values", "").split(",")):
+        got, shown = _at(answer, path), _at(documented, path)
+        assert got == shown, f"{example.where}: {path} is {got!r}, the docs show {shown!r}"
+
+
+def _send(client: httpx.Client, curl: Curl) -> tuple[int, Any]:
+    if curl.stream:
+        with client.stream(curl.method, curl.url, headers=curl.headers, timeout=10) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            for line in response.iter_lines():
+                if line == ": connected":  # the stream's first frame: it is open
+                    return response.status_code, None
+        pytest.fail(f"the stream at {curl.url} ended before it said it was connected")
+    response = client.request(
+        curl.method, curl.url, headers=curl.headers, content=curl.body, timeout=30
+    )
+    is_json = response.headers.get("content-type", "").startswith("application/json")
+    return response.status_code, response.json() if is_json else response.text
+
+
+@pytest.fixture
+def served(db_url: str, ingest: IngestHarness) -> Iterator[str]:
+    """The API over the test database, holding what the docs' examples stored before."""
+    # The readings and fixes the API examples read back.
+    for example in _of(docs.MQTT):
+        _register(ingest, example, example.attrs["topic"])
+        _publish_and_wait(ingest, example.attrs["topic"], _payload(example))
+    for example in _of(docs.MQTT_PUB):
+        for command in docs.commands(example.body):
+            topic, payload, qos = _mosquitto_pub(command)
+            _register(ingest, example, topic)
+            _publish_and_wait(ingest, topic, payload, qos)
+    for example in _of(docs.FILE_IMPORT):
+        if "problems" not in example.attrs:
+            (_import_grids if example.attrs["import"] == "grids" else _import_registry)(
+                db_url, example
+            )
+    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
+    with serve(app) as base:
+        yield base
+
+
+def _http_pages() -> list[Path]:
+    return sorted({e.path for e in _of(docs.HTTP)})
+
+
+@pytest.mark.parametrize("page", _http_pages(), ids=[p.name for p in _http_pages()])
+def test_curl_examples(db_url: str, served: str, page: Path) -> None:
+    token = bearer(db_url)["Authorization"].removeprefix("Bearer ")
+    variables = {"TOKEN": token, "HAZARD_ID": str(open_hazard(db_url))}
+    answers = {e.attrs["response"]: e for e in _of(docs.RESPONSE) if e.path == page}
+    ran: set[str] = set()
+    with httpx.Client() as client:
+        # In page order: a later example may use what an earlier one answered (a cursor).
+        for example in [e for e in _of(docs.HTTP) if e.path == page]:
+            if "$TICKET" in example.body:
+                issued = client.post(
+                    f"{served}/api/v1/stream/tickets", headers={"Authorization": f"Bearer {token}"}
+                )
+                variables["TICKET"] = issued.json()["ticket"]
+            for command in docs.commands(example.body):
+                curl = _curl(command, base=served, variables=variables)
+                status, answer = _send(client, curl)
+                wanted = int(example.attrs.get("status", "200"))
+                assert status == wanted, f"{example.where}: {status} {answer}"
+            if isinstance(answer, dict) and answer.get("next_cursor"):
+                variables["NEXT_CURSOR"] = answer["next_cursor"]
+            if example.name in answers:
+                _check_answer(answers[example.name], answer)
+                ran.add(example.name)
+    unanswered = sorted(set(answers) - ran)
+    assert not unanswered, f"answers shown for no curl example of {page.name}: {unanswered}"
