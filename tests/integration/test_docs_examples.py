@@ -9,8 +9,14 @@ the CLI in a subprocess. How examples are marked and which runner takes each:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +30,14 @@ from api.app import create_app
 from api.settings import ApiSettings
 from devices.flows import parse_registry, store_registry, unreadable
 from devices.geo import Crs
+from firegrid import cli
 from grids import service as grid_service
 from grids.exceptions import GridImportError
 from grids.locator import GridLocator
 from grids.models import parse_grids
 from tests import docs_examples as docs
 from tests.docs_examples import Example
-from tests.fix_api import bearer, open_hazard, serve
+from tests.fix_api import bearer, free_port, open_hazard, serve
 from tests.fix_ingest import IngestHarness, wait_until
 
 # Sender kinds an MQTT example's ``register=`` may ask for; without it a device topic registers
@@ -58,6 +65,12 @@ def test_every_marked_example_has_a_runner_and_a_unique_name() -> None:
     names = [e.name for e in found]
     twice = sorted({n for n in names if names.count(n) > 1})
     assert not twice, f"example names used twice: {twice}"
+    # A documented answer is checked by the runner of the command it answers.
+    commands = {e.name for e in found if docs.runner_of(e) in {docs.HTTP, docs.CLI}}
+    stray = [e.where for e in _of(docs.RESPONSE) if e.attrs["response"] not in commands]
+    assert not stray, f"answers to no curl or firegrid example: {stray}"
+    files = [e.attrs["file"] for e in found if "file" in e.attrs]
+    assert len(files) == len(set(files)), f"file names used twice: {files}"
 
 
 def test_the_extractor_finds_markers_and_refuses_an_unrunnable_one(tmp_path: Path) -> None:
@@ -396,3 +409,86 @@ def test_curl_examples(db_url: str, served: str, page: Path) -> None:
                 ran.add(example.name)
     unanswered = sorted(set(answers) - ran)
     assert not unanswered, f"answers shown for no curl example of {page.name}: {unanswered}"
+
+
+# ---------------------------------------------------------------------------------------------
+# firegrid lines: the CLI in a subprocess, in a folder holding the docs' files.
+
+
+def _cli_env(db_url: str, broker_url: str, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIREGRID_")}
+    env.update(
+        FIREGRID_DB_URL=db_url,
+        FIREGRID_MQTT_URL=broker_url,
+        FIREGRID_DATA_DIR=str(tmp_path / "data"),
+        FIREGRID_HTTP=f"127.0.0.1:{free_port()}",
+    )
+    return env
+
+
+def _run_until_healthy(argv: list[str], *, cwd: Path, env: dict[str, str], where: str) -> None:
+    """Start a long-running command, wait for its API to be ready, stop it as Ctrl-C does."""
+    process = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        url = f"http://{env['FIREGRID_HTTP']}/healthz"
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, f"{where}: exited {process.returncode} while starting"
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, f"{where}: {url} never answered 200"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+        assert process.returncode == 0, f"{where}: stopped with {process.returncode}: {output}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def _stdout_answer(stdout: str) -> Any:
+    try:
+        return json.loads(stdout)
+    except json.JSONDecodeError:
+        return stdout
+
+
+def test_cli_examples(
+    db_url: str,
+    broker_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, example in docs.files().items():
+        (tmp_path / name).write_text(example.body, encoding="utf-8")
+    env = _cli_env(db_url, broker_url, tmp_path)
+    for key in [k for k in os.environ if k.startswith("FIREGRID_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        if key.startswith("FIREGRID_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    answers = {e.attrs["response"]: e for e in _of(docs.RESPONSE)}
+    for example in _of(docs.CLI):
+        for command in docs.commands(example.body):
+            args = docs.command_words(command)[1:]
+            if example.attrs.get("runs") == "until-healthy":
+                # In its own process: it runs until a signal stops it, as a service does.
+                argv = [sys.executable, "-m", "firegrid.cli", *args]
+                _run_until_healthy(argv, cwd=tmp_path, env=env, where=example.where)
+                continue
+            # In this process (a CLI start costs seconds on a busy machine): main() is the
+            # console script's entry, exit code and all.
+            code = cli.main(args)
+            out, err = capsys.readouterr()
+            wanted = int(example.attrs.get("exit", "0"))
+            assert code == wanted, f"{example.where}: `{command}` exited {code}: {err[-2000:]}"
+            if wanted == 2:  # CONTRACT §5: a usage or input error says why in one line
+                assert len(err.strip().splitlines()) == 1, f"{example.where}: {err}"
+        if example.name in answers:
+            _check_answer(answers[example.name], _stdout_answer(out))
