@@ -360,8 +360,12 @@ def _send(client: httpx.Client, curl: Curl) -> tuple[int, Any]:
 @pytest.fixture
 def served(db_url: str, ingest: IngestHarness) -> Iterator[str]:
     """The API over the test database, holding what the docs' examples stored before."""
-    # The readings and fixes the API examples read back.
+    # The readings and fixes the API examples read back. Only data stored once by identity is
+    # sent again (a case action is a new row per message), so the MQTT tests' counts hold
+    # whichever runs first.
     for example in _of(docs.MQTT):
+        if not {w for w, _ in _expectations(example)} <= {"readings", "events", "fixes"}:
+            continue
         _register(ingest, example, example.attrs["topic"])
         _publish_and_wait(ingest, example.attrs["topic"], _payload(example))
     for example in _of(docs.MQTT_PUB):
