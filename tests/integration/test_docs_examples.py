@@ -222,9 +222,9 @@ def _import_registry(db_url: str, example: Example) -> None:
     with psycopg.connect(db_url) as conn:
         outcome = store_registry(conn, kind=kind, parsed=parsed)  # type: ignore[arg-type]
     expected = dict(_pairs(example.attrs["expect"]))
-    stored = outcome.counts.created + outcome.counts.updated
+    stored = outcome.created + outcome.updated
     assert stored == int(expected["rows"]), f"{example.where}: {stored} rows stored"
-    errors = sorted((str(e.row), e.field) for e in outcome.errors)
+    errors = sorted((str(e.line), e.field) for e in outcome.errors)
     assert errors == sorted(_pairs(example.attrs.get("errors", ""))), f"{example.where}: {errors}"
     warnings = sorted((w.device_id, w.field) for w in outcome.warnings)
     documented = sorted(_pairs(example.attrs.get("warnings", "")))
