@@ -38,6 +38,7 @@ from grids.models import parse_grids
 from tests import docs_examples as docs
 from tests.docs_examples import Example
 from tests.fix_api import bearer, free_port, open_hazard, serve
+from tests.fix_db import private_database
 from tests.fix_ingest import IngestHarness, wait_until
 
 # Sender kinds an MQTT example's ``register=`` may ask for; without it a device topic registers
@@ -55,6 +56,12 @@ def _ids(examples: list[Example]) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 # The examples themselves: named once, each with a runner.
+
+
+@pytest.fixture(scope="module")
+def db_url(pg_admin_url: str) -> Iterator[str]:
+    """A database of the docs' own: a list an example shows holds only what the docs stored."""
+    yield from private_database(pg_admin_url, "fg_docs")
 
 
 def test_every_marked_example_has_a_runner_and_a_unique_name() -> None:
