@@ -97,3 +97,18 @@ def test_event_types_and_report_categories_are_the_decoders() -> None:
     listed = events.split("`type` is one of", 1)[1].split("anything else", 1)[0]
     assert set(names(listed)) == EVENT_TYPES
     assert _values("mqtt.md", "Hazard report", "category", 2) == REPORT_CATEGORIES
+
+
+def test_grid_problem_reasons_are_the_parsers() -> None:
+    text = section("grids.md", "What an import answers").split("Reasons:", 1)[1]
+    documented = {n for n in names(text.split("\n\n", 1)[0]) if re.fullmatch(r"[a-z_]+", n)}
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in (DOCS.parent / "grids").glob("*.py"))
+    assert not {r for r in documented if f'"{r}"' not in sources}, "documented, never produced"
+    # The reason is the second argument of every GridProblem and GridCodeError.
+    produced = set(
+        re.findall(
+            r'(?:GridProblem|GridCodeError)\(\s*[^,()]+(?:\([^()]*\))?[^,()]*,\s*"([a-z_]+)"',
+            sources,
+        )
+    )
+    assert produced - documented == set(), "produced, not documented in grids.md"
