@@ -259,8 +259,13 @@ def _import_grids(db_url: str, example: Example) -> None:
 def test_file_import_example(db_url: str, example: Example) -> None:
     if example.attrs["import"] == "grids":
         _import_grids(db_url, example)
-    else:
-        _import_registry(db_url, example)
+        return
+    if example.attrs["import"] == "devices":
+        # Devices are placed by their unit's position: the units come first, as the docs say.
+        for units in _of(docs.FILE_IMPORT):
+            if units.attrs["import"] == "units":
+                _import_registry(db_url, units)
+    _import_registry(db_url, example)
 
 
 # ---------------------------------------------------------------------------------------------
