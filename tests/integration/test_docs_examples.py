@@ -165,6 +165,9 @@ def _check_stored(ingest: IngestHarness, example: Example, topic: str, routed: s
         elif what == "report":
             got = ingest.scalar("SELECT count(*) FROM hazard_reports WHERE report_id = %s", value)
             assert got == 1, f"{example.where}: report {value} not stored"
+        elif what == "photo":
+            got = ingest.scalar("SELECT count(*) FROM photos WHERE sha256 = %s", value)
+            assert got == 1, f"{example.where}: photo {value} not stored"
         else:
             pytest.fail(f"{example.where}: unknown expectation {what!r}")
     reasons = sorted(r for t, r, _d, _p in ingest.rejected() if t == routed)
