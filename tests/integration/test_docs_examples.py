@@ -45,6 +45,7 @@ from tests.integration.docs_support import (
     stdout_answer,
 )
 
+
 @pytest.fixture(scope="module")
 def db_url(pg_admin_url: str) -> Iterator[str]:
     """A database of the docs' own: a list an example shows holds only what the docs stored."""
