@@ -89,7 +89,7 @@ class Gateway:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested = False
         self._last_peer: dict[int, str] = {}  # address -> the ip:port it last spoke from
-        self._writer_error: BaseException | None = None
+        self._handlers: set[asyncio.Task[None]] = set()  # one per open connection
 
     async def serve(self, host: str, port: int, *, ready: Callable[[], None] | None = None) -> None:
         """Listen on ``host:port`` and serve until ``stop``; raise what ended the writer."""
@@ -115,9 +115,12 @@ class Gateway:
                 task.cancel()
             for connection in list(self.connections.values()):
                 connection.close()
+            for handler in list(self._handlers):  # one may wait for room in the queue
+                handler.cancel()
             await server.wait_closed()
-        if writer.done() and not writer.cancelled() and writer.exception() is not None:
-            raise writer.exception()  # type: ignore[misc]
+        error = writer.exception() if writer.done() and not writer.cancelled() else None
+        if error is not None:
+            raise error
 
     def stop(self) -> None:
         """Ask ``serve`` to return; callable from any thread, before or while it serves."""
@@ -153,6 +156,9 @@ class Gateway:
         connection = Connection(writer, clock=self._clock, peer=peer)
         key = id(connection)
         self.connections[key] = connection
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
         metrics.CONNECTIONS.set(len(self.connections))
         reframer = Reframer()
         try:
@@ -175,6 +181,7 @@ class Gateway:
         except ConnectionError as exc:
             log.info("connection %s ended: %s", peer, exc)
         finally:
+            self._handlers.discard(handler)
             del self.connections[key]
             metrics.CONNECTIONS.set(len(self.connections))
             writer.close()

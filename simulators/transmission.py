@@ -83,6 +83,10 @@ class TransmissionDevice:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    def connect(self) -> None:
+        """Open the connection now (``send`` opens it when needed)."""
+        self._socket()
+
     def close(self) -> None:
         """Close the connection (the next send opens a new one)."""
         if self._sock is not None:
