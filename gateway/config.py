@@ -27,6 +27,9 @@ class GatewaySettings(BaseModel):
         default=0.02, ge=0, description="a batch without a fire alarm waits this long to fill"
     )
     read_bytes: int = Field(default=4096, ge=64, description="bytes taken per socket read")
+    command_poll_s: float = Field(
+        default=1.0, gt=0, description="how often commands asked for are looked for"
+    )
 
 
 def parse_listen(value: str) -> tuple[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from gateway.command_flows import CommandSender
 from gateway.config import GatewaySettings, parse_listen
 from gateway.flows import BeforeStore, Gateway
 from gateway.service import FrameStore
@@ -41,7 +42,11 @@ class GatewayRole(ThreadRole):
         self._writer = BatchWriter(db_url=db_url, settings=ingest, storage=storage)
         store = FrameStore(self._writer, prefix=ingest.topic_prefix)
         self.gateway = Gateway(
-            store.store, settings=settings, clock=clock, before_store=before_store
+            store.store,
+            settings=settings,
+            clock=clock,
+            before_store=before_store,
+            commands=CommandSender(db_url, clock=clock, poll_s=settings.command_poll_s),
         )
 
     def run(self) -> None:

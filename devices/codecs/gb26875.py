@@ -239,6 +239,14 @@ def carries_fire(frame: GbFrame) -> bool:
     )
 
 
+def answers_duty_check(frame: GbFrame) -> bool:
+    """Tell whether a parsed frame carries the device's answer to a duty check (查岗)."""
+    return frame.command == SEND_DATA and any(
+        isinstance(obj, DeviceOperation) and "duty_check_answer" in flags_of(obj)[1]
+        for obj in frame.objects
+    )
+
+
 def part_seq(obj: GbObject) -> int:
     """Return the object's address as one integer (48 bits): the record's ``seq``.
 
