@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -23,6 +24,8 @@ from infra.clock import Clock
 
 log = logging.getLogger(__name__)
 
+# Stores a device event per missed duty check (through ingest's path, in a worker thread).
+RecordMissed = Callable[[Sequence[service.MissedCheck]], None]
 Note = tuple[Literal["confirmed"], int, int] | tuple[Literal["answered"], int, int]
 
 
@@ -45,8 +48,16 @@ class Speaker(Protocol):
 class CommandSender:
     """Sends due commands and settles them; ``note`` is called from the connections."""
 
-    def __init__(self, db_url: str, *, clock: Clock, poll_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        *,
+        clock: Clock,
+        poll_s: float = 1.0,
+        record_missed: RecordMissed | None = None,
+    ) -> None:
         self._db_url = db_url
+        self._record_missed = record_missed
         self._clock = clock
         self._poll_s = poll_s
         self._notes: asyncio.Queue[Note] = asyncio.Queue(maxsize=10_000)
@@ -92,7 +103,13 @@ class CommandSender:
     async def _send_due(
         self, conn: psycopg.AsyncConnection[object], speaker: Speaker, now: datetime
     ) -> None:
-        await service.expire_duty_checks(conn)
+        missed = await service.missed_duty_checks(conn)
+        if missed:
+            # The missed event first, durably (it opens a hazard through the rules); a crash
+            # before the mark writes it again, and its identity keeps it once.
+            if self._record_missed is not None:
+                await asyncio.to_thread(self._record_missed, missed)
+            await service.mark_unanswered(conn, ids=[m.id for m in missed])
         due = await service.due_commands(
             conn, addresses=speaker.connected_addresses(), resend_after_s=RESEND_AFTER_S
         )

@@ -140,9 +140,30 @@ async def mark_answered(conn: AsyncConnection[object], *, address: int) -> None:
     )
 
 
-async def expire_duty_checks(conn: AsyncConnection[object]) -> None:
-    """Mark duty checks whose answer time passed as unanswered."""
+class MissedCheck(BaseModel):
+    """A duty check whose answer time passed without an answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    device_id: str
+    answer_by: datetime
+    first_sent_at: datetime | None  # None: never sent (the device was not connected)
+
+
+async def missed_duty_checks(conn: AsyncConnection[object]) -> list[MissedCheck]:
+    """Return the open duty checks whose answer time has passed."""
+    async with conn.cursor(row_factory=async_class_row(MissedCheck)) as cur:
+        await cur.execute(
+            "SELECT id, device_id, answer_by, first_sent_at FROM gateway_commands"
+            " WHERE kind = 'duty_check' AND status IN ('pending', 'sent', 'confirmed')"
+            " AND answer_by < now() ORDER BY id LIMIT 500"
+        )
+        return await cur.fetchall()
+
+
+async def mark_unanswered(conn: AsyncConnection[object], *, ids: list[int]) -> None:
+    """Mark duty checks as unanswered (after their missed event was stored)."""
     await conn.execute(
-        "UPDATE gateway_commands SET status = 'unanswered' WHERE kind = 'duty_check'"
-        " AND status IN ('sent', 'confirmed') AND answer_by < now()"
+        "UPDATE gateway_commands SET status = 'unanswered' WHERE id = ANY(%s)", (ids,)
     )

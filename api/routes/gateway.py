@@ -69,14 +69,13 @@ def post_command(
         raise ApiError(
             409, "no_gb26875_address", f"device {device_id!r} has no gb26875_address to send to"
         )
-    command = request_command(
+    return request_command(
         conn,
         device_id=device_id,
         kind=body.kind,
         by=caller.actor,
         answer_within_min=body.answer_within_min,
     )
-    return command
 
 
 @router.get("/devices/{device_id}/commands")

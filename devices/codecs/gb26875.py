@@ -101,6 +101,7 @@ FLAG_EVENTS: Final = {
     "alarm_cleared": "alarm_cleared",
     "silence": "silenced",
     "self_test": "self_test",
+    "duty_check_answer": "duty_check_answered",
 }
 # The seq of the transmission device's own records (types 21, 24): no part has this address.
 DEVICE_SEQ: Final = 0xFFFF << 32

@@ -14,12 +14,14 @@ from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import create_token
 from gateway.config import GatewaySettings
+from rules.flows import RulesService
 from simulators.transmission import DUTY_CHECK_TYPE, TransmissionDevice
 from tests.fix_ingest import wait_until
+from tests.integration.dispatch_support import rules
 from tests.integration.gateway_support import GatewayHarness, gateways
 from tests.integration.test_gateway import NOW
 
-__all__ = ["gateways"]  # fixture, used by name
+__all__ = ["gateways", "rules"]  # fixtures, used by name
 
 CLOCK_SYNC_TYPE = 90
 
@@ -78,8 +80,8 @@ def test_a_duty_check_and_a_clock_sync_reach_the_device_and_are_settled(
         assert duty["requested_by"] == name
 
 
-def test_a_duty_check_nobody_answers_is_unanswered_and_commands_need_an_address(
-    gateways: GatewayHarness,
+def test_a_duty_check_nobody_answers_is_unanswered_and_a_hazard(
+    gateways: GatewayHarness, rules: RulesService
 ) -> None:
     address, dev = gateways.address(), f"QUIET-{gateways.tag}"
     gateways.register(dev, address)
@@ -110,6 +112,11 @@ def test_a_duty_check_nobody_answers_is_unanswered_and_commands_need_an_address(
             timeout_s=15,
             what="the duty check marked unanswered",
         )
+        # Stored as the device's event, through ingest, and the rules open a hazard on it.
+        assert gateways.events(dev) == [("duty_check_missed", _commands(client, dev)[0]["id"])]
+        rules.process_pending()
+        hazards = gateways.rows("SELECT rule_id, status FROM hazards WHERE device_id = %s", dev)
+        assert hazards == [("transmission_duty_check", "open")]
         smoke = client.post("/api/v1/devices/nope/commands", json={"kind": "clock_sync"})
         assert smoke.status_code == 404
         assert smoke.json()["error"]["code"] == "not_found"

@@ -71,7 +71,7 @@ def events(obj: GbObject) -> list[DeviceEvent]:
         (DeviceOperation(0x10, 3, AT), ["self_test"], ["self_test"], DEVICE_SEQ),
         (
             DeviceOperation(0x21, 3, AT),
-            ["alarm_cleared"],
+            ["alarm_cleared", "duty_check_answered"],
             ["reset", "duty_check_answer"],
             DEVICE_SEQ,
         ),
