@@ -8,6 +8,9 @@ is kept as rejected (``unknown_device``) under the gateway topic with its bytes,
 once the address is registered (``firegrid rejected replay``); a frame failing its checksum is
 kept as rejected (``bad_checksum``) the same way. Both calls retry while the database is away
 and return only once everything is committed: the caller answers the frames after that.
+
+A duty check nobody answered becomes the device's canonical JSON ``duty_check_missed`` event on
+the same path (``missed_check_events``), so the rules raise it like any device event.
 """
 
 from __future__ import annotations

@@ -48,13 +48,13 @@ class CommandBody(BaseModel):
     answer_within_min: int = Field(default=10, ge=1, le=255, description="duty check only")
 
 
-@router.post("/devices/{device_id}/commands", status_code=202)
+@router.post("/devices/{device_id}/commands")
 def post_command(
     *, device_id: str, body: CommandBody, conn: Conn, caller: Caller, locator: Locator
 ) -> StoredCommand:
     """Ask the gateway to send a command to a transmission device.
 
-    Answers at once (202) with the stored command; the gateway sends it while the device is
+    Answers at once with the stored command (``pending``); the gateway sends it while the device is
     connected, resends it every 10 s until confirmed (3 tries), and a duty check is
     ``answered`` (with ``response_s``) or ``unanswered`` after ``answer_within_min``.
     """
