@@ -54,9 +54,13 @@ class CommandSender:
         *,
         clock: Clock,
         poll_s: float = 1.0,
+        resend_after_s: float = RESEND_AFTER_S,
+        attempts: int = MAX_ATTEMPTS,
         record_missed: RecordMissed | None = None,
     ) -> None:
         self._db_url = db_url
+        self._resend_after_s = resend_after_s
+        self._attempts = attempts
         self._record_missed = record_missed
         self._clock = clock
         self._poll_s = poll_s
@@ -111,10 +115,10 @@ class CommandSender:
                 await asyncio.to_thread(self._record_missed, missed)
             await service.mark_unanswered(conn, ids=[m.id for m in missed])
         due = await service.due_commands(
-            conn, addresses=speaker.connected_addresses(), resend_after_s=RESEND_AFTER_S
+            conn, addresses=speaker.connected_addresses(), resend_after_s=self._resend_after_s
         )
         for command in due:
-            if command.attempts >= MAX_ATTEMPTS:
+            if command.attempts >= self._attempts:
                 await service.mark_unconfirmed(conn, command_id=command.id)
                 continue
             centre = speaker.centre_of(command.address)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from gateway.commands import MAX_ATTEMPTS, RESEND_AFTER_S
 from gateway.exceptions import ListenAddressError
 
 
@@ -30,6 +31,10 @@ class GatewaySettings(BaseModel):
     command_poll_s: float = Field(
         default=1.0, gt=0, description="how often commands asked for are looked for"
     )
+    command_resend_s: float = Field(
+        default=RESEND_AFTER_S, gt=0, description="an unconfirmed command is sent again after"
+    )
+    command_attempts: int = Field(default=MAX_ATTEMPTS, ge=1, description="...this many times")
 
 
 def parse_listen(value: str) -> tuple[str, int]:

@@ -52,7 +52,12 @@ class GatewayRole(ThreadRole):
             self._command_writer.write(events)
 
         commands = CommandSender(
-            db_url, clock=clock, poll_s=settings.command_poll_s, record_missed=record_missed
+            db_url,
+            clock=clock,
+            poll_s=settings.command_poll_s,
+            resend_after_s=settings.command_resend_s,
+            attempts=settings.command_attempts,
+            record_missed=record_missed,
         )
         self.gateway = Gateway(
             store.store,

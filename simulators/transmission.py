@@ -74,11 +74,13 @@ class TransmissionDevice:
         resend_after_s: float = 10.0,
         retries: int = 3,
         reconnect_wait_s: float = 0.2,
+        confirm_commands: bool = True,
     ) -> None:
         self.host, self.port = host, port
         self.address, self.centre = address, centre
         self.resend_after_s, self.retries = resend_after_s, retries
         self._reconnect_wait_s = reconnect_wait_s
+        self.confirm_commands = confirm_commands  # False: a device deaf to the centre
         self._sock: socket.socket | None = None
         self._inbox = bytearray()
         self._serial = 0
@@ -219,6 +221,8 @@ class TransmissionDevice:
         head = parse_frame(frame)
         unit_type = frame[HEADER_SIZE] if unit_length(frame) else -1
         self.commands.append(unit_type)
+        if not self.confirm_commands:
+            return
         reply = GbFrame(
             serial=head.serial,
             time=datetime.now(UTC),

@@ -128,3 +128,29 @@ def test_a_duty_check_nobody_answers_is_unanswered_and_a_hazard(
     with _client(gateways.db_url, role="viewer") as viewer:
         refused = viewer.post(f"/api/v1/devices/{dev}/commands", json={"kind": "clock_sync"})
         assert refused.status_code == 403
+
+
+def test_an_unconfirmed_command_is_sent_again_then_given_up(gateways: GatewayHarness) -> None:
+    address, dev = gateways.address(), f"DEAF-{gateways.tag}"
+    gateways.register(dev, address)
+    settings = GatewaySettings(command_poll_s=0.05, command_resend_s=0.3, command_attempts=3)
+    port = gateways.start(settings=settings).gateway.port
+    assert port is not None
+    with (
+        _client(gateways.db_url) as client,
+        TransmissionDevice("127.0.0.1", port, address=address, confirm_commands=False) as unit,
+    ):
+        assert unit.pressure(5, 1, 320.0, at=NOW).confirmed
+        asked = client.post(f"/api/v1/devices/{dev}/commands", json={"kind": "clock_sync"})
+        assert asked.status_code == 200, asked.text
+        _serve_until(unit, 3)  # the same command three times, none confirmed
+        wait_until(
+            lambda: (
+                [(c["status"], c["attempts"]) for c in _commands(client, dev)]
+                == [("unconfirmed", 3)]
+            ),
+            timeout_s=15,
+            what="the command given up after 3 attempts",
+        )
+        unit.serve_commands(1.0)
+        assert unit.commands == [CLOCK_SYNC_TYPE] * 3  # and never sent again
