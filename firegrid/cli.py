@@ -15,6 +15,7 @@ from pydantic_settings import SettingsError
 from firegrid.cli_commands import (
     InputError,
     create_token_command,
+    gateway_command,
     import_grids,
     import_registry,
     replay_command,
@@ -154,6 +155,17 @@ def _parser() -> argparse.ArgumentParser:
         help="rejection reason to replay (repeatable); default: unknown_device, unknown_terminal",
     )
     rr.add_argument("--since", help="only rejections received at or after this ISO 8601 time")
+
+    gateway = sub.add_parser("gateway", help="commands to GB/T 26875.3 transmission devices")
+    gateway_actions = gateway.add_subparsers(dest="action", required=True)
+    ask = gateway_actions.add_parser(
+        "command", help="ask the gateway to send a duty check (查岗) or a clock sync"
+    )
+    ask.add_argument("device_id")
+    ask.add_argument("kind", choices=["duty_check", "clock_sync"])
+    ask.add_argument("--answer-within-min", type=int, default=10, help="duty check: minutes")
+    listing = gateway_actions.add_parser("commands", help="a device's commands, JSON lines")
+    listing.add_argument("device_id")
     return parser
 
 
@@ -214,6 +226,7 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         "simulate": simulate_command,
         "rules": replay_command,
         "rejected": replay_rejected_command,
+        "gateway": gateway_command,
     }
     if args.command in handlers:
         return handlers[args.command](settings, args)

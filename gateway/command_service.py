@@ -9,6 +9,7 @@ from psycopg.rows import class_row as async_class_row
 from pydantic import BaseModel, ConfigDict
 
 from gateway.commands import CommandKind
+from gateway.exceptions import CommandTargetError
 from infra.database import Conn, class_row
 
 
@@ -52,7 +53,15 @@ _COLUMNS = (
 def request_command(
     conn: Conn, *, device_id: str, kind: CommandKind, by: str | None, answer_within_min: int
 ) -> StoredCommand:
-    """Store a command for the gateway to send; a duty check is due within the minutes given."""
+    """Store a command for the gateway to send; a duty check is due within the minutes given.
+
+    Raises ``CommandTargetError`` for a device not registered or without an address.
+    """
+    row = conn.execute(
+        "SELECT gb26875_address FROM devices WHERE device_id = %s", (device_id,)
+    ).fetchone()
+    if row is None or row[0] is None:
+        raise CommandTargetError(device_id, registered=row is not None)
     with conn.cursor(row_factory=class_row(StoredCommand)) as cur:
         cur.execute(
             f"INSERT INTO gateway_commands (device_id, kind, requested_by, answer_by)"

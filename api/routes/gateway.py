@@ -15,6 +15,7 @@ from api.routes.grids import Locator
 from api.scope import require_device
 from gateway.command_service import StoredCommand, list_commands, request_command
 from gateway.commands import CommandKind
+from gateway.exceptions import CommandTargetError
 from gateway.views import ConnectionsSource, GatewayConnection, connection_view
 
 router = APIRouter(prefix="/api/v1", tags=["gateway"], responses=ERROR_RESPONSES)
@@ -60,22 +61,18 @@ def post_command(
     """
     allow(caller, "gateway.command")
     require_device(conn, caller, device_id=device_id, locator=locator)
-    row = conn.execute(
-        "SELECT gb26875_address FROM devices WHERE device_id = %s", (device_id,)
-    ).fetchone()
-    if row is None:
-        raise ApiError(404, "not_found", f"no device {device_id!r} in the registry")
-    if row[0] is None:
-        raise ApiError(
-            409, "no_gb26875_address", f"device {device_id!r} has no gb26875_address to send to"
+    try:
+        return request_command(
+            conn,
+            device_id=device_id,
+            kind=body.kind,
+            by=caller.actor,
+            answer_within_min=body.answer_within_min,
         )
-    return request_command(
-        conn,
-        device_id=device_id,
-        kind=body.kind,
-        by=caller.actor,
-        answer_within_min=body.answer_within_min,
-    )
+    except CommandTargetError as exc:
+        if exc.registered:
+            raise ApiError(409, "no_gb26875_address", str(exc)) from exc
+        raise ApiError(404, "not_found", str(exc)) from exc
 
 
 @router.get("/devices/{device_id}/commands")

@@ -4,6 +4,9 @@ is marked so."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -154,3 +157,28 @@ def test_an_unconfirmed_command_is_sent_again_then_given_up(gateways: GatewayHar
         )
         unit.serve_commands(1.0)
         assert unit.commands == [CLOCK_SYNC_TYPE] * 3  # and never sent again
+
+
+def test_the_cli_asks_for_a_command_and_refuses_a_device_without_an_address(
+    gateways: GatewayHarness,
+) -> None:
+    address, dev = gateways.address(), f"CLI-{gateways.tag}"
+    gateways.register(dev, address)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "firegrid.cli", "--db-url", gateways.db_url, "gateway", *args],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    asked = cli("command", dev, "duty_check", "--answer-within-min", "5")
+    assert asked.returncode == 0, asked.stderr
+    stored = json.loads(asked.stdout)
+    assert (stored["kind"], stored["status"], stored["requested_by"]) == (
+        "duty_check",
+        "pending",
+        "cli",
+    )
+    refused = cli("command", f"NOPE-{gateways.tag}", "clock_sync")
+    assert refused.returncode == 2
+    assert "not in the registry" in refused.stderr
