@@ -247,6 +247,8 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
             "--simulate registers demo devices, units, staff and grids, so it runs only on the"
             " embedded services (FIREGRID_DB_URL and FIREGRID_MQTT_URL unset)"
         )
+    if args.role and "gateway" in args.role and not settings.gb26875:
+        raise InputError("role gateway needs FIREGRID_GB26875=host:port (where it listens)")
     print(f"data directory: {settings.data_dir}")
     return run(settings, roles=args.role or list(BUILT_ROLES), simulate=args.simulate)
 
