@@ -15,6 +15,7 @@ from pydantic_settings import SettingsError
 from firegrid.cli_commands import (
     InputError,
     create_token_command,
+    gateway_command,
     import_grids,
     import_registry,
     replay_command,
@@ -167,6 +168,17 @@ def _parser() -> argparse.ArgumentParser:
         help="rejection reason to replay (repeatable); default: unknown_device, unknown_terminal",
     )
     rr.add_argument("--since", help="only rejections received at or after this ISO 8601 time")
+
+    gateway = sub.add_parser("gateway", help="commands to GB/T 26875.3 transmission devices")
+    gateway_actions = gateway.add_subparsers(dest="action", required=True)
+    ask = gateway_actions.add_parser(
+        "command", help="ask the gateway to send a duty check (查岗) or a clock sync"
+    )
+    ask.add_argument("device_id")
+    ask.add_argument("kind", choices=["duty_check", "clock_sync"])
+    ask.add_argument("--answer-within-min", type=int, default=10, help="duty check: minutes")
+    listing = gateway_actions.add_parser("commands", help="a device's commands, JSON lines")
+    listing.add_argument("device_id")
     return parser
 
 
@@ -227,6 +239,7 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         "simulate": simulate_command,
         "rules": replay_command,
         "rejected": replay_rejected_command,
+        "gateway": gateway_command,
     }
     if args.command in handlers:
         return handlers[args.command](settings, args)
@@ -247,6 +260,8 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
             "--simulate registers demo devices, units, staff and grids, so it runs only on the"
             " embedded services (FIREGRID_DB_URL and FIREGRID_MQTT_URL unset)"
         )
+    if args.role and "gateway" in args.role and not settings.gb26875:
+        raise InputError("role gateway needs FIREGRID_GB26875=host:port (where it listens)")
     print(f"data directory: {settings.data_dir}")
     return run(settings, roles=args.role or list(BUILT_ROLES), simulate=args.simulate)
 

@@ -319,3 +319,30 @@ def replay_line(h: HazardRecord) -> dict[str, Any]:
         "flapping": h.flapping,
         "detail": h.detail,
     }
+
+
+def gateway_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Store a command for the gateway (``command``) or list a device's (``commands``)."""
+    from gateway.command_service import list_commands, request_command
+    from gateway.commands import CommandKind
+    from gateway.exceptions import CommandTargetError
+
+    with psycopg.connect(resolve_and_migrate(settings)) as conn:
+        if args.action == "commands":
+            for command in list_commands(conn, device_id=args.device_id, limit=1000):
+                print(command.model_dump_json())
+            return 0
+        if not 1 <= args.answer_within_min <= 255:
+            raise InputError("--answer-within-min must be 1..255")
+        try:
+            stored = request_command(
+                conn,
+                device_id=args.device_id,
+                kind=CommandKind(args.kind),
+                by="cli",
+                answer_within_min=args.answer_within_min,
+            )
+        except CommandTargetError as exc:
+            raise InputError(str(exc)) from exc
+    print(stored.model_dump_json())
+    return 0

@@ -169,8 +169,6 @@ def _factories(
             return role
 
         factories["gateway"] = gateway
-    elif "gateway" in roles and list(roles) == ["gateway"]:
-        log.warning("role gateway asked for, but FIREGRID_GB26875 (host:port) is not set")
     if simulate:
         from firegrid.demo import DemoFleet
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from gateway.commands import MAX_ATTEMPTS, RESEND_AFTER_S
 from gateway.exceptions import ListenAddressError
 
 
@@ -27,6 +28,13 @@ class GatewaySettings(BaseModel):
         default=0.02, ge=0, description="a batch without a fire alarm waits this long to fill"
     )
     read_bytes: int = Field(default=4096, ge=64, description="bytes taken per socket read")
+    command_poll_s: float = Field(
+        default=1.0, gt=0, description="how often commands asked for are looked for"
+    )
+    command_resend_s: float = Field(
+        default=RESEND_AFTER_S, gt=0, description="an unconfirmed command is sent again after"
+    )
+    command_attempts: int = Field(default=MAX_ATTEMPTS, ge=1, description="...this many times")
 
 
 def parse_listen(value: str) -> tuple[str, int]:

@@ -7,6 +7,16 @@ class GatewayError(Exception):
     """Root of the gateway's errors."""
 
 
+class CommandTargetError(GatewayError):
+    """A command for a device that cannot take one: unknown, or without a GB/T 26875 address."""
+
+    def __init__(self, device_id: str, *, registered: bool) -> None:
+        why = "has no gb26875_address to send to" if registered else "is not in the registry"
+        super().__init__(f"device {device_id!r} {why}")
+        self.device_id = device_id
+        self.registered = registered
+
+
 class ListenAddressError(GatewayError):
     """``FIREGRID_GB26875`` is not ``host:port``."""
 

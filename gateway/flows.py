@@ -20,10 +20,11 @@ import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 
-from devices.codecs.gb26875 import carries_fire
-from devices.codecs.gb26875_frame import SEND_DATA, parse_frame, parse_header
+from devices.codecs.gb26875 import answers_duty_check, carries_fire
+from devices.codecs.gb26875_frame import CONFIRM, SEND_DATA, GbFrame, parse_frame, parse_header
 from devices.exceptions import DecodeError
 from gateway import metrics, replies
+from gateway.command_flows import CommandSender
 from gateway.config import GatewaySettings
 from gateway.framing import BadChecksum, Item, Reframer
 from gateway.models import ConnectionStats, ReceivedFrame, Verdict
@@ -49,6 +50,15 @@ class Connection:
     def close(self) -> None:
         """Close the socket (the device reconnects and resends what was not answered)."""
         self._writer.close()
+
+    def send(self, data: bytes) -> None:
+        """Write a frame of the centre's own (a command), unless the socket is gone."""
+        if self._writer.is_closing():
+            return
+        self._writer.write(data)
+        self.stats.frames_out += 1
+        self.stats.bytes_out += len(data)
+        metrics.BYTES_OUT.inc(len(data))
 
     def answer(self, frame: ReceivedFrame) -> None:
         """Send the frame's confirm or deny, unless the socket is gone."""
@@ -77,8 +87,10 @@ class Gateway:
         settings: GatewaySettings,
         clock: Clock | None = None,
         before_store: BeforeStore | None = None,
+        commands: CommandSender | None = None,
     ) -> None:
         self._store = store
+        self._commands = commands
         self._settings = settings
         self._clock = clock or SystemClock()
         self._before_store = before_store
@@ -89,7 +101,7 @@ class Gateway:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested = False
         self._last_peer: dict[int, str] = {}  # address -> the ip:port it last spoke from
-        self._writer_error: BaseException | None = None
+        self._handlers: set[asyncio.Task[None]] = set()  # one per open connection
 
     async def serve(self, host: str, port: int, *, ready: Callable[[], None] | None = None) -> None:
         """Listen on ``host:port`` and serve until ``stop``; raise what ended the writer."""
@@ -103,21 +115,28 @@ class Gateway:
         )
         self.port = server.sockets[0].getsockname()[1]
         writer = asyncio.create_task(self._write_loop(self.queue), name="gateway-writer")
+        workers = {writer}
+        if self._commands is not None:
+            workers.add(asyncio.create_task(self._commands.run(self), name="gateway-commands"))
         if ready is not None:
             ready()
         log.info("GB/T 26875.3 gateway listening on %s:%d", host, self.port)
         try:
             stopped = asyncio.create_task(self._stopping.wait())
-            await asyncio.wait({writer, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({*workers, stopped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             server.close()
-            for task in (writer, stopped):
+            for task in (*workers, stopped):
                 task.cancel()
             for connection in list(self.connections.values()):
                 connection.close()
+            for handler in list(self._handlers):  # one may wait for room in the queue
+                handler.cancel()
             await server.wait_closed()
-        if writer.done() and not writer.cancelled() and writer.exception() is not None:
-            raise writer.exception()  # type: ignore[misc]
+        for task in workers:
+            error = task.exception() if task.done() and not task.cancelled() else None
+            if error is not None:
+                raise error
 
     def stop(self) -> None:
         """Ask ``serve`` to return; callable from any thread, before or while it serves."""
@@ -153,6 +172,9 @@ class Gateway:
         connection = Connection(writer, clock=self._clock, peer=peer)
         key = id(connection)
         self.connections[key] = connection
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
         metrics.CONNECTIONS.set(len(self.connections))
         reframer = Reframer()
         try:
@@ -175,6 +197,7 @@ class Gateway:
         except ConnectionError as exc:
             log.info("connection %s ended: %s", peer, exc)
         finally:
+            self._handlers.discard(handler)
             del self.connections[key]
             metrics.CONNECTIONS.set(len(self.connections))
             writer.close()
@@ -192,15 +215,20 @@ class Gateway:
             metrics.FRAMES_IN.labels("bad_checksum").inc()
         else:
             head = parse_header(item)
-            stats.address = head.source
+            stats.address, stats.centre = head.source, head.destination
             self._note_peer(head.source, stats.peer)
             if head.command != SEND_DATA:
                 # Confirms and answers to the centre's own commands: nothing to store or answer.
-                log.debug("frame with command %d from %s", head.command, stats.peer)
                 metrics.FRAMES_IN.labels("other").inc()
+                if head.command == CONFIRM and self._commands is not None:
+                    await self._commands.note(("confirmed", head.source, head.serial))
                 return
-            frame = ReceivedFrame(item, head, Verdict.CONFIRM, now, connection, fire=_fire(item))
+            parsed = _parse(item)
+            fire = parsed is not None and carries_fire(parsed)
+            frame = ReceivedFrame(item, head, Verdict.CONFIRM, now, connection, fire=fire)
             metrics.FRAMES_IN.labels("send_data").inc()
+            if parsed is not None and self._commands is not None and answers_duty_check(parsed):
+                await self._commands.note(("answered", head.source, head.serial))
         await self.queue.put(frame)
         metrics.QUEUED.set(len(self.queue))
 
@@ -219,14 +247,37 @@ class Gateway:
         if len(self._last_peer) > 10 * self._settings.max_connections:
             del self._last_peer[next(iter(self._last_peer))]  # forget the longest unheard
 
+    def connected_addresses(self) -> list[int]:
+        """Return the addresses of the devices connected now (those that sent a frame)."""
+        connections = list(self.connections.values())
+        return sorted({c.stats.address for c in connections if c.stats.address is not None})
+
+    def centre_of(self, address: int) -> int | None:
+        """Return the centre address the device at ``address`` writes to, if connected."""
+        connection = self._connection_of(address)
+        return None if connection is None else connection.stats.centre
+
+    def send_to(self, address: int, data: bytes) -> bool:
+        """Write ``data`` to the device at ``address``; False when it is not connected."""
+        connection = self._connection_of(address)
+        if connection is None:
+            return False
+        connection.send(data)
+        return True
+
+    def _connection_of(self, address: int) -> Connection | None:
+        # The newest connection that spoke with this address (a reconnect may overlap the old).
+        found = [c for c in list(self.connections.values()) if c.stats.address == address]
+        return max(found, key=lambda c: c.stats.connected_at, default=None)
+
     def snapshot(self) -> list[ConnectionStats]:
         """Return a copy of every open connection's counters (callable from any thread)."""
         # list() of a dict's values runs without releasing the GIL: no resize can interleave.
         return [dataclasses.replace(c.stats) for c in list(self.connections.values())]
 
 
-def _fire(raw: bytes) -> bool:
+def _parse(raw: bytes) -> GbFrame | None:
     try:
-        return carries_fire(parse_frame(raw))
+        return parse_frame(raw)
     except DecodeError:
-        return False  # unparseable: the decoder will say why; it goes with the next batch
+        return None  # unparseable: the decoder will say why when it is stored

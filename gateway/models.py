@@ -49,6 +49,7 @@ class ConnectionStats:
     peer: str  # ip:port
     connected_at: datetime
     address: int | None = None  # the source address of its last frame
+    centre: int | None = None  # the destination address of its last frame: ours, to it
     last_frame_at: datetime | None = None
     frames_in: int = 0
     frames_out: int = 0

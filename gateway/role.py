@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
+from gateway.command_flows import CommandSender
+from gateway.command_service import MissedCheck
 from gateway.config import GatewaySettings, parse_listen
 from gateway.flows import BeforeStore, Gateway
-from gateway.service import FrameStore
+from gateway.service import FrameStore, missed_check_events
 from infra.clock import SYSTEM_CLOCK, Clock
 from infra.roles import ThreadRole, pending_age_s
 from ingest.config import IngestSettings, StorageSettings
@@ -40,8 +43,28 @@ class GatewayRole(ThreadRole):
         self._clock = clock
         self._writer = BatchWriter(db_url=db_url, settings=ingest, storage=storage)
         store = FrameStore(self._writer, prefix=ingest.topic_prefix)
+        # The commands' own writer: a BatchWriter holds one connection, used by one thread.
+        self._command_writer = BatchWriter(db_url=db_url, settings=ingest, storage=storage)
+        prefix = ingest.topic_prefix
+
+        def record_missed(checks: Sequence[MissedCheck]) -> None:
+            events = missed_check_events(checks, prefix=prefix, now=clock.now())
+            self._command_writer.write(events)
+
+        commands = CommandSender(
+            db_url,
+            clock=clock,
+            poll_s=settings.command_poll_s,
+            resend_after_s=settings.command_resend_s,
+            attempts=settings.command_attempts,
+            record_missed=record_missed,
+        )
         self.gateway = Gateway(
-            store.store, settings=settings, clock=clock, before_store=before_store
+            store.store,
+            settings=settings,
+            clock=clock,
+            before_store=before_store,
+            commands=commands,
         )
 
     def run(self) -> None:
@@ -54,10 +77,12 @@ class GatewayRole(ThreadRole):
             log.info("gateway stopped while storing a batch; its frames go unanswered")
         finally:
             self._writer.close()
+            self._command_writer.close()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop serving: close every connection, end a database retry, wait for the thread."""
         self._writer.stopping.set()  # a batch retrying against an absent database gives up
+        self._command_writer.stopping.set()
         self.gateway.stop()
         super().stop(timeout_s)
 

@@ -8,17 +8,23 @@ is kept as rejected (``unknown_device``) under the gateway topic with its bytes,
 once the address is registered (``firegrid rejected replay``); a frame failing its checksum is
 kept as rejected (``bad_checksum``) the same way. Both calls retry while the database is away
 and return only once everything is committed: the caller answers the frames after that.
+
+A duty check nobody answered becomes the device's canonical JSON ``duty_check_missed`` event on
+the same path (``missed_check_events``), so the rules raise it like any device event.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from devices.service import devices_by_gb26875_address
+from gateway.command_service import MissedCheck
 from gateway.models import ReceivedFrame, Verdict
 from ingest.flows import BatchWriter
 from ingest.models import InboundMessage, Rejection
-from ingest.topics import GATEWAY_CODEC, device_topic, gateway_topic
+from ingest.topics import GATEWAY_CODEC, device_topic, event_topic, gateway_topic
 
 
 class FrameStore:
@@ -66,3 +72,34 @@ class FrameStore:
             else device_topic(prefix=self._prefix, device_id=device_id, codec=GATEWAY_CODEC)
         )
         return Rejection(frame.received_at, topic, reason, detail, frame.raw)
+
+
+def missed_check_events(
+    checks: Sequence[MissedCheck], *, prefix: str, now: datetime
+) -> list[InboundMessage]:
+    """Return a canonical JSON ``duty_check_missed`` event per missed duty check.
+
+    Written through ingest like a device's own event, at the check's answer time with the
+    command's id as ``seq``: stored once however often it is written.
+    """
+    return [
+        InboundMessage(
+            event_topic(prefix=prefix, device_id=check.device_id),
+            json.dumps(
+                {
+                    "ts": check.answer_by.astimezone(UTC).isoformat(),
+                    "seq": check.id,
+                    "type": "duty_check_missed",
+                    "detail": {
+                        "command_id": check.id,
+                        "sent": check.first_sent_at is not None,  # else never connected
+                    },
+                }
+            ).encode(),
+            0,
+            0,
+            0,
+            now,
+        )
+        for check in checks
+    ]

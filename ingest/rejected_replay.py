@@ -97,9 +97,7 @@ def replay_rejected(
         outcome.messages += len(rows)
 
 
-def _gateway_to_device(
-    conn: Conn, rows: list[_Row], *, prefix: str
-) -> tuple[list[_Row], int]:
+def _gateway_to_device(conn: Conn, rows: list[_Row], *, prefix: str) -> tuple[list[_Row], int]:
     """Give frames the gateway kept under their address the topic of the device now holding it.
 
     Returns the rows to replay and how many wait on. A frame whose address is still unregistered

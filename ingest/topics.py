@@ -115,6 +115,11 @@ def device_topic(*, prefix: str, device_id: str, codec: str) -> str:
     return f"{prefix}/d/{device_id}/raw/{codec}"
 
 
+def event_topic(*, prefix: str, device_id: str) -> str:
+    """Return the topic of a device's canonical JSON events (CONTRACT §1)."""
+    return f"{prefix}/d/{device_id}/event"
+
+
 def subscriptions(*, prefix: str, shared_group: str | None) -> list[str]:
     """Return the topic filters the ingest role subscribes to."""
     filters = [

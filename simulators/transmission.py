@@ -22,10 +22,14 @@ from msgspec import Struct
 from devices.codecs.gb26875_frame import (
     ANALOG_VALUE,
     CONFIRM,
+    CONTROL,
+    DEVICE_OPERATION,
     DEVICE_STATUS,
+    HEADER_SIZE,
     PART_STATUS,
     SEND_DATA,
     AnalogValue,
+    DeviceOperation,
     DeviceStatus,
     GbFrame,
     GbObject,
@@ -33,6 +37,7 @@ from devices.codecs.gb26875_frame import (
     encode,
     parse_frame,
     split_frames,
+    unit_length,
 )
 
 FIRE: Final = 1 << 1  # part status bit 1
@@ -40,6 +45,8 @@ FAULT: Final = 1 << 2  # part status bit 2
 DEVICE_POWER_FAULT: Final = 1 << 3  # transmission-device status bit 3: main power failed
 SMOKE_PART: Final = 40
 PRESSURE_KPA_TENTHS: Final = 5  # analog type 5: pressure in 0.1 kPa
+DUTY_CHECK_TYPE: Final = 91  # the centre's duty check (查岗)
+DUTY_ANSWER: Final = 1 << 5  # transmission-device operation bit 5: the duty-check answer
 FIRE_ALARM_SYSTEM: Final = 1
 HYDRANT_SYSTEM: Final = 11
 
@@ -67,21 +74,28 @@ class TransmissionDevice:
         resend_after_s: float = 10.0,
         retries: int = 3,
         reconnect_wait_s: float = 0.2,
+        confirm_commands: bool = True,
     ) -> None:
         self.host, self.port = host, port
         self.address, self.centre = address, centre
         self.resend_after_s, self.retries = resend_after_s, retries
         self._reconnect_wait_s = reconnect_wait_s
+        self.confirm_commands = confirm_commands  # False: a device deaf to the centre
         self._sock: socket.socket | None = None
         self._inbox = bytearray()
         self._serial = 0
-        self.answers: list[GbFrame] = []  # every frame the centre sent, in order
+        self.answers: list[GbFrame] = []  # every answer the centre sent, in order
+        self.commands: list[int] = []  # data-unit types of the centre's commands, in order
 
     def __enter__(self) -> TransmissionDevice:
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    def connect(self) -> None:
+        """Open the connection now (``send`` opens it when needed)."""
+        self._socket()
 
     def close(self) -> None:
         """Close the connection (the next send opens a new one)."""
@@ -184,6 +198,41 @@ class TransmissionDevice:
                 raise ConnectionResetError("the centre closed the connection")
             self._inbox += data
 
+    def serve_commands(self, duration_s: float, *, answer_duty_checks: bool = True) -> list[int]:
+        """Read the centre's commands for ``duration_s``: confirm each, answer duty checks.
+
+        Returns the data-unit types of the commands received, in order. A duty check is
+        answered as a unit's operator does, by the device's operation record with bit 5.
+        """
+        received: list[int] = []
+        deadline = time.monotonic() + duration_s
+        while time.monotonic() < deadline:
+            # No serial is -1: this only reads (and confirms commands) for a tenth of a second.
+            self._await_answer(-1, deadline=min(deadline, time.monotonic() + 0.1))
+            for command in self.commands[len(received) :]:
+                received.append(command)
+                if command == DUTY_CHECK_TYPE and answer_duty_checks:
+                    self.send(
+                        DEVICE_OPERATION, [DeviceOperation(DUTY_ANSWER, 1, datetime.now(UTC))]
+                    )
+        return received
+
+    def _confirm_command(self, frame: bytes) -> None:
+        head = parse_frame(frame)
+        unit_type = frame[HEADER_SIZE] if unit_length(frame) else -1
+        self.commands.append(unit_type)
+        if not self.confirm_commands:
+            return
+        reply = GbFrame(
+            serial=head.serial,
+            time=datetime.now(UTC),
+            source=head.destination,
+            destination=head.source,
+            command=CONFIRM,
+            version=head.version,
+        )
+        self._socket().sendall(encode(reply))
+
     def _take_frames(self) -> list[GbFrame]:
         # The centre is trusted to frame correctly: complete frames are taken, a partial one
         # waits for the rest, anything unframeable is dropped.
@@ -191,8 +240,11 @@ class TransmissionDevice:
         used = 0
         for item in split_frames(bytes(self._inbox)):
             if isinstance(item, bytes):
-                out.append(parse_frame(item))
                 used += len(item)
+                if item[26] == CONTROL:  # a command from the centre: confirmed at once
+                    self._confirm_command(item)
+                else:
+                    out.append(parse_frame(item))
             elif item.reason == "truncated_frame":
                 break
             else:

@@ -76,7 +76,7 @@ DEVICE_BITS: Final = {  # type 21, the transmission device itself
     5: "channel_fault",
     6: "line_fault",
 }
-OPERATION_BITS: Final = {  # types 4 and 24: what an operator did
+OPERATION_BITS: Final = {  # type 4: what an operator did at a facility system
     0: "reset",
     1: "silence",
     2: "manual_alarm",
@@ -85,6 +85,8 @@ OPERATION_BITS: Final = {  # types 4 and 24: what an operator did
     5: "confirm",
     6: "test",
 }
+# type 24, at the transmission device: bit 5 is its answer to the centre's duty check (查岗)
+DEVICE_OPERATION_BITS: Final = {**OPERATION_BITS, 5: "duty_check_answer"}
 # Flags the rules act on -> the device event they become (others are kept in the detail).
 FLAG_EVENTS: Final = {
     "fire": "smoke_alarm",
@@ -99,6 +101,7 @@ FLAG_EVENTS: Final = {
     "alarm_cleared": "alarm_cleared",
     "silence": "silenced",
     "self_test": "self_test",
+    "duty_check_answer": "duty_check_answered",
 }
 # The seq of the transmission device's own records (types 21, 24): no part has this address.
 DEVICE_SEQ: Final = 0xFFFF << 32
@@ -211,8 +214,10 @@ def flags_of(obj: GbObject) -> tuple[int, list[str]]:
         value, names = obj.status, SYSTEM_BITS
     elif isinstance(obj, DeviceStatus):
         value, names = obj.status, DEVICE_BITS
-    elif isinstance(obj, SystemOperation | DeviceOperation):
+    elif isinstance(obj, SystemOperation):
         value, names = obj.flags, OPERATION_BITS
+    elif isinstance(obj, DeviceOperation):
+        value, names = obj.flags, DEVICE_OPERATION_BITS
     else:
         return 0, []
     return value, [name for bit, name in names.items() if value >> bit & 1]
@@ -232,6 +237,14 @@ def carries_fire(frame: GbFrame) -> bool:
     """Tell whether a parsed frame reports a fire (a centre handles those before all else)."""
     return frame.command == SEND_DATA and any(
         "smoke_alarm" in event_kinds(obj) for obj in frame.objects
+    )
+
+
+def answers_duty_check(frame: GbFrame) -> bool:
+    """Tell whether a parsed frame carries the device's answer to a duty check (查岗)."""
+    return frame.command == SEND_DATA and any(
+        isinstance(obj, DeviceOperation) and "duty_check_answer" in flags_of(obj)[1]
+        for obj in frame.objects
     )
 
 

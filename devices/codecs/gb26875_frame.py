@@ -52,6 +52,7 @@ END: Final = b"##"
 HEADER_SIZE: Final = 27
 OVERHEAD: Final = HEADER_SIZE + 3  # checksum + end
 MAX_UNIT: Final = 1024
+CONTROL: Final = 1
 SEND_DATA: Final = 2
 CONFIRM: Final = 3
 SYSTEM_STATUS: Final = 1
@@ -315,6 +316,14 @@ def encode(frame: GbFrame) -> bytes:
     if frame.unit_type is not None:
         unit = bytes((frame.unit_type, len(frame.objects)))
         unit += b"".join(_encode_object(obj) for obj in frame.objects)
+    return encode_unit(frame, unit)
+
+
+def encode_unit(frame: GbFrame, unit: bytes) -> bytes:
+    """Build a frame from ``frame``'s header fields and a data unit given as bytes.
+
+    For the centre's commands, whose objects (a time, a timeout) are not upload objects.
+    """
     if len(unit) > MAX_UNIT:
         raise ValueError(f"data unit of {len(unit)} bytes > {MAX_UNIT}")
     body = _HEADER.pack(

@@ -69,6 +69,12 @@ def events(obj: GbObject) -> list[DeviceEvent]:
         (DeviceStatus(0x08, AT), ["fault"], ["power_fault"], DEVICE_SEQ),
         (DeviceStatus(0x61, AT), ["fault"], ["normal", "channel_fault", "line_fault"], DEVICE_SEQ),
         (DeviceOperation(0x10, 3, AT), ["self_test"], ["self_test"], DEVICE_SEQ),
+        (
+            DeviceOperation(0x21, 3, AT),
+            ["alarm_cleared", "duty_check_answered"],
+            ["reset", "duty_check_answer"],
+            DEVICE_SEQ,
+        ),
     ],
 )
 def test_flags_become_events(obj: GbObject, kinds: list[str], names: list[str], seq: int) -> None:

@@ -18,6 +18,7 @@ from devices.codecs.gb26875_frame import (
     parse_frame,
     parse_header,
 )
+from gateway.commands import CommandKind, command_frame
 from gateway.framing import MAX_FRAME, BadChecksum, Reframer
 from gateway.replies import DENY, confirm, deny
 from tests.golden import frame
@@ -172,3 +173,20 @@ def test_any_bytes_keep_the_buffer_bounded(reads: list[bytes]) -> None:
     for data in reads:
         reframer.feed(data)
         assert reframer.buffered < MAX_FRAME
+
+
+def test_commands_are_control_frames_with_their_object() -> None:
+    now = datetime(2026, 12, 7, 4, 5, 6, tzinfo=UTC)
+    sync = command_frame(CommandKind.CLOCK_SYNC, serial=7, centre=88888, device=889, now=now)
+    duty = command_frame(
+        CommandKind.DUTY_CHECK, serial=8, centre=88888, device=889, now=now, answer_within_min=5
+    )
+    items, _ = reframe(sync + duty)
+    assert items == [sync, duty]  # well framed, checksums right
+    for raw, serial, unit in (
+        (sync, 7, bytes((90, 1, 6, 5, 12, 7, 12, 26))),
+        (duty, 8, bytes((91, 1, 5))),
+    ):
+        head = parse_header(raw)
+        assert (head.command, head.serial, head.source, head.destination) == (1, serial, 88888, 889)
+        assert raw[27:-3] == unit  # type, one object: the China time, or the minutes
