@@ -70,6 +70,37 @@ def _add_token_commands(sub: Any) -> None:
     revoke.add_argument("token", metavar="NAME|ID")
 
 
+def _add_grid_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    grids = sub.add_parser("grids", help="grid versions")
+    grid_actions = grids.add_subparsers(dest="action", required=True)
+    grid_import = grid_actions.add_parser(
+        "import", help="merge GeoJSON into a new grid version (by code; the others are kept)"
+    )
+    grid_import.add_argument("file", type=Path)
+    grid_import.add_argument("--source", help="name recorded with the version (default: FILE)")
+    grid_import.add_argument(
+        "--replace", action="store_true", help="the file is the whole new set: retire the rest"
+    )
+    grid_retire = grid_actions.add_parser(
+        "retire", help="new grid version without these areas (and everything under them)"
+    )
+    grid_retire.add_argument("codes", nargs="+", metavar="CODE")
+    grid_retire.add_argument("--source", help="name recorded with the version")
+
+
+def _add_gateway_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    gateway = sub.add_parser("gateway", help="commands to GB/T 26875.3 transmission devices")
+    gateway_actions = gateway.add_subparsers(dest="action", required=True)
+    ask = gateway_actions.add_parser(
+        "command", help="ask the gateway to send a duty check (查岗) or a clock sync"
+    )
+    ask.add_argument("device_id")
+    ask.add_argument("kind", choices=["duty_check", "clock_sync"])
+    ask.add_argument("--answer-within-min", type=int, default=10, help="duty check: minutes")
+    listing = gateway_actions.add_parser("commands", help="a device's commands, JSON lines")
+    listing.add_argument("device_id")
+
+
 def _parser() -> argparse.ArgumentParser:
     # Subparsers are made of the parent's class, so every level answers in one line.
     parser = _Parser(prog="firegrid", description=__doc__)
@@ -106,22 +137,7 @@ def _parser() -> argparse.ArgumentParser:
         imp.add_argument("file", type=Path)
         imp.add_argument("--dry-run", action="store_true", help="validate and count; write nothing")
 
-    grids = sub.add_parser("grids", help="grid versions")
-    grid_actions = grids.add_subparsers(dest="action", required=True)
-    grid_import = grid_actions.add_parser(
-        "import", help="merge GeoJSON into a new grid version (by code; the others are kept)"
-    )
-    grid_import.add_argument("file", type=Path)
-    grid_import.add_argument("--source", help="name recorded with the version (default: FILE)")
-    grid_import.add_argument(
-        "--replace", action="store_true", help="the file is the whole new set: retire the rest"
-    )
-    grid_retire = grid_actions.add_parser(
-        "retire", help="new grid version without these areas (and everything under them)"
-    )
-    grid_retire.add_argument("codes", nargs="+", metavar="CODE")
-    grid_retire.add_argument("--source", help="name recorded with the version")
-
+    _add_grid_commands(sub)
     _add_token_commands(sub)
 
     sub.add_parser("migrate", help="apply schema migrations and exit")
@@ -169,16 +185,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rr.add_argument("--since", help="only rejections received at or after this ISO 8601 time")
 
-    gateway = sub.add_parser("gateway", help="commands to GB/T 26875.3 transmission devices")
-    gateway_actions = gateway.add_subparsers(dest="action", required=True)
-    ask = gateway_actions.add_parser(
-        "command", help="ask the gateway to send a duty check (查岗) or a clock sync"
-    )
-    ask.add_argument("device_id")
-    ask.add_argument("kind", choices=["duty_check", "clock_sync"])
-    ask.add_argument("--answer-within-min", type=int, default=10, help="duty check: minutes")
-    listing = gateway_actions.add_parser("commands", help="a device's commands, JSON lines")
-    listing.add_argument("device_id")
+    _add_gateway_commands(sub)
     return parser
 
 
