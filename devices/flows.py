@@ -6,7 +6,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from devices import registry, service
+from devices import credentials, registry, service
+from devices.broker_accounts import BrokerAccounts
+from devices.credentials import IssuedCredential, Scope
+from devices.models import DeviceKind
 from devices.registry_gaps import RegistryWarning, registry_warnings
 from devices.views import ImportCounts
 from infra.database import Conn
@@ -33,6 +36,8 @@ class ImportOutcome:
     errors: Sequence[registry.RowError]
     # Devices only: what the stored rows still lack for the rules (imported all the same).
     warnings: Sequence[RegistryWarning] = ()
+    # Devices and terminals that got a broker credential, with its secret (shown only here).
+    credentials: Sequence[IssuedCredential] = ()
 
 
 def parse_registry(
@@ -48,11 +53,63 @@ def unreadable(parsed: registry.ParsedRows[Any]) -> registry.RowError | None:
 
 
 def store_registry(
-    conn: Conn, *, kind: RegistryKind, parsed: registry.ParsedRows[Any]
+    conn: Conn,
+    *,
+    kind: RegistryKind,
+    parsed: registry.ParsedRows[Any],
+    accounts: BrokerAccounts | None = None,
 ) -> ImportOutcome:
-    """Upsert the valid rows of ``parsed``; rows whose ID exists are updated."""
+    """Upsert the valid rows of ``parsed``; rows whose ID exists are updated.
+
+    Devices, and terminals named by staff rows, that have no broker credential get one; the
+    broker (``accounts``) learns of it before the caller commits, so a refusal there rolls the
+    import back rather than answering secrets the broker does not know.
+    """
     counts = _UPSERTS[kind](conn, rows=parsed.rows)
     warnings: list[RegistryWarning] = []
     if kind == "devices":
         warnings = registry_warnings(conn, device_ids=[row.device_id for row in parsed.rows])
-    return ImportOutcome(counts=counts, errors=parsed.errors, warnings=warnings)
+    secrets = credentials.provision(conn, principals=_principals(kind, parsed.rows))
+    if accounts is not None:
+        accounts.provisioned(secrets)
+    return ImportOutcome(
+        counts=counts,
+        errors=parsed.errors,
+        warnings=warnings,
+        credentials=[s.issued() for s in secrets],
+    )
+
+
+def _principals(kind: RegistryKind, rows: Sequence[Any]) -> list[tuple[str, Scope]]:
+    """Return the (username, scope) each imported row connects to the broker as."""
+    if kind == "devices":
+        return [(row.device_id, "t" if row.kind == DeviceKind.TERMINAL else "d") for row in rows]
+    if kind == "staff":
+        return [(row.terminal_id, "t") for row in rows if row.terminal_id is not None]
+    return []
+
+
+def rotate_credential(
+    conn: Conn, *, username: str, accounts: BrokerAccounts | None = None
+) -> IssuedCredential:
+    """Give ``username`` a new secret (its first, if it had none); the old one stops at once."""
+    secret = credentials.rotate(conn, username=username)
+    if accounts is not None:
+        accounts.rotated(secret)
+    return secret.issued()
+
+
+def set_credential_disabled(
+    conn: Conn, *, username: str, disabled: bool, accounts: BrokerAccounts | None = None
+) -> None:
+    """Disable (or enable again) ``username``'s credential, at the broker too."""
+    credentials.set_disabled(conn, username=username, disabled=disabled)
+    if accounts is not None:
+        accounts.set_disabled(username, disabled=disabled)
+
+
+def delete_credential(conn: Conn, *, username: str, accounts: BrokerAccounts | None = None) -> None:
+    """Delete ``username``'s credential, at the broker too."""
+    credentials.delete(conn, username=username)
+    if accounts is not None:
+        accounts.deleted(username)

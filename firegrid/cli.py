@@ -21,6 +21,7 @@ from firegrid.cli_commands import (
     replay_rejected_command,
     simulate_command,
 )
+from firegrid.cli_credentials import add_credentials_commands, credentials_command
 from firegrid.db import SchemaTooNew, migrate
 from firegrid.role_names import BUILT_ROLES, RoleError, check_role
 from firegrid.runtime import run
@@ -101,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
         actions = registry.add_subparsers(dest="action", required=True)
         imp = actions.add_parser("import", help="import CSV or a JSON array")
         imp.add_argument("file", type=Path)
+        if name == "devices":
+            add_credentials_commands(actions)
 
     grids = sub.add_parser("grids", help="grid versions")
     grid_actions = grids.add_subparsers(dest="action", required=True)
@@ -206,7 +209,7 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "up":
         return _up(settings, args)
     if args.command in {"devices", "units", "staff"}:
-        return import_registry(settings, args.command, args.file)
+        return _registry(settings, args)
     if args.command == "grids":
         return import_grids(settings, args.file, args.source)
     handlers = {
@@ -224,6 +227,12 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         print(f"schema at version {version}")
         return 0
     return 1
+
+
+def _registry(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "credentials":
+        return credentials_command(settings, args)
+    return import_registry(settings, args.command, args.file)
 
 
 def _up(settings: Settings, args: argparse.Namespace) -> int:

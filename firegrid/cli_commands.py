@@ -43,6 +43,8 @@ def resolve_and_migrate(settings: Settings) -> str:
 
 def import_registry(settings: Settings, kind: RegistryKind, path: Path) -> int:
     from devices.flows import parse_registry, store_registry, unreadable
+    from firegrid.broker_auth import running_accounts
+    from infra.dynsec import DynsecError
 
     suffix = path.suffix.lower()
     fmt: Format | None = None  # None: the parser sniffs the format
@@ -58,8 +60,14 @@ def import_registry(settings: Settings, kind: RegistryKind, path: Path) -> int:
         parsed = parse_registry(kind, data, fmt=fmt)
         if (whole := unreadable(parsed)) is not None:  # before any database is started
             raise InputError(f"{path}: {whole.message}")
-        with psycopg.connect(resolve_and_migrate(settings)) as conn:
-            outcome = store_registry(conn, kind=kind, parsed=parsed)
+        try:
+            with psycopg.connect(resolve_and_migrate(settings)) as conn:
+                outcome = store_registry(
+                    conn, kind=kind, parsed=parsed, accounts=running_accounts(settings)
+                )
+        except DynsecError as exc:  # raised before the commit: nothing was imported
+            print(f"firegrid: the broker refused the new credentials: {exc}", file=sys.stderr)
+            return 1
     print(
         json.dumps(
             {
@@ -67,10 +75,19 @@ def import_registry(settings: Settings, kind: RegistryKind, path: Path) -> int:
                 "updated": outcome.counts.updated,
                 "errors": [e.model_dump() for e in outcome.errors],
                 "warnings": [w.model_dump() for w in outcome.warnings],
+                # Shown here only: FireGrid keeps their hashes, never the secrets.
+                "credentials": [c.model_dump() for c in outcome.credentials],
             },
             ensure_ascii=False,
         )
     )
+    if outcome.credentials:
+        n = len(outcome.credentials)
+        print(
+            f"firegrid: {n} new broker credential(s) above, shown this once; keep them"
+            " (`firegrid devices credentials rotate ID` prints a new one)",
+            file=sys.stderr,
+        )
     if outcome.errors:
         # The rows' errors are in the JSON above; stderr says why the exit code is 2.
         n = len(outcome.errors)

@@ -18,11 +18,14 @@ from api.routes.grids import Locator
 from api.schemas import DEVICES_BODY, STAFF_BODY, UNITS_BODY
 from api.scope import require_device
 from devices import registry, service
+from devices.broker_accounts import BrokerAccounts
+from devices.credentials import IssuedCredential
 from devices.flows import RegistryKind, parse_registry, store_registry, unreadable
 from devices.geo import Crs, from_wgs84
 from devices.registry import RowError
 from devices.registry_gaps import RegistryWarning
 from devices.views import DeviceView
+from infra.dynsec import DynsecError
 from ingest.readings import list_buckets, list_readings, reading_key
 from ingest.views import Bucket, Reading
 
@@ -55,6 +58,9 @@ class ImportAnswer(BaseModel):
     rejected: int  # rows with at least one error
     errors: list[RowError]
     warnings: list[RegistryWarning]
+    # Devices and terminals given a broker credential by this import; the only time their
+    # secrets are shown (existing ones keep theirs: `firegrid devices credentials rotate ID`).
+    credentials: list[IssuedCredential] = []
 
 
 def _format(request: Request) -> registry.Format | None:
@@ -71,11 +77,17 @@ async def _import(request: Request, conn: Conn, caller: Caller, kind: RegistryKi
     # Read here (bounded by api.middleware); parsed and stored in a worker thread: a city's
     # registry takes seconds, and the event loop serves every other request meanwhile.
     body = await request.body()
-    return await run_in_threadpool(_parse_and_store, conn, kind, body, _format(request))
+    # Set by the composition root when FireGrid administers the broker's device accounts.
+    accounts: BrokerAccounts | None = getattr(request.app.state, "broker_accounts", None)
+    return await run_in_threadpool(_parse_and_store, conn, kind, body, _format(request), accounts)
 
 
 def _parse_and_store(
-    conn: Conn, kind: RegistryKind, body: bytes, fmt: registry.Format | None
+    conn: Conn,
+    kind: RegistryKind,
+    body: bytes,
+    fmt: registry.Format | None,
+    accounts: BrokerAccounts | None,
 ) -> ImportAnswer:
     parsed = parse_registry(kind, body, fmt=fmt)
     if (whole := unreadable(parsed)) is not None:
@@ -85,13 +97,25 @@ def _parse_and_store(
             "the body is neither CSV with a header nor a JSON array of objects",
             [whole.model_dump()],
         )
-    outcome = store_registry(conn, kind=kind, parsed=parsed)
+    try:
+        outcome = store_registry(conn, kind=kind, parsed=parsed, accounts=accounts)
+    except DynsecError as exc:
+        # Raised before the commit: the import is rolled back, so no secret is answered that
+        # the broker would refuse.
+        raise ApiError(
+            503,
+            "broker_unavailable",
+            f"the broker did not take the new device credentials ({exc.error}); nothing was"
+            " imported, try again",
+            headers={"Retry-After": "5"},
+        ) from exc
     return ImportAnswer(
         created=outcome.counts.created,
         updated=outcome.counts.updated,
         rejected=len({e.row for e in outcome.errors}),
         errors=list(outcome.errors),
         warnings=list(outcome.warnings),
+        credentials=list(outcome.credentials),
     )
 
 
