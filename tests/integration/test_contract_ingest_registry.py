@@ -115,7 +115,14 @@ def test_staff_import_from_the_cli(db_url: str, tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"created": 1, "updated": 0, "errors": [], "warnings": []}
+    # No terminal_id in the row, so no broker credential to show.
+    assert json.loads(done.stdout) == {
+        "created": 1,
+        "updated": 0,
+        "errors": [],
+        "warnings": [],
+        "credentials": [],
+    }
     assert _staff(db_url, f"C-{tag}") == (
         "赵六",
         "community_handler",
