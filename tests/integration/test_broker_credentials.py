@@ -257,3 +257,11 @@ def test_a_restarted_broker_takes_every_credential_from_the_database(
         assert client.publish(f"{PREFIX}/d/{off}/event", b"{}") == NOT_AUTHORIZED
     with _probe(_as(secure_broker, creds[off])) as refused:
         assert refused.refused
+
+
+def test_firegrid_subscribes_everywhere_shared_or_not(secure_broker: SecureBroker) -> None:
+    # Scaled-out ingest subscribes through a shared group (FIREGRID_INGEST__SHARED_GROUP).
+    with _probe(secure_broker.service_url) as firegrid:
+        assert firegrid.accepted
+        assert firegrid.subscribe(f"{PREFIX}/#") == 1
+        assert firegrid.subscribe(f"$share/ingest/{PREFIX}/#") == 1
