@@ -77,7 +77,8 @@ def say_who_enforces(settings: Settings, admin: DynsecAdmin | None) -> None:
             "device credentials: the configured broker is not FireGrid's own and no admin of its"
             " dynamic-security plugin is set (FIREGRID_BROKER__ADMIN_USERNAME and"
             " __ADMIN_PASSWORD), so enforcing them is the broker operator's job; FireGrid keeps"
-            " each one's hash in its database (docs/integrators/broker-auth.md: EMQX reads them from there)"
+            " each one's hash in its database, where EMQX can read them"
+            " (docs/integrators/broker-auth.md)"
         )
 
 

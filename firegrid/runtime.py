@@ -159,6 +159,7 @@ def _factories(
             db_url=services.db_url,
             mqtt_url=services.mqtt_url,
             prefix=settings.ingest.topic_prefix,
+            accounts=accounts_for(services.broker_admin, settings),
         )
     # After the demo registered its devices, so the first daily look already sees them.
     if "rules" in roles:

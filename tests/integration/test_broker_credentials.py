@@ -265,3 +265,50 @@ def test_firegrid_subscribes_everywhere_shared_or_not(secure_broker: SecureBroke
         assert firegrid.accepted
         assert firegrid.subscribe(f"{PREFIX}/#") == 1
         assert firegrid.subscribe(f"$share/ingest/{PREFIX}/#") == 1
+
+
+def test_the_demo_fleet_publishes_each_device_with_its_own_credential(
+    secure_broker: SecureBroker,
+    accounts: DynsecAccounts,
+    db_url: str,
+    secure_ingest: IngestService,
+) -> None:
+    from firegrid.demo import DemoFleet
+
+    del secure_ingest
+    started = time.time()
+    demo = DemoFleet(
+        db_url=db_url,
+        mqtt_url=secure_broker.service_url,
+        prefix=PREFIX,
+        period_s=0.2,
+        accounts=accounts,
+    )
+    demo.start()
+    try:
+
+        def fresh(device: str) -> bool:
+            with psycopg.connect(db_url) as conn:
+                row = conn.execute(
+                    "SELECT 1 FROM readings WHERE device_id = %s"
+                    " AND received_at > to_timestamp(%s) LIMIT 1",
+                    (device, started),
+                ).fetchone()
+                return row is not None
+
+        wait_until(lambda: fresh("DEMO-HYD-00"), what="a demo hydrant's reading stored")
+        wait_until(lambda: fresh("DEMO-SMK-00"), what="a demo smoke detector's reading stored")
+    finally:
+        demo.stop()
+    with psycopg.connect(db_url) as conn:
+        scopes = dict(
+            conn.execute(
+                "SELECT username, scope FROM device_credentials WHERE username LIKE 'DEMO-%'"
+            ).fetchall()
+        )
+    assert scopes["DEMO-HYD-00"] == "d"
+    assert scopes["DEMO-TERM-01"] == "t"
+    # The broker saw each device log in as itself, not FireGrid's all-topics service client.
+    broker_log = secure_broker.handle.log_path.read_text()
+    assert "u'DEMO-HYD-00'" in broker_log
+    assert "u'DEMO-SMK-00'" in broker_log
