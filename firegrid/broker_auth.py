@@ -91,6 +91,8 @@ def running_accounts(settings: Settings) -> BrokerAccounts | None:
     """
     if settings.mqtt_url is not None:
         return accounts_for(configured_admin(settings), settings)
+    if settings.db_url is not None:  # a configured database is never the embedded broker's
+        return None
     from firegrid.embedded import running_urls
     from firegrid.embedded.accounts import own_accounts
 
