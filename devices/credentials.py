@@ -3,8 +3,9 @@
 A secret is 32 random bytes (URL-safe text). Only its PBKDF2-HMAC-SHA512 hash is kept, in the
 one scheme both Mosquitto's dynamic-security plugin and EMQX's PostgreSQL authenticator verify
 (``firegrid/migrations/m0016_device_credentials.py``). The secret is random, not chosen by a
-person, so key stretching adds nothing against guessing; 1,000 iterations keep a city's devices
-reconnecting at once after a broker restart from costing the broker minutes of CPU.
+person, so key stretching adds nothing against guessing it; the iteration count is Mosquitto's
+own for the plugin (101), which keeps both a city's import (0.4 ms a hash on the reference box)
+and a city's devices reconnecting at once after a broker restart cheap.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from infra.database import Conn
 
 Scope = Literal["d", "t"]  # the topic namespace: fg/v1/d/{id}/... or fg/v1/t/{id}/...
 
-ITERATIONS: Final = 1000
+ITERATIONS: Final = 101  # what `mosquitto_ctrl dynsec` uses; EMQX is configured to match
 SALT_CHARS: Final = 12  # Mosquitto's dynamic-security plugin accepts a 12-byte salt only
 
 
@@ -124,19 +125,27 @@ def provision(conn: Conn, *, principals: Sequence[tuple[str, Scope]]) -> list[Ne
             "SELECT username FROM device_credentials WHERE username = ANY(%s)", (list(wanted),)
         ).fetchall()
     }
-    fresh = [new_secret(name, scope) for name, scope in wanted.items() if name not in existing]
-    stored: list[NewSecret] = []
+    fresh = {
+        name: new_secret(name, scope) for name, scope in wanted.items() if name not in existing
+    }
+    if not fresh:
+        return []
+    rows = []
+    for secret in fresh.values():
+        stored = hashed(secret.password)
+        rows.append((secret.username, secret.scope, stored.password_hash, stored.salt,
+                     stored.iterations))  # fmt: skip
     with conn.cursor() as cur:
-        for secret in fresh:
-            salt = _new_salt()
-            cur.execute(
-                _UPSERT.format("NOTHING"),
-                (secret.username, secret.scope, hash_secret(secret.password, salt=salt), salt,
-                 ITERATIONS),
-            )  # fmt: skip
-            if cur.fetchone() is not None:  # not taken meanwhile by a concurrent import
-                stored.append(secret)
-    return stored
+        # One pipelined round trip for a city's import; RETURNING names the rows inserted, so a
+        # username a concurrent import took meanwhile keeps that import's secret.
+        cur.executemany(_UPSERT.format("NOTHING"), rows, returning=True)
+        inserted = set()
+        while True:
+            if (row := cur.fetchone()) is not None:
+                inserted.add(row[0])
+            if not cur.nextset():
+                break
+    return [secret for name, secret in fresh.items() if name in inserted]
 
 
 def rotate(conn: Conn, *, username: str) -> NewSecret:

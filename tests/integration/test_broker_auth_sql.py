@@ -32,6 +32,12 @@ def _documented_query(marker: str) -> str:
 
 
 AUTHN = _documented_query("emqx-authn-query")
+# EMQX's password_hash_algorithm as the doc configures it.
+_ALGORITHM = re.search(
+    r"name = pbkdf2, mac_fun = (\w+), iterations = (\d+), dk_length = 64", DOC.read_text()
+)
+assert _ALGORITHM is not None, f"{DOC} lost EMQX's password_hash_algorithm"
+EMQX_MAC, EMQX_ITERATIONS = _ALGORITHM.group(1), int(_ALGORITHM.group(2))
 ACL = _documented_query("emqx-acl-query")
 
 
@@ -40,8 +46,7 @@ def _emqx_authenticates(conn: psycopg.Connection[Any], username: str, password: 
     if row is None:
         return False  # EMQX: "ignore", and with no authenticator after it the client is refused
     password_hash, salt = row
-    # EMQX's pbkdf2 settings from the doc: mac_fun sha512, iterations 1000, dk_length 64.
-    derived = hashlib.pbkdf2_hmac("sha512", password.encode(), salt.encode(), 1000, 64)
+    derived = hashlib.pbkdf2_hmac(EMQX_MAC, password.encode(), salt.encode(), EMQX_ITERATIONS, 64)
     return bool(derived.hex() == password_hash)
 
 
