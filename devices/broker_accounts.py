@@ -176,15 +176,27 @@ class DynsecAccounts:
                 control.send(commands, tolerate=[ALREADY_EXISTS])
 
     def rotated(self, secret: NewSecret) -> None:
-        """Set the new password (creating the client if the broker lacks it)."""
+        """Set the new password and the scope's role (creating the client if the broker lacks
+        it); a disabled client stays disabled."""
+        role = role_name(secret.username, secret.scope)
         with DynsecClient(self._admin) as control:
             answers = control.send(
                 [{"command": "setClientPassword", "username": secret.username,
                   "password": secret.password}],
                 tolerate=[NOT_FOUND],
             )  # fmt: skip
-        if "error" in answers[0]:
-            self.provisioned([secret])
+            if "error" not in answers[0]:
+                control.send(
+                    [{"command": "createRole", "rolename": role,
+                      "acls": acls(secret.username, secret.scope, prefix=self._prefix)},
+                     # The whole role list at once: addClientRole of a role the client holds
+                     # is an "Internal error" in Mosquitto 2.0.
+                     {"command": "modifyClient", "username": secret.username,
+                      "roles": [{"rolename": role}]}],
+                    tolerate=[ALREADY_EXISTS, NOT_FOUND],
+                )  # fmt: skip
+                return
+        self.provisioned([secret])
 
     def set_disabled(self, username: str, *, disabled: bool) -> None:
         """Disable or enable the client."""
@@ -207,7 +219,7 @@ def _reset(secret: NewSecret) -> list[Command]:
     """Commands giving an existing client a new password and its role back, enabled."""
     return [
         {"command": "setClientPassword", "username": secret.username, "password": secret.password},
-        {"command": "addClientRole", "username": secret.username,
-         "rolename": role_name(secret.username, secret.scope)},
+        {"command": "modifyClient", "username": secret.username,
+         "roles": [{"rolename": role_name(secret.username, secret.scope)}]},
         {"command": "enableClient", "username": secret.username},
     ]  # fmt: skip

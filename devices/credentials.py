@@ -157,8 +157,9 @@ def rotate(conn: Conn, *, username: str) -> NewSecret:
     salt = _new_salt()
     conn.execute(
         _UPSERT.format(
-            "UPDATE SET password_hash = EXCLUDED.password_hash, salt = EXCLUDED.salt,"
-            " iterations = EXCLUDED.iterations, rotated_at = now()"
+            # The scope too: a device re-imported as a terminal publishes under t/ from now on.
+            "UPDATE SET scope = EXCLUDED.scope, password_hash = EXCLUDED.password_hash,"
+            " salt = EXCLUDED.salt, iterations = EXCLUDED.iterations, rotated_at = now()"
         ),
         (username, scope, hash_secret(secret.password, salt=salt), salt, ITERATIONS),
     )

@@ -312,3 +312,33 @@ def test_the_demo_fleet_publishes_each_device_with_its_own_credential(
     broker_log = secure_broker.handle.log_path.read_text()
     assert "u'DEMO-HYD-00'" in broker_log
     assert "u'DEMO-SMK-00'" in broker_log
+
+
+def test_a_device_reimported_as_a_terminal_moves_namespace_at_rotation(
+    secure_broker: SecureBroker, accounts: DynsecAccounts, db_url: str, tag: str
+) -> None:
+    device = f"M-{tag}"
+    _devices(db_url, accounts, device)
+    assert _import(db_url, accounts, "devices", [{"device_id": device, "kind": "terminal"}]) == {}
+    with psycopg.connect(db_url) as conn:
+        new = rotate_credential(conn, username=device, accounts=accounts)
+    with _probe(_as(secure_broker, new)) as terminal:
+        assert terminal.publish(f"{PREFIX}/t/{device}/nmea", b"$GPRMC") in DELIVERED
+        assert terminal.publish(f"{PREFIX}/d/{device}/telemetry", b"{}") == NOT_AUTHORIZED
+        assert terminal.subscribe(f"{PREFIX}/t/{device}/inbox") == 1
+
+
+def test_a_client_the_broker_kept_takes_the_new_secret(
+    secure_broker: SecureBroker, accounts: DynsecAccounts, db_url: str, tag: str
+) -> None:
+    # The broker still has the client (say the database was restored from a backup without
+    # it): provisioning again resets it instead of failing on "already exists".
+    device = f"N-{tag}"
+    old = _devices(db_url, accounts, device)[device]
+    with psycopg.connect(db_url) as conn:
+        conn.execute("DELETE FROM device_credentials WHERE username = %s", (device,))
+    new = _devices(db_url, accounts, device)[device]
+    with _probe(_as(secure_broker, old)) as refused:
+        assert refused.refused
+    with _probe(_as(secure_broker, new)) as client:
+        assert client.publish(f"{PREFIX}/d/{device}/telemetry", b"{}") in DELIVERED
