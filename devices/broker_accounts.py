@@ -17,9 +17,11 @@ from typing import Any, Protocol
 from devices.credentials import HashedPassword, NewSecret, Scope, StoredCredential
 from infra.dynsec import ALREADY_EXISTS, NOT_FOUND, Command, DynsecAdmin, DynsecClient
 
-# Commands per control message: a city's import is split so no message nears the broker's
-# packet limit (each command is a few hundred bytes).
-_CHUNK = 500
+# Commands per control message. Mosquitto 2.0's plugin rewrites its whole state file after
+# every command, so a command costs more the more clients the broker holds (1,000 new devices
+# take ~20 s on the reference box): small messages keep each answer well inside the timeout.
+_CHUNK = 100
+_ANSWER_TIMEOUT_S = 60.0
 
 SERVICE_ROLE = "firegrid-service"
 ADMIN_ROLE = "firegrid-dynsec-admin"
@@ -154,7 +156,7 @@ class DynsecAccounts:
         """Create a role and a client per secret; an existing client gets the new password."""
         if not secrets:
             return
-        with DynsecClient(self._admin) as control:
+        with DynsecClient(self._admin, timeout_s=_ANSWER_TIMEOUT_S) as control:
             existing: list[NewSecret] = []
             for start in range(0, len(secrets), _CHUNK // 2):
                 chunk = secrets[start : start + _CHUNK // 2]
@@ -179,7 +181,7 @@ class DynsecAccounts:
         """Set the new password and the scope's role (creating the client if the broker lacks
         it); a disabled client stays disabled."""
         role = role_name(secret.username, secret.scope)
-        with DynsecClient(self._admin) as control:
+        with DynsecClient(self._admin, timeout_s=_ANSWER_TIMEOUT_S) as control:
             answers = control.send(
                 [{"command": "setClientPassword", "username": secret.username,
                   "password": secret.password}],
@@ -201,12 +203,12 @@ class DynsecAccounts:
     def set_disabled(self, username: str, *, disabled: bool) -> None:
         """Disable or enable the client."""
         command = "disableClient" if disabled else "enableClient"
-        with DynsecClient(self._admin) as control:
+        with DynsecClient(self._admin, timeout_s=_ANSWER_TIMEOUT_S) as control:
             control.send([{"command": command, "username": username}])
 
     def deleted(self, username: str) -> None:
         """Delete the client and its role; one the broker never had is not an error."""
-        with DynsecClient(self._admin) as control:
+        with DynsecClient(self._admin, timeout_s=_ANSWER_TIMEOUT_S) as control:
             control.send(
                 [{"command": "deleteClient", "username": username}]
                 + [{"command": "deleteRole", "rolename": role_name(username, scope)}
