@@ -201,10 +201,14 @@ class DynsecAccounts:
         self.provisioned([secret])
 
     def set_disabled(self, username: str, *, disabled: bool) -> None:
-        """Disable or enable the client."""
+        """Disable or enable the client; disabling one the broker never had is not an error
+        (it is refused either way)."""
         command = "disableClient" if disabled else "enableClient"
         with DynsecClient(self._admin, timeout_s=_ANSWER_TIMEOUT_S) as control:
-            control.send([{"command": command, "username": username}])
+            control.send(
+                [{"command": command, "username": username}],
+                tolerate=[NOT_FOUND] if disabled else [],
+            )
 
     def deleted(self, username: str) -> None:
         """Delete the client and its role; one the broker never had is not an error."""
