@@ -75,7 +75,11 @@ class DynsecClient:
     def __enter__(self) -> Self:
         """Connect and subscribe to the plugin's answers; raise ``DynsecError`` if refused."""
         try:
-            self._client.connect(self._host, self._port, keepalive=30)
+            # Longer than the slowest answer (a command costs the broker more the more clients
+            # it holds): a PINGRESP the broker owes while busy must not end the session.
+            self._client.connect(
+                self._host, self._port, keepalive=max(60, int(2 * self._timeout_s))
+            )
         except OSError as exc:
             raise DynsecError("connect", f"broker unreachable: {exc}") from exc
         self._client.loop_start()
