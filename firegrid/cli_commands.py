@@ -81,18 +81,20 @@ def import_registry(settings: Settings, kind: RegistryKind, path: Path) -> int:
             ensure_ascii=False,
         )
     )
+    # One line on stderr either way (CONTRACT §5: exit 2 comes with a one-line reason).
+    shown = ""
     if outcome.credentials:
-        n = len(outcome.credentials)
-        print(
-            f"firegrid: {n} new broker credential(s) above, shown this once; keep them"
-            " (`firegrid devices credentials rotate ID` prints a new one)",
-            file=sys.stderr,
+        shown = (
+            f"{len(outcome.credentials)} new broker credential(s) above, shown this once; keep"
+            " them (`firegrid devices credentials rotate ID` prints a new one)"
         )
     if outcome.errors:
         # The rows' errors are in the JSON above; stderr says why the exit code is 2.
-        n = len(outcome.errors)
-        print(f"firegrid: {path}: {n} row(s) refused, see errors", file=sys.stderr)
+        refused = f"{path}: {len(outcome.errors)} row(s) refused, see errors"
+        print(f"firegrid: {refused}" + (f"; {shown}" if shown else ""), file=sys.stderr)
         return 2
+    if shown:
+        print(f"firegrid: {shown}", file=sys.stderr)
     return 0
 
 
