@@ -342,3 +342,13 @@ def test_a_client_the_broker_kept_takes_the_new_secret(
         assert refused.refused
     with _probe(_as(secure_broker, new)) as client:
         assert client.publish(f"{PREFIX}/d/{device}/telemetry", b"{}") in DELIVERED
+
+
+def test_a_simulator_with_a_refused_credential_says_so_without_the_secret(
+    secure_broker: SecureBroker,
+) -> None:
+    from simulators.publish import Publisher
+
+    with pytest.raises(ConnectionError, match="refused the connection") as refused:
+        Publisher(secure_broker.url_as("nobody", "not-the-secret"), client_id="sim-refused")
+    assert "not-the-secret" not in str(refused.value)
