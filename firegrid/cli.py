@@ -22,6 +22,7 @@ from firegrid.cli_commands import (
     replay_rejected_command,
     simulate_command,
 )
+from firegrid.cli_credentials import add_credentials_commands, credentials_command
 from firegrid.db import SchemaTooNew, migrate
 from firegrid.role_names import BUILT_ROLES, RoleError, check_role
 from firegrid.runtime import run
@@ -136,6 +137,8 @@ def _parser() -> argparse.ArgumentParser:
         )
         imp.add_argument("file", type=Path)
         imp.add_argument("--dry-run", action="store_true", help="validate and count; write nothing")
+        if name == "devices":
+            add_credentials_commands(actions)
 
     _add_grid_commands(sub)
     _add_token_commands(sub)
@@ -238,7 +241,7 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "up":
         return _up(settings, args)
     if args.command in {"devices", "units", "staff"}:
-        return import_registry(settings, args.command, args.file, dry_run=args.dry_run)
+        return _registry(settings, args)
     if args.command == "grids":
         return import_grids(settings, args)
     handlers = {
@@ -257,6 +260,12 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         print(f"schema at version {version}")
         return 0
     return 1
+
+
+def _registry(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "credentials":
+        return credentials_command(settings, args)
+    return import_registry(settings, args.command, args.file, dry_run=args.dry_run)
 
 
 def _up(settings: Settings, args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from dispatch.indicator_service import patrol_params_of
 from dispatch.message_roles import message_role_factories
 from dispatch.models import Deadlines
 from firegrid.api_role import ApiRole
+from firegrid.broker_auth import accounts_for, say_who_enforces
 from firegrid.db import migrate
 from firegrid.maintenance import StorageMaintenance
 from firegrid.services import Services, broker_reachable, resolve
@@ -60,6 +61,7 @@ def run(
         print(f"firegrid: {exc}", file=sys.stderr)
         return 2
     services = resolve(settings, need_broker=True)
+    say_who_enforces(settings, services.broker_admin)
     # Outside the supervisor's replacements: the outbound MQTT session (one per process, which
     # the inbox roles share and paho reconnects), started first and stopped last.
     unsupervised: list[Role] = []
@@ -177,6 +179,7 @@ def _factories(
             mqtt_url=services.mqtt_url,
             prefix=settings.ingest.topic_prefix,
             gateway=settings.gb26875 if "gateway" in factories else None,
+            accounts=accounts_for(services.broker_admin, settings),
         )
     # After the demo registered its devices, so the first daily look already sees them.
     if "rules" in roles:
@@ -245,6 +248,8 @@ def _app(
         deadlines=deadlines,
     )
     app.state.patrol_params = _patrol_params(settings)
+    # Device imports provision broker credentials through it (None: the operator's job).
+    app.state.broker_accounts = accounts_for(services.broker_admin, settings)
     app.state.role_health = role_health  # /healthz reports every role's state and lag
     app.state.role_max_lag_s = settings.roles.max_lag_s
     app.state.gateway_connections = gateway_connections  # GET /api/v1/gateway/connections

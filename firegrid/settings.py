@@ -59,6 +59,18 @@ class HttpSettings(BaseModel):
         return cls(host=host, port=int(port))
 
 
+class BrokerSettings(BaseModel):
+    """The admin of a configured Mosquitto's dynamic-security plugin (``FIREGRID_BROKER__*``).
+
+    Set both to have FireGrid create, rotate, disable and delete device credentials in that
+    broker; unset, a configured broker's credentials are its operator's job. The embedded broker
+    needs neither: FireGrid makes its own admin.
+    """
+
+    admin_username: str | None = None
+    admin_password: SecretStr | None = None
+
+
 class Settings(BaseSettings):
     """Everything configurable; nested sections read ``FIREGRID_<SECTION>__<FIELD>``."""
 
@@ -90,6 +102,7 @@ class Settings(BaseSettings):
     api: ApiLimits = ApiLimits()  # FIREGRID_API__MAX_BODY_BYTES, ...
     roles: SupervisorSettings = SupervisorSettings()  # restarts, giving up, /healthz lag bound
     publisher: PublisherSettings = PublisherSettings()  # outbound MQTT (terminals' inbox)
+    broker: BrokerSettings = BrokerSettings()  # device credentials at a configured broker
     # FIREGRID_GB26875=host:port: where the GB/T 26875.3 gateway listens; None: no gateway.
     gb26875: str | None = Field(default=None, description="host:port of the TCP gateway")
     gateway: GatewaySettings = GatewaySettings()  # its limits: connections, queue, idle time
