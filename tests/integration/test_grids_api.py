@@ -41,9 +41,11 @@ def _street(**options: Any) -> dict[str, Any]:
 
 def _post(client: TestClient, auth: dict[str, str], body: Any) -> Any:
     content = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+    # Replacing: each test's file is the whole version, whatever other tests merged before.
     return client.post(
         "/api/v1/grids/import",
         content=content,
+        params={"replace": "true"},
         headers={**auth, "Content-Type": "application/geo+json"},
     )
 
