@@ -16,6 +16,7 @@ from api.routes import (
     cases,
     console,
     devices,
+    gateway,
     grids,
     hazards,
     indicators,
@@ -93,6 +94,7 @@ def create_app(
     app.include_router(console.router)
     app.include_router(devices.router)
     app.include_router(rejected.router)
+    app.include_router(gateway.router)
     app.include_router(grids.router)
     app.include_router(patrols.router)
     app.include_router(terminals.router)

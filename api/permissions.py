@@ -32,6 +32,9 @@ PERMISSIONS: Final[dict[str, Permission]] = {
     "hazards.ack": Permission(frozenset({"admin", "operator", "grid_worker", "community_handler"})),
     "rejected.read": Permission(_STAFF_DESK, city_wide=True),
     "rejected.replay": Permission(_STAFF_DESK, city_wide=True),
+    "gateway.read": Permission(_STAFF_DESK, city_wide=True),  # devices of every area
+    "gateway.command": Permission(frozenset({"admin", "operator"})),
+    "gateway.read_commands": Permission(_STAFF_DESK),
     "webhooks.failures": Permission(frozenset({"admin", "integrator"})),
 }
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -20,6 +21,7 @@ from firegrid.embedded import start_broker, start_postgres
 from ingest.config import IngestSettings, StorageSettings
 from ingest.role import IngestService
 from simulators.publish import Publisher
+from simulators.sensors import event
 
 
 @contextmanager
@@ -73,3 +75,26 @@ def publish_backlog(
     svc.stop()
     with Publisher(broker_url) as pub:
         pub.publish_all(msgs, timeout_s=600)
+
+
+def time_alarms(
+    broker_url: str,
+    prefix: str,
+    pairs: list[tuple[str, str]],
+    gap_s: float,
+    arrived: Callable[[str], float],
+) -> list[float]:
+    """Publish a smoke alarm per (unit, detector), one at a time with ``gap_s`` between; return
+    the milliseconds from each publish to ``arrived(unit)`` (a perf_counter time it waits for).
+    """
+    out = []
+    with Publisher(broker_url) as pub:
+        for unit, dev in pairs:
+            msg = event(
+                dev, datetime.now(UTC) - timedelta(seconds=1), 1, "smoke_alarm", prefix=prefix
+            )
+            sent = time.perf_counter()
+            pub.publish_all([(msg.topic, msg.payload)])
+            out.append((arrived(unit) - sent) * 1000)
+            time.sleep(gap_s)
+    return out

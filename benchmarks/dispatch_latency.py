@@ -22,12 +22,12 @@ import statistics
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
-from _common import services
+from _common import services, time_alarms
 
 from devices import registry
 from devices import service as devices_service
@@ -43,7 +43,6 @@ from ingest.role import IngestService
 from rules.flows import RulesService
 from simulators.grid_layout import generate_street, grid_centres
 from simulators.publish import Publisher
-from simulators.sensors import event
 
 LAT, LON = 31.262, 120.618
 
@@ -179,23 +178,13 @@ def chain(
     roles = [ingest, rules, dispatch, publisher, inbox_role]
     for role in roles:
         role.start()
-    out = []
     try:
         time.sleep(2.0)  # every role connected and listening
-        with Publisher(url) as pub:
-            for unit, dev in pairs:
-                msg = event(
-                    dev, datetime.now(UTC) - timedelta(seconds=1), 1, "smoke_alarm", prefix=prefix
-                )
-                sent = time.perf_counter()
-                pub.publish_all([(msg.topic, msg.payload)])
-                out.append((inbox.wait_for(unit) - sent) * 1000)
-                time.sleep(gap_s)
+        return time_alarms(url, prefix, pairs, gap_s, inbox.wait_for)
     finally:
         inbox.close()
         for role in reversed(roles):
             role.stop()
-    return out
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -11,7 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from devices import registry, service
+from devices import credentials, registry, service
+from devices.broker_accounts import BrokerAccounts
+from devices.credentials import IssuedCredential, Scope
+from devices.models import DeviceKind
 from devices.registry import RowError
 from devices.registry_files import Encoding
 from devices.registry_gaps import RegistryWarning, registry_warnings
@@ -47,6 +50,12 @@ class RegistryImport(BaseModel):
     errors: list[RowError] = Field(description="every problem, in file order")
     # Devices only: what the stored rows still lack for the rules (imported all the same).
     warnings: list[RegistryWarning]
+    # Devices and terminals that got a broker credential, with its secret (shown only here;
+    # existing ones keep theirs: `firegrid devices credentials rotate ID`). None in a dry run.
+    credentials: list[IssuedCredential] = Field(
+        default_factory=list,
+        description="new broker credentials {device_id, username, password}: shown this once",
+    )
 
 
 def parse_registry(
@@ -62,22 +71,37 @@ def unreadable(parsed: registry.ParsedRows[Any]) -> registry.RowError | None:
 
 
 def store_registry(
-    conn: Conn, *, kind: RegistryKind, parsed: registry.ParsedRows[Any], dry_run: bool = False
+    conn: Conn,
+    *,
+    kind: RegistryKind,
+    parsed: registry.ParsedRows[Any],
+    dry_run: bool = False,
+    accounts: BrokerAccounts | None = None,
 ) -> RegistryImport:
     """Upsert the valid rows of ``parsed`` (rows whose ID exists are updated).
 
     A device naming a unit the registry does not hold is refused: import units first. With
     ``dry_run`` everything runs in a transaction rolled back at the end, so the counts and
-    warnings are exactly what the import would give, and nothing is written.
+    warnings are exactly what the import would give, and nothing is written (no credential
+    either, and the broker hears of nothing).
+
+    Devices, and terminals named by staff rows, that have no broker credential get one; the
+    broker (``accounts``) learns of it before the caller commits, so a refusal there rolls the
+    import back rather than answering secrets the broker does not know.
     """
     if not dry_run:
-        return _store(conn, kind=kind, parsed=parsed, dry_run=False)
+        return _store(conn, kind=kind, parsed=parsed, accounts=accounts)
     with conn.transaction(force_rollback=True):
-        return _store(conn, kind=kind, parsed=parsed, dry_run=True)
+        return _store(conn, kind=kind, parsed=parsed, accounts=None, dry_run=True)
 
 
 def _store(
-    conn: Conn, *, kind: RegistryKind, parsed: registry.ParsedRows[Any], dry_run: bool
+    conn: Conn,
+    *,
+    kind: RegistryKind,
+    parsed: registry.ParsedRows[Any],
+    accounts: BrokerAccounts | None,
+    dry_run: bool = False,
 ) -> RegistryImport:
     rows: Sequence[Any] = parsed.rows
     errors = list(parsed.errors)
@@ -88,6 +112,12 @@ def _store(
     warnings: list[RegistryWarning] = []
     if kind == "devices":
         warnings = registry_warnings(conn, device_ids=[row.device_id for row in rows])
+    issued: list[IssuedCredential] = []
+    if not dry_run:
+        secrets = credentials.provision(conn, principals=_principals(kind, rows))
+        if accounts is not None:
+            accounts.provisioned(secrets)
+        issued = [s.issued() for s in secrets]
     assert parsed.format is not None  # an unreadable file never gets here
     return RegistryImport(
         kind=kind,
@@ -99,7 +129,17 @@ def _store(
         rejected=len({e.row for e in errors}),
         errors=errors,
         warnings=warnings,
+        credentials=issued,
     )
+
+
+def _principals(kind: RegistryKind, rows: Sequence[Any]) -> list[tuple[str, Scope]]:
+    """Return the (username, scope) each imported row connects to the broker as."""
+    if kind == "devices":
+        return [(row.device_id, "t" if row.kind == DeviceKind.TERMINAL else "d") for row in rows]
+    if kind == "staff":
+        return [(row.terminal_id, "t") for row in rows if row.terminal_id is not None]
+    return []
 
 
 def _with_known_units(
@@ -128,3 +168,29 @@ def _with_known_units(
             )
         )
     return kept, refused
+
+
+def rotate_credential(
+    conn: Conn, *, username: str, accounts: BrokerAccounts | None = None
+) -> IssuedCredential:
+    """Give ``username`` a new secret (its first, if it had none); the old one stops at once."""
+    secret = credentials.rotate(conn, username=username)
+    if accounts is not None:
+        accounts.rotated(secret)
+    return secret.issued()
+
+
+def set_credential_disabled(
+    conn: Conn, *, username: str, disabled: bool, accounts: BrokerAccounts | None = None
+) -> None:
+    """Disable (or enable again) ``username``'s credential, at the broker too."""
+    credentials.set_disabled(conn, username=username, disabled=disabled)
+    if accounts is not None:
+        accounts.set_disabled(username, disabled=disabled)
+
+
+def delete_credential(conn: Conn, *, username: str, accounts: BrokerAccounts | None = None) -> None:
+    """Delete ``username``'s credential, at the broker too."""
+    credentials.delete(conn, username=username)
+    if accounts is not None:
+        accounts.deleted(username)

@@ -32,6 +32,9 @@ EVENT_TYPES: Final = frozenset(
         "tilt",
         "moved",
         "returned",
+        # GB/T 26875.3 duty checks (查岗): the unit's operator answered the centre, or did not
+        "duty_check_answered",
+        "duty_check_missed",
     }
 )
 

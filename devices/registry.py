@@ -156,6 +156,8 @@ class DeviceRow(_Located):
     agent: Annotated[Agent, BeforeValidator(_lower)] | None = None
     heartbeat_s: Annotated[int, BeforeValidator(_no_bool), Field(gt=0, le=2**31 - 1)] | None = None
     thresholds: dict[ThresholdName, Finite] | None = None
+    # A transmission device's GB/T 26875.3 source address (6 bytes, decimal as the frame reads).
+    gb26875_address: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, lt=2**48)] | None = None
 
     # Cross-field checks are field validators so the error names the field; pydantic validates
     # in declaration order, so kind and installed_on are in info.data when they were valid.
@@ -182,6 +184,14 @@ class DeviceRow(_Located):
         kind = info.data.get("kind", DeviceKind.EXTINGUISHER)
         if value is not None and kind != DeviceKind.EXTINGUISHER:
             raise ValueError("agent is only for kind extinguisher")
+        return value
+
+    @field_validator("gb26875_address")
+    @classmethod
+    def _transmission_only(cls, value: int | None, info: ValidationInfo) -> int | None:
+        kind = info.data.get("kind", DeviceKind.TRANSMISSION)
+        if value is not None and kind != DeviceKind.TRANSMISSION:
+            raise ValueError("gb26875_address is only for kind transmission")
         return value
 
 

@@ -67,14 +67,16 @@ def _count(cur: psycopg.Cursor[Any], counts: ImportCounts) -> None:
 
 _UPSERT_DEVICES = """
 INSERT INTO devices AS d (device_id, kind, model, unit_id, lat, lon, installed_on,
-                          manufactured_on, hydrant_class, agent, heartbeat_s, thresholds)
+                          manufactured_on, hydrant_class, agent, heartbeat_s, thresholds,
+                          gb26875_address)
 SELECT t.device_id, t.kind, t.model, t.unit_id, t.lat, t.lon, t.installed_on,
        t.manufactured_on, t.hydrant_class, t.agent, t.heartbeat_s,
-       coalesce(t.thresholds, '{}'::jsonb)
+       coalesce(t.thresholds, '{}'::jsonb), t.gb26875_address
 FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[],
-            %s::date[], %s::date[], %s::text[], %s::text[], %s::int4[], %s::jsonb[])
+            %s::date[], %s::date[], %s::text[], %s::text[], %s::int4[], %s::jsonb[],
+            %s::int8[])
      AS t(device_id, kind, model, unit_id, lat, lon, installed_on, manufactured_on,
-          hydrant_class, agent, heartbeat_s, thresholds)
+          hydrant_class, agent, heartbeat_s, thresholds, gb26875_address)
 ON CONFLICT (device_id) DO UPDATE SET
     kind = EXCLUDED.kind,
     model = coalesce(EXCLUDED.model, d.model),
@@ -86,8 +88,18 @@ ON CONFLICT (device_id) DO UPDATE SET
     hydrant_class = coalesce(EXCLUDED.hydrant_class, d.hydrant_class),
     agent = coalesce(EXCLUDED.agent, d.agent),
     heartbeat_s = coalesce(EXCLUDED.heartbeat_s, d.heartbeat_s),
+    gb26875_address = coalesce(EXCLUDED.gb26875_address, d.gb26875_address),
     updated_at = now()
 RETURNING (xmax = 0) AS inserted
+"""
+
+# A transmission device replaced by a new one keeps its address (it is the panel's, set in the
+# device): the import names the new holder, so the old one lets go (the address is UNIQUE).
+_RELEASE_ADDRESSES = """
+UPDATE devices AS d SET gb26875_address = NULL, updated_at = now()
+FROM unnest(%s::text[], %s::int8[]) AS t(device_id, gb26875_address)
+WHERE d.gb26875_address = t.gb26875_address AND d.device_id <> t.device_id
+RETURNING d.device_id, t.gb26875_address
 """
 
 # EXCLUDED cannot tell "no thresholds given" from "{}" (the insert needs a non-null value), so
@@ -102,8 +114,20 @@ WHERE d.device_id = t.device_id
 def upsert_devices(conn: Conn, *, rows: Sequence[DeviceRow]) -> ImportCounts:
     """Insert new devices and update existing ones; return how many of each."""
     _check_unique((r.device_id for r in rows), field="device_id")
+    _check_unique(
+        (None if r.gb26875_address is None else str(r.gb26875_address) for r in rows),
+        field="gb26875_address",
+    )
     counts = ImportCounts()
     with conn.cursor() as cur:
+        holders = [r for r in rows if r.gb26875_address is not None]
+        if holders:
+            cur.execute(
+                _RELEASE_ADDRESSES,
+                ([r.device_id for r in holders], [r.gb26875_address for r in holders]),
+            )
+            for device_id, address in cur.fetchall():
+                log.info("GB/T 26875 address %s moved away from device %s", address, device_id)
         for chunk in _chunks(rows):
             cur.execute(
                 _UPSERT_DEVICES,
@@ -120,6 +144,7 @@ def upsert_devices(conn: Conn, *, rows: Sequence[DeviceRow]) -> ImportCounts:
                     [r.agent.value if r.agent else None for r in chunk],
                     [r.heartbeat_s for r in chunk],
                     [Jsonb(r.thresholds) if r.thresholds is not None else None for r in chunk],
+                    [r.gb26875_address for r in chunk],
                 ),
             )
             _count(cur, counts)
@@ -237,6 +262,17 @@ def known_unit_ids(conn: Conn, *, ids: Sequence[str]) -> set[str]:
         return set()
     cur = conn.execute("SELECT unit_id FROM key_units WHERE unit_id = ANY(%s)", (list(ids),))
     return {unit_id for (unit_id,) in cur.fetchall()}
+
+
+def devices_by_gb26875_address(conn: Conn, *, addresses: Sequence[int]) -> dict[int, str]:
+    """Return the registered device ID of each of ``addresses`` that has one."""
+    if not addresses:
+        return {}
+    cur = conn.execute(
+        "SELECT gb26875_address, device_id FROM devices WHERE gb26875_address = ANY(%s)",
+        (list(addresses),),
+    )
+    return {int(address): device_id for address, device_id in cur.fetchall()}
 
 
 def known_terminal_ids(conn: Conn, *, ids: Sequence[str]) -> set[str]:

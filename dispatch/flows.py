@@ -34,8 +34,8 @@ from dispatch.wallclock import WallClockDeadlines
 from infra.clock import SYSTEM_CLOCK, Clock
 from infra.database import Conn
 from infra.eventlog import Consumer, Event, oldest_pending
-from infra.listener import shared
-from infra.roles import ThreadRole, pending_age_s
+from infra.log_driven_role import LogDrivenRole
+from infra.roles import pending_age_s
 
 __all__ = ["CONSUMER", "DispatchService", "DispatchStats"]
 
@@ -61,7 +61,7 @@ class DispatchStats:
     errors: list[str] = field(default_factory=list)
 
 
-class DispatchService(ThreadRole):
+class DispatchService(LogDrivenRole):
     """The dispatch role over one database; ``process_pending`` runs it in-process (tests)."""
 
     def __init__(
@@ -73,16 +73,13 @@ class DispatchService(ThreadRole):
         deadlines: Deadlines | None = None,
         rules: CaseRules | None = None,
     ) -> None:
-        super().__init__("dispatch")
-        self.db_url = db_url
         self.settings = settings or DispatchSettings()
+        super().__init__("dispatch", db_url=db_url, poll_s=self.settings.poll_s)
         self.clock = clock
         # Engineer Z's working-time DeadlineTable is the production one; wall clock until wired.
         self.deadlines: Deadlines = deadlines or WallClockDeadlines()
         self.rules = rules or load_case_rules(self.settings.case_rules)
         self.stats = DispatchStats()
-        self.blocked = False
-        self._conn: Conn | None = None
         # When the oldest unhandled event was appended, measured by the loop (health is no I/O).
         self._lag_lock = threading.Lock()
         self._lag_measured = False
@@ -90,18 +87,6 @@ class DispatchService(ThreadRole):
         self._last_sweep = float("-inf")  # monotonic: the sweep's cadence is the machine's
         # Tests: called after a sweep batch's effects, before its commit (the kill test).
         self.sweep_hook: Callable[[], None] | None = None
-
-    @property
-    def conn(self) -> Conn:
-        """Return the role's connection (autocommit; each claim is a transaction)."""
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.db_url, autocommit=True)
-        return self._conn
-
-    def close(self) -> None:
-        """Close the connection."""
-        if self._conn is not None:
-            self._conn.close()
 
     def process_pending(self) -> int:
         """Handle every pending event; return how many were handled."""
@@ -215,23 +200,9 @@ class DispatchService(ThreadRole):
         with self._lag_lock:
             self._lag_measured, self._pending_since = True, since
 
-    def run(self) -> None:
-        """Consume the log until stopped; retry in place while the database is away."""
-        wake = shared(self.db_url).wakeup()
-        try:
-            while not self.stopping.is_set():
-                try:
-                    self.process_pending()
-                    self._sweep_when_due()
-                    self._measure_lag()
-                    self.set_state("running")
-                    wake.wait(0.02 if self.blocked else self.settings.poll_s)
-                except psycopg.Error as exc:
-                    first = (str(exc).strip().splitlines() or [repr(exc)])[0]
-                    log.warning("dispatch role: database error, retrying: %s", first)
-                    self.set_state("degraded", f"database: {first}")
-                    self.close()
-                    self.stopping.wait(self.settings.poll_s)
-        finally:
-            wake.close()
-            self.close()
+    def round(self) -> None:
+        """Handle the pending events, sweep when due, measure the lag."""
+        self.process_pending()
+        self._sweep_when_due()
+        self._measure_lag()
+        self.set_state("running")

@@ -24,11 +24,11 @@ from dispatch.deliveries import record_inbox
 from dispatch.exceptions import InboxAckError
 from dispatch.messages import CASE_KINDS, InboxMessage, inbox_messages
 from infra.clock import SYSTEM_CLOCK, Clock
-from infra.database import Conn, connect
+from infra.database import Conn
 from infra.eventlog import Consumer, oldest_pending
-from infra.listener import shared
+from infra.log_driven_role import LogDrivenRole
 from infra.publisher import MqttPublisher, PublishError
-from infra.roles import ThreadRole, pending_age_s
+from infra.roles import pending_age_s
 
 __all__ = ["INBOX_CONSUMER", "AfterAcks", "InboxRole"]
 
@@ -42,11 +42,15 @@ AfterAcks = Callable[[Conn, Sequence[InboxMessage]], None]
 INBOX_SENT = Counter("firegrid_inbox_messages", "Inbox messages the broker acknowledged")
 
 
-class InboxRole(ThreadRole):
+class InboxRole(LogDrivenRole):
     """Publishes case messages to terminals' inboxes from the event log (a supervised role).
 
     The publisher is the process's one outbound MQTT session, started and stopped by its owner.
+    The database or the broker away, or the publisher's queue full of messages waiting for it:
+    the role retries in place, and the events wait on the log.
     """
+
+    retry_on = (psycopg.Error, InboxAckError, PublishError)
 
     def __init__(
         self,
@@ -57,28 +61,13 @@ class InboxRole(ThreadRole):
         clock: Clock = SYSTEM_CLOCK,
         after_acks: AfterAcks | None = None,
     ) -> None:
-        super().__init__("inbox")
-        self.db_url = db_url
-        self.publisher = publisher
         self.settings = settings or InboxSettings()
+        super().__init__("inbox", db_url=db_url, poll_s=self.settings.poll_s)
+        self.publisher = publisher
         self.clock = clock
         self.after_acks = after_acks
-        self.blocked = False  # the log has a gap that may still fill: look again soon
-        self._conn: Conn | None = None
         self._pending_since: datetime | None = None
         self._measured = False
-
-    @property
-    def conn(self) -> Conn:
-        """Return the role's connection (autocommit; each claim is one transaction)."""
-        if self._conn is None or self._conn.closed:
-            self._conn = connect(self.db_url, application_name="firegrid-inbox")
-        return self._conn
-
-    def close(self) -> None:
-        """Close the connection."""
-        if self._conn is not None:
-            self._conn.close()
 
     def process_pending(self) -> int:
         """Send the messages of every claimable event; return how many were acknowledged."""
@@ -131,32 +120,12 @@ class InboxRole(ThreadRole):
         since = self._pending_since
         return pending_age_s(since, self.clock.now())
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop the thread and close the connection (the publisher is its owner's to stop)."""
-        super().stop(timeout_s)
-        self.close()
-
-    def run(self) -> None:
-        """Send messages until stopped; the log's listener wakes it, ``poll_s`` is the fallback."""
-        wake = shared(self.db_url).wakeup()
-        try:
-            while not self.stopping.is_set():
-                try:
-                    if self.publisher.connected.is_set():
-                        self.measure_lag()
-                        self.set_state("running")
-                        self.process_pending()
-                        self.measure_lag()
-                    else:  # nothing is lost: the events wait on the log
-                        self.set_state("degraded", "the broker is away; messages wait")
-                    wake.wait(0.02 if self.blocked else self.settings.poll_s)
-                except (psycopg.Error, InboxAckError, PublishError) as exc:
-                    # All retry in place: the database or the broker is away, or the publisher's
-                    # queue is full of messages waiting for it; the events wait on the log.
-                    first = (str(exc).strip().splitlines() or [repr(exc)])[0]
-                    log.warning("inbox role: %s; retrying", first)
-                    self.set_state("degraded", first)
-                    self.close()
-                    self.stopping.wait(self.settings.poll_s)
-        finally:
-            wake.close()
+    def round(self) -> None:
+        """Send what is pending while the broker is there; say it is away otherwise."""
+        if self.publisher.connected.is_set():
+            self.measure_lag()
+            self.set_state("running")
+            self.process_pending()
+            self.measure_lag()
+        else:  # nothing is lost: the events wait on the log
+            self.set_state("degraded", "the broker is away; messages wait")

@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import Final
 
 import httpx
-import psycopg
 from prometheus_client import Counter
 
 from dispatch.config import WebhookSettings
@@ -31,10 +30,10 @@ from dispatch.deliveries import Delivery, claim_due, enqueue_webhooks, oldest_du
 from dispatch.messages import WEBHOOK_KINDS, backoff, webhook_wanted
 from dispatch.signing import headers
 from infra.clock import SYSTEM_CLOCK, Clock
-from infra.database import Conn, connect
+from infra.database import Conn
 from infra.eventlog import Consumer
-from infra.listener import shared
-from infra.roles import ThreadRole, pending_age_s
+from infra.log_driven_role import LogDrivenRole
+from infra.roles import pending_age_s
 
 __all__ = ["WEBHOOK_CONSUMER", "AfterPost", "WebhookRole"]
 
@@ -50,7 +49,7 @@ AfterPost = Callable[[Conn, Delivery], None]
 ATTEMPTS = Counter("firegrid_webhook_attempts", "Webhook POSTs by outcome", ["outcome"])
 
 
-class WebhookRole(ThreadRole):
+class WebhookRole(LogDrivenRole):
     """Queues case events for the webhook and delivers them, retrying with back-off."""
 
     def __init__(
@@ -62,35 +61,19 @@ class WebhookRole(ThreadRole):
         transport: httpx.BaseTransport | None = None,
         after_post: AfterPost | None = None,
     ) -> None:
-        super().__init__("webhook")
+        super().__init__("webhook", db_url=db_url, poll_s=settings.poll_s)
         if settings.url is None or settings.secret is None:
             raise ValueError("the webhook role needs a URL and a secret")
-        self.db_url = db_url
         self.settings = settings
         self.url: str = settings.url
         self.clock = clock
         self.after_post = after_post
-        self.blocked = False
         # No redirects: a signed POST goes where it was configured to go, or fails.
         self.http = httpx.Client(
             timeout=settings.timeout_s, follow_redirects=False, transport=transport
         )
-        self._conn: Conn | None = None
         self._due_since: datetime | None = None
         self._measured = False
-
-    @property
-    def conn(self) -> Conn:
-        """Return the role's connection (autocommit; each step is one transaction)."""
-        if self._conn is None or self._conn.closed:
-            self._conn = connect(self.db_url, application_name="firegrid-webhook")
-        return self._conn
-
-    def close(self) -> None:
-        """Close the connection and the HTTP client."""
-        if self._conn is not None:
-            self._conn.close()
-        self.http.close()
 
     # ---- step 1: the queue --------------------------------------------------------------
 
@@ -186,25 +169,11 @@ class WebhookRole(ThreadRole):
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the thread, then close the connection and the HTTP client."""
         super().stop(timeout_s)
-        self.close()
+        self.http.close()
 
-    def run(self) -> None:
-        """Queue and deliver until stopped: woken by the log, polling for due retries."""
-        wake = shared(self.db_url).wakeup()
-        try:
-            while not self.stopping.is_set():
-                try:
-                    self.set_state("running")
-                    self.enqueue_pending()
-                    self.deliver_due()
-                    self.measure_lag()
-                    wake.wait(0.02 if self.blocked else self.settings.poll_s)
-                except psycopg.Error as exc:
-                    first = (str(exc).strip().splitlines() or [repr(exc)])[0]
-                    log.warning("webhook role: database error, retrying: %s", first)
-                    self.set_state("degraded", f"database: {first}")
-                    if self._conn is not None:
-                        self._conn.close()
-                    self.stopping.wait(self.settings.poll_s)
-        finally:
-            wake.close()
+    def round(self) -> None:
+        """Queue what the log holds for the webhook, then try every delivery due."""
+        self.set_state("running")
+        self.enqueue_pending()
+        self.deliver_due()
+        self.measure_lag()

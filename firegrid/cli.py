@@ -15,12 +15,14 @@ from pydantic_settings import SettingsError
 from firegrid.cli_commands import (
     InputError,
     create_token_command,
+    gateway_command,
     import_grids,
     import_registry,
     replay_command,
     replay_rejected_command,
     simulate_command,
 )
+from firegrid.cli_credentials import add_credentials_commands, credentials_command
 from firegrid.db import SchemaTooNew, migrate
 from firegrid.role_names import BUILT_ROLES, RoleError, check_role
 from firegrid.runtime import run
@@ -69,6 +71,37 @@ def _add_token_commands(sub: Any) -> None:
     revoke.add_argument("token", metavar="NAME|ID")
 
 
+def _add_grid_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    grids = sub.add_parser("grids", help="grid versions")
+    grid_actions = grids.add_subparsers(dest="action", required=True)
+    grid_import = grid_actions.add_parser(
+        "import", help="merge GeoJSON into a new grid version (by code; the others are kept)"
+    )
+    grid_import.add_argument("file", type=Path)
+    grid_import.add_argument("--source", help="name recorded with the version (default: FILE)")
+    grid_import.add_argument(
+        "--replace", action="store_true", help="the file is the whole new set: retire the rest"
+    )
+    grid_retire = grid_actions.add_parser(
+        "retire", help="new grid version without these areas (and everything under them)"
+    )
+    grid_retire.add_argument("codes", nargs="+", metavar="CODE")
+    grid_retire.add_argument("--source", help="name recorded with the version")
+
+
+def _add_gateway_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    gateway = sub.add_parser("gateway", help="commands to GB/T 26875.3 transmission devices")
+    gateway_actions = gateway.add_subparsers(dest="action", required=True)
+    ask = gateway_actions.add_parser(
+        "command", help="ask the gateway to send a duty check (查岗) or a clock sync"
+    )
+    ask.add_argument("device_id")
+    ask.add_argument("kind", choices=["duty_check", "clock_sync"])
+    ask.add_argument("--answer-within-min", type=int, default=10, help="duty check: minutes")
+    listing = gateway_actions.add_parser("commands", help="a device's commands, JSON lines")
+    listing.add_argument("device_id")
+
+
 def _parser() -> argparse.ArgumentParser:
     # Subparsers are made of the parent's class, so every level answers in one line.
     parser = _Parser(prog="firegrid", description=__doc__)
@@ -104,23 +137,10 @@ def _parser() -> argparse.ArgumentParser:
         )
         imp.add_argument("file", type=Path)
         imp.add_argument("--dry-run", action="store_true", help="validate and count; write nothing")
+        if name == "devices":
+            add_credentials_commands(actions)
 
-    grids = sub.add_parser("grids", help="grid versions")
-    grid_actions = grids.add_subparsers(dest="action", required=True)
-    grid_import = grid_actions.add_parser(
-        "import", help="merge GeoJSON into a new grid version (by code; the others are kept)"
-    )
-    grid_import.add_argument("file", type=Path)
-    grid_import.add_argument("--source", help="name recorded with the version (default: FILE)")
-    grid_import.add_argument(
-        "--replace", action="store_true", help="the file is the whole new set: retire the rest"
-    )
-    grid_retire = grid_actions.add_parser(
-        "retire", help="new grid version without these areas (and everything under them)"
-    )
-    grid_retire.add_argument("codes", nargs="+", metavar="CODE")
-    grid_retire.add_argument("--source", help="name recorded with the version")
-
+    _add_grid_commands(sub)
     _add_token_commands(sub)
 
     sub.add_parser("migrate", help="apply schema migrations and exit")
@@ -167,6 +187,8 @@ def _parser() -> argparse.ArgumentParser:
         help="rejection reason to replay (repeatable); default: unknown_device, unknown_terminal",
     )
     rr.add_argument("--since", help="only rejections received at or after this ISO 8601 time")
+
+    _add_gateway_commands(sub)
     return parser
 
 
@@ -219,7 +241,7 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "up":
         return _up(settings, args)
     if args.command in {"devices", "units", "staff"}:
-        return import_registry(settings, args.command, args.file, dry_run=args.dry_run)
+        return _registry(settings, args)
     if args.command == "grids":
         return import_grids(settings, args)
     handlers = {
@@ -227,6 +249,7 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         "simulate": simulate_command,
         "rules": replay_command,
         "rejected": replay_rejected_command,
+        "gateway": gateway_command,
     }
     if args.command in handlers:
         return handlers[args.command](settings, args)
@@ -239,6 +262,12 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
     return 1
 
 
+def _registry(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "credentials":
+        return credentials_command(settings, args)
+    return import_registry(settings, args.command, args.file, dry_run=args.dry_run)
+
+
 def _up(settings: Settings, args: argparse.Namespace) -> int:
     # Every refusal comes before run(): nothing is started, migrated or written.
     embedded = embedded_default(settings)
@@ -247,6 +276,8 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
             "--simulate registers demo devices, units, staff and grids, so it runs only on the"
             " embedded services (FIREGRID_DB_URL and FIREGRID_MQTT_URL unset)"
         )
+    if args.role and "gateway" in args.role and not settings.gb26875:
+        raise InputError("role gateway needs FIREGRID_GB26875=host:port (where it listens)")
     print(f"data directory: {settings.data_dir}")
     return run(settings, roles=args.role or list(BUILT_ROLES), simulate=args.simulate)
 

@@ -44,6 +44,8 @@ def resolve_and_migrate(settings: Settings) -> str:
 def import_registry(settings: Settings, kind: RegistryKind, path: Path, *, dry_run: bool) -> int:
     """Run ``KIND import FILE [--dry-run]``; print the result the API answers, as JSON."""
     from devices.flows import parse_registry, store_registry, unreadable
+    from firegrid.broker_auth import running_accounts
+    from infra.dynsec import DynsecError
 
     suffix = path.suffix.lower()
     fmt: Format | None = None  # None: the parser sniffs the format
@@ -59,19 +61,37 @@ def import_registry(settings: Settings, kind: RegistryKind, path: Path, *, dry_r
         parsed = parse_registry(kind, data, fmt=fmt)
         if (whole := unreadable(parsed)) is not None:  # before any database is started
             raise InputError(f"{path}: {whole.message}")
-        with psycopg.connect(resolve_and_migrate(settings)) as conn:
-            result = store_registry(conn, kind=kind, parsed=parsed, dry_run=dry_run)
+        try:
+            with psycopg.connect(resolve_and_migrate(settings)) as conn:
+                result = store_registry(
+                    conn,
+                    kind=kind,
+                    parsed=parsed,
+                    dry_run=dry_run,
+                    accounts=running_accounts(settings),
+                )
+        except DynsecError as exc:  # raised before the commit: nothing was imported
+            print(f"firegrid: the broker refused the new credentials: {exc}", file=sys.stderr)
+            return 1
+    # The result the API answers; the credentials are shown here only (FireGrid keeps hashes).
     print(result.model_dump_json())
+    # One line on stderr either way (CONTRACT §5: exit 2 comes with a one-line reason).
+    shown = ""
+    if result.credentials:
+        shown = (
+            f"{len(result.credentials)} new broker credential(s) above, shown this once; keep"
+            " them (`firegrid devices credentials rotate ID` prints a new one)"
+        )
     if result.rejected:
         # The rows' errors are in the JSON above; stderr says why the exit code is 2.
         refused = sorted({e.line for e in result.errors if e.line is not None})
         lines = ", ".join(str(n) for n in refused[:10])
         more = ", ..." if len(refused) > 10 else ""
-        print(
-            f"firegrid: {path}: {result.rejected} row(s) refused (lines {lines}{more}), see errors",
-            file=sys.stderr,
-        )
+        why = f"{path}: {result.rejected} row(s) refused (lines {lines}{more}), see errors"
+        print(f"firegrid: {why}" + (f"; {shown}" if shown else ""), file=sys.stderr)
         return 2
+    if shown:
+        print(f"firegrid: {shown}", file=sys.stderr)
     return 0
 
 
@@ -319,3 +339,30 @@ def replay_line(h: HazardRecord) -> dict[str, Any]:
         "flapping": h.flapping,
         "detail": h.detail,
     }
+
+
+def gateway_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Store a command for the gateway (``command``) or list a device's (``commands``)."""
+    from gateway.command_service import list_commands, request_command
+    from gateway.commands import CommandKind
+    from gateway.exceptions import CommandTargetError
+
+    with psycopg.connect(resolve_and_migrate(settings)) as conn:
+        if args.action == "commands":
+            for command in list_commands(conn, device_id=args.device_id, limit=1000):
+                print(command.model_dump_json())
+            return 0
+        if not 1 <= args.answer_within_min <= 255:
+            raise InputError("--answer-within-min must be 1..255")
+        try:
+            stored = request_command(
+                conn,
+                device_id=args.device_id,
+                kind=CommandKind(args.kind),
+                by="cli",
+                answer_within_min=args.answer_within_min,
+            )
+        except CommandTargetError as exc:
+            raise InputError(str(exc)) from exc
+    print(stored.model_dump_json())
+    return 0

@@ -7,7 +7,8 @@ from typing import Final
 # CONTRACT §5 names four roles. A role named there but not built yet must fail at start: a
 # process that starts nothing would look healthy. (All four are built since issue 8.)
 CONTRACT_ROLES: Final = ("ingest", "rules", "dispatch", "api")
-BUILT_ROLES: Final = ("ingest", "rules", "dispatch", "api")
+# The GB/T 26875.3 gateway (issue 11) runs where FIREGRID_GB26875 says, and nowhere without it.
+BUILT_ROLES: Final = ("ingest", "rules", "dispatch", "api", "gateway")
 
 
 class RoleError(ValueError):

@@ -24,10 +24,14 @@ from dispatch.indicator_service import patrol_params_of
 from dispatch.message_roles import message_role_factories
 from dispatch.models import Deadlines
 from firegrid.api_role import ApiRole
+from firegrid.broker_auth import accounts_for, say_who_enforces
 from firegrid.db import migrate
 from firegrid.maintenance import StorageMaintenance
 from firegrid.services import Services, broker_reachable, resolve
 from firegrid.settings import Settings
+from gateway.models import ConnectionStats
+from gateway.role import GatewayRole
+from gateway.views import ConnectionsSource
 from infra.publisher import MqttPublisher
 from infra.roles import Role, RoleFactory, RoleHealth, Supervisor
 from ingest.role import IngestService
@@ -57,6 +61,7 @@ def run(
         print(f"firegrid: {exc}", file=sys.stderr)
         return 2
     services = resolve(settings, need_broker=True)
+    say_who_enforces(settings, services.broker_admin)
     # Outside the supervisor's replacements: the outbound MQTT session (one per process, which
     # the inbox roles share and paho reconnects), started first and stopped last.
     unsupervised: list[Role] = []
@@ -150,6 +155,22 @@ def _factories(
         factories["maintenance"] = lambda: StorageMaintenance(
             db_url=services.db_url, retention=settings.storage.records
         )
+    running_gateway: list[GatewayRole] = []  # the instance now running: restarts replace it
+    if "gateway" in roles and settings.gb26875:
+        listen = settings.gb26875
+
+        def gateway() -> Role:
+            role = GatewayRole(
+                listen=listen,
+                db_url=services.db_url,
+                settings=settings.gateway,
+                ingest=settings.ingest,
+                storage=settings.storage,
+            )
+            running_gateway[:] = [role]
+            return role
+
+        factories["gateway"] = gateway
     if simulate:
         from firegrid.demo import DemoFleet
 
@@ -157,6 +178,8 @@ def _factories(
             db_url=services.db_url,
             mqtt_url=services.mqtt_url,
             prefix=settings.ingest.topic_prefix,
+            gateway=settings.gb26875 if "gateway" in factories else None,
+            accounts=accounts_for(services.broker_admin, settings),
         )
     # After the demo registered its devices, so the first daily look already sees them.
     if "rules" in roles:
@@ -180,8 +203,12 @@ def _factories(
                 )
             )
     if "api" in roles:
+
+        def gateway_connections() -> list[ConnectionStats]:
+            return running_gateway[0].gateway.snapshot() if running_gateway else []
+
         factories["api"] = lambda: ApiRole(
-            lambda: _app(settings, services, role_health, deadlines),
+            lambda: _app(settings, services, role_health, deadlines, gateway_connections),
             host=settings.http.host,
             port=settings.http.port,
         )
@@ -204,6 +231,7 @@ def _app(
     services: Services,
     role_health: Callable[[], object],
     deadlines: Deadlines | None,
+    gateway_connections: ConnectionsSource | None = None,
 ) -> FastAPI:
     api_settings = ApiSettings(
         db_url=services.db_url,
@@ -220,8 +248,11 @@ def _app(
         deadlines=deadlines,
     )
     app.state.patrol_params = _patrol_params(settings)
+    # Device imports provision broker credentials through it (None: the operator's job).
+    app.state.broker_accounts = accounts_for(services.broker_admin, settings)
     app.state.role_health = role_health  # /healthz reports every role's state and lag
     app.state.role_max_lag_s = settings.roles.max_lag_s
+    app.state.gateway_connections = gateway_connections  # GET /api/v1/gateway/connections
     return app
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from firegrid.settings import Settings
+from infra.dynsec import DynsecAdmin
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ class Services:
     # True when db_url is FireGrid's own PostgreSQL: only there may the demo fleet register its
     # devices, units, staff and grids, and an admin token be printed.
     embedded_db: bool = False
+    # Administers the broker's dynamic-security plugin: FireGrid's own broker, or a configured
+    # one with FIREGRID_BROKER__ADMIN_*; None: device credentials are the operator's job.
+    broker_admin: DynsecAdmin | None = None
 
     def stop(self) -> None:
         """Stop what we started, newest first."""
@@ -100,17 +104,38 @@ def resolve(settings: Settings, *, need_broker: bool = True) -> Services:
     services = Services(db_url="", mqtt_url="")
     services.db_url = resolve_db(settings, services)
     if settings.mqtt_url is not None:
-        services.mqtt_url = settings.mqtt_url.get_secret_value()
-    elif need_broker:
-        from firegrid.embedded import start_broker
+        from firegrid.broker_auth import configured_admin
 
-        data: Path = settings.data_dir.resolve() / "broker"
-        data.mkdir(parents=True, exist_ok=True)
-        broker = start_broker(data, port=1883 if _port_free(1883) else None)
-        services.embedded.append(broker)
-        services.mqtt_url = broker.url
-        print(f"MQTT broker (embedded Mosquitto): {broker.url}, data in {data}")
+        services.mqtt_url = settings.mqtt_url.get_secret_value()
+        services.broker_admin = configured_admin(settings)
+    elif need_broker:
+        _start_embedded_broker(settings, services)
     return services
+
+
+def _start_embedded_broker(settings: Settings, services: Services) -> None:
+    """Start FireGrid's Mosquitto with device credentials; FireGrid connects as its service."""
+    from firegrid.broker_auth import write_dynsec_config
+    from firegrid.embedded import start_broker
+    from firegrid.embedded.accounts import own_accounts, with_user
+
+    data: Path = settings.data_dir.resolve() / "broker"
+    data.mkdir(parents=True, exist_ok=True)
+    own = own_accounts(data)
+    assert own is not None  # created when missing
+    dynsec = write_dynsec_config(
+        data, db_url=services.db_url, own=own, prefix=settings.ingest.topic_prefix
+    )
+    broker = start_broker(data, port=1883 if _port_free(1883) else None, dynsec_config=dynsec)
+    services.embedded.append(broker)
+    services.mqtt_url = with_user(broker.url, own.service_username, own.service_password)
+    services.broker_admin = DynsecAdmin(
+        url=broker.url, username=own.admin_username, password=own.admin_password
+    )
+    print(
+        f"MQTT broker (embedded Mosquitto): {broker.url}, data in {data}; devices connect with"
+        " their own credentials (`firegrid devices credentials rotate ID` prints a new one)"
+    )
 
 
 def broker_reachable(url: str, timeout_s: float = 1.0) -> bool:

@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from api.settings import ApiLimits
 from devices.config import DeviceStatusSettings
 from dispatch.config import DispatchSettings, InboxSettings, WebhookSettings
+from gateway.config import GatewaySettings, parse_listen
+from gateway.exceptions import ListenAddressError
 from infra.publisher import PublisherSettings
 from infra.roles import SupervisorSettings
 from ingest.config import IngestSettings, StorageSettings
@@ -57,6 +59,18 @@ class HttpSettings(BaseModel):
         return cls(host=host, port=int(port))
 
 
+class BrokerSettings(BaseModel):
+    """The admin of a configured Mosquitto's dynamic-security plugin (``FIREGRID_BROKER__*``).
+
+    Set both to have FireGrid create, rotate, disable and delete device credentials in that
+    broker; unset, a configured broker's credentials are its operator's job. The embedded broker
+    needs neither: FireGrid makes its own admin.
+    """
+
+    admin_username: str | None = None
+    admin_password: SecretStr | None = None
+
+
 class Settings(BaseSettings):
     """Everything configurable; nested sections read ``FIREGRID_<SECTION>__<FIELD>``."""
 
@@ -88,6 +102,20 @@ class Settings(BaseSettings):
     api: ApiLimits = ApiLimits()  # FIREGRID_API__MAX_BODY_BYTES, ...
     roles: SupervisorSettings = SupervisorSettings()  # restarts, giving up, /healthz lag bound
     publisher: PublisherSettings = PublisherSettings()  # outbound MQTT (terminals' inbox)
+    broker: BrokerSettings = BrokerSettings()  # device credentials at a configured broker
+    # FIREGRID_GB26875=host:port: where the GB/T 26875.3 gateway listens; None: no gateway.
+    gb26875: str | None = Field(default=None, description="host:port of the TCP gateway")
+    gateway: GatewaySettings = GatewaySettings()  # its limits: connections, queue, idle time
+
+    @field_validator("gb26875")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_listen(value)
+            except ListenAddressError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("data_dir")
     @classmethod

@@ -25,6 +25,9 @@ from ingest import metrics
 from ingest.models import InboundMessage
 
 _WAIT_SLICE_S = 0.5  # a waiting put re-checks at least this often (a missed wake-up costs this)
+# A device event (a smoke alarm, a fault) is rare and urgent: the batch it lands in is taken at
+# once instead of waiting up to ``max_wait_s`` for telemetry to fill it.
+_URGENT_SUFFIX = "/event"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,7 @@ class MessageBuffer:
         self._ready = threading.Event()
         self._paused = False
         self._closed = False
+        self._urgent = False  # an event waits in the buffer: take without waiting for more
         # Read at scrape time: a stalled writer must not leave a stale, reassuring value behind.
         metrics.BUFFER_MESSAGES.set_function(self.__len__)
         metrics.BUFFER_BYTES.set_function(self.bytes)
@@ -86,6 +90,8 @@ class MessageBuffer:
             return False
         items.append(message)
         self._bytes_in += size
+        if message.topic.endswith(_URGENT_SUFFIX):
+            self._urgent = True
         if not self._ready.is_set():  # setting takes a lock: only an idle writer needs waking
             self._ready.set()
         return True
@@ -143,7 +149,7 @@ class MessageBuffer:
         self, *, max_messages: int, max_bytes: int, max_wait_s: float, idle_wait_s: float = 0.5
     ) -> list[InboundMessage]:
         """Return up to ``max_messages`` (and about ``max_bytes`` of payload), waiting at most
-        ``max_wait_s`` after the first arrives.
+        ``max_wait_s`` after the first arrives, and not at all once a device event is waiting.
 
         Returns an empty list when nothing arrived within ``idle_wait_s`` so the caller can
         check whether to stop.
@@ -155,11 +161,14 @@ class MessageBuffer:
                 return []
         deadline = time.monotonic() + max_wait_s
         # Waiting for a fuller batch is pointless once reading has paused: nothing more comes.
-        while len(self._items) < max_messages and not self._paused:
+        while len(self._items) < max_messages and not self._paused and not self._urgent:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             time.sleep(min(left, 0.002))
+        # Cleared before taking: an event put from here on is either taken now or flags the next
+        # batch (at worst one batch goes early), never left waiting.
+        self._urgent = False
         taken: list[InboundMessage] = []
         size = 0
         items = self._items

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -30,6 +30,7 @@ from ingest.terminals.store import store_photo_files
 from ingest.topics import DEVICE_KINDS, Route, TopicKind
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # Errors that say the database could not be reached or went away: wait and retry the batch.
 # Anything else the database raises is about the data: isolate the message that causes it.
@@ -113,7 +114,23 @@ class BatchWriter:
         routes = route_all(messages, prefix=self._settings.topic_prefix)
         return self._retrying(lambda: self._write_isolating(messages, routes))
 
-    def _retrying(self, attempt: Callable[[], list[WriteResult]]) -> list[WriteResult]:
+    def reject(self, rejections: Sequence[Rejection]) -> None:
+        """Store rejections decided before decoding (the GB/T 26875 gateway's), as patiently.
+
+        One transaction; counted in ``firegrid_ingest_rejected`` like the decoders' verdicts.
+        """
+        if not rejections:
+            return
+
+        self._retrying(lambda: store_rejections(self._connection(), rejections=list(rejections)))
+        for rejection in rejections:
+            metrics.REJECTED.labels(rejection.reason).inc()
+
+    def read(self, query: Callable[[Conn], _T]) -> _T:
+        """Run ``query`` on the writer's connection, retrying while the database is away."""
+        return self._retrying(lambda: query(self._connection()))
+
+    def _retrying(self, attempt: Callable[[], _T]) -> _T:
         """Run ``attempt`` until the database takes it, backing off while it is away."""
         delay = 0.1
         while True:

@@ -19,14 +19,17 @@ from typing import Final
 
 import psycopg
 
+from devices.service import devices_by_gb26875_address
 from infra.database import Conn
 from ingest.config import IngestSettings, StorageSettings
 from ingest.flows import BatchWriter
 from ingest.models import InboundMessage
+from ingest.topics import GATEWAY_CODEC, device_topic, gateway_address
 
 # Verdicts that a registry import can change; others would only be refused again.
 REGISTRY_REASONS: Final = ("unknown_device", "unknown_terminal")
 _CHUNK: Final = 1000
+_Row = tuple[int, str, bytes, datetime]  # id, topic, payload, received_at
 
 _PENDING: Final = """
 SELECT id, topic, payload, received_at FROM rejected_messages
@@ -48,6 +51,7 @@ class ReplayOutcome:
     photos: int = 0
     duplicates: int = 0
     rejected_again: int = 0
+    still_unknown: int = 0  # gateway frames whose address no device holds yet: left pending
     batches: list[int] = field(default_factory=list)
 
 
@@ -63,11 +67,16 @@ def replay_rejected(
     outcome = ReplayOutcome()
     last_id = 0
     while True:
-        rows = conn.execute(
+        fetched = conn.execute(
             _PENDING, (list(reasons), f"{prefix}/", since, last_id, _CHUNK)
         ).fetchall()
-        if not rows:
+        if not fetched:
             return outcome
+        last_id = fetched[-1][0]
+        rows, waiting = _gateway_to_device(conn, fetched, prefix=prefix)
+        outcome.still_unknown += waiting
+        if not rows:
+            continue
         messages = [
             InboundMessage(topic, bytes(payload), 0, 0, 0, received_at)
             for _, topic, payload, received_at in rows
@@ -86,7 +95,31 @@ def replay_rejected(
         # identities make harmless.
         conn.execute("UPDATE rejected_messages SET replayed_at = now() WHERE id = ANY(%s)", (ids,))
         outcome.messages += len(rows)
-        last_id = ids[-1]
+
+
+def _gateway_to_device(conn: Conn, rows: list[_Row], *, prefix: str) -> tuple[list[_Row], int]:
+    """Give frames the gateway kept under their address the topic of the device now holding it.
+
+    Returns the rows to replay and how many wait on. A frame whose address is still unregistered
+    stays as it is, unreplayed, for the next replay: refusing it again would only copy it.
+    """
+    addresses = {
+        row[0]: address
+        for row in rows
+        if (address := gateway_address(row[1], prefix=prefix)) is not None
+    }
+    if not addresses:
+        return rows, 0
+    holders = devices_by_gb26875_address(conn, addresses=sorted(set(addresses.values())))
+    out: list[_Row] = []
+    for row in rows:
+        address = addresses.get(row[0])
+        if address is None:
+            out.append(row)
+        elif address in holders:
+            topic = device_topic(prefix=prefix, device_id=holders[address], codec=GATEWAY_CODEC)
+            out.append((row[0], topic, row[2], row[3]))
+    return out, len(rows) - len(out)
 
 
 def replay_stored(

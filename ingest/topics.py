@@ -91,6 +91,35 @@ def _terminal_route(topic: str, sender: str, rest: list[str]) -> Route | None:
     return None
 
 
+# Frames the GB/T 26875.3 gateway received over TCP from an address no device is registered
+# under yet: kept as rejected under this topic (never published), replayed under the device's
+# raw topic once the registry names the address (``ingest.rejected_replay``).
+GATEWAY_CODEC: Final = "gb26875"
+_GATEWAY_WORDS: Final = ("gw", GATEWAY_CODEC)
+
+
+def gateway_topic(*, prefix: str, address: int) -> str:
+    """Return the topic a frame from GB/T 26875.3 ``address`` is kept under until registered."""
+    return "/".join((prefix, *_GATEWAY_WORDS, str(address)))
+
+
+def gateway_address(topic: str, *, prefix: str) -> int | None:
+    """Return the address of a ``gateway_topic``, or None for any other topic."""
+    head = "/".join((prefix, *_GATEWAY_WORDS, ""))
+    tail = topic.removeprefix(head)
+    return int(tail) if tail != topic and tail.isdigit() else None
+
+
+def device_topic(*, prefix: str, device_id: str, codec: str) -> str:
+    """Return the topic a device's frames in vendor format ``codec`` arrive on."""
+    return f"{prefix}/d/{device_id}/raw/{codec}"
+
+
+def event_topic(*, prefix: str, device_id: str) -> str:
+    """Return the topic of a device's canonical JSON events (CONTRACT §1)."""
+    return f"{prefix}/d/{device_id}/event"
+
+
 def subscriptions(*, prefix: str, shared_group: str | None) -> list[str]:
     """Return the topic filters the ingest role subscribes to."""
     filters = [

@@ -26,73 +26,33 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import yaml
 
 from devices.models import DeviceKind
 from devices.registry import Agent, HydrantClass
 from hazards.models import Severity
+from infra import yaml_file
+from infra.yaml_file import INVALID, FileProblem, FileProblemsError, YamlReader
 from rules.definitions import RULE_ID, SCOPES, Override, RuleDefinition, RuleSet, Scope
 from rules.exceptions import RulesError
 from rules.kinds import KINDS, parse_params
 from rules.models import AppliesTo
 
-
-@dataclass(frozen=True, slots=True)
-class RuleProblem:
-    """One thing wrong in a rules file, located by line and by path."""
-
-    source: str
-    line: int
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        """Render as ``rules.yaml:42: rules[3].params.low: must be a number``."""
-        return f"{self.source}:{self.line}: {self.where}: {self.message}"
+RuleProblem = FileProblem  # one thing wrong in a rules file, located by line and by path
 
 
-class RuleFileError(RulesError):
+class RuleFileError(FileProblemsError, RulesError):
     """A rules file was refused; ``problems`` lists every problem found, not only the first."""
 
-    def __init__(self, problems: list[RuleProblem]) -> None:
-        self.problems = problems
-        shown = "; ".join(str(p) for p in problems[:5])
-        more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
-        super().__init__(f"{len(problems)} problem(s) in rules file: {shown}{more}")
+    what = "rules file"
 
 
-class _Reader:
-    """Walks a composed YAML document, collecting problems with the line of each node."""
+class _Reader(YamlReader):
+    """The rules file's YAML reader: problems raise RuleFileError; texts and kind params."""
 
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.problems: list[RuleProblem] = []
-        self._constructor = yaml.SafeLoader("")
-
-    def problem(self, node: yaml.Node | None, where: str, message: str) -> None:
-        line = node.start_mark.line + 1 if node is not None else 1
-        self.problems.append(RuleProblem(self.source, line, where, message))
-
-    def value(self, node: yaml.Node) -> Any:
-        return self._constructor.construct_document(node)
-
-    def mapping(self, node: yaml.Node, where: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-        """Return key -> (key node, value node), reporting non-mappings and duplicate keys."""
-        if not isinstance(node, yaml.MappingNode):
-            self.problem(node, where, "must be a mapping")
-            return {}
-        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key_node, value_node in node.value:
-            key = self.value(key_node)
-            if not isinstance(key, str):
-                self.problem(key_node, where, f"key {key!r} must be a text")
-            elif key in out:
-                self.problem(key_node, f"{where}.{key}", "duplicate key")
-            else:
-                out[key] = (key_node, value_node)
-        return out
+    error = RuleFileError
 
     def text(
         self,
@@ -145,6 +105,9 @@ def _read_rule(r: _Reader, node: yaml.Node, where: str) -> RuleDefinition | None
     params_node = entry["params"][1] if "params" in entry else yaml.MappingNode("", [])
     r.mapping(params_node, f"{where}.params")  # reports duplicate params
     params_raw = r.value(params_node) if "params" in entry else {}
+    if params_raw is INVALID:  # a scalar YAML cannot read, e.g. a date like 2026-13-01
+        r.problem(params_node, f"{where}.params", "holds a value that is not valid YAML")
+        return None
     if not isinstance(params_raw, dict):
         return None  # reported by r.mapping above
     if kind is None:
@@ -182,7 +145,7 @@ def _read_override(
     entry = r.mapping(node, where)
     if not entry:
         return []
-    scopes = [s for s in SCOPES if s in entry]
+    scopes: list[Scope] = [s for s in SCOPES if s in entry]
     for key in entry.keys() - {*SCOPES, "rules"}:
         r.problem(entry[key][0], f"{where}.{key}", "unknown key")
     if len(scopes) != 1:
@@ -206,6 +169,9 @@ def _read_override(
             r.problem(key_node, w, "no rule with this id")
             continue
         changes = r.value(value_node)
+        if changes is INVALID:
+            r.problem(value_node, w, "holds a value that is not valid YAML")
+            continue
         if not isinstance(changes, dict):
             r.problem(value_node, w, "must be a mapping")
             continue
@@ -245,16 +211,7 @@ def parse_rules(text: str | bytes, *, source: str = "rules.yaml") -> RuleSet:
     """Parse and validate a rules file, raising RuleFileError with every problem found."""
     raw = text.encode() if isinstance(text, str) else text
     r = _Reader(source)
-    try:
-        root = yaml.compose(raw, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise RuleFileError(
-            [RuleProblem(source, line, "file", f"not YAML: {exc.problem}")]
-        ) from exc
-    if root is None:
-        raise RuleFileError([RuleProblem(source, 1, "file", "is empty")])
+    root = r.compose(raw)
     top = r.mapping(root, "file")
     for key in top.keys() - {"version", "rules", "overrides"}:
         r.problem(top[key][0], key, "unknown key")
@@ -269,8 +226,7 @@ def parse_rules(text: str | bytes, *, source: str = "rules.yaml") -> RuleSet:
         else:
             for i, node in enumerate(o_nodes.value):
                 overrides.extend(_read_override(r, node, f"overrides[{i}]", rules))
-    if r.problems:
-        raise RuleFileError(sorted(r.problems, key=lambda p: p.line))
+    r.raise_if_any()
     digest = hashlib.sha256(raw).hexdigest()
     return RuleSet(tuple(rules.values()), tuple(overrides), source, digest)
 
@@ -281,11 +237,7 @@ DEFAULT_RULES: Final = Path(__file__).with_name("default_rules.yaml")
 def load_rules(path: str | Path = DEFAULT_RULES) -> RuleSet:
     """Read and validate a rules file (the shipped defaults when no path is given)."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise RuleFileError([RuleProblem(p.name, 1, "file", f"cannot read: {exc}")]) from exc
-    return parse_rules(data, source=p.name)
+    return parse_rules(yaml_file.read_bytes(p, RuleFileError), source=p.name)
 
 
 @dataclass(frozen=True, slots=True)

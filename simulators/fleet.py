@@ -28,6 +28,10 @@ CENTER: Final = (31.2481, 121.5875)
 STREET_CODE: Final = "310115005"
 UNIT: Final = "U-DEMO-01"
 TERMINAL: Final = "DEMO-TERM-01"
+# The unit's fire-alarm panel behind a user-information transmission device (GB/T 26875.3 over
+# TCP to the gateway, when FIREGRID_GB26875 is set); 889 is the address of the golden frames.
+TRANSMISSION: Final = "DEMO-UITD-01"
+TRANSMISSION_ADDRESS: Final = 889
 
 
 def demo_grids() -> dict[str, Any]:
@@ -108,6 +112,15 @@ def demo_devices(today: date) -> list[dict[str, Any]]:
         )
     _, centre = _patrol_grid()
     rows.append({"device_id": TERMINAL, "kind": "terminal", "lat": centre[0], "lon": centre[1]})
+    rows.append(
+        {
+            "device_id": TRANSMISSION,
+            "kind": "transmission",
+            "model": "SIM-UITD",
+            "unit_id": UNIT,  # placed at the unit: its parts' alarms land in the unit's grid
+            "gb26875_address": TRANSMISSION_ADDRESS,
+        }
+    )
     return rows
 
 

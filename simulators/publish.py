@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
 from simulators.models import SimMessage
 
@@ -28,11 +29,30 @@ class Publisher:
         self._client.max_inflight_messages_set(inflight)
         self._client.max_queued_messages_set(0)
         self._connected = threading.Event()
-        self._client.on_connect = lambda *_a: self._connected.set()
+        self._refused: str | None = None
+        self._client.on_connect = self._on_connect
         self._client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, keepalive=30)
         self._client.loop_start()
+        # Never the URL itself in the message: it may hold a device's or FireGrid's password.
+        where = f"{parts.hostname}:{parts.port or 1883}"
         if not self._connected.wait(10):
-            raise ConnectionError(f"could not connect to {url}")
+            self.close()
+            raise ConnectionError(f"could not connect to {where}")
+        if self._refused is not None:
+            self.close()
+            raise ConnectionError(f"the broker at {where} refused the connection: {self._refused}")
+
+    def _on_connect(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _flags: object,
+        reason: ReasonCode,
+        _p: object,
+    ) -> None:
+        if reason.is_failure:  # a wrong or revoked credential: say so instead of waiting
+            self._refused = str(reason)
+        self._connected.set()
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1) -> mqtt.MQTTMessageInfo:
         """Queue one message for publishing."""

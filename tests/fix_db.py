@@ -61,14 +61,19 @@ def drop_database(admin_url: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def private_database(admin_url: str, prefix: str = "fg_test") -> Iterator[str]:
+    """Create and migrate a database of its own, yield its URL, drop it afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    url = create_database(admin_url, name)
+    migrate(url, storage=StorageSettings())
+    yield url
+    drop_database(admin_url, name)
+
+
 @pytest.fixture(scope="session")
 def db_url(pg_admin_url: str) -> Iterator[str]:
     """A migrated database private to this test session."""
-    name = f"fg_test_{uuid.uuid4().hex[:8]}"
-    url = create_database(pg_admin_url, name)
-    migrate(url, storage=StorageSettings())
-    yield url
-    drop_database(pg_admin_url, name)
+    yield from private_database(pg_admin_url)
 
 
 @pytest.fixture

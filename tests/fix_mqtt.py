@@ -17,7 +17,9 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,3 +96,63 @@ def debian_broker_url(tmp_path: Path) -> Iterator[str]:
 def _log(directory: Path) -> str:
     path = directory / "mosquitto.log"
     return path.read_text(errors="replace")[-2000:] if path.exists() else "(no log)"
+
+
+@dataclass(frozen=True)
+class SecureBroker:
+    """FireGrid's embedded Mosquitto with device credentials (the dynamic-security plugin)."""
+
+    handle: Any  # firegrid.embedded.EmbeddedBroker
+    service_url: str = field(
+        repr=False
+    )  # FireGrid's own clients connect with this URL (every topic allowed)
+    admin: Any  # infra.dynsec.DynsecAdmin
+
+    @property
+    def anonymous_url(self) -> str:
+        """The broker's URL with no credential."""
+        return str(self.handle.url)
+
+    def url_as(self, username: str, password: str) -> str:
+        """The broker's URL with a device's credential."""
+        from firegrid.embedded.accounts import with_user
+
+        return with_user(self.anonymous_url, username, password)
+
+    def restart(self, db_url: str) -> None:
+        """Stop the broker, rewrite its credentials from the database as `up` does, start it."""
+        from firegrid.broker_auth import write_dynsec_config
+        from firegrid.embedded.accounts import own_accounts
+
+        self.handle.stop()
+        own = own_accounts(self.handle.data_dir)
+        write_dynsec_config(self.handle.data_dir, db_url=db_url, own=own, prefix="fg/v1")
+        self.handle.start()
+
+
+@pytest.fixture(scope="session")
+def secure_broker(tmp_path_factory: pytest.TempPathFactory, db_url: str) -> Iterator[SecureBroker]:
+    """FireGrid's broker as `firegrid up` starts it: anonymous off, credentials from the database.
+
+    The plain ``broker`` fixture stays anonymous for the tests that are not about credentials.
+    """
+    from firegrid.broker_auth import write_dynsec_config
+    from firegrid.embedded import start_broker
+    from firegrid.embedded.accounts import own_accounts, with_user
+    from infra.dynsec import DynsecAdmin
+
+    data = tmp_path_factory.mktemp("secure-broker")
+    own = own_accounts(data)
+    assert own is not None
+    config = write_dynsec_config(data, db_url=db_url, own=own, prefix="fg/v1")
+    handle = start_broker(data, dynsec_config=config)
+    try:
+        yield SecureBroker(
+            handle=handle,
+            service_url=with_user(handle.url, own.service_username, own.service_password),
+            admin=DynsecAdmin(
+                url=handle.url, username=own.admin_username, password=own.admin_password
+            ),
+        )
+    finally:
+        handle.stop()

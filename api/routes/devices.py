@@ -17,6 +17,7 @@ from api.routes.grids import Locator
 from api.schemas import DEVICES_BODY, STAFF_BODY, UNITS_BODY
 from api.scope import require_device
 from devices import registry, service
+from devices.broker_accounts import BrokerAccounts
 from devices.flows import (
     RegistryImport,
     RegistryKind,
@@ -26,6 +27,7 @@ from devices.flows import (
 )
 from devices.geo import Crs, from_wgs84
 from devices.views import DeviceView
+from infra.dynsec import DynsecError
 from ingest.readings import list_buckets, list_readings, reading_key
 from ingest.views import Bucket, Reading
 
@@ -69,11 +71,27 @@ async def _import(
     # Read here (bounded by api.middleware); parsed and stored in a worker thread: a city's
     # registry takes seconds, and the event loop serves every other request meanwhile.
     body = await request.body()
-    return await run_in_threadpool(_parse_and_store, conn, kind, body, _format(request), dry_run)
+    # Set by the composition root when FireGrid administers the broker's device accounts.
+    accounts: BrokerAccounts | None = getattr(request.app.state, "broker_accounts", None)
+    return await run_in_threadpool(
+        _parse_and_store,
+        conn,
+        kind,
+        body,
+        fmt=_format(request),
+        dry_run=dry_run,
+        accounts=accounts,
+    )
 
 
 def _parse_and_store(
-    conn: Conn, kind: RegistryKind, body: bytes, fmt: registry.Format | None, dry_run: bool
+    conn: Conn,
+    kind: RegistryKind,
+    body: bytes,
+    *,
+    fmt: registry.Format | None,
+    dry_run: bool,
+    accounts: BrokerAccounts | None,
 ) -> RegistryImport:
     parsed = parse_registry(kind, body, fmt=fmt)
     if (whole := unreadable(parsed)) is not None:
@@ -83,7 +101,18 @@ def _parse_and_store(
             f"the file cannot be read: {whole.message}",
             [whole.model_dump()],
         )
-    return store_registry(conn, kind=kind, parsed=parsed, dry_run=dry_run)
+    try:
+        return store_registry(conn, kind=kind, parsed=parsed, dry_run=dry_run, accounts=accounts)
+    except DynsecError as exc:
+        # Raised before the commit: the import is rolled back, so no secret is answered that
+        # the broker would refuse.
+        raise ApiError(
+            503,
+            "broker_unavailable",
+            f"the broker did not take the new device credentials ({exc.error}); nothing was"
+            " imported, try again",
+            headers={"Retry-After": "5"},
+        ) from exc
 
 
 @router.post("/devices/import", openapi_extra=DEVICES_BODY)

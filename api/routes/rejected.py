@@ -31,6 +31,7 @@ class ReplayAnswer(BaseModel):
     photos: int
     duplicates: int
     rejected_again: int
+    still_unknown: int = 0  # gateway frames whose address is still unregistered: left pending
     batches: list[int]
 
 

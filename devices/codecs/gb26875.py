@@ -1,9 +1,12 @@
 """GB/T 26875.3-2011 frames from a user-information transmission device (codec ``gb26875``).
 
 ``decode`` splits and parses the payload with ``devices.codecs.gb26875_frame`` (the frame
-layout, byte by byte, is documented there) and maps the objects to records here: a part status
-(data-unit type 2) with the fire or fault bit becomes a device event, an analog value (type 3)
-of a known analog type becomes a reading; every other part is a part rejection.
+layout, byte by byte, is documented there) and maps the objects to records here. Status and
+operation objects (data-unit types 1, 2, 4, 21, 24) are read as named flags, and the flags that
+mean something to the rules become device events: fire (and a manual alarm) ``smoke_alarm``,
+any fault or power failure ``fault``, reset and alarm cleared ``alarm_cleared``, silence
+``silenced``, self-test ``self_test``. An analog value (type 3) of a known analog type becomes a
+reading. Every other part is a part rejection.
 
 One transmission device reports many parts (every detector on a fire-alarm panel), often
 several in the same second, and the frame has no per-object counter. So each record's ``seq`` is
@@ -17,13 +20,16 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from devices.codecs.gb26875_frame import (
-    ANALOG_VALUE,
-    PART_STATUS,
     SEND_DATA,
+    UPLOAD_TYPES,
     AnalogValue,
+    DeviceOperation,
+    DeviceStatus,
     GbFrame,
     GbObject,
     PartStatus,
+    SystemOperation,
+    SystemStatus,
     parse_frame,
     split_frames,
 )
@@ -34,15 +40,72 @@ from devices.timefmt import BadTime, apply_time_policy
 
 FIRE_BIT: Final = 1 << 1
 FAULT_BIT: Final = 1 << 2
-STATUS_BITS: Final = {
+# Flag names by bit, per kind of object (GB/T 26875.3-2011 §8.2).
+STATUS_BITS: Final = {  # type 2, a part
     1: "fire",
     2: "fault",
     3: "disabled",
     4: "supervisory",
     5: "started",
+    6: "feedback",
+    7: "delay",
     8: "power_fault",
     9: "backup_power_fault",
 }
+SYSTEM_BITS: Final = {  # type 1, a facility system (a fire alarm panel)
+    1: "fire",
+    2: "fault",
+    3: "disabled",
+    4: "supervisory",
+    5: "started",
+    6: "feedback",
+    7: "delay",
+    8: "power_fault",
+    9: "backup_power_fault",
+    10: "bus_fault",
+    11: "manual_mode",
+    12: "config_changed",
+    13: "reset",
+}
+DEVICE_BITS: Final = {  # type 21, the transmission device itself
+    0: "normal",
+    1: "fire",
+    2: "fault",
+    3: "power_fault",
+    4: "backup_power_fault",
+    5: "channel_fault",
+    6: "line_fault",
+}
+OPERATION_BITS: Final = {  # type 4: what an operator did at a facility system
+    0: "reset",
+    1: "silence",
+    2: "manual_alarm",
+    3: "alarm_cleared",
+    4: "self_test",
+    5: "confirm",
+    6: "test",
+}
+# type 24, at the transmission device: bit 5 is its answer to the centre's duty check (查岗)
+DEVICE_OPERATION_BITS: Final = {**OPERATION_BITS, 5: "duty_check_answer"}
+# Flags the rules act on -> the device event they become (others are kept in the detail).
+FLAG_EVENTS: Final = {
+    "fire": "smoke_alarm",
+    "manual_alarm": "smoke_alarm",
+    "fault": "fault",
+    "power_fault": "fault",
+    "backup_power_fault": "fault",
+    "bus_fault": "fault",
+    "channel_fault": "fault",
+    "line_fault": "fault",
+    "reset": "alarm_cleared",
+    "alarm_cleared": "alarm_cleared",
+    "silence": "silenced",
+    "self_test": "self_test",
+    "duty_check_answer": "duty_check_answered",
+}
+# The seq of the transmission device's own records (types 21, 24): no part has this address.
+DEVICE_SEQ: Final = 0xFFFF << 32
+# part type -> what it is (DOMAIN.md §3)
 PART_KINDS: Final = {
     23: "manual_call_point",
     24: "hydrant_button",
@@ -118,7 +181,7 @@ def map_frame(
     policy: DecodePolicy,
 ) -> None:
     """Append the records ``frame`` maps to, and a rejection for each part that maps to none."""
-    if frame.command != SEND_DATA or frame.unit_type not in (PART_STATUS, ANALOG_VALUE):
+    if frame.command != SEND_DATA or frame.unit_type not in UPLOAD_TYPES:
         out.rejections.append(
             PartRejection(
                 where,
@@ -137,45 +200,103 @@ def map_frame(
         except BadTime as exc:
             out.rejections.append(PartRejection(f"{at}.time", exc.reason, exc.detail))
             continue
-        if isinstance(obj, PartStatus):
-            _map_status(obj, frame, at, ts, out, device_id=device_id)
-        else:
+        if isinstance(obj, AnalogValue):
             _map_analog(obj, at, ts, out, device_id=device_id)
+        else:
+            _map_flags(obj, frame, at, ts, out, device_id=device_id)
+
+
+def flags_of(obj: GbObject) -> tuple[int, list[str]]:
+    """Return a status or operation object's raw flags and their names (analog: none)."""
+    if isinstance(obj, PartStatus):
+        value, names = obj.status, STATUS_BITS
+    elif isinstance(obj, SystemStatus):
+        value, names = obj.status, SYSTEM_BITS
+    elif isinstance(obj, DeviceStatus):
+        value, names = obj.status, DEVICE_BITS
+    elif isinstance(obj, SystemOperation):
+        value, names = obj.flags, OPERATION_BITS
+    elif isinstance(obj, DeviceOperation):
+        value, names = obj.flags, DEVICE_OPERATION_BITS
+    else:
+        return 0, []
+    return value, [name for bit, name in names.items() if value >> bit & 1]
+
+
+def event_kinds(obj: GbObject) -> list[str]:
+    """Return the device events an object's flags become, each once, in flag order."""
+    names = flags_of(obj)[1]
+    kinds = list(dict.fromkeys(k for k in map(FLAG_EVENTS.get, names) if k is not None))
+    if not kinds and names == ["normal"]:
+        # The device's periodic "all is well" (type 21): proof of life for the silence rule.
+        return ["heartbeat"]
+    return kinds
+
+
+def carries_fire(frame: GbFrame) -> bool:
+    """Tell whether a parsed frame reports a fire (a centre handles those before all else)."""
+    return frame.command == SEND_DATA and any(
+        "smoke_alarm" in event_kinds(obj) for obj in frame.objects
+    )
+
+
+def answers_duty_check(frame: GbFrame) -> bool:
+    """Tell whether a parsed frame carries the device's answer to a duty check (查岗)."""
+    return frame.command == SEND_DATA and any(
+        isinstance(obj, DeviceOperation) and "duty_check_answer" in flags_of(obj)[1]
+        for obj in frame.objects
+    )
 
 
 def part_seq(obj: GbObject) -> int:
-    """Return the part's address as one integer (48 bits): the record's ``seq``."""
-    return obj.system_type << 40 | obj.system_address << 32 | obj.zone << 16 | obj.position
+    """Return the object's address as one integer (48 bits): the record's ``seq``.
+
+    A part's is (system type, system address, zone, position); a system's has zone and position
+    0; the transmission device's own is ``DEVICE_SEQ``.
+    """
+    if isinstance(obj, DeviceStatus | DeviceOperation):
+        return DEVICE_SEQ
+    seq = obj.system_type << 40 | obj.system_address << 32
+    if isinstance(obj, PartStatus | AnalogValue):
+        seq |= obj.zone << 16 | obj.position
+    return seq
 
 
-def _map_status(
-    obj: PartStatus, frame: GbFrame, at: str, ts: datetime, out: Decoded, *, device_id: str
+def _map_flags(
+    obj: GbObject, frame: GbFrame, at: str, ts: datetime, out: Decoded, *, device_id: str
 ) -> None:
-    kinds = []
-    # Any part reporting fire is a fire alarm (a manual call point too); part_type in the
-    # detail tells the rules and the operator which kind of part it was.
-    if obj.status & FIRE_BIT:
-        kinds.append("smoke_alarm")
-    if obj.status & FAULT_BIT:
-        kinds.append("fault")
+    value, names = flags_of(obj)
+    kinds = event_kinds(obj)
     if not kinds:
         out.rejections.append(
-            PartRejection(f"{at}.status", "unsupported_frame", f"status {obj.status:#06x}")
+            PartRejection(f"{at}.status", "unsupported_frame", f"flags {value:#06x} {names}")
         )
         return
-    detail: dict[str, Any] = {
-        "system_type": obj.system_type,
-        "system_address": obj.system_address,
-        "part_type": obj.part_type,
-        "part_kind": PART_KINDS.get(obj.part_type, "other"),
-        "part_address": f"{obj.zone}-{obj.position}",
-        "status": obj.status,
-        "status_bits": [name for bit, name in STATUS_BITS.items() if obj.status >> bit & 1],
-        "description": obj.description,
-        "source_address": frame.source,
-    }
+    detail = _detail(obj, frame, value, names)
     for kind in kinds:
         out.records.append(DeviceEvent(device_id, ts, part_seq(obj), kind, dict(detail)))
+
+
+def _detail(obj: GbObject, frame: GbFrame, value: int, names: list[str]) -> dict[str, Any]:
+    detail: dict[str, Any] = {}
+    if isinstance(obj, PartStatus):
+        # part_type tells the rules and the operator which kind of part it was
+        detail |= {
+            "system_type": obj.system_type,
+            "system_address": obj.system_address,
+            "part_type": obj.part_type,
+            "part_kind": PART_KINDS.get(obj.part_type, "other"),
+            "part_address": f"{obj.zone}-{obj.position}",
+            "description": obj.description,
+        }
+    elif isinstance(obj, SystemStatus | SystemOperation):
+        detail |= {"system_type": obj.system_type, "system_address": obj.system_address}
+    if isinstance(obj, SystemOperation | DeviceOperation):
+        detail |= {"operation": value, "operations": names, "operator": obj.operator}
+    else:
+        detail |= {"status": value, "status_bits": names}
+    detail["source_address"] = frame.source
+    return detail
 
 
 def _map_analog(obj: AnalogValue, at: str, ts: datetime, out: Decoded, *, device_id: str) -> None:

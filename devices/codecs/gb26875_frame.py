@@ -18,10 +18,14 @@ offset size field
 ```
 
 Objects parsed (each followed by its 6-byte time):
+type 1 facility system status, 4 B: system type, system address, status u16;
 type 2 part status, 40 B: system type, system address, part type, part address (zone u16,
 position u16), status u16, description 31 B of GB 18030 padded with NUL;
 type 3 analog value, 10 B: system type, system address, part type, part address, analog type,
-value int16.
+value int16;
+type 4 facility operation, 4 B: system type, system address, operation flags, operator number;
+type 21 transmission-device status, 1 B: status flags;
+type 24 transmission-device operation, 2 B: operation flags, operator number.
 
 Frame and object times carry no zone. The devices are installed in China and keep local time,
 so they are read as China Standard Time (UTC+08:00, no daylight saving) and stored in UTC.
@@ -33,9 +37,9 @@ objects mean as FireGrid records is ``devices.codecs.gb26875``.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Final
+from typing import Any, Final
 
 from msgspec import Struct
 from msgspec.structs import astuple, replace
@@ -48,10 +52,15 @@ END: Final = b"##"
 HEADER_SIZE: Final = 27
 OVERHEAD: Final = HEADER_SIZE + 3  # checksum + end
 MAX_UNIT: Final = 1024
+CONTROL: Final = 1
 SEND_DATA: Final = 2
 CONFIRM: Final = 3
+SYSTEM_STATUS: Final = 1
 PART_STATUS: Final = 2
 ANALOG_VALUE: Final = 3
+SYSTEM_OPERATION: Final = 4
+DEVICE_STATUS: Final = 21
+DEVICE_OPERATION: Final = 24
 DESCRIPTION_SIZE: Final = 31
 TIME_SIZE: Final = 6
 
@@ -61,6 +70,14 @@ _HEADER: Final = struct.Struct("<HBB6s6s6sHB")
 _PART: Final = struct.Struct("<BBBHHH31s6s")
 # system type, system address, part type, zone, position, analog type, value, time
 _ANALOG: Final = struct.Struct("<BBBHHBh6s")
+# system type, system address, status, time
+_SYSTEM: Final = struct.Struct("<BBH6s")
+# system type, system address, operation flags, operator, time
+_SYSTEM_OP: Final = struct.Struct("<BBBB6s")
+# status flags, time
+_DEVICE: Final = struct.Struct("<B6s")
+# operation flags, operator, time
+_DEVICE_OP: Final = struct.Struct("<BB6s")
 
 
 class PartStatus(Struct, frozen=True):
@@ -89,7 +106,77 @@ class AnalogValue(Struct, frozen=True):
     time: datetime | None
 
 
-GbObject = PartStatus | AnalogValue
+class SystemStatus(Struct, frozen=True):
+    """Data-unit type 1: the status of a whole facility system (a fire alarm panel ...)."""
+
+    system_type: int
+    system_address: int
+    status: int
+    time: datetime | None
+
+
+class SystemOperation(Struct, frozen=True):
+    """Data-unit type 4: an operation on a facility system (reset, silence ...)."""
+
+    system_type: int
+    system_address: int
+    flags: int
+    operator: int
+    time: datetime | None
+
+
+class DeviceStatus(Struct, frozen=True):
+    """Data-unit type 21: the transmission device's own status (fire, faults, power)."""
+
+    status: int
+    time: datetime | None
+
+
+class DeviceOperation(Struct, frozen=True):
+    """Data-unit type 24: an operation on the transmission device itself."""
+
+    flags: int
+    operator: int
+    time: datetime | None
+
+
+GbObject = (
+    PartStatus | AnalogValue | SystemStatus | SystemOperation | DeviceStatus | DeviceOperation
+)
+
+
+def _part(fields: tuple[Any, ...]) -> GbObject:
+    sys_type, sys_addr, part, zone, position, status, description, stamp = fields
+    return PartStatus(
+        sys_type,
+        sys_addr,
+        part,
+        zone,
+        position,
+        status,
+        _description(description),
+        read_time(stamp),
+    )
+
+
+def _timed(kind: Callable[..., GbObject]) -> Callable[[tuple[Any, ...]], GbObject]:
+    def build(fields: tuple[Any, ...]) -> GbObject:
+        *head, stamp = fields
+        return kind(*head, read_time(stamp))
+
+    return build
+
+
+# data-unit type -> (object layout, builder from the unpacked fields)
+_LAYOUTS: Final[dict[int, tuple[struct.Struct, Callable[[tuple[Any, ...]], GbObject]]]] = {
+    SYSTEM_STATUS: (_SYSTEM, _timed(SystemStatus)),
+    PART_STATUS: (_PART, _part),
+    ANALOG_VALUE: (_ANALOG, _timed(AnalogValue)),
+    SYSTEM_OPERATION: (_SYSTEM_OP, _timed(SystemOperation)),
+    DEVICE_STATUS: (_DEVICE, _timed(DeviceStatus)),
+    DEVICE_OPERATION: (_DEVICE_OP, _timed(DeviceOperation)),
+}
+UPLOAD_TYPES: Final = frozenset(_LAYOUTS)
 
 
 class GbFrame(Struct, frozen=True):
@@ -136,12 +223,16 @@ def _description(raw: bytes) -> str:
     return raw.split(b"\x00", 1)[0].decode("gb18030", errors="replace").rstrip()
 
 
-def parse_frame(frame: bytes) -> GbFrame:
-    """Decode one complete frame whose length, end bytes and checksum were already checked."""
-    serial, major, minor, when, source, destination, length, command = _HEADER.unpack_from(
+def parse_header(frame: bytes) -> GbFrame:
+    """Decode the header of a checked frame only: serial, time, addresses, command, version.
+
+    What a centre needs to answer a frame (echo the serial, swap the addresses) even when its
+    data unit cannot be parsed.
+    """
+    serial, major, minor, when, source, destination, _, command = _HEADER.unpack_from(
         frame, len(START)
     )
-    head = GbFrame(
+    return GbFrame(
         serial=serial,
         time=read_time(when),
         source=int.from_bytes(source, "little"),
@@ -149,14 +240,25 @@ def parse_frame(frame: bytes) -> GbFrame:
         command=command,
         version=(major, minor),
     )
+
+
+def unit_length(frame: bytes | bytearray) -> int:
+    """Return the data-unit length a frame's header declares (bytes 24-25)."""
+    return int.from_bytes(frame[24:26], "little")
+
+
+def parse_frame(frame: bytes) -> GbFrame:
+    """Decode one complete frame whose length, end bytes and checksum were already checked."""
+    head = parse_header(frame)
+    length, command = unit_length(frame), head.command
     if length == 0:
         return head
     if length < 2:
         raise DecodeError("bad_frame", frame, detail="data unit shorter than its 2-byte head")
     unit_type, count = frame[HEADER_SIZE], frame[HEADER_SIZE + 1]
-    if command != SEND_DATA or unit_type not in (PART_STATUS, ANALOG_VALUE):
+    if command != SEND_DATA or unit_type not in _LAYOUTS:
         return replace(head, unit_type=unit_type)
-    layout = _PART if unit_type == PART_STATUS else _ANALOG
+    layout, build = _LAYOUTS[unit_type]
     if length != 2 + count * layout.size:
         raise DecodeError(
             "bad_frame",
@@ -164,19 +266,11 @@ def parse_frame(frame: bytes) -> GbFrame:
             detail=f"{count} objects of type {unit_type} need {2 + count * layout.size} bytes, "
             f"data unit has {length}",
         )
-    objects: list[GbObject] = []
-    for offset in range(HEADER_SIZE + 2, HEADER_SIZE + length, layout.size):
-        fields = layout.unpack_from(frame, offset)
-        # system type, system address, part type, zone, position: the same in both layouts
-        sys_type, sys_addr, part, zone, pos, mid, last, stamp = fields
-        if unit_type == PART_STATUS:  # mid: status, last: description
-            obj: GbObject = PartStatus(
-                sys_type, sys_addr, part, zone, pos, mid, _description(last), read_time(stamp)
-            )
-        else:  # mid: analog type, last: value
-            obj = AnalogValue(sys_type, sys_addr, part, zone, pos, mid, last, read_time(stamp))
-        objects.append(obj)
-    return replace(head, unit_type=unit_type, objects=tuple(objects))
+    objects = tuple(
+        build(layout.unpack_from(frame, offset))
+        for offset in range(HEADER_SIZE + 2, HEADER_SIZE + length, layout.size)
+    )
+    return replace(head, unit_type=unit_type, objects=objects)
 
 
 def split_frames(raw: bytes) -> Iterator[bytes | DecodeError]:
@@ -194,7 +288,7 @@ def split_frames(raw: bytes) -> Iterator[bytes | DecodeError]:
         if len(rest) < OVERHEAD:
             yield DecodeError("truncated_frame", raw, detail=f"byte {offset}: {len(rest)} bytes")
             return
-        length = int.from_bytes(rest[24:26], "little")
+        length = unit_length(rest)
         if length > MAX_UNIT:
             yield DecodeError("bad_frame", raw, detail=f"byte {offset}: data unit {length} B")
             return
@@ -222,6 +316,14 @@ def encode(frame: GbFrame) -> bytes:
     if frame.unit_type is not None:
         unit = bytes((frame.unit_type, len(frame.objects)))
         unit += b"".join(_encode_object(obj) for obj in frame.objects)
+    return encode_unit(frame, unit)
+
+
+def encode_unit(frame: GbFrame, unit: bytes) -> bytes:
+    """Build a frame from ``frame``'s header fields and a data unit given as bytes.
+
+    For the centre's commands, whose objects (a time, a timeout) are not upload objects.
+    """
     if len(unit) > MAX_UNIT:
         raise ValueError(f"data unit of {len(unit)} bytes > {MAX_UNIT}")
     body = _HEADER.pack(
@@ -237,10 +339,20 @@ def encode(frame: GbFrame) -> bytes:
     return START + body + bytes((checksum(body),)) + END
 
 
+_LAYOUT_OF: Final[dict[type[GbObject], struct.Struct]] = {
+    SystemStatus: _SYSTEM,
+    AnalogValue: _ANALOG,
+    SystemOperation: _SYSTEM_OP,
+    DeviceStatus: _DEVICE,
+    DeviceOperation: _DEVICE_OP,
+}
+
+
 def _encode_object(obj: GbObject) -> bytes:
     if isinstance(obj, PartStatus):
         text = obj.description.encode("gb18030")
         if len(text) > DESCRIPTION_SIZE:
             raise ValueError(f"description is {len(text)} bytes of GB 18030 > 31")
         return _PART.pack(*astuple(obj)[:6], text, write_time(obj.time))
-    return _ANALOG.pack(*astuple(obj)[:7], write_time(obj.time))
+    *fields, when = astuple(obj)
+    return _LAYOUT_OF[type(obj)].pack(*fields, write_time(when))

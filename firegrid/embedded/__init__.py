@@ -8,8 +8,9 @@ with FireGrid's configuration (``firegrid/mosquitto.conf``); PostgreSQL comes fr
 stops the server from an ``atexit`` hook, trusts any live PID in a stale ``postmaster.pid``, and
 warns at import time when ``XDG_RUNTIME_DIR`` is unset, which tests turn into an error.
 
-Modules: ``_proc`` (process helpers, the shared lifecycle), ``broker``, ``postgres``, and
-``running`` (services another FireGrid runs on a data directory).
+Modules: ``_proc`` (process helpers, the shared lifecycle), ``broker``, ``postgres``,
+``running`` (services another FireGrid runs on a data directory) and ``accounts`` (FireGrid's
+own clients on its broker, which takes devices only with their credentials).
 """
 
 from firegrid.embedded._proc import EmbeddedError
@@ -17,6 +18,7 @@ from firegrid.embedded.broker import (
     MOSQUITTO_FALLBACKS,
     EmbeddedBroker,
     MosquittoNotFoundError,
+    find_dynsec_plugin,
     find_mosquitto,
     render_mosquitto_conf,
     start_broker,
@@ -30,6 +32,7 @@ __all__ = [
     "EmbeddedError",
     "EmbeddedPostgres",
     "MosquittoNotFoundError",
+    "find_dynsec_plugin",
     "find_mosquitto",
     "render_mosquitto_conf",
     "running_urls",

@@ -34,6 +34,13 @@ from firegrid.embedded._proc import (
 MOSQUITTO_FALLBACKS = (Path("/usr/sbin/mosquitto"), Path("/usr/local/sbin/mosquitto"))
 # firegrid/mosquitto.conf: beside the package, where the README and broker check point to it.
 CONF_TEMPLATE = Path(__file__).parents[1] / "mosquitto.conf"
+# Where distributions install the plugin: Debian's multiarch directory, then other layouts.
+DYNSEC_PLUGIN_GLOBS = (
+    "/usr/lib/*-linux-gnu/mosquitto_dynamic_security.so",
+    "/usr/lib/mosquitto_dynamic_security.so",
+    "/usr/lib64/mosquitto_dynamic_security.so",
+    "/usr/local/lib/mosquitto_dynamic_security.so",
+)
 
 
 class MosquittoNotFoundError(EmbeddedError):
@@ -62,11 +69,34 @@ def find_mosquitto(
     )
 
 
-def render_mosquitto_conf(*, port: int, data_dir: Path) -> str:
-    """Render FireGrid's Mosquitto configuration for a port and data directory."""
+def find_dynsec_plugin(candidates: tuple[str, ...] = DYNSEC_PLUGIN_GLOBS) -> Path:
+    """Return Mosquitto's dynamic-security plugin (shipped in Debian's ``mosquitto`` package)."""
+    for pattern in candidates:
+        found = sorted(Path("/").glob(pattern.lstrip("/")))
+        if found:
+            return found[0]
+    raise MosquittoNotFoundError(
+        "Mosquitto's dynamic-security plugin (mosquitto_dynamic_security.so) is not installed:"
+        " Debian and Ubuntu ship it in the `mosquitto` package"
+    )
+
+
+def render_mosquitto_conf(*, port: int, data_dir: Path, dynsec_config: Path | None = None) -> str:
+    """Render FireGrid's Mosquitto configuration for a port and data directory.
+
+    With ``dynsec_config`` the broker authenticates every client through the dynamic-security
+    plugin, whose state lives in that file; without it, it is anonymous (the tests' broker).
+    """
+    auth = "allow_anonymous true"
+    if dynsec_config is not None:
+        auth = (
+            "allow_anonymous false\n"
+            f"plugin {find_dynsec_plugin()}\n"
+            f"plugin_opt_config_file {dynsec_config}"
+        )
     template = Template(CONF_TEMPLATE.read_text(encoding="utf-8"))
     return template.substitute(
-        port=port, data_dir=data_dir, user=pwd.getpwuid(os.geteuid()).pw_name
+        port=port, data_dir=data_dir, user=pwd.getpwuid(os.geteuid()).pw_name, auth=auth
     )
 
 
@@ -79,6 +109,8 @@ class EmbeddedBroker(Service):
     port: int
     data_dir: Path
     binary: Path = field(default_factory=find_mosquitto, repr=False)
+    # The dynamic-security plugin's state file; None: an anonymous broker (tests).
+    dynsec_config: Path | None = None
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _stop_signals: ClassVar[tuple[int, ...]] = (signal.SIGTERM,)  # Mosquitto saves, then exits
 
@@ -93,7 +125,11 @@ class EmbeddedBroker(Service):
             return
         self._stop_leftover()
         conf = self.data_dir / "mosquitto.conf"
-        conf.write_text(render_mosquitto_conf(port=self.port, data_dir=self.data_dir))
+        conf.write_text(
+            render_mosquitto_conf(
+                port=self.port, data_dir=self.data_dir, dynsec_config=self.dynsec_config
+            )
+        )
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._spawn([str(self.binary), "-c", str(conf)], cwd=self.data_dir, user=None)
         try:
@@ -140,8 +176,13 @@ class EmbeddedBroker(Service):
                 wait_gone([pid], 5)
 
 
-def start_broker(data_dir: Path, *, port: int | None = None) -> EmbeddedBroker:
-    """Start FireGrid's Mosquitto on 127.0.0.1, on ``port`` or a free one."""
+def start_broker(
+    data_dir: Path, *, port: int | None = None, dynsec_config: Path | None = None
+) -> EmbeddedBroker:
+    """Start FireGrid's Mosquitto on 127.0.0.1, on ``port`` or a free one.
+
+    ``dynsec_config``: authenticate clients with the dynamic-security plugin and this file.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     data_dir = data_dir.resolve()
     binary = find_mosquitto()
@@ -154,6 +195,7 @@ def start_broker(data_dir: Path, *, port: int | None = None) -> EmbeddedBroker:
             port=chosen,
             data_dir=data_dir,
             binary=binary,
+            dynsec_config=dynsec_config,
         )
         try:
             broker.start()

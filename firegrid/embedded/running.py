@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 
 from firegrid.embedded._proc import owned_by_other_live_process
+from firegrid.embedded.accounts import own_accounts, with_user
 from firegrid.embedded.postgres import libpq_url, socket_dir_for
 
 
@@ -28,10 +29,12 @@ def running_urls(data_dir: Path) -> tuple[str | None, str | None]:
     if owned_by_other_live_process(broker_dir):
         conf = broker_dir / "mosquitto.conf"
         with contextlib.suppress(OSError, IndexError):
-            port = next(
-                line.split()[1]
-                for line in conf.read_text().splitlines()
-                if line.startswith("listener ")
-            )
+            lines = conf.read_text().splitlines()
+            port = next(line.split()[1] for line in lines if line.startswith("listener "))
             broker_url = f"mqtt://127.0.0.1:{port}"
+            # A broker started with device credentials refuses anonymous clients: connect as
+            # FireGrid's service client, whose password that start left beside the broker.
+            own = own_accounts(broker_dir, create=False)
+            if own is not None and "allow_anonymous false" in lines:
+                broker_url = with_user(broker_url, own.service_username, own.service_password)
     return db_url, broker_url

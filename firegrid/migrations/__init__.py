@@ -21,6 +21,9 @@ from firegrid.migrations import (
     m0013_case_ratings,
     m0014_token_lifecycle,
     m0015_stream_tickets,
+    m0016_gb26875_address,
+    m0017_gateway_commands,
+    m0018_device_credentials,
 )
 from infra.database import Conn
 from ingest.config import StorageSettings
@@ -67,6 +70,9 @@ MIGRATIONS: list[Migration] = [
         m0014_token_lifecycle.apply,
     ),
     Migration(15, "single-use stream tickets for EventSource", m0015_stream_tickets.apply),
+    Migration(16, "GB/T 26875.3 addresses of transmission devices", m0016_gb26875_address.apply),
+    Migration(17, "commands to GB/T 26875.3 devices", m0017_gateway_commands.apply),
+    Migration(18, "broker credentials of devices and terminals", m0018_device_credentials.apply),
 ]
 
 Connection = Conn

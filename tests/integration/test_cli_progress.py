@@ -51,14 +51,27 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
+    writer = None
     try:
-        time.sleep(2)  # past the imports, blocked on the FIFO
-        assert proc.poll() is None, proc.communicate()
+        # Opening the write end without blocking works once the CLI holds the read end: it
+        # is past its imports and waiting for data. Held open (writing nothing), the CLI's
+        # read blocks instead of seeing the end of the file.
+        deadline = time.monotonic() + 60
+        while writer is None:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the CLI never opened its input"
+            try:
+                writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # ENXIO: no reader yet
+                time.sleep(0.05)
+        time.sleep(0.2)  # from open() into read()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
+        if writer is not None:
+            os.close(writer)
     assert proc.returncode == 130, err
     assert err.splitlines() == ["firegrid: interrupted"]
     assert out == ""

@@ -116,12 +116,15 @@ def test_staff_import_from_the_cli(db_url: str, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    assert {k: out[k] for k in ("created", "updated", "rejected", "errors", "warnings")} == {
+    # No terminal_id in the row, so no broker credential to show.
+    keys = ("created", "updated", "rejected", "errors", "warnings", "credentials")
+    assert {k: out[k] for k in keys} == {
         "created": 1,
         "updated": 0,
         "rejected": 0,
         "errors": [],
         "warnings": [],
+        "credentials": [],
     }
     assert (out["kind"], out["format"], out["encoding"]) == ("staff", "json", "utf-8")
     assert _staff(db_url, f"C-{tag}") == (

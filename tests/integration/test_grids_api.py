@@ -39,13 +39,12 @@ def _street(**options: Any) -> dict[str, Any]:
     return generate_street(lat=LAT, lon=LON, street_code="330106009", **options)
 
 
-def _post(client: TestClient, auth: dict[str, str], body: Any) -> Any:
+def _post(client: TestClient, auth: dict[str, str], body: Any, *, replace: bool = False) -> Any:
     content = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-    # Replacing: each test's file is the whole version, whatever other tests merged before.
     return client.post(
         "/api/v1/grids/import",
         content=content,
-        params={"replace": "true"},
+        params={"replace": "true"} if replace else None,
         headers={**auth, "Content-Type": "application/geo+json"},
     )
 
@@ -53,7 +52,8 @@ def _post(client: TestClient, auth: dict[str, str], body: Any) -> Any:
 def test_import_answers_version_and_counts_and_lists_by_parent(
     client: TestClient, auth: dict[str, str]
 ) -> None:
-    answer = _post(client, auth, _street(communities=2, grids_per_community=4))
+    # Replacing: the version is this street alone, whatever other tests imported before.
+    answer = _post(client, auth, _street(communities=2, grids_per_community=4), replace=True)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["counts"] == {"street": 1, "community": 2, "grid": 8}

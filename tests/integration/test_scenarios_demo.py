@@ -23,7 +23,7 @@ def env(pg_admin_url: str, broker_url: str, tmp_path: Path) -> Iterator[Scenario
 
 def test_demo_fleet_raises_and_clears_sudden_drops(env: ScenarioEnv) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    assert register(env.db_url, today=now) == 14
+    assert register(env.db_url, today=now) == 15  # with the transmission device (issue 11)
     # 25 minutes of the fleet, sent as fast as possible: hydrants 01 and 02 drop in turn.
     fleet = DemoFleetSim(now - timedelta(minutes=25), prefix=env.prefix)
     messages = [

@@ -86,6 +86,7 @@ def test_up_then_import_beside_it_then_a_second_up_is_refused(tmp_path: Path) ->
         assert json.loads(done.stdout)["created"] == 1
         assert up.poll() is None, "importing beside `firegrid up` must not disturb it"
         assert _healthy(port)
+        _device_credentials_on_the_running_broker(env, tmp_path / "var", done.stdout)
 
         second = _cli({**env, "FIREGRID_HTTP": f"127.0.0.1:{_free_port()}"}, "up")
         assert second.returncode == 1
@@ -96,3 +97,46 @@ def test_up_then_import_beside_it_then_a_second_up_is_refused(tmp_path: Path) ->
         up.wait(30)
     owners = list((tmp_path / "var").glob("*/owner.pid"))
     assert owners == [], "the embedded services were not stopped with FireGrid"
+
+
+def _device_credentials_on_the_running_broker(
+    env: dict[str, str], data_dir: Path, import_output: str
+) -> None:
+    """The credential an import printed works on `up`'s broker, ingest stores what it sends,
+    and a rotation beside `up` stops the old secret at once (issue 10 point 1)."""
+    import psycopg
+
+    from firegrid.embedded import running_urls
+    from firegrid.embedded.accounts import with_user
+    from tests.integration.credentials_support import DELIVERED, NOT_AUTHORIZED, Probe
+
+    [cred] = json.loads(import_output)["credentials"]
+    assert cred["username"] == "BESIDE-1"
+    db_url, service_url = running_urls(data_dir)
+    assert db_url is not None
+    assert service_url is not None
+    anonymous = "mqtt://" + service_url.rpartition("@")[2]
+    with Probe(anonymous, client_id="anonymous") as nobody:
+        assert nobody.refused
+    sample = b'{"ts": "2026-11-26T06:30:00Z", "values": {"pressure_mpa": 0.42}}'
+    with Probe(with_user(anonymous, "BESIDE-1", cred["password"]), client_id="B1") as device:
+        assert device.accepted
+        assert device.publish("fg/v1/d/BESIDE-1/telemetry", sample) in DELIVERED
+        assert device.publish("fg/v1/d/OTHER/telemetry", sample) == NOT_AUTHORIZED
+    deadline = time.monotonic() + 30
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        while (
+            conn.execute(
+                "SELECT 1 FROM readings WHERE device_id = 'BESIDE-1' AND value = 0.42"
+            ).fetchone()
+            is None
+        ):
+            assert time.monotonic() < deadline, "ingest did not store the device's reading"
+            time.sleep(0.1)
+    rotated = _cli(env, "devices", "credentials", "rotate", "BESIDE-1")
+    assert rotated.returncode == 0, rotated.stderr
+    new = json.loads(rotated.stdout)["password"]
+    with Probe(with_user(anonymous, "BESIDE-1", cred["password"]), client_id="B1") as old:
+        assert old.refused
+    with Probe(with_user(anonymous, "BESIDE-1", new), client_id="B1") as device:
+        assert device.accepted

@@ -133,7 +133,7 @@ def test_demo_simulators_are_refused_on_a_configured_database(
 
 @pytest.mark.parametrize(
     ("role", "reason"),
-    [("gateway", "unknown role"), ("", "unknown role")],
+    [("bogus", "unknown role"), ("", "unknown role")],  # gateway is built (issue 11)
 )
 def test_a_role_that_is_unknown_or_not_built_exits_2(
     tmp_path: Path, role: str, reason: str
@@ -162,3 +162,13 @@ def test_commands_other_than_up_need_only_the_database(db_url: str, tmp_path: Pa
         )
         assert done.returncode == 0, done.stderr
     assert not (tmp_path / "var").exists()  # and they started no embedded service
+
+
+def test_the_gateway_role_without_where_to_listen_exits_2(tmp_path: Path) -> None:
+    done = _up(tmp_path, "--role", "gateway")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "FIREGRID_GB26875" in _one_line(done.stderr)
+    assert not (tmp_path / "var").exists()  # refused before the embedded services start
+    bad = _up(tmp_path, "--role", "gateway", FIREGRID_GB26875="nowhere")
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert "host:port" in _one_line(bad.stderr)

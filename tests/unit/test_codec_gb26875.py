@@ -259,7 +259,7 @@ def test_garbled_description_does_not_cost_the_alarm() -> None:
         (reseal(F3[:24] + b"\x01\x04" + F3[26:]), "bad_frame"),  # data unit 1025 bytes
         (F3[:-3] + b"\x81" + F3[-2:], "bad_checksum"),
         (reseal(F3[:28] + b"\x02" + F3[29:]), "bad_frame"),  # 2 objects in 18 bytes
-        (reseal(F3[:27] + b"\x01" + F3[28:]), "unsupported_frame"),  # system status: unmapped
+        (reseal(F3[:27] + b"\x05" + F3[28:]), "unsupported_frame"),  # software version: unmapped
         (F2, "unsupported_frame"),
         (F2 + F2, "unsupported_frame"),
         (frame_of(replace(SMOKE, status=0x0001)), "unsupported_frame"),  # normal: no event

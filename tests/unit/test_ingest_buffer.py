@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 
 from ingest.buffer import MessageBuffer
@@ -65,3 +66,23 @@ def test_close_releases_a_waiting_put_without_keeping_its_message() -> None:
     assert not thread.is_alive(), "close left the network thread waiting"
     assert result == [False]
     assert len(buffer) == 1
+
+
+def test_a_device_event_is_taken_at_once_telemetry_waits_for_the_batch_window() -> None:
+    buffer = MessageBuffer(max_messages=100, max_bytes=100_000)
+    buffer.put(_msg(10, 1))
+    started = time.monotonic()
+    assert len(buffer.take(max_messages=100, max_bytes=100_000, max_wait_s=0.3)) == 1
+    assert time.monotonic() - started >= 0.3, "telemetry alone waits for the batch to fill"
+
+    buffer.put(_msg(10, 2))
+    buffer.put(InboundMessage("fg/v1/d/SD1/event", b"{}", 3, 1, 1, NOW))
+    started = time.monotonic()
+    taken = buffer.take(max_messages=100, max_bytes=100_000, max_wait_s=5.0)
+    assert [m.mid for m in taken] == [2, 3]
+    assert time.monotonic() - started < 1.0, "an alarm waited for the batch window"
+
+    buffer.put(_msg(10, 4))  # the flag went with the event's batch
+    started = time.monotonic()
+    buffer.take(max_messages=100, max_bytes=100_000, max_wait_s=0.2)
+    assert time.monotonic() - started >= 0.2

@@ -198,3 +198,20 @@ def test_rules_file_reloads_and_keeps_the_last_good_set(tmp_path: Path) -> None:
     path.unlink()
     assert watched.check().errors[0].message.startswith("cannot read")
     assert watched.current is good
+
+
+def test_a_value_yaml_cannot_read_is_a_located_problem_not_a_crash() -> None:
+    # 2026-13-01 looks like a date to YAML but is none: its constructor raises ValueError.
+    text = BASE.replace("limit: 0.25,", "limit: 0.25, since: 2026-13-01,") + textwrap.dedent("""\
+    overrides:
+      - unit: U-1
+        rules:
+          smoke_alarm: {until: 2026-13-01}
+    """)
+    invalid = "holds a value that is not valid YAML"
+    assert problems(text) == [
+        f"rules.yaml:7: rules[indoor_low].params: {invalid}",
+        f"rules.yaml:21: overrides[unit=U-1].rules.smoke_alarm: {invalid}",
+    ]
+    with pytest.raises(RuleFileError, match=r"^2 problem\(s\) in rules file: "):
+        parse_rules(text)

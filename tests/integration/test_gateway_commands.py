@@ -1,0 +1,184 @@
+"""Commands to a transmission device: asked for over the API, sent by the gateway, confirmed by
+the device; a duty check answered by its operator has its response time, one left unanswered
+is marked so."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+import psycopg
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from api.tokens import create_token
+from gateway.config import GatewaySettings
+from rules.flows import RulesService
+from simulators.transmission import DUTY_CHECK_TYPE, TransmissionDevice
+from tests.fix_ingest import wait_until
+from tests.integration.dispatch_support import rules
+from tests.integration.gateway_support import GatewayHarness, gateways
+from tests.integration.test_gateway import NOW
+
+__all__ = ["gateways", "rules"]  # fixtures, used by name
+
+CLOCK_SYNC_TYPE = 90
+
+
+def _client(db_url: str, role: str = "operator", name: str | None = None) -> TestClient:
+    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
+    with psycopg.connect(db_url) as conn:
+        token = create_token(conn, role=role, areas=[], name=name)
+    return TestClient(app, headers={"Authorization": f"Bearer {token}"})
+
+
+def _serve_until(unit: TransmissionDevice, count: int, *, answer: bool = True) -> None:
+    deadline = time.monotonic() + 15
+    while len(unit.commands) < count:
+        assert time.monotonic() < deadline, f"{count} commands never reached the device"
+        unit.serve_commands(0.2, answer_duty_checks=answer)
+
+
+def _commands(client: TestClient, device_id: str) -> list[dict[str, Any]]:
+    answer = client.get(f"/api/v1/devices/{device_id}/commands")
+    assert answer.status_code == 200, answer.text
+    items: list[dict[str, Any]] = answer.json()["items"]
+    return items
+
+
+def test_a_duty_check_and_a_clock_sync_reach_the_device_and_are_settled(
+    gateways: GatewayHarness,
+) -> None:
+    address, dev = gateways.address(), f"CMD-{gateways.tag}"
+    gateways.register(dev, address)
+    port = gateways.start(settings=GatewaySettings(command_poll_s=0.1)).gateway.port
+    assert port is not None
+    name = f"desk-{gateways.tag}"
+    with (
+        _client(gateways.db_url, name=name) as client,
+        TransmissionDevice("127.0.0.1", port, address=address) as unit,
+    ):
+        assert unit.pressure(5, 1, 320.0, at=NOW).confirmed  # connected and known by address
+        for kind in ("duty_check", "clock_sync"):
+            asked = client.post(f"/api/v1/devices/{dev}/commands", json={"kind": kind})
+            assert asked.status_code == 200, asked.text
+            assert asked.json()["status"] == "pending"
+        _serve_until(unit, 2)
+        assert sorted(unit.commands) == [CLOCK_SYNC_TYPE, DUTY_CHECK_TYPE]
+        wait_until(
+            lambda: (
+                {c["kind"]: c["status"] for c in _commands(client, dev)}
+                == {"duty_check": "answered", "clock_sync": "confirmed"}
+            ),
+            timeout_s=15,
+            what="the duty check answered and the clock sync confirmed",
+        )
+        duty = next(c for c in _commands(client, dev) if c["kind"] == "duty_check")
+        assert duty["attempts"] == 1
+        assert 0 <= duty["response_s"] < 15
+        assert duty["requested_by"] == name
+
+
+def test_a_duty_check_nobody_answers_is_unanswered_and_a_hazard(
+    gateways: GatewayHarness, rules: RulesService
+) -> None:
+    address, dev = gateways.address(), f"QUIET-{gateways.tag}"
+    gateways.register(dev, address)
+    silent = f"NOADDR-{gateways.tag}"
+    with psycopg.connect(gateways.db_url) as conn:
+        conn.execute("INSERT INTO devices (device_id, kind) VALUES (%s, 'transmission')", (silent,))
+    port = gateways.start(settings=GatewaySettings(command_poll_s=0.1)).gateway.port
+    assert port is not None
+    with (
+        _client(gateways.db_url) as client,
+        TransmissionDevice("127.0.0.1", port, address=address) as unit,
+    ):
+        assert unit.pressure(5, 1, 320.0, at=NOW).confirmed
+        asked = client.post(
+            f"/api/v1/devices/{dev}/commands", json={"kind": "duty_check", "answer_within_min": 1}
+        )
+        assert asked.status_code == 200, asked.text
+        _serve_until(unit, 1, answer=False)
+        assert unit.commands == [DUTY_CHECK_TYPE]
+        with psycopg.connect(gateways.db_url) as conn:  # a minute later, as far as it knows
+            conn.execute(
+                "UPDATE gateway_commands SET answer_by = now() - interval '1 s'"
+                " WHERE device_id = %s",
+                (dev,),
+            )
+        wait_until(
+            lambda: [c["status"] for c in _commands(client, dev)] == ["unanswered"],
+            timeout_s=15,
+            what="the duty check marked unanswered",
+        )
+        # Stored as the device's event, through ingest, and the rules open a hazard on it.
+        assert gateways.events(dev) == [("duty_check_missed", _commands(client, dev)[0]["id"])]
+        rules.process_pending()
+        hazards = gateways.rows("SELECT rule_id, status FROM hazards WHERE device_id = %s", dev)
+        assert hazards == [("transmission_duty_check", "open")]
+        smoke = client.post("/api/v1/devices/nope/commands", json={"kind": "clock_sync"})
+        assert smoke.status_code == 404
+        assert smoke.json()["error"]["code"] == "not_found"
+        bad = client.post(f"/api/v1/devices/{dev}/commands", json={"kind": "reboot"})
+        assert bad.status_code == 422
+        nowhere = client.post(f"/api/v1/devices/{silent}/commands", json={"kind": "clock_sync"})
+        assert nowhere.status_code == 409
+        assert nowhere.json()["error"]["code"] == "no_gb26875_address"
+    with _client(gateways.db_url, role="viewer") as viewer:
+        refused = viewer.post(f"/api/v1/devices/{dev}/commands", json={"kind": "clock_sync"})
+        assert refused.status_code == 403
+
+
+def test_an_unconfirmed_command_is_sent_again_then_given_up(gateways: GatewayHarness) -> None:
+    address, dev = gateways.address(), f"DEAF-{gateways.tag}"
+    gateways.register(dev, address)
+    settings = GatewaySettings(command_poll_s=0.05, command_resend_s=0.3, command_attempts=3)
+    port = gateways.start(settings=settings).gateway.port
+    assert port is not None
+    with (
+        _client(gateways.db_url) as client,
+        TransmissionDevice("127.0.0.1", port, address=address, confirm_commands=False) as unit,
+    ):
+        assert unit.pressure(5, 1, 320.0, at=NOW).confirmed
+        asked = client.post(f"/api/v1/devices/{dev}/commands", json={"kind": "clock_sync"})
+        assert asked.status_code == 200, asked.text
+        _serve_until(unit, 3)  # the same command three times, none confirmed
+        wait_until(
+            lambda: (
+                [(c["status"], c["attempts"]) for c in _commands(client, dev)]
+                == [("unconfirmed", 3)]
+            ),
+            timeout_s=15,
+            what="the command given up after 3 attempts",
+        )
+        unit.serve_commands(1.0)
+        assert unit.commands == [CLOCK_SYNC_TYPE] * 3  # and never sent again
+
+
+def test_the_cli_asks_for_a_command_and_refuses_a_device_without_an_address(
+    gateways: GatewayHarness,
+) -> None:
+    address, dev = gateways.address(), f"CLI-{gateways.tag}"
+    gateways.register(dev, address)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "firegrid.cli", "--db-url", gateways.db_url, "gateway", *args],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    asked = cli("command", dev, "duty_check", "--answer-within-min", "5")
+    assert asked.returncode == 0, asked.stderr
+    stored = json.loads(asked.stdout)
+    assert (stored["kind"], stored["status"], stored["requested_by"]) == (
+        "duty_check",
+        "pending",
+        "cli",
+    )
+    refused = cli("command", f"NOPE-{gateways.tag}", "clock_sync")
+    assert refused.returncode == 2
+    assert "not in the registry" in refused.stderr
