@@ -70,7 +70,11 @@ def _import_with_cli(db_url: str, collection: dict[str, Any], tmp_path: Path) ->
     path = tmp_path / f"grids-{uuid.uuid4().hex[:6]}.geojson"
     path.write_text(json.dumps(collection), encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "firegrid.cli", "--db-url", db_url, "grids", "import", str(path)],
+        # --replace: the new map is the whole version, as the direct import's is.
+        [
+            *(sys.executable, "-m", "firegrid.cli", "--db-url", db_url),
+            *("grids", "import", "--replace", str(path)),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
