@@ -176,3 +176,74 @@ def test_a_smoke_alarm_reaches_its_operator_and_no_other(
     finally:
         for page in (map_a, list_a, map_b, list_b):
             page.context.close()
+
+
+def test_a_confirmed_fire_takes_over_the_screen_until_acknowledged(
+    browser: Any, console_up: ConsoleUp, shots: Shots
+) -> None:
+    up = console_up
+    ours, theirs = up.communities()
+    grid = up.grids_of(ours)[2]
+    tag = uuid.uuid4().hex[:6]
+    admin = up.token()
+    unit, first = _register(up, admin, grid, tag)
+    lat, lon = up.grids[grid]
+    second = f"SMOKE2-{tag}"
+    up.api(
+        "POST",
+        "/api/v1/devices/import",
+        admin,
+        [{"device_id": second, "kind": "smoke", "unit_id": unit, "lat": lat, "lon": lon}],
+    )
+    page = open_console(browser, up.base_url, up.token("operator", [ours]))
+    other = open_console(browser, up.base_url, up.token("operator", [theirs]))
+    try:
+        page.goto(up.base_url + "/#/cases")
+        for p in (page, other):
+            p.locator("[data-testid=live-status]").filter(has_text="实时").wait_for()
+        assert page.locator("[data-testid=fire-takeover]").count() == 0
+
+        # Two detectors of one unit within 120 s: a confirmed fire (rules/default_rules.yaml).
+        publisher = Publisher(up.broker_url, client_id=f"console-fire-{tag}")
+        try:
+            now = datetime.now(UTC)
+            publisher.publish_all(
+                [
+                    event(first, now, 1, "smoke_alarm", prefix=up.prefix),
+                    event(second, now, 1, "smoke_alarm", prefix=up.prefix),
+                ]
+            )
+        finally:
+            publisher.close()
+        takeover = page.locator("[data-testid=fire-takeover]")
+        takeover.wait_for(timeout=5_000)  # no click needed for it to show
+        assert "确认火警" in takeover.inner_text()
+        assert unit in takeover.inner_text()
+        # The login click unlocked the sound: it is playing, not waiting for a gesture.
+        assert page.evaluate("document.documentElement.dataset.alarm") == "sounding"
+        shots.take(page, "takeover")
+
+        # A reload (no click since) still shows it: the open fires are loaded, not only pushed.
+        page.reload()
+        takeover.wait_for()
+        fires = takeover.locator("[data-hazard]")
+        assert fires.count() == 1
+        hazard_id = int(fires.first.get_attribute("data-hazard") or 0)
+        fires.first.locator("input").fill("消防站已出警")
+        fires.first.locator("button").click()
+        takeover.wait_for(state="detached")
+        assert page.evaluate("document.documentElement.dataset.alarm") is None
+        stored = up.api("GET", f"/api/v1/hazards/{hazard_id}", admin)
+        assert (stored["rule"], stored["severity"], stored["status"]) == (
+            "smoke_confirmed_fire",
+            "critical",
+            "acknowledged",
+        )
+        assert stored["acknowledged_note"] == "消防站已出警"
+        shots.take(page, "after-ack")
+
+        # The other community's operator was never interrupted.
+        assert other.locator("[data-testid=fire-takeover]").count() == 0
+    finally:
+        page.context.close()
+        other.context.close()

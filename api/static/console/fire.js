@@ -54,12 +54,11 @@ export function FireTakeover() {
         ${list.map((h) => html`
           <div class="takeover-fire" key=${h.id} data-hazard=${h.id}>
             <h2>${label('rule', h.rule)}</h2>
-            <p>
-              ${t('hazard.unit')}: ${h.unit_id ?? t('common.none')} ·
-              ${t('hazard.grid')}: ${h.grid_code ?? t('common.none')} ·
-              ${t('hazard.device')}: ${h.device_id ?? t('common.none')} ·
-              ${formatTime(h.opened_at)}
-            </p>
+            <p>${[
+              `${t('hazard.unit')}: ${h.unit_id ?? t('common.none')}`,
+              `${t('hazard.grid')}: ${h.grid_code ?? t('common.none')}`,
+              formatTime(h.opened_at),
+            ].join('  ·  ')}</p>
             <${AckForm} hazard=${h} big=${true} onDone=${update} />
           </div>`)}
       </div>
