@@ -3,6 +3,8 @@
 ``console_up`` runs FireGrid as a subprocess (``firegrid up`` with the ingest, rules, dispatch and
 api roles) on a database of its own (the rules and dispatch roles process every row they find,
 so they must not see other tests' rows) and the session's broker, under its own topic prefix.
+Before it starts, one street of two communities of four grids is imported (``ConsoleUp.grids``:
+a point well inside each grid), so the rules role places hazards from the first alarm.
 ``browser`` is Chromium, headless; ``console`` is a page of it with an operator logged in.
 
 Chromium comes from the distribution (``scripts/test`` installs it with apt when missing):
@@ -33,7 +35,10 @@ import pytest
 
 from api.tokens import create_token
 from firegrid.db import migrate
+from grids.models import parse_grids
+from grids.service import import_grids
 from ingest.config import StorageSettings
+from simulators.grid_layout import generate_street, grid_centres
 from tests.fix_api import free_port
 from tests.fix_db import create_database, drop_database
 
@@ -65,6 +70,15 @@ class ConsoleUp:
     prefix: str
     log: Path
     process: subprocess.Popen[bytes]
+    grids: dict[str, tuple[float, float]]
+
+    def communities(self) -> list[str]:
+        """The community codes of the imported street, in order."""
+        return sorted({code[:12] for code in self.grids})
+
+    def grids_of(self, community: str) -> list[str]:
+        """The grid codes of one community, in order."""
+        return sorted(code for code in self.grids if code.startswith(community))
 
     def token(self, role: str = "admin", areas: list[str] | None = None) -> str:
         """Create an API token of ``role`` for ``areas`` (none: city-wide)."""
@@ -96,6 +110,21 @@ class ConsoleUp:
         return set(_UP_ROLES) <= set(body.get("roles", {}))
 
 
+def _import_street(db_url: str) -> dict[str, tuple[float, float]]:
+    collection = generate_street(
+        lat=31.262,
+        lon=120.618,
+        street_code="320508005",
+        street_name="双塔街道",
+        communities=2,
+        grids_per_community=4,
+        cell_m=250.0,
+    )
+    with psycopg.connect(db_url) as conn:
+        import_grids(conn, grid_set=parse_grids(collection), source="console tests")
+    return grid_centres(collection)
+
+
 def _start_up(tmp: Path, db_url: str, broker_url: str) -> ConsoleUp:
     port = free_port()
     tag = uuid.uuid4().hex[:8]
@@ -111,6 +140,7 @@ def _start_up(tmp: Path, db_url: str, broker_url: str) -> ConsoleUp:
         FIREGRID_INGEST__CLIENT_ID=f"fg-console-{tag}",
         FIREGRID_RULES__POLL_S="0.2",
     )
+    grids = _import_street(db_url)
     log = tmp / "up.log"
     roles = [arg for role in _UP_ROLES for arg in ("--role", role)]
     with log.open("wb") as out:
@@ -121,7 +151,7 @@ def _start_up(tmp: Path, db_url: str, broker_url: str) -> ConsoleUp:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    return ConsoleUp(f"http://127.0.0.1:{port}", db_url, broker_url, prefix, log, process)
+    return ConsoleUp(f"http://127.0.0.1:{port}", db_url, broker_url, prefix, log, process, grids)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@
 import { html, render } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
 import { apiGet, getToken, logout, onLogout, setToken } from './api.js';
+import { FireTakeover } from './fire.js';
 import { getLang, onLangChange, setLang, t } from './i18n.js';
 import { startLive, stopLive, watchStatus } from './live.js';
 import { DEFAULT_PATH, ROUTES, matchRoute } from './routes.js';
@@ -118,9 +119,10 @@ function Console() {
   return html`
     <div class="shell">
       <${TopBar} current=${match?.route} />
-      <main class="page" key=${hash}>
+      <main class=${`page page-${match?.route.path.split('/')[1] ?? 'none'}`} key=${hash}>
         <${Page} match=${match} />
       </main>
+      <${FireTakeover} />
     </div>`;
 }
 

@@ -7,6 +7,7 @@
 // reopen with ?last_event_id= the last event seen, and the server replays what we missed.
 
 import { apiPost } from './api.js';
+import { drawCrs } from './settings.js';
 
 const KINDS = ['hazard.opened', 'hazard.updated', 'hazard.cleared', 'case.created', 'case.updated'];
 const RETRY_MIN_MS = 500;
@@ -54,7 +55,8 @@ async function connect() {
     return;
   }
   if (!running) return;
-  const query = new URLSearchParams({ ticket });
+  // Positions in the map's coordinate system (settings.js), as the REST lists give them.
+  const query = new URLSearchParams({ ticket, crs: drawCrs() });
   if (lastEventId !== null) query.set('last_event_id', lastEventId);
   source = new EventSource(`/api/v1/stream?${query}`);
   source.onopen = () => {

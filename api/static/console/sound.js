@@ -10,7 +10,11 @@ export function unlockSound() {
   const Context = window.AudioContext || window.webkitAudioContext;
   if (!Context) return;
   if (!context) context = new Context();
-  if (context.state === 'suspended') context.resume().catch(() => {});
+  if (context.state === 'suspended') {
+    context.resume().then(() => {
+      if (timer !== null) document.documentElement.dataset.alarm = 'sounding';
+    }, () => {});
+  }
 }
 
 // One two-tone beep (960 Hz then 770 Hz, like a fire alarm sounder), 0.8 s long.
@@ -33,6 +37,8 @@ function beep() {
 // Sound the alarm every 1.2 s until stopAlarm().
 export function startAlarm() {
   if (timer !== null) return;
+  // Said on the page, for the operator's screen reader and the browser tests.
+  document.documentElement.dataset.alarm = context?.state === 'running' ? 'sounding' : 'blocked';
   beep();
   timer = setInterval(beep, 1200);
   document.addEventListener('click', unlockSound, { once: true });
@@ -41,6 +47,7 @@ export function startAlarm() {
 export function stopAlarm() {
   if (timer !== null) clearInterval(timer);
   timer = null;
+  delete document.documentElement.dataset.alarm;
 }
 
 export function alarmSounding() {

@@ -1,8 +1,103 @@
-// The case queue (#/cases): status, assignee, escalation level, deadline counting down, live.
+// The case queue (#/cases): open cases by deadline, soonest first, each counting down every
+// second (red once overdue), then closed ones; status, assignee and escalation level shown,
+// created and changed cases applied live. A case links to its page (#/cases/:id).
 
 import { html } from 'htm/preact';
-import { t } from '../i18n.js';
+import { useEffect, useState } from 'preact/hooks';
+import { apiGet } from '../api.js';
+import { Countdown } from '../countdown.js';
+import { useNow } from '../hooks.js';
+import { formatTime, label, t } from '../i18n.js';
+import { subscribe } from '../live.js';
 
-export default function CasesPage() {
-  return html`<section data-testid="page-cases"><h2>${t('nav.cases')}</h2></section>`;
+const PAGE = 500;
+// dispatch/models.py CaseStatus; OPEN: every one but closed.
+const STATUSES = ['reported', 'filed', 'dispatched', 'signed', 'handled', 'verified', 'returned', 'closed'];
+const isOpen = (c) => c.status !== 'closed';
+
+function queueOrder(a, b) {
+  if (isOpen(a) !== isOpen(b)) return isOpen(a) ? -1 : 1;
+  if (isOpen(a)) {
+    const da = a.deadline ? Date.parse(a.deadline) : Infinity;
+    const db = b.deadline ? Date.parse(b.deadline) : Infinity;
+    if (da !== db) return da - db;
+  }
+  return Date.parse(b.created_at) - Date.parse(a.created_at);
+}
+
+export default function CasesPage({ query }) {
+  const status = query.status ?? '';
+  const [cases, setCases] = useState(null);
+  const [more, setMore] = useState(false);
+  const [error, setError] = useState(null);
+  const [fresh, setFresh] = useState(new Set());
+  const now = useNow(1000);
+
+  useEffect(() => {
+    apiGet('/cases', { status, limit: PAGE }).then(
+      (page) => {
+        // Live events that arrived during the load are newer than what it answered.
+        setCases((live) => {
+          const byId = new Map(page.items.map((c) => [c.id, c]));
+          for (const c of live ?? []) byId.set(c.id, c);
+          return [...byId.values()];
+        });
+        setMore(page.next_cursor !== null);
+      },
+      (err) => setError(err.message),
+    );
+    return subscribe((type, data) => {
+      if (!type.startsWith('case.')) return;
+      const { type: _t, event_id: _e, event_at: _a, step: _s, ...rest } = data;
+      setCases((old) => {
+        const others = (old ?? []).filter((c) => c.id !== rest.id);
+        return status && rest.status !== status ? others : [...others, rest];
+      });
+      setFresh((old) => new Set(old).add(data.id));
+    });
+  }, []);
+
+  const rows = cases ? [...cases].sort(queueOrder) : null;
+  return html`
+    <section data-testid="page-cases">
+      <h2>${t('nav.cases')}</h2>
+      <div class="filters">
+        <label>${t('case.status')}
+          <select value=${status} data-testid="filter-status" onChange=${(e) => {
+            const v = e.currentTarget.value;
+            location.hash = v ? `#/cases?status=${v}` : '#/cases';
+          }}>
+            <option value="">${t('common.all')}</option>
+            ${STATUSES.map((s) => html`<option value=${s}>${label('case_status', s)}</option>`)}
+          </select></label>
+      </div>
+      ${error && html`<p class="error" role="alert">${t('common.error', { message: error })}</p>`}
+      ${rows === null && !error && html`<p class="muted">${t('common.loading')}</p>`}
+      ${rows !== null && html`
+        <table class="list" data-testid="case-list">
+          <thead><tr>
+            <th>${t('case.id')}</th><th>${t('case.category')}</th><th>${t('case.urgency')}</th>
+            <th>${t('case.status')}</th><th>${t('case.assignee')}</th><th>${t('case.escalation')}</th>
+            <th>${t('case.stage')}</th><th>${t('case.deadline')}</th><th>${t('case.created')}</th>
+          </tr></thead>
+          <tbody>
+            ${rows.length === 0 && html`<tr><td colspan="9" class="muted">${t('common.empty')}</td></tr>`}
+            ${rows.map((c) => html`
+              <tr key=${c.id} data-case=${c.id} class=${fresh.has(c.id) ? 'fresh' : ''}>
+                <td><a href=${`#/cases/${encodeURIComponent(c.id)}`}>${c.id}</a></td>
+                <td>${label('category', c.category)}</td>
+                <td>${label('urgency', c.urgency)}</td>
+                <td>${label('case_status', c.status)}</td>
+                <td>${c.assignee ?? html`<span class="muted">${t('case.unassigned')}</span>`}</td>
+                <td class=${c.escalation_level > 0 ? 'escalated' : ''}>${c.escalation_level}</td>
+                <td>${label('stage', c.stage)}</td>
+                <td><${Countdown} deadline=${c.deadline} now=${now}
+                  paused=${c.suspended_since !== null && c.suspended_since !== undefined}
+                  done=${!isOpen(c)} /></td>
+                <td>${formatTime(c.created_at)}</td>
+              </tr>`)}
+          </tbody>
+        </table>
+        ${more && html`<p class="muted">${t('case.more', { count: PAGE })}</p>`}`}
+    </section>`;
 }

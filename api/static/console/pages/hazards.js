@@ -1,8 +1,120 @@
-// The hazard list (#/hazards): filters the API supports, acknowledge with a note, live.
+// The hazard list (#/hazards): newest first, filtered by what the API filters (severity, kind,
+// status: kept in the hash, so a filtered list survives a reload and can be linked), each open
+// hazard acknowledged with a note, new and changed hazards applied live.
 
 import { html } from 'htm/preact';
-import { t } from '../i18n.js';
+import { useEffect, useState } from 'preact/hooks';
+import { AckForm } from '../ack.js';
+import { apiGet } from '../api.js';
+import { formatTime, label, t } from '../i18n.js';
+import { subscribe } from '../live.js';
+import { SEVERITIES } from '../severity.js';
 
-export default function HazardsPage() {
-  return html`<section data-testid="page-hazards"><h2>${t('nav.hazards')}</h2></section>`;
+const PAGE = 100;
+const STATUSES = ['open', 'acknowledged', 'cleared'];
+// The rule kinds of rules/kinds (the API's `kind` filter).
+const KINDS = [
+  'device_event', 'threshold', 'sudden_drop', 'silence', 'correlation', 'false_alarms',
+  'patrol_compliance', 'report',
+];
+const FILTERS = ['severity', 'kind', 'status'];
+
+function matches(hazard, filters) {
+  return FILTERS.every((f) => !filters[f] || hazard[f] === filters[f]);
+}
+
+function setFilter(filters, name, value) {
+  const next = new URLSearchParams();
+  for (const f of FILTERS) {
+    const v = f === name ? value : filters[f];
+    if (v) next.set(f, v);
+  }
+  const text = next.toString();
+  location.hash = `#/hazards${text ? `?${text}` : ''}`;
+}
+
+export default function HazardsPage({ query }) {
+  const filters = Object.fromEntries(FILTERS.map((f) => [f, query[f] ?? '']));
+  const [rows, setRows] = useState(null);
+  const [cursor, setCursor] = useState(null);
+  const [error, setError] = useState(null);
+  const [acking, setAcking] = useState(null);
+  const [fresh, setFresh] = useState(new Set());
+
+  const load = (after) =>
+    apiGet('/hazards', { ...filters, limit: PAGE, cursor: after }).then(
+      (page) => {
+        setRows((old) => [...(after ? old : []), ...page.items]);
+        setCursor(page.next_cursor);
+      },
+      (err) => setError(err.message),
+    );
+
+  useEffect(() => {
+    load(null);
+    return subscribe((type, hazard) => {
+      if (!type.startsWith('hazard.')) return;
+      setRows((old) => {
+        if (old === null) return old; // the first page is loading and will include it
+        const rest = old.filter((h) => h.id !== hazard.id);
+        if (!matches(hazard, filters)) return rest;
+        // Newest first: a new hazard goes on top, a changed one keeps its place.
+        const at = old.findIndex((h) => h.id === hazard.id);
+        if (at < 0) return [hazard, ...rest];
+        const next = [...old];
+        next[at] = hazard;
+        return next;
+      });
+      setFresh((old) => new Set(old).add(hazard.id));
+    });
+  }, []);
+
+  const replace = (hazard) => setRows((old) => old.map((h) => (h.id === hazard.id ? hazard : h)));
+  const select = (name, values, labelOf) => html`
+    <label>${t(`hazard.${name}`)}
+      <select value=${filters[name]} data-testid=${`filter-${name}`}
+        onChange=${(e) => setFilter(filters, name, e.currentTarget.value)}>
+        <option value="">${t('common.all')}</option>
+        ${values.map((v) => html`<option value=${v}>${labelOf(v)}</option>`)}
+      </select></label>`;
+
+  return html`
+    <section data-testid="page-hazards">
+      <h2>${t('nav.hazards')}</h2>
+      <div class="filters">
+        ${select('severity', SEVERITIES, (v) => label('severity', v))}
+        ${select('kind', KINDS, (v) => label('kind', v))}
+        ${select('status', STATUSES, (v) => label('status', v))}
+      </div>
+      ${error && html`<p class="error" role="alert">${t('common.error', { message: error })}</p>`}
+      ${rows === null && !error && html`<p class="muted">${t('common.loading')}</p>`}
+      ${rows !== null && html`
+        <table class="list" data-testid="hazard-list">
+          <thead><tr>
+            <th>${t('hazard.id')}</th><th>${t('hazard.severity')}</th><th>${t('hazard.rule')}</th>
+            <th>${t('hazard.status')}</th><th>${t('hazard.grid')}</th><th>${t('hazard.device')}</th>
+            <th>${t('hazard.unit')}</th><th>${t('hazard.opened')}</th><th></th>
+          </tr></thead>
+          <tbody>
+            ${rows.length === 0 && html`<tr><td colspan="9" class="muted">${t('common.empty')}</td></tr>`}
+            ${rows.map((h) => html`
+              <tr key=${h.id} data-hazard=${h.id} data-rule=${h.rule} class=${fresh.has(h.id) ? 'fresh' : ''}>
+                <td>${h.id}</td>
+                <td><span class=${`sev sev-${h.severity}`}>${label('severity', h.severity)}</span></td>
+                <td>${label('rule', h.rule)}</td>
+                <td data-testid="hazard-status">${label('status', h.status)}
+                  ${h.acknowledged_note && html`<div class="muted small">${h.acknowledged_note}</div>`}</td>
+                <td>${h.grid_code ?? t('common.none')}</td>
+                <td>${h.device_id ? html`<a href=${`#/devices/${encodeURIComponent(h.device_id)}`}>${h.device_id}</a>` : t('common.none')}</td>
+                <td>${h.unit_id ? html`<a href=${`#/units/${encodeURIComponent(h.unit_id)}`}>${h.unit_id}</a>` : t('common.none')}</td>
+                <td>${formatTime(h.opened_at)}</td>
+                <td>${h.status === 'open' && (acking === h.id
+                  ? html`<${AckForm} hazard=${h} onDone=${(done) => { replace(done); setAcking(null); }} />`
+                  : html`<button class="secondary" data-testid="ack" onClick=${() => setAcking(h.id)}>
+                      ${t('ack.submit')}</button>`)}</td>
+              </tr>`)}
+          </tbody>
+        </table>
+        ${cursor && html`<p><button class="secondary" onClick=${() => load(cursor)}>${t('common.more')}</button></p>`}`}
+    </section>`;
 }
