@@ -7,6 +7,13 @@ export const ROUTES = [
   { path: '/map', nav: 'nav.map', load: () => import('./pages/map.js') },
   { path: '/hazards', nav: 'nav.hazards', load: () => import('./pages/hazards.js') },
   { path: '/cases', nav: 'nav.cases', load: () => import('./pages/cases.js') },
+  { path: '/cases/:id', load: () => import('./pages/case.js') },
+  { path: '/units', nav: 'nav.units', load: () => import('./pages/units.js') },
+  { path: '/units/:id', load: () => import('./pages/unit.js') },
+  { path: '/devices', nav: 'nav.devices', load: () => import('./pages/devices.js') },
+  { path: '/devices/:id', load: () => import('./pages/device.js') },
+  { path: '/terminals/:id/track', load: () => import('./pages/track.js') },
+  { path: '/indicators', nav: 'nav.indicators', load: () => import('./pages/indicators.js') },
 ];
 
 export const DEFAULT_PATH = '/map';

@@ -1,0 +1,59 @@
+// A uPlot chart as a Preact component: created once on mount, fed new data in place, sized to
+// its container (and again when the window is resized), destroyed on unmount. uPlot draws on a
+// canvas: thousands of points cost no DOM.
+//
+// `series` are uPlot's series after the x one ({ label, stroke, ... }); `data` is uPlot's
+// columnar data, [xs, ys1, ys2, ...]; `options` is merged into uPlot's (axes, scales...).
+
+import { html } from 'htm/preact';
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+
+const HEIGHT = 260;
+
+export function Chart({ series, data, options = {}, height = HEIGHT, testid = 'chart' }) {
+  const box = useRef(null);
+  const plot = useRef(null);
+
+  useEffect(() => {
+    const element = box.current;
+    plot.current = new uPlot(
+      { width: element.clientWidth || 600, height, series: [{}, ...series], ...options },
+      data,
+      element,
+    );
+    const resize = () => plot.current.setSize({ width: element.clientWidth, height });
+    window.addEventListener('resize', resize);
+    return () => {
+      window.removeEventListener('resize', resize);
+      plot.current.destroy();
+      plot.current = null;
+    };
+    // The series and options shape the chart: a new shape builds a new chart.
+  }, [JSON.stringify(series.map((s) => s.label)), height]);
+
+  useEffect(() => {
+    plot.current?.setData(data);
+  }, [data]);
+
+  return html`<div class="chart" ref=${box} data-testid=${testid}
+    data-points=${data.length ? data[0].length : 0}></div>`;
+}
+
+// Bars for a category axis: x is 0..n-1, `names[i]` is written under bar i.
+export function barOptions(names) {
+  return {
+    scales: { x: { time: false, range: [-0.5, names.length - 0.5] } },
+    axes: [
+      {
+        splits: () => names.map((_, i) => i),
+        values: (_, splits) => splits.map((i) => names[i] ?? ''),
+        rotate: names.length > 8 ? -30 : 0,
+        size: names.length > 8 ? 80 : 40,
+      },
+      {},
+    ],
+  };
+}
+
+export const bars = () => uPlot.paths.bars({ size: [0.6, 60], gap: 2 });
