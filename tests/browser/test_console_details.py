@@ -409,13 +409,29 @@ def test_a_terminals_day_is_drawn_with_its_segments_and_replays(
     page.locator("[data-testid=track-empty]").wait_for()
 
 
+def _this_china_month() -> tuple[str, str]:
+    """The current calendar month in China, as the indicators page's default period."""
+    china = datetime.now(UTC) + CHINA
+    start = datetime(china.year, china.month, 1, tzinfo=UTC) - CHINA
+    year, month = (china.year + 1, 1) if china.month == 12 else (china.year, china.month + 1)
+    end = datetime(year, month, 1, tzinfo=UTC) - CHINA
+    return (start.isoformat().replace("+00:00", "Z"), end.isoformat().replace("+00:00", "Z"))
+
+
 def test_indicators_per_level_as_a_table_and_a_chart(
     page: Any, console_up: ConsoleUp, world: dict[str, Any], shots: Shots
 ) -> None:
     page.goto(f"{console_up.base_url}/#/indicators")
     table = page.locator("[data-testid=indicator-table]")
     table.wait_for()
-    assert table.locator(f"tr[data-code='{world['grid']}']").count() == 1
+    start, end = _this_china_month()
+    expected = console_up.api(
+        "GET", f"/api/v1/indicators?level=grid&from={start}&to={end}", world["admin"]
+    )["items"]
+    assert table.locator("tbody tr").count() == len(expected)
+    ours = next(i for i in expected if i["code"] == world["grid"])
+    row = table.locator(f"tr[data-code='{world['grid']}'] td").all_inner_texts()
+    assert row[:4] == [ours["code"], str(ours["due"]), str(ours["closed"]), "0"]
     _chart_drawn(page, "indicator-chart")
     shots.take(page, "indicators-grid")
     page.locator("[data-testid=level-switch] button", has_text="社区").click()

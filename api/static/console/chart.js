@@ -56,4 +56,24 @@ export function barOptions(names) {
   };
 }
 
-export const bars = () => uPlot.paths.bars({ size: [0.6, 60], gap: 2 });
+// Bars side by side per category: uPlot draws every series at the same x, so bar k of category
+// i is given an x of its own, i - 0.4 + (k + 0.5) * slot, and a value only there (null in the
+// other series' slots). `columns[k][i]` is series k's value for category `names[i]`.
+export function groupedBars(names, columns, series) {
+  const slot = 0.8 / columns.length;
+  const xs = [];
+  const ys = columns.map(() => []);
+  names.forEach((_, i) => {
+    columns.forEach((column, k) => {
+      xs.push(i - 0.4 + (k + 0.5) * slot);
+      ys.forEach((y, j) => y.push(j === k ? column[i] : null));
+    });
+  });
+  // uPlot sizes a bar by the closest two x values, one slot apart: 90% of a slot.
+  const paths = uPlot.paths.bars({ size: [0.9, 60] });
+  return {
+    data: [xs, ...ys],
+    series: series.map((s) => ({ ...s, paths, points: { show: false } })),
+    options: barOptions(names),
+  };
+}

@@ -1,5 +1,6 @@
 // A small Leaflet map for a page's places (a case's steps, a terminal's track): no tiles, the
-// grids around the places drawn as the background so a point has streets' worth of context.
+// grids of the communities of `grids` drawn as the background (those of `grids` themselves
+// highlighted), so a point has streets' worth of context.
 // `draw(map)` adds the page's layers and returns what to fit the view to (a LatLngBounds, or
 // null); it runs again when `deps` change, after the previous layers were removed.
 
@@ -11,7 +12,7 @@ import { apiAll } from './api.js';
 const GRID_STYLE = { color: '#7a8896', weight: 1, fillColor: '#dfe6ee', fillOpacity: 0.4 };
 const HERE_STYLE = { color: '#1f5fa8', weight: 2, fillColor: '#cfe0f5', fillOpacity: 0.5 };
 
-export function MiniMap({ draw, deps, height = 320, grids = [], highlight = null, testid = 'minimap' }) {
+export function MiniMap({ draw, deps, height = 320, grids = [], testid = 'minimap' }) {
   const box = useRef(null);
   const map = useRef(null);
   const layers = useRef(null);
@@ -29,7 +30,7 @@ export function MiniMap({ draw, deps, height = 320, grids = [], highlight = null
       apiAll('/grids', { parent, level: 'grid', geometry: 1 }, (areas) => {
         for (const area of areas) {
           if (!area.geometry || !map.current) continue;
-          const style = area.code === highlight ? HERE_STYLE : GRID_STYLE;
+          const style = grids.includes(area.code) ? HERE_STYLE : GRID_STYLE;
           L.geoJSON(area.geometry, { style }).bindTooltip(area.name || area.code).addTo(background);
         }
       }).catch(() => {}); // the background is a nicety: the places are drawn without it

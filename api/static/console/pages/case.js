@@ -53,6 +53,9 @@ function Fields({ c, now }) {
     </dl>`;
 }
 
+// Dispatch's own steps (report, file, dispatch, escalate...) are recorded as by "system".
+const actorName = (actor) => (!actor || actor === 'system' ? t('casepage.system') : actor);
+
 function History({ c }) {
   return html`
     <table class="list" data-testid="case-history">
@@ -66,7 +69,7 @@ function History({ c }) {
           <td>${s.seq}</td>
           <td>${formatTime(s.at)}</td>
           <td>${label('case_action', s.action)}</td>
-          <td>${s.actor ?? t('casepage.system')}</td>
+          <td>${actorName(s.actor)}</td>
           <td>${s.from_status ? `${label('case_status', s.from_status)} → ` : ''}${label('case_status', s.to_status)}</td>
           <td class="note">${s.note || ''}</td>
           <td><${Photos} caseId=${c.id} shas=${s.photos} /></td>
@@ -124,7 +127,7 @@ export default function CasePage({ params }) {
         <div>
           <h3>${t('casepage.map')}</h3>
           <${MiniMap} draw=${drawSteps(c)} deps=${[c.version]} grids=${[c.grid_code]}
-            highlight=${c.grid_code} testid="case-map" />
+            testid="case-map" />
         </div>
       </div>
       <h3>${t('casepage.history')}</h3>

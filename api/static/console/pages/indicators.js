@@ -1,45 +1,57 @@
 // Indicators (#/indicators): GET /indicators per worker, grid, community or street over a
 // period, as a table and a bar chart (score, closure and on-time rates per area, in %).
-// `?level=` and `?days=` preselect the switch and the period.
+// `?level=` and `?period=` preselect the switch and the period.
 
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { apiGet } from '../api.js';
-import { Chart, barOptions, bars } from '../chart.js';
+import { Chart, groupedBars } from '../chart.js';
 import { useApi } from '../hooks.js';
-import { t } from '../i18n.js';
+import { formatTime, t } from '../i18n.js';
 
 const LEVELS = ['worker', 'grid', 'community', 'street'];
-const PERIODS = [7, 30, 90];
+// Calendar months are China months (UTC+8), as the cases' deadlines are counted; "this month"
+// includes the days to come, so the cases due later this month count already.
+const PERIODS = ['month', 'last_month', '7d', '30d', '90d'];
 const DAY_MS = 24 * 3600 * 1000;
+const CHINA_MS = 8 * 3600 * 1000;
+
+function monthStart(year, month) {
+  return new Date(Date.UTC(year, month, 1) - CHINA_MS); // 00:00 in China on the 1st
+}
+
+export function periodBounds(period, now = Date.now()) {
+  const china = new Date(now + CHINA_MS);
+  const [year, month] = [china.getUTCFullYear(), china.getUTCMonth()];
+  if (period === 'month') return { from: monthStart(year, month), to: monthStart(year, month + 1) };
+  if (period === 'last_month') return { from: monthStart(year, month - 1), to: monthStart(year, month) };
+  // The last n whole days up to tomorrow's start (China): the cases due today count.
+  const tomorrow = new Date(Date.UTC(year, month, china.getUTCDate() + 1) - CHINA_MS);
+  return { from: new Date(tomorrow.getTime() - parseInt(period, 10) * DAY_MS), to: tomorrow };
+}
 
 const percent = (rate) => (rate === null || rate === undefined ? null : Math.round(rate * 1000) / 10);
 const shown = (value, unit = '') => (value === null || value === undefined ? t('common.none') : `${value}${unit}`);
 
-function loadIndicators(level, days) {
-  // Whole days up to tomorrow's start (UTC): cases due today count in every period.
-  const to = new Date(Math.ceil(Date.now() / DAY_MS) * DAY_MS);
-  const from = new Date(to.getTime() - days * DAY_MS);
+function loadIndicators(level, period) {
+  const { from, to } = periodBounds(period);
   return apiGet('/indicators', { level, from: from.toISOString(), to: to.toISOString() });
 }
 
 function IndicatorChart({ items }) {
   const names = items.map((i) => i.code);
-  const data = [
-    names.map((_, i) => i),
-    items.map((i) => i.score),
-    items.map((i) => percent(i.closure_rate)),
-    items.map((i) => percent(i.on_time_rate)),
-  ];
-  const series = [
-    { label: t('indicators.score'), stroke: '#1f5fa8', fill: 'rgba(31,95,168,.7)', paths: bars() },
-    { label: t('indicators.closure'), stroke: '#2e9d4f', fill: 'rgba(46,157,79,.6)', paths: bars() },
-    { label: t('indicators.on_time'), stroke: '#f07c00', fill: 'rgba(240,124,0,.6)', paths: bars() },
-  ];
-  const options = barOptions(names);
-  options.scales.y = { range: [0, 100] };
+  const chart = groupedBars(
+    names,
+    [items.map((i) => i.score), items.map((i) => percent(i.closure_rate)), items.map((i) => percent(i.on_time_rate))],
+    [
+      { label: t('indicators.score'), stroke: '#1f5fa8', fill: 'rgba(31,95,168,.7)' },
+      { label: t('indicators.closure'), stroke: '#2e9d4f', fill: 'rgba(46,157,79,.6)' },
+      { label: t('indicators.on_time'), stroke: '#f07c00', fill: 'rgba(240,124,0,.6)' },
+    ],
+  );
+  chart.options.scales.y = { range: [0, 100] };
   // key: other areas are another axis, so another chart rather than new data on the old one.
-  return html`<${Chart} key=${names.join()} series=${series} data=${data} options=${options} testid="indicator-chart" />`;
+  return html`<${Chart} key=${names.join()} ...${chart} testid="indicator-chart" />`;
 }
 
 function IndicatorTable({ items }) {
@@ -66,8 +78,8 @@ function IndicatorTable({ items }) {
 
 export default function IndicatorsPage({ query }) {
   const [level, setLevel] = useState(LEVELS.includes(query.level) ? query.level : 'grid');
-  const [days, setDays] = useState(PERIODS.includes(Number(query.days)) ? Number(query.days) : 30);
-  const { data, error } = useApi(() => loadIndicators(level, days), [level, days]);
+  const [period, setPeriod] = useState(PERIODS.includes(query.period) ? query.period : 'month');
+  const { data, error } = useApi(() => loadIndicators(level, period), [level, period]);
   return html`
     <section data-testid="page-indicators">
       <h2>${t('nav.indicators')}</h2>
@@ -78,9 +90,10 @@ export default function IndicatorsPage({ query }) {
               onClick=${() => setLevel(l)}>${t(`level.${l}`)}</button>`)}
         </span>
         <label>${t('indicators.period')}
-          <select data-testid="period" value=${days} onChange=${(e) => setDays(Number(e.currentTarget.value))}>
-            ${PERIODS.map((d) => html`<option value=${d}>${t('indicators.days', { days: d })}</option>`)}
+          <select data-testid="period" value=${period} onChange=${(e) => setPeriod(e.currentTarget.value)}>
+            ${PERIODS.map((p) => html`<option value=${p}>${t(`period.${p}`)}</option>`)}
           </select></label>
+        ${data && html`<span class="muted">${formatTime(data.from)} – ${formatTime(data.to)}</span>`}
       </div>
       ${error && html`<p class="error" role="alert">${t('common.error', { message: error.message })}</p>`}
       ${!data && !error && html`<p class="muted">${t('common.loading')}</p>`}

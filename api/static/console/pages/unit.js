@@ -4,7 +4,7 @@
 
 import { html } from 'htm/preact';
 import { apiGet } from '../api.js';
-import { Chart, barOptions, bars } from '../chart.js';
+import { Chart, groupedBars } from '../chart.js';
 import { useApi } from '../hooks.js';
 import { formatTime, label, t } from '../i18n.js';
 import { DeviceStatus } from '../badges.js';
@@ -24,19 +24,21 @@ export function monthlySeries(file) {
     if (check.checked_at) row(month(check.checked_at))[2] += 1;
   }
   const months = [...rows.keys()].sort();
-  const column = (i) => months.map((m) => rows.get(m)[i]);
-  return { months, data: [months.map((_, i) => i), column(0), column(1), column(2)] };
+  return { months, columns: [0, 1, 2].map((i) => months.map((m) => rows.get(m)[i])) };
 }
 
 function Trend({ file }) {
-  const { months, data } = monthlySeries(file);
+  const { months, columns } = monthlySeries(file);
   if (!months.length) return html`<p class="muted" data-testid="unit-trend-empty">${t('unit.no_trend')}</p>`;
-  const series = [
-    { label: t('unit.false_alarms'), stroke: '#d7191c', fill: 'rgba(215,25,28,.6)', paths: bars() },
-    { label: t('unit.checks_overdue'), stroke: '#f07c00', fill: 'rgba(240,124,0,.6)', paths: bars() },
-    { label: t('unit.checks_done'), stroke: '#2e9d4f', fill: 'rgba(46,157,79,.6)', paths: bars() },
-  ];
-  return html`<${Chart} series=${series} data=${data} options=${barOptions(months)} testid="unit-trend" />`;
+  const chart = groupedBars(months, columns, [
+    { label: t('unit.false_alarms'), stroke: '#d7191c', fill: 'rgba(215,25,28,.6)' },
+    { label: t('unit.checks_overdue'), stroke: '#f07c00', fill: 'rgba(240,124,0,.6)' },
+    { label: t('unit.checks_done'), stroke: '#2e9d4f', fill: 'rgba(46,157,79,.6)' },
+  ]);
+  // Counts: from 0, whole steps.
+  chart.options.scales.y = { range: (_, min, max) => [0, Math.max(1, max)] };
+  chart.options.axes[1] = { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] };
+  return html`<${Chart} ...${chart} testid="unit-trend" />`;
 }
 
 function Devices({ devices }) {
