@@ -175,7 +175,9 @@ def start_up(
     return ConsoleUp(f"http://127.0.0.1:{port}", db_url, broker_url, prefix, log, process, grids)
 
 
-@pytest.fixture(scope="module")
+# One FireGrid for every browser test of the session: each test registers its own devices and
+# units (a tag of its own), so they share it without seeing each other's alarms.
+@pytest.fixture(scope="session")
 def console_up(
     pg_admin_url: str, broker_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ConsoleUp]:
