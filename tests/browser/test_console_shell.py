@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from api.tokens import revoke_token, token_id
+from tests.fix_api import open_hazard
 from tests.fix_browser import ConsoleUp, Shots, open_console
 
 pytestmark = pytest.mark.browser
@@ -110,5 +111,37 @@ def test_map_settings_ask_for_positions_in_the_tiles_crs(
         assert streams
         assert all("crs=gcj02" in u for u in drawn + streams), drawn + streams
         assert page.evaluate("JSON.parse(localStorage.getItem('firegrid.map')).crs") == "gcj02"
+    finally:
+        page.context.close()
+
+
+def test_the_hazard_list_filters_by_what_the_api_filters(
+    browser: Any, console_up: ConsoleUp, shots: Shots
+) -> None:
+    hazard_id = open_hazard(console_up.db_url)  # a warning of kind threshold, open
+    page = open_console(browser, console_up.base_url, console_up.token())
+    try:
+        page.locator("[data-testid=nav] a", has_text="隐患").click()
+        ours = page.locator(f"[data-testid=hazard-list] tr[data-hazard='{hazard_id}']")
+        ours.wait_for()
+        page.locator("[data-testid=filter-severity]").select_option("critical")
+        page.wait_for_url("**/#/hazards?severity=critical")
+        page.locator("[data-testid=hazard-list]").wait_for()
+        assert ours.count() == 0
+        page.locator("[data-testid=filter-severity]").select_option("warning")
+        page.locator("[data-testid=filter-kind]").select_option("threshold")
+        page.wait_for_url("**/#/hazards?severity=warning&kind=threshold")
+        ours.wait_for()
+        rows = page.locator("[data-testid=hazard-list] tr[data-hazard]")
+        assert all("警告" in rows.nth(i).inner_text() for i in range(rows.count()))
+        shots.take(page, "filtered")
+        # The filter is in the address: a reload keeps it.
+        page.reload()
+        ours.wait_for()
+        assert page.locator("[data-testid=filter-kind]").input_value() == "threshold"
+        page.locator("[data-testid=filter-status]").select_option("cleared")
+        page.wait_for_url("**status=cleared")
+        page.locator("[data-testid=hazard-list]").wait_for()
+        assert ours.count() == 0
     finally:
         page.context.close()
