@@ -109,8 +109,27 @@ class ConsoleUp:
             return False
         return set(_UP_ROLES) <= set(body.get("roles", {}))
 
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Wait until every role is up; False if the process ended or time ran out first."""
+        deadline = time.monotonic() + timeout_s
+        while not self.ready():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
 
-def _import_street(db_url: str) -> dict[str, tuple[float, float]]:
+    def stop(self) -> None:
+        """Stop FireGrid (SIGTERM: a clean shutdown), killing it if it does not end."""
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def import_street(db_url: str) -> dict[str, tuple[float, float]]:
+    """Import one street of two communities of four grids; return a point inside each grid."""
     collection = generate_street(
         lat=31.262,
         lon=120.618,
@@ -125,7 +144,10 @@ def _import_street(db_url: str) -> dict[str, tuple[float, float]]:
     return grid_centres(collection)
 
 
-def _start_up(tmp: Path, db_url: str, broker_url: str) -> ConsoleUp:
+def start_up(
+    tmp: Path, db_url: str, broker_url: str, grids: dict[str, tuple[float, float]]
+) -> ConsoleUp:
+    """Start ``firegrid up`` with the ingest, rules, dispatch and api roles; do not wait."""
     port = free_port()
     tag = uuid.uuid4().hex[:8]
     prefix = f"fgconsole{tag}/v1"
@@ -140,7 +162,6 @@ def _start_up(tmp: Path, db_url: str, broker_url: str) -> ConsoleUp:
         FIREGRID_INGEST__CLIENT_ID=f"fg-console-{tag}",
         FIREGRID_RULES__POLL_S="0.2",
     )
-    grids = _import_street(db_url)
     log = tmp / "up.log"
     roles = [arg for role in _UP_ROLES for arg in ("--role", role)]
     with log.open("wb") as out:
@@ -154,7 +175,9 @@ def _start_up(tmp: Path, db_url: str, broker_url: str) -> ConsoleUp:
     return ConsoleUp(f"http://127.0.0.1:{port}", db_url, broker_url, prefix, log, process, grids)
 
 
-@pytest.fixture(scope="module")
+# One FireGrid for every browser test of the session: each test registers its own devices and
+# units (a tag of its own), so they share it without seeing each other's alarms.
+@pytest.fixture(scope="session")
 def console_up(
     pg_admin_url: str, broker_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ConsoleUp]:
@@ -162,22 +185,23 @@ def console_up(
     name = f"fg_console_{uuid.uuid4().hex[:8]}"
     db_url = create_database(pg_admin_url, name)
     migrate(db_url, storage=StorageSettings())
-    up = _start_up(tmp_path_factory.mktemp("console"), db_url, broker_url)
+    grids = import_street(db_url)  # before the start: the rules role places the first alarm
+    up = start_up(tmp_path_factory.mktemp("console"), db_url, broker_url, grids)
     try:
-        deadline = time.monotonic() + 60
-        while not up.ready():
-            if up.process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"FireGrid did not start:\n{up.log.read_text()}", pytrace=False)
-            time.sleep(0.1)
+        if not up.wait_ready(60):
+            pytest.fail(f"FireGrid did not start:\n{up.log.read_text()}", pytrace=False)
         yield up
     finally:
-        up.process.terminate()
-        try:
-            up.process.wait(30)
-        except subprocess.TimeoutExpired:
-            up.process.kill()
-            up.process.wait(10)
+        up.stop()
         drop_database(pg_admin_url, name)
+
+
+def launch_chromium(playwright: Any, executable: str) -> Any:
+    """Launch Chromium headless through Playwright (sync API)."""
+    # --no-sandbox: the test machines run as root, where Chromium's sandbox refuses to start.
+    return playwright.chromium.launch(
+        executable_path=executable, headless=True, args=["--no-sandbox"]
+    )
 
 
 @pytest.fixture(scope="session")
@@ -192,10 +216,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        # --no-sandbox: the test machines run as root, where Chromium's sandbox refuses to start.
-        chromium = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=["--no-sandbox"]
-        )
+        chromium = launch_chromium(playwright, executable)
         try:
             yield chromium
         finally:

@@ -10,6 +10,7 @@ import { apiAll } from './api.js';
 import { formatTime, label, t } from './i18n.js';
 import { subscribe } from './live.js';
 import { isConfirmedFire } from './severity.js';
+import { drawCrs } from './settings.js';
 import { startAlarm, stopAlarm } from './sound.js';
 
 const burning = (hazard) => isConfirmedFire(hazard) && hazard.status === 'open';
@@ -28,7 +29,7 @@ export function FireTakeover() {
   useEffect(() => {
     let alive = true;
     const unsubscribe = subscribe((type, data) => type.startsWith('hazard.') && update(data));
-    apiAll('/hazards', { status: 'open', severity: 'critical', limit: 1000 }).then(
+    apiAll('/hazards', { status: 'open', severity: 'critical', crs: drawCrs(), limit: 1000 }).then(
       (open) => alive && open.forEach(update),
       () => {}, // the map and lists show the error; the feed still brings new fires
     );

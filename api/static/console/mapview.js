@@ -26,6 +26,7 @@ export class HazardMap {
     this.grids = new Map(); // code -> { layer, centre, name }
     this.hazards = new Map(); // id -> { hazard, marker }
     this.byGrid = new Map(); // grid code -> Set of hazard ids drawn in it
+    this.firstDrawn = new Map(); // id -> epoch ms its circle was first drawn (benchmarks read it)
     this.bounds = null;
     // Hazards above grids: a pane of their own, so a grid drawn later never covers them.
     this.map.createPane('hazards').style.zIndex = 450;
@@ -83,6 +84,9 @@ export class HazardMap {
       marker.setRadius(RADIUS[hazard.severity] ?? 5);
       marker.on('click', () => this.onSelect({ type: 'hazard', id: hazard.id }));
       marker.addTo(this.map);
+      if (!this.firstDrawn.has(hazard.id)) {
+        this.firstDrawn.set(hazard.id, performance.timeOrigin + performance.now());
+      }
     }
     if (known && known.hazard.grid_code !== hazard.grid_code) this.untrack(known.hazard);
     this.hazards.set(hazard.id, { hazard, marker });
@@ -94,6 +98,7 @@ export class HazardMap {
     if (!known) return;
     known.marker?.remove();
     this.hazards.delete(id);
+    this.firstDrawn.delete(id);
     this.untrack(known.hazard);
   }
 
