@@ -27,7 +27,7 @@ def test_a_token_logs_in_and_the_navigation_is_in_chinese(
         page.click("button[type=submit]")
         nav = page.locator("[data-testid=nav]")
         nav.wait_for()
-        assert nav.inner_text().split() == ["地图", "隐患", "工单"]
+        assert nav.inner_text().split() == ["地图", "隐患", "工单", "重点单位", "设备", "指标"]
         page.locator("[data-testid=live-status]").filter(has_text="实时").wait_for()
         # The default page is the map; the token stays out of the URL.
         assert page.url.endswith("/") or "#/map" in page.url
@@ -60,7 +60,14 @@ def test_english_is_remembered_and_logout_returns_to_login(
     try:
         page.get_by_role("button", name="English").click()
         nav = page.locator("[data-testid=nav]")
-        assert nav.inner_text().split() == ["Map", "Hazards", "Cases"]
+        assert nav.locator("a").all_inner_texts() == [
+            "Map",
+            "Hazards",
+            "Cases",
+            "Key units",
+            "Devices",
+            "Indicators",
+        ]
         page.reload()
         page.locator("[data-testid=nav]").wait_for()
         assert page.locator("[data-testid=nav]").inner_text().split()[0] == "Map"
