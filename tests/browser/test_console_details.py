@@ -246,6 +246,7 @@ def world(console_up: ConsoleUp) -> dict[str, Any]:
         "admin": admin,
         "case": case["id"],
         "assignee": assignee,
+        "worker_token": worker,
         "evidence": evidence_sha,
         "report_photos": [m.expected_photos[0] for m in report_photos],
         "day": day,
@@ -504,3 +505,93 @@ def _labels_only(text: str, world: dict[str, Any]) -> str:
     ):
         text = text.replace(said, "")
     return text
+
+
+def test_a_step_taken_while_the_case_is_open_appears_without_reload(
+    page: Any, console_up: ConsoleUp, world: dict[str, Any], shots: Shots
+) -> None:
+    page.goto(f"{console_up.base_url}/#/cases/{world['case']}")
+    rows = page.locator("[data-testid=case-history] tr[data-step]")
+    rows.last.filter(has_text="处置反馈").wait_for()
+    before = rows.count()
+    page.locator("[data-testid=live-status]").filter(has_text="实时").wait_for()
+    case = console_up.api("GET", f"/api/v1/cases/{world['case']}", world["admin"])
+    until = datetime.fromisoformat(case["deadline"]) + timedelta(days=1)
+    body = {
+        "action_id": uuid.uuid4().hex,
+        "action": "extend",
+        "note": "商场需订购新的防火门",
+        "until": until.isoformat(),
+    }
+    console_up.api("POST", f"/api/v1/cases/{world['case']}/actions", world["worker_token"], body)
+    rows.nth(before).filter(has_text="商场需订购新的防火门").wait_for(timeout=5_000)
+    assert "申请延期" in rows.nth(before).inner_text()
+    shots.take(page, "case-live-step")
+
+
+def test_an_operator_of_another_community_sees_none_of_it(
+    browser: Any, console_up: ConsoleUp, world: dict[str, Any]
+) -> None:
+    theirs = next(c for c in console_up.communities() if not world["grid"].startswith(c))
+    other = open_console(browser, console_up.base_url, console_up.token("operator", [theirs]))
+    try:
+        for hash_ in (
+            f"#/cases/{world['case']}",
+            f"#/units/{world['unit']}",
+            f"#/devices/{world['hydrant']}",
+            f"#/terminals/{world['terminal']}/track?day={world['day']}",
+        ):
+            other.goto(f"{console_up.base_url}/{hash_}")
+            alert = other.locator("main.page [role=alert]")
+            alert.wait_for()
+            assert "出错" in alert.inner_text(), hash_
+        other.goto(f"{console_up.base_url}/#/units")
+        other.locator("[data-testid=page-units]").wait_for()
+        loaded = "() => !document.querySelector('main.page').innerText.includes('…')"
+        other.wait_for_function(loaded)
+        assert world["unit"] not in other.locator("main.page").inner_text()
+    finally:
+        other.context.close()
+
+
+def test_the_pages_helpers(page: Any, console_up: ConsoleUp) -> None:
+    """The detail pages' pure helpers, run in the browser as the console runs them."""
+    found = page.evaluate(
+        """async () => {
+          const track = await import('/console/pages/track.js');
+          const ind = await import('/console/pages/indicators.js');
+          const unit = await import('/console/pages/unit.js');
+          const times = [10, 20, 20, 30, 50];
+          const month = ind.periodBounds('month', Date.parse('2026-12-31T17:00:00Z'));
+          const last = ind.periodBounds('last_month', Date.parse('2026-01-15T00:00:00Z'));
+          const week = ind.periodBounds('7d', Date.parse('2026-12-07T12:00:00Z'));
+          return {
+            fix: [5, 10, 19, 20, 25, 30, 49, 50, 99].map((at) => track.fixAt(times, at)),
+            today: track.chinaToday(Date.parse('2026-12-07T16:30:00Z')),
+            day: track.dayBounds('2026-12-08'),
+            month: [month.from.toISOString(), month.to.toISOString()],
+            last: [last.from.toISOString(), last.to.toISOString()],
+            week: [week.from.toISOString(), week.to.toISOString()],
+            series: unit.monthlySeries({
+              false_alarms: [{ month: '2026-10', count: 3 }, { month: '2026-12', count: 1 }],
+              inspections: [
+                { overdue_since: '2026-11-02T00:00:00Z', checked_at: '2026-12-01T00:00:00Z' },
+                { overdue_since: '2026-12-02T00:00:00Z', checked_at: null },
+              ],
+            }),
+          };
+        }"""
+    )
+    assert found["fix"] == [0, 0, 0, 2, 2, 3, 3, 4, 4]
+    assert found["today"] == "2026-12-08"  # 00:30 in China
+    assert found["day"] == {"from": "2026-12-07T16:00:00.000Z", "to": "2026-12-08T16:00:00.000Z"}
+    # 2027-01-01 01:00 in China: this month is January, China's.
+    assert found["month"] == ["2026-12-31T16:00:00.000Z", "2027-01-31T16:00:00.000Z"]
+    # 2026-01-15: last month is December 2025, across the year.
+    assert found["last"] == ["2025-11-30T16:00:00.000Z", "2025-12-31T16:00:00.000Z"]
+    # 20:00 in China on the 7th: the 7 days up to the 8th's start, the 7th included.
+    assert found["week"] == ["2026-11-30T16:00:00.000Z", "2026-12-07T16:00:00.000Z"]
+    assert found["series"] == {
+        "months": ["2026-10", "2026-11", "2026-12"],
+        "columns": [[3, 0, 1], [0, 1, 1], [0, 0, 1]],
+    }

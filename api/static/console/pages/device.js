@@ -6,9 +6,9 @@ import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { apiAll, apiGet } from '../api.js';
 import { DeviceStatus } from '../badges.js';
-import { Chart } from '../chart.js';
+import { Chart, timeAxis } from '../chart.js';
 import { useApi } from '../hooks.js';
-import { formatTime, label, t } from '../i18n.js';
+import { formatTime, getLang, label, t } from '../i18n.js';
 
 // Each range with a bucket that keeps the chart at a few hundred points at most.
 export const RANGES = {
@@ -37,6 +37,7 @@ function Readings({ id, metrics, query }) {
   const [metric, setMetric] = useState(metrics.includes(query.metric) ? query.metric : metrics[0]);
   const [range, setRange] = useState(RANGES[query.range] ? query.range : '24h');
   const { data, error } = useApi(() => loadReadings(id, metric, range), [id, metric, range]);
+  const time = timeAxis(getLang(), t('device.at'));
   const series = [
     { label: t('device.avg'), stroke: '#1f5fa8', width: 2 },
     { label: t('device.min'), stroke: 'rgba(31,95,168,.35)', dash: [4, 4] },
@@ -57,7 +58,8 @@ function Readings({ id, metrics, query }) {
     ${error && html`<p class="error" role="alert">${t('common.error', { message: error.message })}</p>`}
     ${!data && !error && html`<p class="muted">${t('common.loading')}</p>`}
     ${data && data[0].length === 0 && html`<p class="muted" data-testid="readings-empty">${t('device.no_readings')}</p>`}
-    ${data && data[0].length > 0 && html`<${Chart} series=${series} data=${data} testid="readings-chart" />`}`;
+    ${data && data[0].length > 0 && html`<${Chart} x=${time.x} series=${series} data=${data}
+      options=${{ axes: [time.axis, {}] }} testid="readings-chart" />`}`;
 }
 
 export default function DevicePage({ params, query }) {

@@ -48,6 +48,7 @@ function IndicatorChart({ items }) {
       { label: t('indicators.closure'), stroke: '#2e9d4f', fill: 'rgba(46,157,79,.6)' },
       { label: t('indicators.on_time'), stroke: '#f07c00', fill: 'rgba(240,124,0,.6)' },
     ],
+    t('indicators.code'),
   );
   chart.options.scales.y = { range: [0, 100] };
   // key: other areas are another axis, so another chart rather than new data on the old one.

@@ -1,5 +1,5 @@
 // A terminal's track for one day (#/terminals/:id/track?day=YYYY-MM-DD): its accepted fixes as
-// a line on a small map, the patrol segments over it (green: counted, orange: not, with the
+// a line on a small map, the patrol segments over it (green: valid, orange: not, with the
 // reason), and a replay: play/pause and a slider moving a marker along the track in time order.
 // A day is a China day (UTC+8), the day the patrol rules count by.
 

@@ -34,7 +34,7 @@ function Trend({ file }) {
     { label: t('unit.false_alarms'), stroke: '#d7191c', fill: 'rgba(215,25,28,.6)' },
     { label: t('unit.checks_overdue'), stroke: '#f07c00', fill: 'rgba(240,124,0,.6)' },
     { label: t('unit.checks_done'), stroke: '#2e9d4f', fill: 'rgba(46,157,79,.6)' },
-  ]);
+  ], t('unit.month'));
   // Counts: from 0, whole steps.
   chart.options.scales.y = { range: (_, min, max) => [0, Math.max(1, max)] };
   chart.options.axes[1] = { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] };
