@@ -595,3 +595,49 @@ def test_the_pages_helpers(page: Any, console_up: ConsoleUp) -> None:
         "months": ["2026-10", "2026-11", "2026-12"],
         "columns": [[3, 0, 1], [0, 1, 1], [0, 0, 1]],
     }
+
+
+def test_in_gcj02_the_case_and_track_are_asked_and_drawn_in_gcj02(
+    page: Any, console_up: ConsoleUp, world: dict[str, Any]
+) -> None:
+    """With the map settings in GCJ-02 (for tiles in that system), the small maps ask for every
+    position in GCJ-02: the steps land where the API's GCJ-02 positions say."""
+    settings = {"tileUrl": "", "crs": "gcj02"}
+    page.evaluate("(s) => localStorage.setItem('firegrid.map', JSON.stringify(s))", settings)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(f"{console_up.base_url}/#/cases/{world['case']}")
+    page.locator("[data-testid=case-map] .leaflet-tooltip").nth(1).wait_for()
+    shifted = console_up.api("GET", f"/api/v1/cases/{world['case']}?crs=gcj02", world["admin"])[
+        "history"
+    ]
+    feedback = next(s for s in shifted if s["action"] == "feedback")
+    plain = console_up.api("GET", f"/api/v1/cases/{world['case']}", world["admin"])["history"]
+    wgs84 = next(s for s in plain if s["action"] == "feedback")
+    # Where the markers are: the feedback's at its GCJ-02 position, none at its WGS-84 one.
+    drawn = page.evaluate(
+        """() => {
+          const points = [];
+          document.querySelector('[data-testid=case-map]').leafletMap.eachLayer((layer) => {
+            if (layer.getLatLng) points.push([layer.getLatLng().lat, layer.getLatLng().lng]);
+          });
+          return points;
+        }"""
+    )
+
+    def near(point: list[float], step: dict[str, Any]) -> bool:
+        return abs(point[0] - step["lat"]) < 1e-9 and abs(point[1] - step["lon"]) < 1e-9
+
+    assert any(near(p, feedback) for p in drawn), (feedback, drawn)
+    assert not any(near(p, wgs84) for p in drawn)
+    page.goto(f"{console_up.base_url}/#/terminals/{world['terminal']}/track?day={world['day']}")
+    page.locator("[data-testid=replay]").wait_for()
+    positioned = [
+        u
+        for u in asked
+        if f"/api/v1/cases/{world['case']}?" in u or "/track?" in u or "/api/v1/grids?" in u
+    ]
+    assert {"case", "track", "grids"} <= {
+        "case" if "/cases/" in u else "track" if "/track?" in u else "grids" for u in positioned
+    }
+    assert all("crs=gcj02" in u for u in positioned), positioned

@@ -18,11 +18,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import create_token
-from dispatch.case_rules import load_case_rules
-from dispatch.config import DispatchSettings
-from dispatch.opening import open_or_join
 from dispatch.service import add_step
-from dispatch.wallclock import WallClockDeadlines
+from tests.integration.case_support import open_case
 
 
 def _jpeg() -> bytes:
@@ -32,35 +29,6 @@ def _jpeg() -> bytes:
 
 def _street() -> str:
     return f"36{uuid.uuid4().int % 10**7:07d}"
-
-
-def _open_case(conn: psycopg.Connection[Any], street: str) -> str:
-    community = street + "001"
-    hazard: dict[str, Any] = {
-        "id": uuid.uuid4().int % 10**12,
-        "rule_id": "smoke_alarm",
-        "kind": "device_event",
-        "severity": "major",
-        "subject_type": "device",
-        "subject_id": "D",
-        "unit_id": f"U-{street}",
-        "grid_code": community + "001",
-        "community_code": community,
-        "street_code": street,
-        "lat": 31.2,
-        "lon": 121.5,
-        "detail": {},
-    }
-    opened = open_or_join(
-        conn,
-        hazard=hazard,
-        rules=load_case_rules(),
-        deadlines=WallClockDeadlines(),
-        settings=DispatchSettings(),
-        now=datetime.now(UTC),
-    )
-    assert opened.case_id is not None
-    return opened.case_id
 
 
 def _store_photo(conn: psycopg.Connection[Any], data_dir: Path, data: bytes) -> str:
@@ -80,7 +48,7 @@ def world(db_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     API keeping photos in ``tmp_path`` and tokens for street A, street B and the city."""
     mine, other = _street(), _street()
     with psycopg.connect(db_url) as conn:
-        case_id = _open_case(conn, mine)
+        case_id = open_case(conn, mine)
         jpeg = _jpeg()
         step_photo = _store_photo(conn, tmp_path, jpeg)
         stray = _store_photo(conn, tmp_path, _jpeg())

@@ -11,12 +11,13 @@ import { formatTime, label, t } from '../i18n.js';
 import { subscribe } from '../live.js';
 import { MiniMap } from '../minimap.js';
 import { PhotoThumb } from '../photos.js';
+import { drawCrs } from '../settings.js';
 
 const STEP_STYLE = { radius: 7, color: '#fff', weight: 2, fillColor: '#1f5fa8', fillOpacity: 0.95 };
 const CASE_STYLE = { radius: 9, color: '#d7191c', weight: 3, fillOpacity: 0 };
 
 async function loadCase(id) {
-  const found = await apiGet(`/cases/${encodeURIComponent(id)}`);
+  const found = await apiGet(`/cases/${encodeURIComponent(id)}`, { crs: drawCrs() }); // positions as the map draws
   // The reports that opened it: what the worker saw, with their photos.
   const reports = await Promise.all(
     found.report_ids.map((r) => apiGet(`/reports/${encodeURIComponent(r)}`).catch(() => null)),

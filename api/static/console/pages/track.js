@@ -9,6 +9,7 @@ import { apiAll } from '../api.js';
 import { useApi } from '../hooks.js';
 import { formatTime, t } from '../i18n.js';
 import { MiniMap } from '../minimap.js';
+import { drawCrs } from '../settings.js';
 
 const CHINA_OFFSET_MS = 8 * 3600 * 1000;
 const SPEEDS = [10, 60, 300];
@@ -28,7 +29,7 @@ async function loadDay(id, day) {
   const bounds = dayBounds(day);
   const path = `/terminals/${encodeURIComponent(id)}`;
   const [fixes, segments] = await Promise.all([
-    apiAll(`${path}/track`, { ...bounds, limit: 1000 }),
+    apiAll(`${path}/track`, { ...bounds, crs: drawCrs(), limit: 1000 }), // as the map draws
     apiAll(`${path}/patrols`, { ...bounds, limit: 1000 }),
   ]);
   const placed = fixes.filter((f) => f.lat !== null && f.lon !== null);
