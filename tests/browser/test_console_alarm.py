@@ -124,6 +124,12 @@ def test_a_smoke_alarm_reaches_its_operator_and_no_other(
         hazard_id = int(row.first.get_attribute("data-hazard") or 0)
         assert hazard_id == drawn["id"]
         assert "待处理" in row.first.inner_text()
+        recent.first.click()  # its details, with the unit's and the device's pages linked
+        details = map_a.locator("[data-testid=details]")
+        assert f"#/devices/{device}" in (
+            details.locator(f"a:has-text('{device}')").get_attribute("href") or ""
+        )
+        assert details.locator("[data-testid=ack-form]").count() == 1
         shots.take(map_a, "map-alarm")
         shots.take(list_a, "list-alarm")
 
