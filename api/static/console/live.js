@@ -138,3 +138,26 @@ export function watchStatus(watcher) {
   watcher(status);
   return () => statusWatchers.delete(watcher);
 }
+
+// handler(events) at most once per animation frame, with the events since its last call in
+// order ({ type, data } each): for pages that redraw a map or a long list, so that a storm of
+// thousands of events costs one render per frame rather than one per event. (A hidden tab has
+// no frames: its events wait, and are applied together when it is shown again.)
+export function subscribeFrames(handler) {
+  let pending = [];
+  let frame = null;
+  const flush = () => {
+    frame = null;
+    const events = pending;
+    pending = [];
+    handler(events);
+  };
+  const unsubscribe = subscribe((type, data) => {
+    pending.push({ type, data });
+    if (frame === null) frame = requestAnimationFrame(flush);
+  });
+  return () => {
+    unsubscribe();
+    if (frame !== null) cancelAnimationFrame(frame);
+  };
+}
