@@ -124,6 +124,12 @@ def test_a_smoke_alarm_reaches_its_operator_and_no_other(
         hazard_id = int(row.first.get_attribute("data-hazard") or 0)
         assert hazard_id == drawn["id"]
         assert "待处理" in row.first.inner_text()
+        recent.first.click()  # its details, with the unit's and the device's pages linked
+        details = map_a.locator("[data-testid=details]")
+        assert f"#/devices/{device}" in (
+            details.locator(f"a:has-text('{device}')").get_attribute("href") or ""
+        )
+        assert details.locator("[data-testid=ack-form]").count() == 1
         shots.take(map_a, "map-alarm")
         shots.take(list_a, "list-alarm")
 
@@ -253,3 +259,57 @@ def test_a_confirmed_fire_takes_over_the_screen_until_acknowledged(
     finally:
         page.context.close()
         other.context.close()
+
+
+def _alarm(up: ConsoleUp, device: str) -> None:
+    publisher = Publisher(up.broker_url, client_id=f"console-{device}")
+    try:
+        publisher.publish_all(
+            [event(device, datetime.now(UTC), 1, "smoke_alarm", prefix=up.prefix)]
+        )
+    finally:
+        publisher.close()
+
+
+def test_the_console_resumes_the_feed_after_a_disconnection_without_losing_events(
+    browser: Any, console_up: ConsoleUp, shots: Shots
+) -> None:
+    up = console_up
+    ours = up.communities()[0]
+    tag = uuid.uuid4().hex[:6]
+    admin = up.token()
+    _, before = _register(up, admin, up.grids_of(ours)[3], f"{tag}a")
+    _, during = _register(up, admin, up.grids_of(ours)[3], f"{tag}b")
+    page = open_console(browser, up.base_url, up.token("operator", [ours]))
+    streams: list[str] = []
+    page.on("request", lambda r: streams.append(r.url) if "/api/v1/stream?" in r.url else None)
+    rows = page.locator("[data-testid=hazard-list] tr[data-rule=smoke_alarm]")
+    try:
+        page.locator("[data-testid=nav] a", has_text="隐患").click()
+        live = page.locator("[data-testid=live-status]")
+        live.filter(has_text="实时").wait_for()
+        page.locator("[data-testid=hazard-list]").wait_for()
+        _alarm(up, before)
+        rows.filter(has_text=before).wait_for()
+
+        page.context.set_offline(True)
+        live.filter(has_text="离线").wait_for()
+        # An alarm while the console is cut off: it must arrive once the console is back.
+        _alarm(up, during)
+        wait_until(
+            lambda: any(
+                h["device_id"] == during
+                for h in up.api("GET", "/api/v1/hazards?rule=smoke_alarm", admin)["items"]
+            ),
+            what="the hazard stored",
+        )
+        assert rows.filter(has_text=during).count() == 0
+        shots.take(page, "offline")
+        page.context.set_offline(False)
+        rows.filter(has_text=during).wait_for(timeout=20_000)
+        live.filter(has_text="实时").wait_for()
+        # The reconnection asked for what came after the last event it had seen.
+        assert "last_event_id=" in streams[-1], streams
+        shots.take(page, "resumed")
+    finally:
+        page.context.close()

@@ -8,12 +8,17 @@ import { apiGet } from '../api.js';
 import { Countdown } from '../countdown.js';
 import { useNow } from '../hooks.js';
 import { formatTime, label, t } from '../i18n.js';
-import { subscribe } from '../live.js';
+import { subscribeFrames } from '../live.js';
 
 const PAGE = 500;
 // dispatch/models.py CaseStatus; OPEN: every one but closed.
 const STATUSES = ['reported', 'filed', 'dispatched', 'signed', 'handled', 'verified', 'returned', 'closed'];
 const isOpen = (c) => c.status !== 'closed';
+
+// A case event's data is the case as GET /cases shows it plus the event's own fields.
+function caseOf({ type: _type, event_id: _id, event_at: _at, step: _step, ...current }) {
+  return current;
+}
 
 function queueOrder(a, b) {
   if (isOpen(a) !== isOpen(b)) return isOpen(a) ? -1 : 1;
@@ -46,14 +51,18 @@ export default function CasesPage({ query }) {
       },
       (err) => setError(err.message),
     );
-    return subscribe((type, data) => {
-      if (!type.startsWith('case.')) return;
-      const { type: _t, event_id: _e, event_at: _a, step: _s, ...rest } = data;
+    return subscribeFrames((events) => {
+      const changed = events.filter((e) => e.type.startsWith('case.')).map((e) => caseOf(e.data));
+      if (changed.length === 0) return;
       setCases((old) => {
-        const others = (old ?? []).filter((c) => c.id !== rest.id);
-        return status && rest.status !== status ? others : [...others, rest];
+        const byId = new Map((old ?? []).map((c) => [c.id, c]));
+        for (const c of changed) {
+          if (status && c.status !== status) byId.delete(c.id);
+          else byId.set(c.id, c);
+        }
+        return [...byId.values()];
       });
-      setFresh((old) => new Set(old).add(data.id));
+      setFresh((old) => new Set([...old, ...changed.map((c) => c.id)]));
     });
   }, []);
 

@@ -7,7 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { AckForm } from '../ack.js';
 import { apiGet } from '../api.js';
 import { formatTime, label, t } from '../i18n.js';
-import { subscribe } from '../live.js';
+import { subscribeFrames } from '../live.js';
 import { SEVERITIES } from '../severity.js';
 
 const PAGE = 100;
@@ -51,21 +51,36 @@ export default function HazardsPage({ query }) {
     );
 
   useEffect(() => {
-    load(null);
-    return subscribe((type, hazard) => {
-      if (!type.startsWith('hazard.')) return;
+    const apply = (hazards) => {
       setRows((old) => {
-        if (old === null) return old; // the first page is loading and will include it
-        const rest = old.filter((h) => h.id !== hazard.id);
-        if (!matches(hazard, filters)) return rest;
-        // Newest first: a new hazard goes on top, a changed one keeps its place.
-        const at = old.findIndex((h) => h.id === hazard.id);
-        if (at < 0) return [hazard, ...rest];
-        const next = [...old];
-        next[at] = hazard;
+        if (old === null) return old; // the first page failed: its error is shown instead
+        let next = old;
+        for (const hazard of hazards) {
+          const at = next.findIndex((h) => h.id === hazard.id);
+          if (!matches(hazard, filters)) {
+            if (at >= 0) next = next.filter((h) => h.id !== hazard.id);
+          } else if (at < 0) {
+            next = [hazard, ...next]; // newest first: a new hazard goes on top
+          } else {
+            next = next.slice();
+            next[at] = hazard; // a changed one keeps its place
+          }
+        }
         return next;
       });
-      setFresh((old) => new Set(old).add(hazard.id));
+      setFresh((old) => new Set([...old, ...hazards.map((h) => h.id)]));
+    };
+    // Events that arrive while the first page loads are applied after it, in order: the page
+    // may predate them, and the last event of a hazard is its current state.
+    let early = [];
+    load(null).then(() => {
+      apply(early);
+      early = null;
+    });
+    return subscribeFrames((events) => {
+      const hazards = events.filter((e) => e.type.startsWith('hazard.')).map((e) => e.data);
+      if (early) early.push(...hazards);
+      else if (hazards.length) apply(hazards);
     });
   }, []);
 

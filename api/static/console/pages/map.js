@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { AckForm } from '../ack.js';
 import { apiAll } from '../api.js';
 import { formatTime, label, t } from '../i18n.js';
-import { subscribe } from '../live.js';
+import { subscribeFrames } from '../live.js';
 import { HazardMap } from '../mapview.js';
 import { CRS_CHOICES, drawCrs, mapSettings, saveMapSettings } from '../settings.js';
 
@@ -30,13 +30,7 @@ export default function MapPage() {
     const crs = drawCrs();
     // Events that arrive while the first lists load are applied after them, in order.
     let early = [];
-    // Changes are drawn once per frame, however many arrive: a storm of alarms redraws the
-    // canvas and the side list a few dozen times a second, not once per event.
-    let batch = [];
-    const flush = () => {
-      const changes = batch;
-      batch = [];
-      if (!alive) return;
+    const apply = (changes) => {
       for (const hazard of changes) map.showHazard(hazard);
       setHazards((old) => {
         const next = new Map(old);
@@ -47,14 +41,12 @@ export default function MapPage() {
         return next;
       });
     };
-    const apply = (hazard) => {
-      if (batch.length === 0) requestAnimationFrame(flush);
-      batch.push(hazard);
-    };
-    const unsubscribe = subscribe((type, data) => {
-      if (!type.startsWith('hazard.')) return;
-      if (early) early.push(data);
-      else apply(data);
+    // Changes are drawn once per frame, however many arrive (subscribeFrames): a storm of
+    // alarms redraws the canvas and the side list a few dozen times a second.
+    const unsubscribe = subscribeFrames((events) => {
+      const changes = events.filter((e) => e.type.startsWith('hazard.')).map((e) => e.data);
+      if (early) early.push(...changes);
+      else if (changes.length) apply(changes);
     });
     apiAll('/grids', { level: 'grid', geometry: 1, crs, limit: GRID_PAGE }, (page) => {
       if (!alive) return;
@@ -71,8 +63,7 @@ export default function MapPage() {
     ).then(
       (lists) => {
         if (!alive) return;
-        for (const hazard of lists.flat()) apply(hazard);
-        for (const hazard of early) apply(hazard);
+        apply([...lists.flat(), ...early]);
         early = null;
       },
       (err) => alive && setGrids((g) => ({ ...g, error: err.message })),
