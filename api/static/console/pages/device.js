@@ -71,6 +71,8 @@ export default function DevicePage({ params, query }) {
   return html`
     <section data-testid="page-device" class="detail">
       <h2>${d.device_id} <${DeviceStatus} status=${d.status} /></h2>
+      ${d.kind === 'terminal' && html`
+        <p><a href=${`#/terminals/${encodeURIComponent(d.device_id)}/track`} data-testid="track-link">${t('device.track')}</a></p>`}
       <dl class="fields">
         <dt>${t('device.kind')}</dt><dd>${label('device_kind', d.kind)}</dd>
         <dt>${t('device.model')}</dt><dd>${d.model ?? t('common.none')}</dd>

@@ -4,7 +4,7 @@
 
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
-import { apiGet } from '../api.js';
+import { apiAll, apiGet } from '../api.js';
 import { Chart, groupedBars } from '../chart.js';
 import { useApi } from '../hooks.js';
 import { formatTime, t } from '../i18n.js';
@@ -38,8 +38,19 @@ function loadIndicators(level, period) {
   return apiGet('/indicators', { level, from: from.toISOString(), to: to.toISOString() });
 }
 
-function IndicatorChart({ items }) {
-  const names = items.map((i) => i.code);
+// The names of the level's workers or areas, by code (empty until loaded, or if it fails: the
+// codes are shown alone then).
+async function loadNames(level) {
+  if (level === 'worker') {
+    const staff = await apiAll('/staff', { limit: 1000 });
+    return Object.fromEntries(staff.map((s) => [s.staff_id, s.name]));
+  }
+  const areas = await apiAll('/grids', { level, limit: 1000 });
+  return Object.fromEntries(areas.filter((a) => a.name).map((a) => [a.code, a.name]));
+}
+
+function IndicatorChart({ items, names: known }) {
+  const names = items.map((i) => known[i.code] ?? i.code);
   const chart = groupedBars(
     names,
     [items.map((i) => i.score), items.map((i) => percent(i.closure_rate)), items.map((i) => percent(i.on_time_rate))],
@@ -55,7 +66,7 @@ function IndicatorChart({ items }) {
   return html`<${Chart} key=${names.join()} ...${chart} testid="indicator-chart" />`;
 }
 
-function IndicatorTable({ items }) {
+function IndicatorTable({ items, names }) {
   return html`
     <table class="list" data-testid="indicator-table">
       <thead><tr>
@@ -67,7 +78,7 @@ function IndicatorTable({ items }) {
       </tr></thead>
       <tbody>${items.map((i) => html`
         <tr key=${i.code} data-code=${i.code}>
-          <td>${i.code}</td><td>${i.due}</td><td>${i.closed}</td><td>${i.closed_on_time}</td>
+          <td>${names[i.code] ? html`${names[i.code]} <span class="muted small">${i.code}</span>` : i.code}</td><td>${i.due}</td><td>${i.closed}</td><td>${i.closed_on_time}</td>
           <td>${shown(percent(i.closure_rate), '%')}</td><td>${shown(percent(i.on_time_rate), '%')}</td>
           <td>${shown(percent(i.rework_rate), '%')}</td><td>${i.escalations}</td>
           <td>${i.patrols_required ? `${i.patrols_done ?? 0} / ${i.patrols_required}` : t('common.none')}</td>
@@ -81,6 +92,7 @@ export default function IndicatorsPage({ query }) {
   const [level, setLevel] = useState(LEVELS.includes(query.level) ? query.level : 'grid');
   const [period, setPeriod] = useState(PERIODS.includes(query.period) ? query.period : 'month');
   const { data, error } = useApi(() => loadIndicators(level, period), [level, period]);
+  const { data: names } = useApi(() => loadNames(level).catch(() => ({})), [level]);
   return html`
     <section data-testid="page-indicators">
       <h2>${t('nav.indicators')}</h2>
@@ -100,7 +112,7 @@ export default function IndicatorsPage({ query }) {
       ${!data && !error && html`<p class="muted">${t('common.loading')}</p>`}
       ${data && data.items.length === 0 && html`<p class="muted" data-testid="indicator-empty">${t('common.empty')}</p>`}
       ${data && data.items.length > 0 && html`
-        <${IndicatorChart} items=${data.items} />
-        <${IndicatorTable} items=${data.items} />`}
+        <${IndicatorChart} items=${data.items} names=${names ?? {}} />
+        <${IndicatorTable} items=${data.items} names=${names ?? {}} />`}
     </section>`;
 }

@@ -36,6 +36,12 @@ async function loadDay(id, day) {
   return { fixes: placed, times: placed.map((f) => Date.parse(f.ts)), segments };
 }
 
+// The day before or after a YYYY-MM-DD day.
+export function shiftDay(day, days) {
+  const moved = new Date(Date.parse(`${day}T00:00:00Z`) + days * 24 * 3600 * 1000);
+  return moved.toISOString().slice(0, 10);
+}
+
 // The index of the last fix at or before `at` (binary search: tracks have 10,000s of fixes).
 export function fixAt(times, at) {
   let lo = 0;
@@ -142,6 +148,8 @@ export default function TrackPage({ params, query }) {
       <div class="filters">
         <label>${t('track.day')}
           <input type="date" data-testid="day" value=${day} onChange=${(e) => e.currentTarget.value && go(e.currentTarget.value)} /></label>
+        <button type="button" class="secondary" data-testid="day-before" onClick=${() => go(shiftDay(day, -1))}>${t('track.before')}</button>
+        <button type="button" class="secondary" data-testid="day-after" onClick=${() => go(shiftDay(day, 1))}>${t('track.after')}</button>
         ${data && html`<span class="muted" data-testid="track-summary">${t('track.summary', { fixes: data.fixes.length, segments: data.segments.length })}</span>`}
       </div>
       ${error && html`<p class="error" role="alert">${t('common.error', { message: error.message })}</p>`}
