@@ -148,9 +148,12 @@ def get_case_photo(
     """
     _visible(conn, caller, case_id)
     sha = photo_sha(sha256)
-    found = None if sha is None else get_photo(conn, sha256=sha)
-    if sha is None or found is None or sha not in _case_photos(conn, case_id):
+    if sha is None or sha not in _case_photos(conn, case_id):
         raise ApiError(404, "not_found", f"case {case_id} has no photo {sha256!r}")
+    found = get_photo(conn, sha256=sha)
+    if found is None:
+        # Named by a step or report, its bytes not received yet: terminals send photos apart.
+        raise ApiError(404, "not_found", f"photo {sha} has not arrived yet")
     return photo_bytes(found, sha=sha, settings=config)
 
 

@@ -44,14 +44,15 @@ def _store_photo(conn: psycopg.Connection[Any], data_dir: Path, data: bytes) -> 
 
 @pytest.fixture
 def world(db_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """A case in street A whose feedback step names a stored photo; another stored photo; an
-    API keeping photos in ``tmp_path`` and tokens for street A, street B and the city."""
+    """A case in street A whose feedback step names a stored photo and one not arrived yet;
+    another stored photo; an API keeping photos in ``tmp_path``; tokens for streets A and B."""
     mine, other = _street(), _street()
     with psycopg.connect(db_url) as conn:
         case_id = open_case(conn, mine)
         jpeg = _jpeg()
         step_photo = _store_photo(conn, tmp_path, jpeg)
         stray = _store_photo(conn, tmp_path, _jpeg())
+        pending = hashlib.sha256(_jpeg()).hexdigest()  # named, its bytes still on their way
         add_step(
             conn,
             case_id=case_id,
@@ -60,7 +61,7 @@ def world(db_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
             to_status="handled",
             actor="S1",
             at=datetime.now(UTC),
-            photos=[step_photo],
+            photos=[step_photo, pending],
         )
         tokens = {
             "mine": create_token(conn, role="operator", areas=[mine]),
@@ -74,6 +75,7 @@ def world(db_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
             "photo": step_photo,
             "jpeg": jpeg,
             "stray": stray,
+            "pending": pending,
             "auth": {k: {"Authorization": f"Bearer {v}"} for k, v in tokens.items()},
         }
 
@@ -110,3 +112,12 @@ def test_a_photo_the_case_does_not_name_is_not_found(world: dict[str, Any], whic
     )
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "not_found"
+
+
+def test_a_photo_named_but_not_arrived_says_so(world: dict[str, Any]) -> None:
+    answer = world["client"].get(
+        f"/api/v1/cases/{world['case']}/photos/{world['pending']}", headers=world["auth"]["mine"]
+    )
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "not_found"
+    assert "not arrived" in answer.json()["error"]["message"]
