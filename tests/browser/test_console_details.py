@@ -306,7 +306,11 @@ def test_a_cases_page_shows_every_step_its_photos_and_where_each_was(
         ".map((img) => img.naturalWidth)"
     )
     assert sorted(sizes) == [96, 320]  # the simulator's report photo, the feedback's evidence
-    # The two steps taken somewhere are numbered on the map, with the case's own place.
+    # The two steps taken somewhere are numbered on the map, with the case's own place, over
+    # the grids of the case's community (4 of them).
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=case-map]').dataset.grids === '4'"
+    )
     page.locator("[data-testid=case-map] .leaflet-tooltip").nth(1).wait_for()
     tips = page.locator("[data-testid=case-map] .leaflet-tooltip").all_inner_texts()
     assert any(tip.startswith(f"{len(stored) - 1} 签收") for tip in tips), tips
@@ -505,6 +509,10 @@ def test_the_detail_pages_speak_english_when_switched(
     for n, (hash_, (selector, text)) in enumerate(pages.items()):
         page.goto(f"{console_up.base_url}/{hash_}")
         page.locator(selector).filter(has_text=text).wait_for()
+        if page.locator("[data-testid=case-map]").count():
+            page.wait_for_function(
+                "() => document.querySelector('[data-testid=case-map]').dataset.grids === '4'"
+            )
         body = page.locator("main.page").inner_text()
         labels = _labels_only(body, areas)
         assert not any("\u4e00" <= ch <= "\u9fff" for ch in labels), (hash_, labels)

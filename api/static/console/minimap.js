@@ -38,6 +38,7 @@ export function MiniMap({ draw, deps, height = 320, grids = [], testid = 'minima
           if (!area.geometry || !map.current) continue;
           const style = grids.includes(area.code) ? HERE_STYLE : GRID_STYLE;
           L.geoJSON(area.geometry, { style }).bindTooltip(area.name || area.code).addTo(background);
+          box.current.dataset.grids = Number(box.current.dataset.grids ?? 0) + 1; // for tests
         }
       }).catch(() => {}); // the background is a nicety: the places are drawn without it
     }
@@ -51,7 +52,7 @@ export function MiniMap({ draw, deps, height = 320, grids = [], testid = 'minima
     layers.current?.remove();
     layers.current = L.layerGroup().addTo(map.current);
     const bounds = draw(layers.current, L);
-    if (bounds?.isValid()) map.current.fitBounds(bounds, { padding: [24, 24], maxZoom: 18 });
+    if (bounds?.isValid()) map.current.fitBounds(bounds, { padding: [24, 24], maxZoom: 17 }); // a street's worth around
   }, deps);
 
   return html`<div class="minimap" ref=${box} style=${`height:${height}px`} data-testid=${testid}></div>`;
