@@ -25,6 +25,7 @@ import psycopg
 import pytest
 
 from api.tokens import create_token
+from simulators.models import SimMessage
 from simulators.publish import Publisher
 from simulators.sensors import batch
 from simulators.terminal import TerminalSim, make_photo, offset_m, walk_route
@@ -113,9 +114,10 @@ def _register(up: ConsoleUp, admin: str, grid: str, tag: str) -> dict[str, str]:
     return ids
 
 
-def _hydrant_day(device: str, prefix: str, now: datetime) -> Any:
-    """A day of pressure every 15 minutes, a dip in the afternoon: a curve worth drawing."""
-    samples = []
+def _hydrant_day(device: str, prefix: str, now: datetime) -> SimMessage:
+    """A day of pressure every 15 minutes, with a dip of an hour and a half: a curve worth
+    drawing."""
+    samples: list[tuple[datetime, int | None, dict[str, float]]] = []
     for i in range(96):
         ts = now - timedelta(minutes=15 * (96 - i))
         pressure = 0.32 + 0.03 * math.sin(i / 8) - (0.12 if 60 <= i < 66 else 0.0)
@@ -657,7 +659,7 @@ def test_in_gcj02_the_case_and_track_are_asked_and_drawn_in_gcj02(
     )
 
     def near(point: list[float], step: dict[str, Any]) -> bool:
-        return abs(point[0] - step["lat"]) < 1e-9 and abs(point[1] - step["lon"]) < 1e-9
+        return bool(abs(point[0] - step["lat"]) < 1e-9 and abs(point[1] - step["lon"]) < 1e-9)
 
     assert any(near(p, feedback) for p in drawn), (feedback, drawn)
     assert not any(near(p, wgs84) for p in drawn)
