@@ -52,7 +52,8 @@ export function MiniMap({ draw, deps, height = 320, grids = [], testid = 'minima
     layers.current?.remove();
     layers.current = L.layerGroup().addTo(map.current);
     const bounds = draw(layers.current, L);
-    if (bounds?.isValid()) map.current.fitBounds(bounds, { padding: [24, 24], maxZoom: 17 }); // a street's worth around
+    // maxZoom: a street's worth around even a single place.
+    if (bounds?.isValid()) map.current.fitBounds(bounds, { padding: [24, 24], maxZoom: 17 });
   }, deps);
 
   return html`<div class="minimap" ref=${box} style=${`height:${height}px`} data-testid=${testid}></div>`;

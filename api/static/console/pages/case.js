@@ -17,7 +17,8 @@ const STEP_STYLE = { radius: 7, color: '#fff', weight: 2, fillColor: '#1f5fa8', 
 const CASE_STYLE = { radius: 9, color: '#d7191c', weight: 3, fillOpacity: 0 };
 
 async function loadCase(id) {
-  const found = await apiGet(`/cases/${encodeURIComponent(id)}`, { crs: drawCrs() }); // positions as the map draws
+  // Positions in the crs the small map draws in (the operator's tiles').
+  const found = await apiGet(`/cases/${encodeURIComponent(id)}`, { crs: drawCrs() });
   // The reports that opened it: what the worker saw, with their photos.
   const reports = await Promise.all(
     found.report_ids.map((r) => apiGet(`/reports/${encodeURIComponent(r)}`).catch(() => null)),

@@ -78,7 +78,8 @@ function IndicatorTable({ items, names }) {
       </tr></thead>
       <tbody>${items.map((i) => html`
         <tr key=${i.code} data-code=${i.code}>
-          <td>${names[i.code] ? html`${names[i.code]} <span class="muted small">${i.code}</span>` : i.code}</td><td>${i.due}</td><td>${i.closed}</td><td>${i.closed_on_time}</td>
+          <td>${names[i.code] ? html`${names[i.code]} <span class="muted small">${i.code}</span>` : i.code}</td>
+          <td>${i.due}</td><td>${i.closed}</td><td>${i.closed_on_time}</td>
           <td>${shown(percent(i.closure_rate), '%')}</td><td>${shown(percent(i.on_time_rate), '%')}</td>
           <td>${shown(percent(i.rework_rate), '%')}</td><td>${i.escalations}</td>
           <td>${i.patrols_required ? `${i.patrols_done ?? 0} / ${i.patrols_required}` : t('common.none')}</td>

@@ -147,10 +147,14 @@ export default function TrackPage({ params, query }) {
       <h2>${t('track.title', { id: params.id })}</h2>
       <div class="filters">
         <label>${t('track.day')}
-          <input type="date" data-testid="day" value=${day} onChange=${(e) => e.currentTarget.value && go(e.currentTarget.value)} /></label>
-        <button type="button" class="secondary" data-testid="day-before" onClick=${() => go(shiftDay(day, -1))}>${t('track.before')}</button>
-        <button type="button" class="secondary" data-testid="day-after" onClick=${() => go(shiftDay(day, 1))}>${t('track.after')}</button>
-        ${data && html`<span class="muted" data-testid="track-summary">${t('track.summary', { fixes: data.fixes.length, segments: data.segments.length })}</span>`}
+          <input type="date" data-testid="day" value=${day}
+            onChange=${(e) => e.currentTarget.value && go(e.currentTarget.value)} /></label>
+        <button type="button" class="secondary" data-testid="day-before"
+          onClick=${() => go(shiftDay(day, -1))}>${t('track.before')}</button>
+        <button type="button" class="secondary" data-testid="day-after"
+          onClick=${() => go(shiftDay(day, 1))}>${t('track.after')}</button>
+        ${data && html`<span class="muted" data-testid="track-summary">
+          ${t('track.summary', { fixes: data.fixes.length, segments: data.segments.length })}</span>`}
       </div>
       ${error && html`<p class="error" role="alert">${t('common.error', { message: error.message })}</p>`}
       ${!data && !error && html`<p class="muted">${t('common.loading')}</p>`}
