@@ -148,7 +148,8 @@ def _run(
         # The first pan after the load also finishes the load's last redraw: said apart.
         print(f"panning: first frame {frames[0]:.0f} ms, then {_percentiles(frames[1:])}")
         _alarms(up, page, admin, centres, alarms)
-        _burst(up, page, admin, centres, burst)
+        if burst:
+            _burst(up, page, admin, centres, burst)
         browser.close()
 
 
@@ -203,6 +204,17 @@ def _burst(
     )
 
 
+_RECORD_ARRIVALS = """async () => {
+  const live = await import('/console/live.js');
+  window.benchArrivals = {};
+  live.subscribe((type, data) => {
+    if (type === 'hazard.opened' && data.device_id && !(data.device_id in window.benchArrivals)) {
+      window.benchArrivals[data.device_id] = performance.timeOrigin + performance.now();
+    }
+  });
+}"""
+
+
 def _alarms(
     up: Any, page: Any, admin: str, centres: dict[str, tuple[float, float]], count: int
 ) -> None:
@@ -229,6 +241,9 @@ def _alarms(
                     if body.get("device_id") in published:
                         on_feed.setdefault(body["device_id"], time.time())
 
+    # The browser's own moment of arrival: the console's live module, imported again by URL,
+    # is the same instance the page uses, so this subscriber sees what the map sees.
+    page.evaluate(_RECORD_ARRIVALS)
     published: dict[str, float] = {}
     reader = threading.Thread(target=read_feed, daemon=True)
     reader.start()
@@ -251,10 +266,16 @@ def _alarms(
         ".filter(({hazard}) => hazard.rule === 'smoke_alarm')"
         ".map(({hazard}) => [hazard.device_id, window.firegridMap.firstDrawn.get(hazard.id)])"
     )
+    arrived = page.evaluate("window.benchArrivals")
     feed_ms = [(on_feed[d] - published[d]) * 1000 for d in devices if d in on_feed]
+    browser_ms = [(arrived[d] / 1000 - published[d]) * 1000 for d in devices if d in arrived]
     screen_ms = [(at / 1000 - published[d]) * 1000 for d, at in drawn if d in published]
-    print(f"alarm -> SSE feed (idle): {_percentiles(feed_ms)}")
+    print(f"alarm -> SSE feed, Python client (idle): {_percentiles(feed_ms)}")
+    print(f"alarm -> SSE event in the browser (idle): {_percentiles(browser_ms)}")
     print(f"alarm -> drawn on the console map (idle): {_percentiles(screen_ms)}")
+    # The console's own share: from the event's arrival in the browser to its circle drawn.
+    console_ms = [at - arrived[d] for d, at in drawn if d in arrived]
+    print(f"SSE event in the browser -> drawn (the console's share): {_percentiles(console_ms)}")
 
 
 if __name__ == "__main__":
