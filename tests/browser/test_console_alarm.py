@@ -320,3 +320,29 @@ def test_the_console_resumes_the_feed_after_a_disconnection_without_losing_event
         shots.take(page, "resumed")
     finally:
         page.context.close()
+
+
+def test_a_new_case_appears_in_the_open_queue_without_a_reload(
+    browser: Any, console_up: ConsoleUp, shots: Shots
+) -> None:
+    up = console_up
+    ours = up.communities()[0]
+    tag = uuid.uuid4().hex[:6]
+    admin = up.token()
+    _, device = _register(up, admin, up.grids_of(ours)[0], tag)
+    page = open_console(browser, up.base_url, up.token("operator", [ours]))
+    try:
+        page.locator("[data-testid=nav] a", has_text="工单").click()
+        page.locator("[data-testid=case-list]").wait_for()
+        page.locator("[data-testid=live-status]").filter(has_text="实时").wait_for()
+        navigations: list[str] = []
+        page.on("framenavigated", lambda frame: navigations.append(frame.url))
+        _alarm(up, device)
+        row = page.locator("[data-testid=case-list] tr[data-case]", has_text=f"W-{tag}")
+        row.wait_for(timeout=10_000)
+        assert "火警" in row.inner_text()
+        assert row.locator("[data-testid=countdown]").count() == 1
+        assert navigations == []  # it came over the live feed, not a reload
+        shots.take(page, "case-arrived")
+    finally:
+        page.context.close()
