@@ -91,3 +91,13 @@ def test_an_unknown_console_file_is_a_404(client: TestClient) -> None:
     assert client.get("/console/nothing.js").status_code == 404
     # Only the console's own folder is served there, not the package beside it.
     assert client.get("/console/..%2Froutes%2Fconsole_page.py").status_code == 404
+
+
+def test_the_page_forbids_scripts_from_anywhere_else(client: TestClient) -> None:
+    policy = client.get("/").headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    script = directives["script-src"].split()
+    assert script[0] == "'self'"
+    assert [s for s in script[1:] if not s.startswith("'sha256-")] == []
+    assert directives["connect-src"] == "'self'"
+    assert directives["object-src"] == "'none'"
