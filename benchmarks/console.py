@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--hazards", type=int, default=1000, help="open hazards at first render")
     parser.add_argument("--alarms", type=int, default=100, help="alarms timed to the screen")
     parser.add_argument("--renders", type=int, default=3, help="first renders measured")
+    parser.add_argument("--burst", type=int, default=1000, help="alarms published at once")
     args = parser.parse_args()
     name = f"fg_bench_{uuid.uuid4().hex[:8]}"
     url = create_database(args.db_url, name)
@@ -58,7 +59,7 @@ def main() -> None:
         try:
             if not up.wait_ready(120):
                 raise SystemExit(f"FireGrid did not start:\n{up.log.read_text()}")
-            _run(up, centres, renders=args.renders, alarms=args.alarms)
+            _run(up, centres, renders=args.renders, alarms=args.alarms, burst=args.burst)
         finally:
             up.stop()
     finally:
@@ -126,7 +127,9 @@ _PAN = """async () => {
 }"""
 
 
-def _run(up: Any, centres: dict[str, tuple[float, float]], *, renders: int, alarms: int) -> None:
+def _run(
+    up: Any, centres: dict[str, tuple[float, float]], *, renders: int, alarms: int, burst: int
+) -> None:
     admin = up.token()
     executable = chromium_path()
     if executable is None:
@@ -145,20 +148,78 @@ def _run(up: Any, centres: dict[str, tuple[float, float]], *, renders: int, alar
         # The first pan after the load also finishes the load's last redraw: said apart.
         print(f"panning: first frame {frames[0]:.0f} ms, then {_percentiles(frames[1:])}")
         _alarms(up, page, admin, centres, alarms)
+        if burst:
+            _burst(up, page, admin, centres, burst)
         browser.close()
 
 
-def _alarms(
-    up: Any, page: Any, admin: str, centres: dict[str, tuple[float, float]], count: int
-) -> None:
+def _devices(up: Any, admin: str, centres: dict[str, tuple[float, float]], count: int) -> list[str]:
+    """Register ``count`` smoke detectors in random grids; return their IDs."""
     tag = uuid.uuid4().hex[:6]
-    grids = random.Random(2).sample(sorted(centres), count)
+    grids = random.Random(tag).sample(sorted(centres), count)
     devices = [f"BENCH-{tag}-{i:04d}" for i in range(count)]
     rows = [
         {"device_id": d, "kind": "smoke", "lat": centres[g][0], "lon": centres[g][1]}
         for d, g in zip(devices, grids, strict=True)
     ]
     up.api("POST", "/api/v1/devices/import", admin, rows)
+    return devices
+
+
+# Count the browser's long tasks (> 50 ms of script or rendering that blocks input).
+_WATCH_LONG_TASKS = """() => {
+  window.benchLongTasks = [];
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) window.benchLongTasks.push(entry.duration);
+  }).observe({ type: 'longtask' });
+}"""
+
+_SMOKE_COUNT = (
+    "() => [...window.firegridMap.hazards.values()]"
+    ".filter(({hazard}) => hazard.rule === 'smoke_alarm').length"
+)
+_SMOKE_DRAWN = f"(n) => ({_SMOKE_COUNT})() >= n"
+
+
+def _burst(
+    up: Any, page: Any, admin: str, centres: dict[str, tuple[float, float]], count: int
+) -> None:
+    already = page.evaluate(_SMOKE_COUNT)
+    devices = _devices(up, admin, centres, count)
+    page.evaluate(_WATCH_LONG_TASKS)
+    publisher = Publisher(up.broker_url, client_id=f"bench-burst-{uuid.uuid4().hex[:6]}")
+    now = datetime.now(UTC)
+    try:
+        start = time.perf_counter()
+        publisher.publish_all([event(d, now, 1, "smoke_alarm", prefix=up.prefix) for d in devices])
+        published = time.perf_counter() - start
+    finally:
+        publisher.close()
+    page.wait_for_function(_SMOKE_DRAWN, arg=already + count, timeout=300_000)
+    drawn = time.perf_counter() - start
+    long_tasks = page.evaluate("window.benchLongTasks")
+    print(
+        f"burst of {count} alarms: published in {published:.2f} s, all drawn after {drawn:.2f} s;"
+        f" browser long tasks: {len(long_tasks)}, longest {max(long_tasks, default=0):.0f} ms"
+    )
+
+
+_RECORD_ARRIVALS = """async () => {
+  const live = await import('/console/live.js');
+  window.benchArrivals = {};
+  live.subscribe((type, data) => {
+    if (type === 'hazard.opened' && data.device_id && !(data.device_id in window.benchArrivals)) {
+      window.benchArrivals[data.device_id] = performance.timeOrigin + performance.now();
+    }
+  });
+}"""
+
+
+def _alarms(
+    up: Any, page: Any, admin: str, centres: dict[str, tuple[float, float]], count: int
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    devices = _devices(up, admin, centres, count)
     on_feed: dict[str, float] = {}
     ready = threading.Event()
     stop = threading.Event()
@@ -168,9 +229,9 @@ def _alarms(
         with httpx.stream(
             "GET", up.base_url + "/api/v1/stream", headers=headers, timeout=None
         ) as r:
-            ready.set()
             kind = None
             for line in r.iter_lines():
+                ready.set()  # the stream's first line (": connected"): it is following now
                 if stop.is_set():
                     return
                 if line.startswith("event: "):
@@ -180,10 +241,14 @@ def _alarms(
                     if body.get("device_id") in published:
                         on_feed.setdefault(body["device_id"], time.time())
 
+    # The browser's own moment of arrival: the console's live module, imported again by URL,
+    # is the same instance the page uses, so this subscriber sees what the map sees.
+    page.evaluate(_RECORD_ARRIVALS)
     published: dict[str, float] = {}
     reader = threading.Thread(target=read_feed, daemon=True)
     reader.start()
-    ready.wait(10)
+    if not ready.wait(60):
+        raise SystemExit("the SSE feed did not answer within 60 s")
     publisher = Publisher(up.broker_url, client_id=f"bench-{tag}")
     try:
         for device in devices:
@@ -194,22 +259,23 @@ def _alarms(
             time.sleep(0.25)
     finally:
         publisher.close()
-    page.wait_for_function(
-        "(n) => [...window.firegridMap.hazards.values()]"
-        ".filter(({hazard}) => hazard.rule === 'smoke_alarm').length >= n",
-        arg=count,
-        timeout=60_000,
-    )
+    page.wait_for_function(_SMOKE_DRAWN, arg=count, timeout=60_000)
     stop.set()
     drawn = page.evaluate(
         "() => [...window.firegridMap.hazards.values()]"
         ".filter(({hazard}) => hazard.rule === 'smoke_alarm')"
         ".map(({hazard}) => [hazard.device_id, window.firegridMap.firstDrawn.get(hazard.id)])"
     )
+    arrived = page.evaluate("window.benchArrivals")
     feed_ms = [(on_feed[d] - published[d]) * 1000 for d in devices if d in on_feed]
+    browser_ms = [(arrived[d] / 1000 - published[d]) * 1000 for d in devices if d in arrived]
     screen_ms = [(at / 1000 - published[d]) * 1000 for d, at in drawn if d in published]
-    print(f"alarm -> SSE feed (idle): {_percentiles(feed_ms)}")
+    print(f"alarm -> SSE feed, Python client (idle): {_percentiles(feed_ms)}")
+    print(f"alarm -> SSE event in the browser (idle): {_percentiles(browser_ms)}")
     print(f"alarm -> drawn on the console map (idle): {_percentiles(screen_ms)}")
+    # The console's own share: from the event's arrival in the browser to its circle drawn.
+    console_ms = [at - arrived[d] for d, at in drawn if d in arrived]
+    print(f"SSE event in the browser -> drawn (the console's share): {_percentiles(console_ms)}")
 
 
 if __name__ == "__main__":

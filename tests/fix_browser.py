@@ -246,10 +246,37 @@ def shots(request: pytest.FixtureRequest) -> Shots:
     return Shots(ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name))
 
 
+# What the console's pages said went wrong in this test: uncaught exceptions, and errors logged
+# to the browser console (a Content-Security-Policy refusal among them). A failed request is
+# not one: tests provoke 401s and disconnections on purpose, and the pages show those.
+_PAGE_ERRORS: list[str] = []
+
+
+def watch_errors(page: Any) -> Any:
+    """Record ``page``'s script errors for ``no_page_errors`` to check; return the page."""
+    page.on("pageerror", lambda error: _PAGE_ERRORS.append(f"{page.url}: {error}"))
+
+    def logged(message: Any) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            _PAGE_ERRORS.append(f"{page.url}: {message.text}")
+
+    page.on("console", logged)
+    return page
+
+
+@pytest.fixture(autouse=True)
+def no_page_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a browser test whose pages raised or logged a script error."""
+    _PAGE_ERRORS.clear()
+    yield
+    if request.node.get_closest_marker("browser") is not None:
+        assert _PAGE_ERRORS == [], "the console's pages reported errors"
+
+
 def open_console(browser: Any, base_url: str, token: str) -> Any:
     """Open the console in a fresh browser context and log in with ``token``; return the page."""
     context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-    page = context.new_page()
+    page = watch_errors(context.new_page())
     page.goto(base_url + "/")
     page.fill("#token", token)
     page.click("button[type=submit]")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -91,3 +93,32 @@ def test_an_unknown_console_file_is_a_404(client: TestClient) -> None:
     assert client.get("/console/nothing.js").status_code == 404
     # Only the console's own folder is served there, not the package beside it.
     assert client.get("/console/..%2Froutes%2Fconsole_page.py").status_code == 404
+
+
+def test_the_page_forbids_scripts_from_anywhere_else(client: TestClient) -> None:
+    policy = client.get("/").headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    script = directives["script-src"].split()
+    assert script[0] == "'self'"
+    assert [s for s in script[1:] if not s.startswith("'sha256-")] == []
+    assert directives["connect-src"] == "'self'"
+    assert directives["object-src"] == "'none'"
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    # setuptools' package-data globs: `*` stays within one folder.
+    return re.compile("[^/]*".join(re.escape(part) for part in pattern.split("*")) + "$")
+
+
+def test_every_static_file_is_package_data() -> None:
+    # Installed (not editable), FireGrid serves only what pyproject's package-data lists.
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    globs = [_glob(p) for p in pyproject["tool"]["setuptools"]["package-data"]["api"]]
+    api_dir = VENDOR_DIR.parent.parent
+    missed = []
+    for path in VENDOR_DIR.parent.rglob("*"):
+        relative = path.relative_to(api_dir).as_posix()
+        if path.is_file() and not any(g.match(relative) for g in globs):
+            missed.append(relative)
+    assert missed == []
+    assert not _glob("static/*/*").match("static/console/pages/map.js")  # the check can fail

@@ -28,6 +28,12 @@ export class HazardMap {
     this.byGrid = new Map(); // grid code -> Set of hazard ids drawn in it
     this.firstDrawn = new Map(); // id -> epoch ms its circle was first drawn (benchmarks read it)
     this.bounds = null;
+    // Once the operator drags or zooms, the view is theirs: loading more grids no longer
+    // re-fits it.
+    this.touched = false;
+    const touch = () => (this.touched = true);
+    element.addEventListener('pointerdown', touch);
+    element.addEventListener('wheel', touch, { passive: true });
     // Hazards above grids: a pane of their own, so a grid drawn later never covers them.
     this.map.createPane('hazards').style.zIndex = 450;
     this.hazardRenderer = L.canvas({ pane: 'hazards', padding: 0.3, tolerance: 4 });
@@ -60,7 +66,7 @@ export class HazardMap {
   }
 
   fitGrids() {
-    if (this.bounds) this.map.fitBounds(this.bounds, { padding: [20, 20] });
+    if (this.bounds && !this.touched) this.map.fitBounds(this.bounds, { padding: [20, 20] });
   }
 
   // Draw, move or remove one hazard as its latest state says (a cleared one goes away).
