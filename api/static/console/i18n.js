@@ -148,6 +148,7 @@ const DICT = {
     'indicators.patrols': '巡查（完成/要求）',
     'indicators.rating': '群众评价',
     'indicators.score': '综合得分',
+    // The shell and the live pages (map, hazards, cases).
     'app.title': '消防网格',
     'app.subtitle': '运营控制台',
     'login.title': '登录控制台',
@@ -428,6 +429,7 @@ const DICT = {
     'indicators.patrols': 'Patrols (done/required)',
     'indicators.rating': 'Rating',
     'indicators.score': 'Score',
+    // The shell and the live pages (map, hazards, cases).
     'app.title': 'FireGrid',
     'app.subtitle': 'Operations console',
     'login.title': 'Sign in to the console',

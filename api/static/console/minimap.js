@@ -25,6 +25,11 @@ export function MiniMap({ draw, deps, height = 320, grids = [], testid = 'minima
       preferCanvas: true,
       attributionControl: false, // its default text links to leafletjs.com: no external links
       zoomSnap: 0.25,
+      // No zoom animation: a map removed mid-animation (the operator leaves the page) would
+      // redraw its canvas after removal and throw ("reading 'save'" of a deleted context).
+      zoomAnimation: false,
+      fadeAnimation: false,
+      markerZoomAnimation: false,
     }).setView([31.23, 121.47], 15);
     box.current.leafletMap = map.current; // for the browser tests: what is drawn where
     const { tileUrl } = mapSettings();
