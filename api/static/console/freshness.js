@@ -3,6 +3,9 @@
 // yet asks for the events since a little before its first connection: live.js). Applying that
 // older state would, for a moment, reopen an acknowledged fire. So each page keeps the
 // `updated_at` of the newest state it applied per id, and skips anything older.
+// (`updated_at` is the writing transaction's start time: two writes to one row within the same
+// instant may commit in the other order, and the later one then waits for the next change to
+// show. A stale count for a moment, against a fire that reopens on screen.)
 
 export class Latest {
   constructor() {
