@@ -125,6 +125,10 @@ def test_a_smoke_alarm_reaches_its_operator_and_no_other(
         assert (round(drawn["lat"], 6), round(drawn["lon"], 6)) == (round(lat, 6), round(lon, 6))
         assert drawn["grid"] == grid
         assert drawn["color"] == "#f07c00"  # major: one detector, not yet a confirmed fire
+        tint = map_a.evaluate(
+            "(code) => window.firegridMap.grids.get(code).layer.options.fillColor", grid
+        )
+        assert tint == "#f07c00"  # its grid takes the colour of its worst open hazard
         hazard_id = int(row.first.get_attribute("data-hazard") or 0)
         assert hazard_id == drawn["id"]
         recent = map_a.locator(f"[data-testid=map-recent] li[data-hazard='{hazard_id}']")
@@ -152,6 +156,13 @@ def test_a_smoke_alarm_reaches_its_operator_and_no_other(
         # The map follows live: an acknowledged hazard is drawn as a ring.
         map_a.wait_for_function(
             f"() => window.firegridMap.hazards.get({hazard_id}).hazard.status === 'acknowledged'"
+        )
+        # Someone has it: its grid is no longer tinted (the grid's patrol warning stays a dot).
+        assert (
+            map_a.evaluate(
+                "(code) => window.firegridMap.grids.get(code).layer.options.fillColor", grid
+            )
+            == "#dfe6ee"
         )
 
         # Its case is in the queue, the deadline counting down.

@@ -11,13 +11,16 @@ import { formatTime, label, t } from './i18n.js';
 import { subscribe } from './live.js';
 import { isConfirmedFire } from './severity.js';
 import { drawCrs } from './settings.js';
+import { Latest } from './freshness.js';
 import { startAlarm, stopAlarm } from './sound.js';
 
 const burning = (hazard) => isConfirmedFire(hazard) && hazard.status === 'open';
 
 export function FireTakeover() {
   const [fires, setFires] = useState(new Map());
+  const [latest] = useState(() => new Latest());
   const update = (hazard) =>
+    latest.accept(hazard) &&
     setFires((old) => {
       if (!burning(hazard) && !old.has(hazard.id)) return old;
       const next = new Map(old);

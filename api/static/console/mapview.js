@@ -1,13 +1,14 @@
 // The map drawing, outside Preact: Leaflet on one canvas renderer (no DOM element per grid or
 // hazard, so 12,000 grids and 1,000 live hazards stay smooth). Grid polygons are the map; a
-// grid with open hazards is tinted with the colour of its worst one; each hazard is a circle at
-// its own position, or at its grid's centre when it has none.
+// grid with an open major or critical hazard is tinted with its colour; each hazard is a circle
+// at its own position, or at its grid's centre when it has none.
 
 import * as L from 'leaflet';
 import { SEVERITY_COLOR, severityRank } from './severity.js';
 
 const GRID_STYLE = { color: '#5b6b7c', weight: 0.6, fillColor: '#dfe6ee', fillOpacity: 0.35 };
 const RADIUS = { critical: 9, major: 7, warning: 6, info: 5 };
+const TINT_FROM = severityRank('major');
 
 export class HazardMap {
   constructor(element, { tileUrl = '', onSelect = () => {} } = {}) {
@@ -127,14 +128,16 @@ export class HazardMap {
     this.tintGrid(hazard.grid_code);
   }
 
-  // A grid takes the colour of the worst hazard still open in it.
+  // A grid takes the colour of the worst major or critical hazard still open in it. Warnings
+  // stay dots: a day's patrol-compliance warnings alone would tint most of the city.
   tintGrid(code) {
     const grid = this.grids.get(code);
     if (!grid) return;
     let worst = null;
     for (const id of this.byGrid.get(code) ?? []) {
       const { hazard } = this.hazards.get(id);
-      if (hazard.status === 'open' && (!worst || severityRank(hazard.severity) > severityRank(worst))) {
+      if (hazard.status !== 'open' || severityRank(hazard.severity) < TINT_FROM) continue;
+      if (!worst || severityRank(hazard.severity) > severityRank(worst)) {
         worst = hazard.severity;
       }
     }

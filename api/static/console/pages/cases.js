@@ -8,6 +8,7 @@ import { apiGet } from '../api.js';
 import { Countdown } from '../countdown.js';
 import { useNow } from '../hooks.js';
 import { formatTime, label, t } from '../i18n.js';
+import { Latest } from '../freshness.js';
 import { subscribeFrames } from '../live.js';
 
 const PAGE = 500;
@@ -39,12 +40,13 @@ export default function CasesPage({ query }) {
   const now = useNow(1000);
 
   useEffect(() => {
+    const latest = new Latest();
     apiGet('/cases', { status, limit: PAGE }).then(
       (page) => {
-        // Live events that arrived during the load are newer than what it answered.
+        // Live events may have arrived during the load: whichever state is newer stays.
         setCases((live) => {
-          const byId = new Map(page.items.map((c) => [c.id, c]));
-          for (const c of live ?? []) byId.set(c.id, c);
+          const byId = new Map((live ?? []).map((c) => [c.id, c]));
+          for (const c of page.items) if (latest.accept(c)) byId.set(c.id, c);
           return [...byId.values()];
         });
         setMore(page.next_cursor !== null);
@@ -52,7 +54,10 @@ export default function CasesPage({ query }) {
       (err) => setError(err.message),
     );
     return subscribeFrames((events) => {
-      const changed = events.filter((e) => e.type.startsWith('case.')).map((e) => caseOf(e.data));
+      const changed = events
+        .filter((e) => e.type.startsWith('case.'))
+        .map((e) => caseOf(e.data))
+        .filter((c) => latest.accept(c));
       if (changed.length === 0) return;
       setCases((old) => {
         const byId = new Map((old ?? []).map((c) => [c.id, c]));

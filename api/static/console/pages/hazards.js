@@ -7,6 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { AckForm } from '../ack.js';
 import { apiGet } from '../api.js';
 import { formatTime, label, t } from '../i18n.js';
+import { Latest } from '../freshness.js';
 import { subscribeFrames } from '../live.js';
 import { SEVERITIES } from '../severity.js';
 
@@ -41,9 +42,11 @@ export default function HazardsPage({ query }) {
   const [acking, setAcking] = useState(null);
   const [fresh, setFresh] = useState(new Set());
 
+  const [latest] = useState(() => new Latest());
   const load = (after) =>
     apiGet('/hazards', { ...filters, limit: PAGE, cursor: after }).then(
       (page) => {
+        page.items.forEach((h) => latest.accept(h));
         setRows((old) => [...(after ? old : []), ...page.items]);
         setCursor(page.next_cursor);
       },
@@ -51,7 +54,8 @@ export default function HazardsPage({ query }) {
     );
 
   useEffect(() => {
-    const apply = (hazards) => {
+    const apply = (all) => {
+      const hazards = all.filter((hazard) => latest.accept(hazard));
       setRows((old) => {
         if (old === null) return old; // the first page failed: its error is shown instead
         let next = old;
@@ -84,7 +88,8 @@ export default function HazardsPage({ query }) {
     });
   }, []);
 
-  const replace = (hazard) => setRows((old) => old.map((h) => (h.id === hazard.id ? hazard : h)));
+  const replace = (hazard) =>
+    latest.accept(hazard) && setRows((old) => old.map((h) => (h.id === hazard.id ? hazard : h)));
   const select = (name, values, labelOf) => html`
     <label>${t(`hazard.${name}`)}
       <select value=${filters[name]} data-testid=${`filter-${name}`}

@@ -8,6 +8,7 @@ import { AckForm } from '../ack.js';
 import { apiAll } from '../api.js';
 import { formatTime, label, t } from '../i18n.js';
 import { subscribeFrames } from '../live.js';
+import { Latest } from '../freshness.js';
 import { HazardMap } from '../mapview.js';
 import { CRS_CHOICES, drawCrs, mapSettings, saveMapSettings } from '../settings.js';
 
@@ -30,7 +31,9 @@ export default function MapPage() {
     const crs = drawCrs();
     // Events that arrive while the first lists load are applied after them, in order.
     let early = [];
-    const apply = (changes) => {
+    const latest = new Latest();
+    const apply = (all) => {
+      const changes = all.filter((hazard) => latest.accept(hazard));
       for (const hazard of changes) map.showHazard(hazard);
       setHazards((old) => {
         const next = new Map(old);
