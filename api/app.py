@@ -28,6 +28,7 @@ from api.routes import (
     webhooks,
 )
 from api.routes import stream as stream_routes
+from api.routes.console_page import install_console
 from api.settings import ApiSettings
 from dispatch.models import Deadlines
 from dispatch.wallclock import WallClockDeadlines
@@ -84,6 +85,7 @@ def create_app(
     app.state.public_limiters = public.PublicLimiters.from_limits(limits.public)
     install_handlers(app, retry_after_s=limits.retry_after_s)
     install_docs(app)
+    install_console(app)
     app.add_middleware(
         RequestContext,
         max_body_bytes=limits.max_body_bytes,

@@ -76,13 +76,17 @@ class CaseView(BaseModel):
         return rfc3339(value)
 
 
-def step_view(step: CaseStep) -> StepView:
-    """Show one step."""
-    return StepView.model_validate(step.model_dump())
+def step_view(step: CaseStep, crs: Crs = Crs.WGS84) -> StepView:
+    """Show one step, where it was taken in ``crs`` (stored in WGS-84)."""
+    view = StepView.model_validate(step.model_dump())
+    if crs is Crs.WGS84 or view.lat is None or view.lon is None:
+        return view
+    lat, lon = from_wgs84(view.lat, view.lon, crs)
+    return view.model_copy(update={"lat": lat, "lon": lon})
 
 
 def case_view(case: Case, *, steps: list[CaseStep] | None = None, crs: Crs = Crs.WGS84) -> CaseView:
-    """Show a case (with its history when ``steps`` is given), its point in ``crs``."""
+    """Show a case (with its history when ``steps`` is given), its points in ``crs``."""
     lat, lon = case.lat, case.lon
     if lat is not None and lon is not None:
         lat, lon = from_wgs84(lat, lon, crs)
@@ -112,5 +116,5 @@ def case_view(case: Case, *, steps: list[CaseStep] | None = None, crs: Crs = Crs
         area_type=case.area_type,
         version=case.version,
         suspended_since=case.suspended_since,
-        history=None if steps is None else [step_view(s) for s in steps],
+        history=None if steps is None else [step_view(s, crs) for s in steps],
     )

@@ -1,6 +1,9 @@
 # Sourced by scripts/up and scripts/test: install what FireGrid needs, once, idempotently.
 #   - Mosquitto (the embedded broker) from the distribution's packages when missing;
-#   - a virtualenv in .venv with FireGrid and its dev tools, refreshed when pyproject changes.
+#   - a virtualenv in .venv with FireGrid and its dev tools, refreshed when pyproject changes;
+#   - with FIREGRID_NEED_BROWSER=1 (scripts/test), Debian's Chromium for the console's browser
+#     tests (Playwright drives it; `playwright install` would download from the internet), and a
+#     Chinese font, without which the screenshots show the console's labels as empty boxes.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,6 +25,15 @@ apt_install() {
 
 if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
     apt_install mosquitto
+fi
+
+if [ "${FIREGRID_NEED_BROWSER:-0}" = 1 ]; then
+    if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then
+        apt_install chromium
+    fi
+    if command -v fc-list >/dev/null && [ -z "$(fc-list :lang=zh family)" ]; then
+        apt_install fonts-wqy-zenhei
+    fi
 fi
 
 PYTHON="${PYTHON:-python3}"

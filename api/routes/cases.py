@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Caller, Config, Conn, Now
 from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_text, cursor_time, decode_cursor, page
+from api.routes.terminals import PHOTO_RESPONSES, photo_bytes, photo_sha
 from devices.geo import Crs, to_wgs84
 from devices.timefmt import BadTime, parse_ts
 from dispatch.actions import apply_action
@@ -18,6 +19,7 @@ from dispatch.assign import staff_by_id
 from dispatch.models import ActionKind, CaseAction, CaseStatus, Deadlines
 from dispatch.service import get_case, history, list_cases
 from dispatch.views import CaseView, case_view
+from ingest.terminals.read import get_photo, get_report
 
 router = APIRouter(prefix="/api/v1", tags=["cases"], responses=ERROR_RESPONSES)
 
@@ -132,6 +134,38 @@ def get_one_case(case_id: str, conn: Conn, caller: Caller, crs: Crs = Crs.WGS84)
     case = get_case(conn, case_id=case_id)
     assert case is not None
     return case_view(case, steps=history(conn, case_id=case_id), crs=crs)
+
+
+@router.get("/cases/{case_id}/photos/{sha256}", response_class=Response, responses=PHOTO_RESPONSES)
+def get_case_photo(
+    case_id: str, sha256: str, conn: Conn, caller: Caller, config: Config
+) -> Response:
+    """Return the bytes of a photo the case names (a step's or its reports' evidence).
+
+    Scoped by the case, not by the photo: a handler sees the photos of the cases they see,
+    including those of steps that no hazard report names (``/photos/{sha256}`` cannot place
+    those, so an area-limited token is refused them there).
+    """
+    _visible(conn, caller, case_id)
+    sha = photo_sha(sha256)
+    if sha is None or sha not in _case_photos(conn, case_id):
+        raise ApiError(404, "not_found", f"case {case_id} has no photo {sha256!r}")
+    found = get_photo(conn, sha256=sha)
+    if found is None:
+        # Named by a step or report, its bytes not received yet: terminals send photos apart.
+        raise ApiError(404, "not_found", f"photo {sha} has not arrived yet")
+    return photo_bytes(found, sha=sha, settings=config)
+
+
+def _case_photos(conn: Conn, case_id: str) -> set[str]:
+    case = get_case(conn, case_id=case_id)
+    assert case is not None
+    named = {p for step in history(conn, case_id=case_id) for p in step.photos}
+    for report_id in case.report_ids:
+        report = get_report(conn, report_id=report_id)
+        if report is not None:
+            named.update(report.photos)
+    return named
 
 
 @router.post("/cases/{case_id}/actions", response_model=ActionAnswer)

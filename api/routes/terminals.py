@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
@@ -14,9 +14,10 @@ from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_time, decode_cursor, page
 from api.routes.grids import Locator
 from api.scope import require_device, require_photo, require_place
+from api.settings import ApiSettings
 from devices.codecs.json_report import canonical_report_id
 from devices.geo import Crs
-from ingest.terminals.models import Fix
+from ingest.terminals.models import Fix, PhotoFile
 from ingest.terminals.read import get_photo, get_report, list_track
 from ingest.terminals.views import Report, point, report_view
 
@@ -84,18 +85,19 @@ def get_hazard_report(
     return report_view(report, crs=crs, settings=settings.ingest.terminals, now=clock.now())
 
 
-@router.get(
-    "/photos/{sha256}",
-    response_class=Response,
-    responses={200: {"description": "the photo's bytes", "content": {"image/jpeg": {}}}},
-)
-def get_photo_bytes(sha256: str, conn: Conn, caller: Caller, settings: Config) -> Response:
-    """Return a photo's bytes with its content type."""
+PHOTO_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the photo's bytes", "content": {"image/jpeg": {}, "image/png": {}}}
+}
+
+
+def photo_sha(sha256: str) -> str | None:
+    """Return the photo name in the form it is stored (lower-case hex), None if it is none."""
     sha = sha256.lower()
-    found = get_photo(conn, sha256=sha) if _SHA256.fullmatch(sha) else None
-    if found is None:
-        raise ApiError(404, "not_found", f"no photo {sha256!r}")
-    require_photo(conn, caller, sha256=sha)
+    return sha if _SHA256.fullmatch(sha) else None
+
+
+def photo_bytes(found: PhotoFile, *, sha: str, settings: ApiSettings) -> Response:
+    """Answer a stored photo's bytes with its content type."""
     data_dir = settings.data_dir
     if data_dir is None:
         raise ApiError(503, "photo_storage_unavailable", "this API has no data directory set")
@@ -110,3 +112,14 @@ def get_photo_bytes(sha256: str, conn: Conn, caller: Caller, settings: Config) -
         media_type=found.content_type,
         headers={"Cache-Control": "private, max-age=31536000, immutable", "ETag": f'"{sha}"'},
     )
+
+
+@router.get("/photos/{sha256}", response_class=Response, responses=PHOTO_RESPONSES)
+def get_photo_bytes(sha256: str, conn: Conn, caller: Caller, settings: Config) -> Response:
+    """Return a photo's bytes with its content type."""
+    sha = photo_sha(sha256)
+    found = None if sha is None else get_photo(conn, sha256=sha)
+    if sha is None or found is None:
+        raise ApiError(404, "not_found", f"no photo {sha256!r}")
+    require_photo(conn, caller, sha256=sha)
+    return photo_bytes(found, sha=sha, settings=settings)
