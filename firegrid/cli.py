@@ -22,9 +22,15 @@ from firegrid.cli_commands import (
     simulate_command,
 )
 from firegrid.db import SchemaTooNew, migrate
+from firegrid.instance import NotRunningError
 from firegrid.role_names import BUILT_ROLES, RoleError, check_role
 from firegrid.runtime import run
-from firegrid.services import AlreadyRunningError, HalfConfiguredError, embedded_default
+from firegrid.services import (
+    AlreadyRunningError,
+    BrokerPortTakenError,
+    HalfConfiguredError,
+    embedded_default,
+)
 from firegrid.settings import Settings
 
 
@@ -192,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, SettingsError, HalfConfiguredError) as exc:
         print(f"firegrid: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
-    except (SchemaTooNew, AlreadyRunningError) as exc:
+    except (SchemaTooNew, AlreadyRunningError, BrokerPortTakenError, NotRunningError) as exc:
         print(f"firegrid: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
