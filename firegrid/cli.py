@@ -19,7 +19,6 @@ from firegrid.cli_commands import (
     import_registry,
     replay_command,
     replay_rejected_command,
-    simulate_command,
 )
 from firegrid.db import SchemaTooNew, migrate
 from firegrid.instance import NotRunningError
@@ -32,6 +31,7 @@ from firegrid.services import (
     embedded_default,
 )
 from firegrid.settings import Settings
+from firegrid.simulate_command import simulate_command
 
 
 class _Parser(argparse.ArgumentParser):
@@ -124,13 +124,20 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("scenario", nargs="?", help="scenario name (see --list)")
     simulate.add_argument("--list", action="store_true", help="list the scenarios and exit")
     simulate.add_argument(
+        "--all", action="store_true", help="run every scenario in turn; stop at the first failure"
+    )
+    simulate.add_argument(
         "--speed",
         type=float,
         default=0.0,
         help="pace by device time, X times real time; 0: at once",
     )
     simulate.add_argument(
-        "--wait", type=float, default=30.0, help="seconds to watch for the hazards; 0: do not"
+        "--wait",
+        type=float,
+        default=30.0,
+        help="seconds to watch for the hazards after the data is sent, beyond what FireGrid's"
+        " clocks need (silence and daily looks, case deadlines); 0: do not watch",
     )
     simulate.add_argument(
         "--no-grids",

@@ -163,42 +163,7 @@ def _revoke_token(settings: Settings, name_or_id: str) -> int:
     return 0
 
 
-def simulate_command(settings: Settings, args: argparse.Namespace) -> int:
-    from simulators.scenarios import SCENARIOS
-
-    if args.list:
-        for spec in SCENARIOS.values():
-            print(f"{spec.name:<20} {spec.kind:<18} {spec.description}")
-        return 0
-    if args.scenario is None:
-        raise InputError("simulate needs a SCENARIO (or --list)")
-    if args.scenario not in SCENARIOS:
-        raise InputError(f"unknown scenario {args.scenario!r}; see firegrid simulate --list")
-    if args.speed < 0 or args.wait < 0:
-        raise InputError("--speed and --wait must be zero or more")
-    from simulators.scenarios.live import simulate
-    from simulators.scenarios.runner import ScenarioError
-
-    try:
-        db_url, mqtt_url = _running_firegrid(settings)
-        with progress(f"simulating {args.scenario}") as say:
-            result = simulate(
-                args.scenario,
-                db_url=db_url,
-                mqtt_url=mqtt_url,
-                prefix=settings.ingest.topic_prefix,
-                speed=args.speed,
-                wait_s=args.wait,
-                with_grids=args.grids,
-                say=say,
-            )
-    except (ScenarioError, ConnectionError, psycopg.OperationalError) as exc:
-        print(f"firegrid: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
-        return 1
-    return 0 if result is None or result.ok else 1
-
-
-def _running_firegrid(settings: Settings) -> tuple[str, str]:
+def running_firegrid(settings: Settings) -> tuple[str, str]:
     """Return the database and broker URLs of a running FireGrid: configured, or embedded.
 
     Never starts the embedded services (``firegrid.instance.locate``): starting them on the
