@@ -7,6 +7,7 @@ demo smoke detector with ``mosquitto_pub``, then see the hazard through the API.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -14,6 +15,8 @@ from urllib.parse import urlsplit
 from firegrid.instance import InstanceRecord, record
 from firegrid.services import Services
 from firegrid.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # The demo's first smoke detector (simulators.fleet): registered, inside a demo grid.
 TRY_DEVICE = "DEMO-SMK-00"
@@ -29,7 +32,17 @@ def record_instance(settings: Settings, services: Services, *, api_url: str) -> 
         pid=os.getpid(),
         started_at=datetime.now(UTC),
     )
-    record(settings.state_file, entry)
+    try:
+        record(settings.state_file, entry)
+    except OSError as exc:  # a read-only home: FireGrid runs, only the CLI needs telling
+        log.warning(
+            "could not record this instance in %s (%s): CLI commands run elsewhere need"
+            " FIREGRID_DATA_DIR=%s",
+            settings.state_file,
+            exc.strerror,
+            settings.data_dir,
+        )
+        return
     print(f"instance recorded in {settings.state_file} (CLI commands run anywhere use it)")
 
 
