@@ -70,6 +70,8 @@ def test_the_demos_first_hazards_are_the_promised_ones(running: Running) -> None
     assert "(`extinguisher_service_due`, warning)" in readme
 
 
+# Silence alone needs its devices quiet for three heartbeats (3 min) and a silence look.
+@pytest.mark.timeout(1800)
 def test_every_scenario_passes_against_a_running_firegrid(running: Running, tmp_path: Path) -> None:
     # Another terminal, another directory, no FIREGRID_DATA_DIR: the recorded instance is used.
     env = running.env | {"FIREGRID_RULES__DAILY_EVERY_S": "20"}
