@@ -46,7 +46,8 @@ class ExpectedCase:
     """A case a scenario must leave behind, with the steps of its history in order.
 
     ``unit_id`` finds the case (one open case per unit and category); ``steps`` are the
-    history's (action, actor) pairs, the system's own steps included.
+    history's (action, actor) pairs, the system's own steps included (reminders only when
+    ``steps`` names one: whether one is sent depends on how the sweep's clock moves).
     """
 
     unit_id: str
@@ -258,6 +259,10 @@ def case_mismatches(
         left.remove(seen)
         for name in ("status", "assignee", "handled_by", "steps"):
             want, got = getattr(exp, name), getattr(seen, name)
+            if name == "steps" and not any(action == "remind" for action, _ in want):
+                # A reminder is the sweep's clock's doing: one that first looks after the
+                # deadline (a test's clock jumping) sends none, a live one sends it before.
+                got = tuple(step for step in got if step[0] != "remind")
             if want is not None and want not in ((), got):
                 lines.append(f"{seen.case_id} {name}: expected {_shown(want)}, got {_shown(got)}")
     lines += [
