@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,8 +105,8 @@ def running_up(home: Path, **settings: str) -> Iterator[Running]:
     state = Running(env, home, home / "var", mqtt, f"http://127.0.0.1:{http}", log)
     try:
         deadline = time.monotonic() + 90
-        # Its last line at start: the printed commands to try come once everything runs.
-        while not any(line.startswith("  curl ") for line in state.lines):
+        # Its last line at start (the commands to try), and the API answering.
+        while not (any(line.startswith("  curl ") for line in state.lines) and _answers(state)):
             assert up.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
@@ -113,3 +114,13 @@ def running_up(home: Path, **settings: str) -> Iterator[Running]:
     finally:
         up.send_signal(signal.SIGTERM)
         up.wait(60)
+
+
+def _answers(state: Running) -> bool:
+    try:
+        with urllib.request.urlopen(f"{state.api}/healthz", timeout=2):
+            return True
+    except urllib.error.HTTPError:  # 503 while a role is still starting: it answers
+        return True
+    except OSError:
+        return False

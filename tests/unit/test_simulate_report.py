@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from firegrid.simulate_command import hazard_table
+from firegrid.settings import Settings
+from firegrid.simulate_command import SLACK_S, clock_wait_s, hazard_table
+from rules.config import RulesSettings
+from simulators.scenarios import build
 from simulators.scenarios.live import Verdict
 from simulators.scenarios.models import (
     HAZARD_FIELDS,
@@ -60,3 +63,17 @@ def test_the_verdict_is_one_line_with_counts_and_seconds() -> None:
     assert (
         passed.line == "PASS case_closed [ab12cd34]: 1/1 hazards, 0 extra, cases as expected, 4.0 s"
     )
+
+
+def test_the_live_deadline_follows_the_running_firegrids_clocks() -> None:
+    settings = Settings(rules=RulesSettings(silence_every_s=60, daily_every_s=600))
+    # Silence: the tick 5 min after the base, seen at the next silence look.
+    silence = clock_wait_s(build("silence", tag="0a0b0c0d"), settings)
+    assert 300 + 60 <= silence <= 300 + 60 + SLACK_S
+    # Dates: the next daily look.
+    assert clock_wait_s(build("extinguisher_dates", tag="0a0b0c0d"), settings) == 600 + SLACK_S
+    # Escalation: a confirmed fire's case filed (5 min) then signed (10 min), wall clock.
+    escalated = clock_wait_s(build("case_escalated", tag="0a0b0c0d"), settings)
+    assert 15 * 60 <= escalated <= 15 * 60 + settings.dispatch.sweep_s + SLACK_S + 1
+    # A scenario judged on arriving data needs no clock.
+    assert clock_wait_s(build("hydrant_drop", tag="0a0b0c0d"), settings) == 0.0
