@@ -31,7 +31,6 @@ from firegrid.services import (
     embedded_default,
 )
 from firegrid.settings import Settings
-from firegrid.simulate_command import simulate_command
 
 
 class _Parser(argparse.ArgumentParser):
@@ -222,6 +221,10 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         return import_registry(settings, args.command, args.file)
     if args.command == "grids":
         return import_grids(settings, args.file, args.source)
+    # Imported here: rich's tables are for `simulate` only, and every command starts faster
+    # without them (a Ctrl-C during a slow start would end in an import's traceback).
+    from firegrid.simulate_command import simulate_command
+
     handlers = {
         "token": create_token_command,
         "simulate": simulate_command,
