@@ -20,13 +20,18 @@ from firegrid.cli_commands import (
     import_registry,
     replay_command,
     replay_rejected_command,
-    simulate_command,
 )
 from firegrid.cli_credentials import add_credentials_commands, credentials_command
 from firegrid.db import SchemaTooNew, migrate
+from firegrid.instance import NotRunningError
 from firegrid.role_names import BUILT_ROLES, RoleError, check_role
 from firegrid.runtime import run
-from firegrid.services import AlreadyRunningError, HalfConfiguredError, embedded_default
+from firegrid.services import (
+    AlreadyRunningError,
+    BrokerPortTakenError,
+    HalfConfiguredError,
+    embedded_default,
+)
 from firegrid.settings import Settings
 
 
@@ -151,13 +156,20 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("scenario", nargs="?", help="scenario name (see --list)")
     simulate.add_argument("--list", action="store_true", help="list the scenarios and exit")
     simulate.add_argument(
+        "--all", action="store_true", help="run every scenario in turn; stop at the first failure"
+    )
+    simulate.add_argument(
         "--speed",
         type=float,
         default=0.0,
         help="pace by device time, X times real time; 0: at once",
     )
     simulate.add_argument(
-        "--wait", type=float, default=30.0, help="seconds to watch for the hazards; 0: do not"
+        "--wait",
+        type=float,
+        default=30.0,
+        help="seconds to watch for the hazards after the data is sent, beyond what FireGrid's"
+        " clocks need (silence and daily looks, case deadlines); 0: do not watch",
     )
     simulate.add_argument(
         "--no-grids",
@@ -227,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, SettingsError, HalfConfiguredError) as exc:
         print(f"firegrid: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
-    except (SchemaTooNew, AlreadyRunningError) as exc:
+    except (SchemaTooNew, AlreadyRunningError, BrokerPortTakenError, NotRunningError) as exc:
         print(f"firegrid: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -244,6 +256,10 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         return _registry(settings, args)
     if args.command == "grids":
         return import_grids(settings, args)
+    # Imported here: rich's tables are for `simulate` only, and every command starts faster
+    # without them (a Ctrl-C during a slow start would end in an import's traceback).
+    from firegrid.simulate_command import simulate_command
+
     handlers = {
         "token": create_token_command,
         "simulate": simulate_command,

@@ -33,7 +33,7 @@ class InputError(Exception):
 
 
 def resolve_and_migrate(settings: Settings) -> str:
-    """Return the database URL (configured, or the embedded one) with the schema migrated."""
+    """Return the running FireGrid's database URL (``firegrid.instance.locate``), migrated."""
     from firegrid.services import resolve_db
 
     url = resolve_db(settings)
@@ -187,69 +187,26 @@ def _revoke_token(settings: Settings, name_or_id: str) -> int:
     return 0
 
 
-def simulate_command(settings: Settings, args: argparse.Namespace) -> int:
-    from simulators.scenarios import SCENARIOS
-
-    if args.list:
-        for spec in SCENARIOS.values():
-            print(f"{spec.name:<20} {spec.kind:<18} {spec.description}")
-        return 0
-    if args.scenario is None:
-        raise InputError("simulate needs a SCENARIO (or --list)")
-    if args.scenario not in SCENARIOS:
-        raise InputError(f"unknown scenario {args.scenario!r}; see firegrid simulate --list")
-    if args.speed < 0 or args.wait < 0:
-        raise InputError("--speed and --wait must be zero or more")
-    from simulators.scenarios.live import simulate
-    from simulators.scenarios.runner import ScenarioError
-
-    try:
-        db_url, mqtt_url = _running_firegrid(settings)
-        with progress(f"simulating {args.scenario}") as say:
-            result = simulate(
-                args.scenario,
-                db_url=db_url,
-                mqtt_url=mqtt_url,
-                prefix=settings.ingest.topic_prefix,
-                speed=args.speed,
-                wait_s=args.wait,
-                with_grids=args.grids,
-                say=say,
-            )
-    except (ScenarioError, ConnectionError, psycopg.OperationalError) as exc:
-        print(f"firegrid: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
-        return 1
-    return 0 if result is None or result.ok else 1
-
-
-def _running_firegrid(settings: Settings) -> tuple[str, str]:
+def running_firegrid(settings: Settings) -> tuple[str, str]:
     """Return the database and broker URLs of a running FireGrid: configured, or embedded.
 
-    Never starts the embedded services: starting them on the data directory of a running
-    ``firegrid up`` would take its servers for a crash's leftovers and stop them.
+    Never starts the embedded services (``firegrid.instance.locate``): starting them on the
+    data directory of a running ``firegrid up`` would take its servers for a crash's leftovers
+    and stop them, and anywhere else they would be a FireGrid nobody watches.
     """
-    from firegrid import embedded
-    from firegrid.services import broker_reachable
+    from firegrid.instance import locate
+    from firegrid.services import broker_reachable, embedded_default
 
-    running_db, running_broker = embedded.running_urls(settings.data_dir)
-    if settings.db_url is not None:
-        db_url = settings.db_url.get_secret_value()
-    elif running_db is not None:
-        db_url = running_db
-    else:
-        raise ConnectionError(f"no FireGrid runs on {settings.data_dir.resolve()}: start it first")
-    if settings.mqtt_url is not None:
-        mqtt_url = settings.mqtt_url.get_secret_value()
-    elif running_broker is not None:
-        mqtt_url = running_broker
-    else:
-        raise ConnectionError(f"no FireGrid broker in {settings.data_dir.resolve()}: start it")
-    with psycopg.connect(db_url, connect_timeout=5) as conn:
+    embedded_default(settings)  # both configured, or neither
+    found = locate(settings)
+    if found.mqtt_url is None:
+        raise ConnectionError(f"no FireGrid broker in {found.data_dir}: is FireGrid running?")
+    with psycopg.connect(found.db_url, connect_timeout=5) as conn:
         conn.execute("SELECT 1 FROM ingest_batches LIMIT 1")
-    if not broker_reachable(mqtt_url):
-        where = _without_password(mqtt_url)
+    if not broker_reachable(found.mqtt_url):
+        where = _without_password(found.mqtt_url)
         raise ConnectionError(f"no broker at {where}: is FireGrid running?")
-    return db_url, mqtt_url
+    return found.db_url, found.mqtt_url
 
 
 def _without_password(url: str) -> str:
@@ -300,14 +257,17 @@ def replay_command(settings: Settings, args: argparse.Namespace) -> int:
 
 def replay_rejected_command(settings: Settings, args: argparse.Namespace) -> int:
     """Replay stored rejections through ingest; print what was stored as one JSON object."""
+    from firegrid.instance import locate
     from ingest.rejected_replay import REGISTRY_REASONS, replay_stored
 
     since = _time(args.since, "since") if args.since else None
+    found = locate(settings)  # photos go to the running FireGrid's data directory
+    migrate(found.db_url, storage=settings.storage)
     outcome = replay_stored(
-        resolve_and_migrate(settings),
+        found.db_url,
         settings=settings.ingest,
         storage=settings.storage,
-        data_dir=settings.data_dir,
+        data_dir=found.data_dir,
         reasons=args.reason or REGISTRY_REASONS,
         since=since,
     )

@@ -8,6 +8,7 @@ the ``Supervisor`` restarts one that fails and, when one keeps failing, stops th
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -26,6 +27,8 @@ from dispatch.models import Deadlines
 from firegrid.api_role import ApiRole
 from firegrid.broker_auth import accounts_for, say_who_enforces
 from firegrid.db import migrate
+from firegrid.first_steps import announce
+from firegrid.instance import forget
 from firegrid.maintenance import StorageMaintenance
 from firegrid.services import Services, broker_reachable, resolve
 from firegrid.settings import Settings
@@ -66,6 +69,7 @@ def run(
     # the inbox roles share and paho reconnects), started first and stopped last.
     unsupervised: list[Role] = []
     gave_up: list[str] = []
+    recorded = False  # the state file names this process's embedded instance
     supervisor: Supervisor | None = None
 
     def give_up(reason: str) -> None:
@@ -105,18 +109,20 @@ def run(
         if role_hook is not None:
             factories = {name: role_hook(name, factory) for name, factory in factories.items()}
         supervisor = Supervisor(factories, settings=settings.roles, on_give_up=give_up)
-        if "api" in roles and embedded:
-            _print_demo_token(services)
+        token = _print_demo_token(services) if "api" in roles and embedded else None
         if stop.is_set():  # interrupted while the services started or the schema migrated
             return 0
         for role in unsupervised:
             role.start()
         supervisor.start()
-        if "api" in roles:
-            print(f"API: http://{settings.http.host}:{settings.http.port}/docs")
+        recorded = announce(
+            settings, services, api="api" in roles, token=token, demo="demo" in factories
+        )
         while not stop.wait(1.0):
             pass
     finally:
+        if recorded:
+            forget(settings.state_file, pid=os.getpid())
         if supervisor is not None:
             supervisor.stop()
         for role in reversed(unsupervised):
@@ -267,7 +273,8 @@ def _patrol_params(settings: Settings) -> PatrolParams:
         return PatrolParams()
 
 
-def _print_demo_token(services: Services) -> None:
+def _print_demo_token(services: Services) -> str | None:
+    """Print the admin token ``console`` the first time; return it then, else None."""
     # One admin token named "console" across starts, printed only when made: a secret is never
     # stored to print again, and a restart must not pile up admin tokens.
     with psycopg.connect(services.db_url, autocommit=True) as conn:
@@ -280,7 +287,7 @@ def _print_demo_token(services: Services) -> None:
                 "API token: the 'console' token printed at its first start"
                 " (`firegrid token revoke console` and start again for a new one)"
             )
-            return
+            return None
         # An expired console token is revoked so that its name is free again.
         conn.execute(
             "UPDATE api_tokens SET revoked_at = now() WHERE name = 'console' AND revoked_at IS NULL"
@@ -289,6 +296,7 @@ def _print_demo_token(services: Services) -> None:
             conn, role="admin", areas=[], note="printed by firegrid up", name="console"
         )
     print(f"API token (admin, printed once): {token}")
+    return token
 
 
 def _check_broker(url: str) -> None:

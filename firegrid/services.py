@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import socket
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +20,10 @@ class AlreadyRunningError(RuntimeError):
 
 class HalfConfiguredError(ValueError):
     """One of the database and the broker is configured and the other is not: exit 2."""
+
+
+class BrokerPortTakenError(RuntimeError):
+    """The embedded broker's port is taken by another process: exit 1, nothing started."""
 
 
 @dataclass
@@ -67,20 +70,34 @@ def embedded_default(settings: Settings) -> bool:
     return not has_db
 
 
-def resolve_db(settings: Settings, services: Services | None = None) -> str:
-    """Return the database URL, starting the embedded PostgreSQL when none is configured."""
-    if settings.db_url is not None:
-        return settings.db_url.get_secret_value()
-    from firegrid.embedded import running_urls, start_postgres
+def _refuse_a_second(settings: Settings) -> None:
+    """Refuse to start the embedded services where another live FireGrid runs them."""
+    from firegrid.embedded import running_urls
 
     running, _ = running_urls(settings.data_dir)
-    if running is not None:
-        if services is not None:  # `firegrid up`: one FireGrid per data directory
-            raise AlreadyRunningError(
-                f"FireGrid already runs the embedded services in {settings.data_dir.resolve()}:"
-                " stop it first, or give this one another FIREGRID_DATA_DIR"
-            )
-        return running  # a CLI command beside a running `firegrid up` uses its database
+    if running is not None:  # `firegrid up`: one FireGrid per data directory
+        raise AlreadyRunningError(
+            f"FireGrid already runs the embedded services in {settings.data_dir.resolve()}:"
+            " stop it first, or give this one another FIREGRID_DATA_DIR"
+        )
+
+
+def resolve_db(settings: Settings, services: Services | None = None) -> str:
+    """Return the database URL: configured, or the embedded one.
+
+    ``firegrid up`` (``services`` given) starts the embedded PostgreSQL; any other command
+    (``services`` None) uses the running FireGrid's (``firegrid.instance.locate``) and never
+    starts one: a second, empty database would take its imports and tokens unseen.
+    """
+    if settings.db_url is not None:
+        return settings.db_url.get_secret_value()
+    if services is None:
+        from firegrid.instance import locate
+
+        return locate(settings).db_url
+    from firegrid.embedded import start_postgres
+
+    _refuse_a_second(settings)
 
     data = settings.data_dir.resolve() / "postgres"
     data.parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +118,19 @@ def resolve(settings: Settings, *, need_broker: bool = True) -> Services:
     """
     if need_broker:
         embedded_default(settings)
+    port = settings.embedded.mqtt_port
+    broker_dir = settings.data_dir.resolve() / "broker"
+    if need_broker and settings.mqtt_url is None and port and not _port_free(port):
+        from firegrid.embedded.broker import leftover_pid
+
+        # Before the database starts: a port taken is said at once, and nothing is left running.
+        # A crashed FireGrid's own broker on this data directory is no obstacle: it is stopped.
+        _refuse_a_second(settings)  # most likely taken by the FireGrid running here: say so
+        if leftover_pid(broker_dir) is None:
+            raise BrokerPortTakenError(
+                f"the embedded broker's port 127.0.0.1:{port} is taken (another FireGrid, or"
+                " another broker?): stop it, or set FIREGRID_EMBEDDED__MQTT_PORT to a free port"
+            )
     services = Services(db_url="", mqtt_url="")
     services.db_url = resolve_db(settings, services)
     if settings.mqtt_url is not None:
@@ -126,7 +156,9 @@ def _start_embedded_broker(settings: Settings, services: Services) -> None:
     dynsec = write_dynsec_config(
         data, db_url=services.db_url, own=own, prefix=settings.ingest.topic_prefix
     )
-    broker = start_broker(data, port=1883 if _port_free(1883) else None, dynsec_config=dynsec)
+    # A stable, documented port (devices and the printed first command name it); 0: any free one.
+    port = settings.embedded.mqtt_port or None
+    broker = start_broker(data, port=port, dynsec_config=dynsec)
     services.embedded.append(broker)
     services.mqtt_url = with_user(broker.url, own.service_username, own.service_password)
     services.broker_admin = DynsecAdmin(

@@ -44,6 +44,35 @@ def default_data_dir() -> Path:
     return base / "firegrid"
 
 
+def default_state_file() -> Path:
+    """Return where ``firegrid up`` records the embedded instance it runs (``firegrid.instance``).
+
+    Per user, per the XDG base-directory spec (``$XDG_STATE_HOME/firegrid/instance.json``, else
+    ``~/.local/state/firegrid/instance.json``): a CLI command run from any directory, or from an
+    installed package, finds the FireGrid this user started, wherever its data lives.
+    """
+    xdg = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "state"
+    return base / "firegrid" / "instance.json"
+
+
+# Not 1883: that is where a system Mosquitto (Debian's package starts one) or a city broker
+# listens, and a device or tester pointed there would talk to the wrong broker. A fixed port
+# keeps the README's mosquitto_pub line and the devices' configuration valid across restarts.
+EMBEDDED_MQTT_PORT = 1884
+
+
+class EmbeddedSettings(BaseModel):
+    """The embedded services ``firegrid up`` starts when nothing is configured."""
+
+    mqtt_port: int = Field(
+        default=EMBEDDED_MQTT_PORT,
+        ge=0,
+        le=65_535,
+        description="the embedded broker's port on 127.0.0.1; 0: any free port (tests)",
+    )
+
+
 class HttpSettings(BaseModel):
     """Where the API listens."""
 
@@ -92,6 +121,9 @@ class Settings(BaseSettings):
     http: Annotated[HttpSettings, NoDecode] = HttpSettings()
     # Absolute from here on: it is printed at start, and the embedded services are found by it.
     data_dir: Path = Field(default_factory=default_data_dir)
+    # Where `firegrid up` records the embedded instance it runs, for CLI commands run elsewhere.
+    state_file: Path = Field(default_factory=default_state_file)
+    embedded: EmbeddedSettings = EmbeddedSettings()  # FIREGRID_EMBEDDED__MQTT_PORT
     ingest: IngestSettings = IngestSettings()
     storage: StorageSettings = StorageSettings()
     devices: DeviceStatusSettings = DeviceStatusSettings()
@@ -117,7 +149,7 @@ class Settings(BaseSettings):
                 raise ValueError(str(exc)) from None
         return value
 
-    @field_validator("data_dir")
+    @field_validator("data_dir", "state_file")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         # A relative FIREGRID_DATA_DIR is taken from the directory FireGrid starts in, once.

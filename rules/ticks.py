@@ -2,7 +2,7 @@
 
 - silence (every minute): each watched device's last device and receive times against ``now``,
   grouped by unit so a unit gone quiet is one hazard;
-- dates (once per China day): extinguisher scrap age, service due, monthly check;
+- dates (each daily look, on the China day): extinguisher scrap age, service due, monthly check;
 - patrol compliance (once per China day, for the day before): 一日双巡 per grid, from the patrol
   segments ``rebuild_segments`` keeps.
 
@@ -47,6 +47,17 @@ WHERE d.kind = %s
 _SEGMENTS = f"""
 SELECT {MS.format(col="started_at")}, grids, valid FROM patrol_segments
 WHERE started_at >= to_timestamp(%s / 1000.0) AND started_at < to_timestamp(%s / 1000.0)
+"""
+
+# The current version's grids that existed before the judged day ended (in a version imported
+# by then): a grid drawn today was nobody's to patrol yesterday, so a street just imported (the
+# demo's at its first start) is not reported short of yesterday's patrols.
+_GRIDS_OF_DAY = """
+SELECT code FROM grid_areas
+WHERE level = 'grid' AND version = (SELECT max(version) FROM grid_versions)
+  AND code IN (
+    SELECT b.code FROM grid_areas b JOIN grid_versions v ON v.version = b.version
+    WHERE b.level = 'grid' AND v.imported_at < to_timestamp(%s / 1000.0))
 """
 
 Row = tuple[Any, ...]
@@ -150,7 +161,12 @@ def dates(
     sink: HazardSink,
     source: TickSource = LIVE,
 ) -> list[Transition]:
-    """Judge every dates rule once per China day."""
+    """Judge every dates rule on ``now``'s China day.
+
+    Every daily look judges the day again (not once): judging is a diff against the devices
+    already open, so a repeat changes nothing, while an extinguisher registered or corrected
+    during the day is judged within one look instead of the next day.
+    """
     day = cst_day(dt_to_ms(now))
     today = day_label(day)
     out: list[Transition] = []
@@ -164,7 +180,7 @@ def dates(
                 installed_on=[r[12] for r in rows],
             )
             out += engine.run_fleet(
-                resolved, snap, key=key, at=cst_day_start(day), once=True, store=store, sink=sink
+                resolved, snap, key=key, at=cst_day_start(day), once=False, store=store, sink=sink
             )
     return out
 
@@ -202,16 +218,10 @@ def patrols(
     rules = [r for r in engine.rules.of_subject("grid") if r.kind == "patrol_compliance"]
     if not rules:
         return []
-    grids = [
-        str(r[0])
-        for r in conn.execute(
-            "SELECT code FROM grid_areas WHERE level = 'grid' "
-            "AND version = (SELECT max(version) FROM grid_versions)"
-        ).fetchall()
-    ]
+    start = cst_day_start(day)
+    grids = [str(r[0]) for r in conn.execute(_GRIDS_OF_DAY, (start + MS_PER_DAY,)).fetchall()]
     if not grids:
         return []
-    start = cst_day_start(day)
     patrol_day = patrol_day_of(
         day, grids, source.segments(conn, start=start, end=start + MS_PER_DAY)
     )

@@ -52,16 +52,28 @@ def _patrol_grid() -> tuple[str, tuple[float, float]]:
     return code, centre
 
 
+def _in_grid(index: int, *, north_m: float = 0.0, east_m: float = 0.0) -> tuple[float, float]:
+    """Return a point (lat, lon) ``north_m``/``east_m`` from the centre of demo grid ``index``.
+
+    Every demo device is placed this way, within 80 m of a centre of a 250 m grid whose
+    jittered border stays at least ~90 m away, so each locates inside a demo grid (CENTER
+    itself is where four grids meet).
+    """
+    _, centre = sorted(grid_centres(demo_grids()).items())[index % 4]
+    return offset_m(centre[0], centre[1], north_m, east_m)
+
+
 def demo_units() -> list[dict[str, Any]]:
     """Return the key units of the demo."""
+    lat, lon = _in_grid(0)
     return [
         {
             "unit_id": UNIT,
             "name": "金桥三村物业",
             "level": 2,
             "address": "金桥路1号",
-            "lat": CENTER[0],
-            "lon": CENTER[1],
+            "lat": lat,
+            "lon": lon,
             "responsible": "王经理",
         }
     ]
@@ -75,8 +87,8 @@ def demo_devices(today: date) -> list[dict[str, Any]]:
             "kind": "hydrant",
             "model": "SIM-P1",
             "unit_id": UNIT,
-            "lat": CENTER[0] + 0.0008 * (i - 3),
-            "lon": CENTER[1] + 0.0008 * (i % 3 - 1),
+            # Municipal hydrants along the demo street's grids, two in each of grids 0 and 1.
+            **_at(_in_grid(i, north_m=40.0 * (i // 4), east_m=30.0)),
             "hydrant_class": "municipal",
             "heartbeat_s": 60,
         }
@@ -88,8 +100,8 @@ def demo_devices(today: date) -> list[dict[str, Any]]:
             "kind": "smoke",
             "model": "SIM-S1",
             "unit_id": UNIT,
-            "lat": CENTER[0] - 0.0004 * i,
-            "lon": CENTER[1] + 0.0004 * i,
+            # In the unit's building, a few metres apart.
+            **_at(_in_grid(0, north_m=-8.0 * i, east_m=8.0 * i)),
             "heartbeat_s": 60,
         }
         for i in range(4)
@@ -102,8 +114,7 @@ def demo_devices(today: date) -> list[dict[str, Any]]:
                 "kind": "extinguisher",
                 "model": "MFZ/ABC4",
                 "unit_id": UNIT,
-                "lat": CENTER[0] + 0.0003 * i,
-                "lon": CENTER[1] - 0.0003 * i,
+                **_at(_in_grid(0, north_m=6.0 * i, east_m=-6.0 * i)),
                 "agent": "dry_powder",
                 "manufactured_on": date(today.year - years, 1, 15).isoformat(),
                 "installed_on": (today - timedelta(days=10)).isoformat(),
@@ -122,6 +133,11 @@ def demo_devices(today: date) -> list[dict[str, Any]]:
         }
     )
     return rows
+
+
+def _at(point: tuple[float, float]) -> dict[str, float]:
+    """Return a registry row's position fields."""
+    return {"lat": point[0], "lon": point[1]}
 
 
 def demo_staff() -> list[dict[str, Any]]:

@@ -163,17 +163,22 @@ class EmbeddedBroker(Service):
 
     def _stop_leftover(self) -> None:
         """Stop a broker on this data directory left behind by a crashed FireGrid."""
-        try:
-            pid = int((self.data_dir / "mosquitto.pid").read_text().strip())
-        except (OSError, ValueError):
-            return
-        conf = str(self.data_dir / "mosquitto.conf")
-        if alive(pid) and conf in proc_cmdline(pid):
+        pid = leftover_pid(self.data_dir)
+        if pid is not None:
             log.warning("stopping a leftover Mosquitto (pid %d) on %s", pid, self.data_dir)
             send_signal(pid, signal.SIGTERM)
             if wait_gone([pid], STOP_TIMEOUT_S):
                 send_signal(pid, signal.SIGKILL)
                 wait_gone([pid], 5)
+
+
+def leftover_pid(data_dir: Path) -> int | None:
+    """Return the PID of a live Mosquitto running on ``data_dir``'s configuration, if any."""
+    try:
+        pid = int((data_dir / "mosquitto.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if alive(pid) and str(data_dir / "mosquitto.conf") in proc_cmdline(pid) else None
 
 
 def start_broker(

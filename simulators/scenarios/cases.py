@@ -86,6 +86,7 @@ def case_escalated(ctx: Context) -> Scenario:
     return Scenario(
         name="case_escalated",
         description=(case_escalated.__doc__ or "").split("\n")[0],
+        waits_for_sign=("fire", "urgent"),  # a smoke alarm's case (dispatch/case_rules.yaml)
         expected_cases=[
             ExpectedCase(
                 unit_id=fields["units"][0]["unit_id"],

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -25,7 +25,6 @@ from simulators.scenarios.models import (
     ObservedCase,
     ObservedHazard,
     Scenario,
-    Tick,
     case_mismatches,
     compare,
 )
@@ -134,6 +133,33 @@ class LiveHooks:
         return seen if about_grids else [h for h in seen if h.about != "grid"]
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """How one live run of a scenario ended: what it expected, what differs, how long it took."""
+
+    name: str
+    tag: str
+    mismatch: Mismatch
+    hazards: int  # expected
+    cases: int  # expected
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """Return whether every expected hazard and case is there, and nothing else."""
+        return self.mismatch.ok
+
+    @property
+    def line(self) -> str:
+        """Return the verdict as one line: PASS or FAIL, the name, counts, seconds."""
+        m = self.mismatch
+        parts = [f"{self.hazards - len(m.missing)}/{self.hazards} hazards", f"{len(m.extra)} extra"]
+        if self.cases:
+            parts.append("cases as expected" if not m.cases else f"{len(m.cases)} case differences")
+        word = "PASS" if self.ok else "FAIL"
+        return f"{word} {self.name} [{self.tag}]: {', '.join(parts)}, {self.seconds:.1f} s"
+
+
 def simulate(
     name: str,
     *,
@@ -142,14 +168,19 @@ def simulate(
     prefix: str,
     speed: float = 0.0,
     wait_s: float = 30.0,
+    clock_wait_s: Callable[[Scenario], float] = lambda _s: 0.0,
     with_grids: bool = True,
     say: Callable[[str], None] = print,
-) -> Mismatch | None:
-    """Run scenario ``name``; poll up to ``wait_s`` for its hazards and cases (None: not checked).
+) -> Verdict | None:
+    """Run scenario ``name``; watch for its hazards and cases until they are all there, or the
+    deadline passes (None: ``wait_s`` is 0, not checked).
 
-    A case scenario's terminals are started first (subscribed before anything is sent to
-    them) and answer their inbox until the wait is over.
+    The deadline is ``wait_s`` after the timeline was sent, plus ``clock_wait_s(scenario)``: how
+    long the running FireGrid's clocks (silence and daily looks, case deadlines) take to reach
+    what the scenario needs. A case scenario's terminals are started first (subscribed before
+    anything is sent to them) and answer their inbox until the run ends.
     """
+    started = time.monotonic()
     scenario = build(name, tag=new_tag(), prefix=prefix)
     say(f"{scenario.name} [{scenario.tag}]: {scenario.description.strip().splitlines()[0]}")
     hooks = LiveHooks(db_url, with_grids=with_grids)
@@ -170,23 +201,22 @@ def simulate(
             )
         if wait_s <= 0:
             return None
-        ticks = [s.at for s in scenario.timeline if isinstance(s, Tick)]
-        if ticks:
-            last = scenario.at(max(ticks))
-            say(f"{scenario.name}: its checks are due at {last.isoformat()} on the rules' clock")
-        deadline = time.monotonic() + wait_s
+        extra = max(0.0, clock_wait_s(scenario))
+        if extra:
+            say(f"{scenario.name}: waiting up to {extra + wait_s:.0f} s for FireGrid's clocks")
+        deadline = time.monotonic() + wait_s + extra
         result = _check(scenario, hooks)
         while not result.ok and time.monotonic() < deadline:
             time.sleep(0.5 if scenario.terminals else 2.0)
             result = _check(scenario, hooks)
-    want = len(scenario.expected_hazards)
-    stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    if result.ok:
-        cases = f" and {len(scenario.expected_cases)} cases" if scenario.expected_cases else ""
-        say(f"{scenario.name}: all {want} expected hazards{cases} present, none extra ({stamp})")
-    else:
-        say(f"{scenario.name}: hazards differ from the {want} expected ({stamp}):\n{result}")
-    return result
+    return Verdict(
+        scenario.name,
+        scenario.tag,
+        result,
+        hazards=len(scenario.expected_hazards),
+        cases=len(scenario.expected_cases),
+        seconds=time.monotonic() - started,
+    )
 
 
 def _check(scenario: Scenario, hooks: LiveHooks) -> Mismatch:

@@ -68,7 +68,10 @@ def test_firegrid_simulate_against_a_running_firegrid(env: ScenarioEnv, broker_u
     finally:
         role.stop()
     assert done.returncode == 0, done.stderr + done.stdout
-    assert "all 2 expected hazards present, none extra" in done.stdout
+    verdicts = [line for line in done.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
+    assert len(verdicts) == 1
+    assert verdicts[0].startswith("PASS hydrant_drop [")
+    assert ": 2/2 hazards, 0 extra, " in verdicts[0]
     assert time.monotonic() - started < 60
     assert env.scalar("SELECT count(*) FROM hazards WHERE rule_id = 'hydrant_sudden_drop'") == 2
 
@@ -79,8 +82,16 @@ def test_firegrid_simulate_says_when_hazards_do_not_appear(
     # Ingest runs but no rules role: the data arrives, the hazards never do.
     done = _simulate(env, broker_url, "confirmed_fire", "--wait", "1")
     assert done.returncode == 1
-    assert "hazards differ from the 5 expected" in done.stdout
-    assert done.stdout.count("missing:") == 5
+    verdicts = [line for line in done.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
+    assert len(verdicts) == 1
+    assert verdicts[0].startswith("FAIL confirmed_fire [")
+    assert ": 0/5 hazards, 0 extra, " in verdicts[0]
+    # A table a person reads: a row per expected hazard, none observed; no Python reprs.
+    table = done.stdout[done.stdout.index(verdicts[0]) + len(verdicts[0]) :]
+    assert table.count("expected") == 5 + 1  # the rows and the title
+    assert table.count("(none)") == 5
+    assert "smoke_confirmed_fire" in table
+    assert "ExpectedHazard(" not in done.stdout
 
 
 def test_firegrid_simulate_list_and_unknown_names() -> None:
@@ -101,6 +112,14 @@ def test_firegrid_simulate_list_and_unknown_names() -> None:
     assert unknown.returncode == 2
     assert len(unknown.stderr.strip().splitlines()) == 1
     assert "unknown scenario" in unknown.stderr
+    both = subprocess.run(
+        [sys.executable, "-m", "firegrid.cli", "simulate", "hydrant_drop", "--all"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert both.returncode == 2
+    assert "a SCENARIO or --all" in both.stderr
 
 
 def test_firegrid_simulate_finds_a_running_embedded_firegrid(tmp_path: Path) -> None:
@@ -139,6 +158,6 @@ def test_firegrid_simulate_finds_a_running_embedded_firegrid(tmp_path: Path) -> 
             up.send_signal(signal.SIGTERM)
             up.wait(30)
     assert done.returncode == 0, done.stderr + done.stdout
-    assert "all 2 expected hazards present" in done.stdout
+    assert "PASS hydrant_drop [" in done.stdout
     # simulate left the running services alone: no second PostgreSQL or broker was started.
     assert "embedded" not in done.stdout

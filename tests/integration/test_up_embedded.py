@@ -31,7 +31,11 @@ def _env(data_dir: Path, port: int) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith("FIREGRID_") and k != "PYTHONUNBUFFERED"
     }
-    env.update(FIREGRID_DATA_DIR=str(data_dir), FIREGRID_HTTP=f"127.0.0.1:{port}")
+    env.update(
+        FIREGRID_DATA_DIR=str(data_dir),
+        FIREGRID_HTTP=f"127.0.0.1:{port}",
+        FIREGRID_EMBEDDED__MQTT_PORT="0",  # any free port: not a developer's ./scripts/up's
+    )
     return env
 
 

@@ -40,6 +40,7 @@ def _up(tmp_path: Path, *args: str, **settings: str) -> subprocess.CompletedProc
     env |= {
         "FIREGRID_DATA_DIR": str(tmp_path / "var"),
         "FIREGRID_HTTP": f"127.0.0.1:{_free_port()}",
+        "FIREGRID_EMBEDDED__MQTT_PORT": "0",
         **settings,
     }
     argv = [sys.executable, "-m", "firegrid.cli", "up", *args]

@@ -46,7 +46,14 @@ class EngineHooks:
     def import_grids(self, collection: dict[str, Any]) -> None:
         """Import the scenario's grids as the current version."""
         with psycopg.connect(self.db_url) as conn:
-            import_grids(conn, grid_set=parse_grids(collection), source="scenario")
+            result = import_grids(conn, grid_set=parse_grids(collection), source="scenario")
+            # A scenario's street was in service before the days it judges (the patrol check
+            # judges yesterday, and skips grids drawn after it): date its version back.
+            conn.execute(
+                "UPDATE grid_versions SET imported_at = imported_at - interval '7 days'"
+                " WHERE version = %s",
+                (result.version,),
+            )
 
     def evaluate(self) -> None:
         """Process every committed batch."""

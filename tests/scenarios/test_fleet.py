@@ -5,10 +5,13 @@ from __future__ import annotations
 import itertools
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from devices import registry
 from devices.geo import haversine_m
 from devices.models import Reading
+from grids.index import GridIndex
+from grids.models import parse_grids
 from simulators.fleet import DemoFleetSim, demo_devices, demo_grids, demo_staff, demo_units
 
 T0 = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
@@ -58,3 +61,24 @@ def test_the_walk_is_continuous_and_at_walking_pace() -> None:
     steps = [haversine_m(a.lat, a.lon, b.lat, b.lon) for a, b in itertools.pairwise(fixes)]
     assert max(steps) < 3.0
     assert sum(steps) > 300
+
+
+def test_every_demo_device_and_unit_lies_inside_a_demo_grid() -> None:
+    index = GridIndex.from_gridset(parse_grids(demo_grids()))
+    rows = [*demo_devices(T0.date()), *demo_units()]
+    outside = [r.get("device_id", r.get("unit_id")) for r in rows if not _inside(index, r)]
+    assert outside == []
+    # The README's example hydrant too, and the hydrants spread over more than one grid.
+    hydrants = [r for r in rows if r.get("kind") == "hydrant"]
+    assert "DEMO-HYD-00" in {r["device_id"] for r in hydrants}
+    grids = {_grid(index, r) for r in hydrants}
+    assert len(grids) > 1
+
+
+def _grid(index: GridIndex, row: dict[str, Any]) -> str | None:
+    hit = index.locate_one(float(row["lat"]), float(row["lon"]))
+    return None if hit is None else hit.grid
+
+
+def _inside(index: GridIndex, row: dict[str, Any]) -> bool:
+    return _grid(index, row) is not None

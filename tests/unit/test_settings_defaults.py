@@ -8,7 +8,7 @@ import pytest
 
 from firegrid import settings as settings_module
 from firegrid.db import preloads_timescale
-from firegrid.settings import Settings, default_data_dir
+from firegrid.settings import Settings, default_data_dir, default_state_file
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 
@@ -56,3 +56,24 @@ def test_a_relative_data_directory_is_made_absolute_once(
 )
 def test_the_preload_setting_is_read_as_a_list(setting: str, preloaded: bool) -> None:
     assert preloads_timescale(setting) is preloaded
+
+
+def test_the_instance_record_lives_in_the_users_state_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("FIREGRID_STATE_FILE", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)  # wherever the command runs
+    assert Settings().state_file == tmp_path / "xdg" / "firegrid" / "instance.json"
+    monkeypatch.setenv("XDG_STATE_HOME", "relative/ignored")  # the XDG spec ignores it
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_state_file() == tmp_path / "home" / ".local" / "state" / "firegrid" / (
+        "instance.json"
+    )
+
+
+def test_the_embedded_broker_port_is_fixed_and_not_1883(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FIREGRID_EMBEDDED__MQTT_PORT", raising=False)
+    assert Settings().embedded.mqtt_port == 1884
+    monkeypatch.setenv("FIREGRID_EMBEDDED__MQTT_PORT", "18830")
+    assert Settings().embedded.mqtt_port == 18830

@@ -1,0 +1,181 @@
+"""``firegrid simulate NAME | --all``: scenarios against a running FireGrid, judged one line each.
+
+Each run ends as soon as everything it expects is there, or at its deadline: ``--wait`` after
+its data was sent, plus what the running FireGrid's own clocks need (the next silence look, the
+next daily look, a case's sign deadline), read from the same settings that FireGrid runs with.
+A failure prints a table of expected against observed with the differing fields marked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from firegrid.cli_commands import InputError, running_firegrid
+from firegrid.progress import progress
+from firegrid.settings import Settings
+
+if TYPE_CHECKING:
+    from simulators.scenarios.live import Verdict
+    from simulators.scenarios.models import Mismatch, Scenario
+
+SLACK_S = 15.0  # a look of the rules role, a commit, a poll of ours
+
+
+def simulate_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Run one scenario or all of them; return 0 if each passed, 1 at the first failure."""
+    from simulators.scenarios import SCENARIOS
+
+    if args.list:
+        for spec in SCENARIOS.values():
+            print(f"{spec.name:<20} {spec.kind:<18} {spec.description}")
+        return 0
+    if args.all == (args.scenario is not None):
+        raise InputError("simulate needs a SCENARIO or --all (or --list)")
+    if args.scenario is not None and args.scenario not in SCENARIOS:
+        raise InputError(f"unknown scenario {args.scenario!r}; see firegrid simulate --list")
+    if args.speed < 0 or args.wait < 0:
+        raise InputError("--speed and --wait must be zero or more")
+    from simulators.scenarios.runner import ScenarioError
+
+    try:
+        db_url, mqtt_url = running_firegrid(settings)
+        for name in list(SCENARIOS) if args.all else [args.scenario]:
+            if not _one(settings, args, name, db_url=db_url, mqtt_url=mqtt_url):
+                return 1
+    except (ScenarioError, ConnectionError, psycopg.OperationalError) as exc:
+        print(f"firegrid: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _one(
+    settings: Settings, args: argparse.Namespace, name: str, *, db_url: str, mqtt_url: str
+) -> bool:
+    """Run scenario ``name``, print its verdict (and differences); return whether it passed."""
+    from simulators.scenarios import build
+    from simulators.scenarios.live import simulate
+
+    not_live = build(name, tag="00000000").not_live
+    if not_live:
+        print(f"SKIP {name}: not judged against a running FireGrid: {not_live}")
+        return True
+    with progress(f"simulating {name}") as say:
+        verdict = simulate(
+            name,
+            db_url=db_url,
+            mqtt_url=mqtt_url,
+            prefix=settings.ingest.topic_prefix,
+            speed=args.speed,
+            wait_s=args.wait,
+            clock_wait_s=lambda scenario: clock_wait_s(scenario, settings),
+            with_grids=args.grids,
+            say=say,
+        )
+    if verdict is None:
+        print(f"SENT {name}: not checked (--wait 0)")
+        return True
+    print(verdict.line)
+    if not verdict.ok:
+        print_differences(verdict)
+    return verdict.ok
+
+
+def clock_wait_s(scenario: Scenario, settings: Settings) -> float:
+    """Return how long the running FireGrid's clocks need to judge what ``scenario`` expects."""
+    from simulators.scenarios.models import Tick
+
+    now = datetime.now(UTC)
+    wait = 0.0
+    for step in scenario.timeline:
+        if not isinstance(step, Tick):
+            continue
+        if "silence" in step.checks:  # due at the tick's time, seen at the next silence look
+            due = (scenario.at(step.at) - now).total_seconds()
+            wait = max(wait, due + settings.rules.silence_every_s + SLACK_S)
+        if {"dates", "patrols"} & set(step.checks):  # judged at the next daily look
+            wait = max(wait, settings.rules.daily_every_s + SLACK_S)
+    if scenario.waits_for_sign is not None:
+        wait = max(wait, _sign_deadline_s(settings, *scenario.waits_for_sign) + SLACK_S)
+    return wait
+
+
+def _sign_deadline_s(settings: Settings, category: str, urgency: str) -> float:
+    """Return the seconds a case of ``category``/``urgency`` dispatched now has to be signed."""
+    from dispatch.calendar_file import load_calendar
+    from dispatch.deadlines_file import load_deadlines
+
+    now = datetime.now(UTC)
+    # The table `firegrid up` builds (firegrid.runtime): shipped, the local file over it.
+    table = load_deadlines(
+        local=settings.dispatch.deadlines_file,
+        calendar=load_calendar(settings.dispatch.calendar_file),
+    )
+    # File, then sign: the case is dispatched within its file stage, signed after that.
+    filed = table.due(
+        "file", now, category=category, urgency=urgency, area_type=settings.dispatch.area_type
+    )
+    signed = table.due(
+        "sign", filed, category=category, urgency=urgency, area_type=settings.dispatch.area_type
+    )
+    return (signed - now).total_seconds() + settings.dispatch.sweep_s
+
+
+def print_differences(verdict: Verdict) -> None:
+    """Print expected against observed hazards (differing fields marked), then the cases."""
+    from simulators.scenarios.models import HAZARD_FIELDS
+
+    # Into a pipe or a file rich would assume 80 columns and wrap the cells: give it room.
+    console = Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 140)
+    if verdict.mismatch.missing or verdict.mismatch.extra:
+        console.print(hazard_table(verdict.mismatch, HAZARD_FIELDS))
+    if verdict.mismatch.cases:
+        cases = Table(title=f"{verdict.name}: cases", title_justify="left")
+        cases.add_column("difference")
+        for line in verdict.mismatch.cases:
+            cases.add_row(line)
+        console.print(cases)
+
+
+def hazard_table(mismatch: Mismatch, fields: tuple[str, ...]) -> Table:
+    """Return a table with one row per expected and observed hazard that differ.
+
+    A missing hazard sits above the observed one it most likely is (same subject); a field
+    that fails the expectation is marked ``≠`` (and red on a terminal). "-" on the expected
+    side means any value; "(none)" on the observed side means no such hazard was stored.
+    """
+    from simulators.scenarios.models import differs, paired
+
+    table = Table(title="hazards: expected vs observed", title_justify="left")
+    table.add_column("")
+    for name in fields:
+        table.add_column(name.replace("_", " "))
+    for expected, observed in paired(mismatch):
+        if expected is not None:
+            table.add_row("expected", *(_cell(getattr(expected, f), dash=True) for f in fields))
+        if observed is None:
+            table.add_row("observed", "(none)", *("" for _ in fields[1:]))
+        else:
+            marks = [expected is None or differs(expected, observed, f) for f in fields]
+            label = "observed" if expected is not None else "extra"
+            table.add_row(
+                label,
+                *(
+                    _cell(getattr(observed, f), marked=expected is not None and mark)
+                    for f, mark in zip(fields, marks, strict=True)
+                ),
+            )
+        table.add_section()
+    return table
+
+
+def _cell(value: object, *, dash: bool = False, marked: bool = False) -> Text:
+    text = "-" if value is None and dash else "" if value is None else str(value)
+    return Text(f"≠ {text}", style="bold red") if marked else Text(text)
