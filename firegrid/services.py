@@ -149,7 +149,7 @@ def _start_embedded_broker(settings: Settings, services: Services) -> None:
     from firegrid.embedded import start_broker
     from firegrid.embedded.accounts import own_accounts, with_user
 
-    data: Path = settings.data_dir.resolve() / "broker"
+    data = settings.data_dir.resolve() / "broker"
     data.mkdir(parents=True, exist_ok=True)
     own = own_accounts(data)
     assert own is not None  # created when missing
