@@ -82,6 +82,7 @@ class DemoFleet(ThreadRole):
         clock: Clock = SYSTEM_CLOCK,
         gateway: str | None = None,
         accounts: BrokerAccounts | None = None,
+        secrets_out: dict[str, str] | None = None,
     ) -> None:
         super().__init__("demo")
         self._gateway = gateway  # FIREGRID_GB26875: the demo panel reports there when set
@@ -90,6 +91,7 @@ class DemoFleet(ThreadRole):
         # None: the broker takes anyone (tests), and one client publishes for every device.
         self._accounts = accounts
         self._secrets: dict[str, str] = {}
+        self._secrets_out = secrets_out  # told the secrets at each start (the first command)
         self._prefix = prefix
         self._clock = clock
         self._period = period_s
@@ -99,6 +101,8 @@ class DemoFleet(ThreadRole):
         ids = _register(self._db_url, today=self._clock.now())
         if self._accounts is not None:
             self._secrets = issue_credentials(self._db_url, ids, self._accounts)
+            if self._secrets_out is not None:
+                self._secrets_out.update(self._secrets)
         print(f"demo: {len(ids)} simulated devices publishing every {self._period:.0f}s")
         super().start()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from firegrid.instance import InstanceRecord, record
 from firegrid.services import Services
@@ -27,7 +27,9 @@ def record_instance(settings: Settings, services: Services, *, api_url: str) -> 
     entry = InstanceRecord(
         data_dir=settings.data_dir,
         db_url=services.db_url,
-        mqtt_url=services.mqtt_url,
+        # Where the broker is, not FireGrid's own login: CLI commands read that from the data
+        # directory (firegrid.embedded.running), and the record stays free of secrets.
+        mqtt_url=_without_user(services.mqtt_url),
         api_url=api_url,
         pid=os.getpid(),
         started_at=datetime.now(UTC),
@@ -46,13 +48,26 @@ def record_instance(settings: Settings, services: Services, *, api_url: str) -> 
     print(f"instance recorded in {settings.state_file} (CLI commands run anywhere use it)")
 
 
+def _without_user(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def first_steps(
-    *, mqtt_url: str, prefix: str, api_url: str, token: str | None, demo: bool
+    *,
+    mqtt_url: str,
+    prefix: str,
+    api_url: str,
+    token: str | None,
+    demo: bool,
+    secret: str | None = None,
 ) -> list[str]:
     """Return shell commands to try: a smoke alarm published as a demo device, then the hazard.
 
     The alarm's time is the shell's ``date`` at the moment the line runs, so it works whenever
     it is pasted. Without the demo there is no registered device to speak as: only the API.
+    ``secret``: the demo device's broker credential, where the broker enforces them (the
+    embedded one); the line then connects as that device, as a real one must.
     """
     broker = urlsplit(mqtt_url)
     # Double quotes: a token is URL-safe base64, and $TOKEN (a later start) must expand.
@@ -64,8 +79,10 @@ def first_steps(
             ' "detail": {"smoke_pct": 12.5}}'
         )
         topic = f"{prefix}/d/{TRY_DEVICE}/event"
+        login = f" -u {TRY_DEVICE} -P '{secret}'" if secret else ""
         lines.append(
-            f"mosquitto_pub -h {broker.hostname} -p {broker.port} -q 1 -t {topic} -m '{payload}'"
+            f"mosquitto_pub -h {broker.hostname} -p {broker.port}{login} -q 1 -t {topic}"
+            f" -m '{payload}'"
         )
         lines.append(f"curl -H \"{auth}\" '{api_url}/api/v1/hazards?status=open'")
     else:
@@ -74,7 +91,13 @@ def first_steps(
 
 
 def announce(
-    settings: Settings, services: Services, *, api: bool, token: str | None, demo: bool
+    settings: Settings,
+    services: Services,
+    *,
+    api: bool,
+    token: str | None,
+    demo: bool,
+    secrets: dict[str, str] | None = None,
 ) -> bool:
     """Print the API address; on the embedded services record them and print what to try.
 
@@ -93,6 +116,7 @@ def announce(
         api_url=api_url,
         token=token,
         demo=demo,
+        secret=(secrets or {}).get(TRY_DEVICE),
     ):
         print(f"  {line}")
     return True

@@ -70,6 +70,7 @@ def run(
     unsupervised: list[Role] = []
     gave_up: list[str] = []
     recorded = False  # the state file names this process's embedded instance
+    demo_secrets: dict[str, str] = {}  # the demo devices' broker secrets, by device ID
     supervisor: Supervisor | None = None
 
     def give_up(reason: str) -> None:
@@ -105,6 +106,7 @@ def run(
             role_health=role_health,
             deadlines=deadlines,
             publisher=publisher,
+            demo_secrets=demo_secrets,
         )
         if role_hook is not None:
             factories = {name: role_hook(name, factory) for name, factory in factories.items()}
@@ -116,7 +118,12 @@ def run(
             role.start()
         supervisor.start()
         recorded = announce(
-            settings, services, api="api" in roles, token=token, demo="demo" in factories
+            settings,
+            services,
+            api="api" in roles,
+            token=token,
+            demo="demo" in factories,
+            secrets=demo_secrets,
         )
         while not stop.wait(1.0):
             pass
@@ -143,8 +150,13 @@ def _factories(
     role_health: Callable[[], object],
     deadlines: Deadlines | None = None,
     publisher: MqttPublisher | None = None,
+    demo_secrets: dict[str, str] | None = None,
 ) -> dict[str, RoleFactory]:
-    """Return a factory per role to run, in start order."""
+    """Return a factory per role to run, in start order.
+
+    ``demo_secrets`` gets the demo devices' broker secrets each time the demo role starts (the
+    printed first command publishes as one of them).
+    """
     factories: dict[str, RoleFactory] = {}
     if "ingest" in roles:
 
@@ -186,6 +198,7 @@ def _factories(
             prefix=settings.ingest.topic_prefix,
             gateway=settings.gb26875 if "gateway" in factories else None,
             accounts=accounts_for(services.broker_admin, settings),
+            secrets_out=demo_secrets,
         )
     # After the demo registered its devices, so the first daily look already sees them.
     if "rules" in roles:
