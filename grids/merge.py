@@ -1,7 +1,7 @@
 """The next grid version from the current one and a file: merged by code, replaced, or retired.
 
 Pure, like ``grids.models``: the flow (``grids.flows``) loads the current version, asks here
-for the next one and stores it. Rules, stated once and documented in docs/IMPORTS.md:
+for the next one and stores it. Rules, stated once and documented in docs/integrators/grids.md:
 
 - **merge** (the default): every area the file names is added or replaces the one with its
   code; every other area of the current version is kept as it is.

@@ -7,6 +7,8 @@ How examples are marked and which runner takes each: ``tests/docs_examples.py``.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import re
@@ -23,10 +25,9 @@ import pytest
 
 from devices.flows import parse_registry, store_registry, unreadable
 from devices.geo import Crs
-from grids import service as grid_service
 from grids.exceptions import GridImportError
+from grids.flows import import_grid_file
 from grids.locator import GridLocator
-from grids.models import parse_grids
 from tests import docs_examples as docs
 from tests.docs_examples import Example
 from tests.fix_api import free_port
@@ -136,17 +137,30 @@ def check_stored(ingest: IngestHarness, example: Example, topic: str, routed: st
 
 
 def mosquitto_pub(command: str) -> tuple[str, bytes, int]:
-    """Return (topic, payload, QoS) of a ``mosquitto_pub -t … -m …`` line."""
+    """Return (topic, payload, QoS) of a ``mosquitto_pub -t … -m …`` line.
+
+    The test broker is anonymous, so ``-u``/``-P`` are not sent; what the broker's ACL would
+    demand is checked instead: the username is the ID the topic names (broker-auth.md), and a
+    password comes with it.
+    """
     words = docs.command_words(command)
     assert words[0] == "mosquitto_pub"
     options: dict[str, str] = {}
     i = 1
     while i < len(words):
         flag = words[i]
+        if flag == "-V":  # the protocol version: the test's client speaks what the broker does
+            i += 2
+            continue
         assert flag in {"-h", "-p", "-q", "-t", "-m", "-u", "-P"}, f"option {flag} not run here"
         options[flag] = words[i + 1]
         i += 2
-    return options["-t"], options["-m"].encode("utf-8"), int(options.get("-q", "0"))
+    topic = options["-t"]
+    if "-u" in options or "-P" in options:
+        assert {"-u", "-P"} <= options.keys(), f"-u and -P go together: {command}"
+        _, sender = sender_of(topic)
+        assert options["-u"] == sender, f"the broker lets {options['-u']} publish only as itself"
+    return topic, options["-m"].encode("utf-8"), int(options.get("-q", "0"))
 
 
 def pairs(text: str) -> list[tuple[str, str]]:
@@ -156,15 +170,28 @@ def pairs(text: str) -> list[tuple[str, str]]:
     return [(item.rsplit(":", 1)[0], item.rsplit(":", 1)[1]) for item in text.split(",")]
 
 
+def file_bytes(example: Example) -> bytes:
+    """Return the bytes of a file example: its text in ``encoding=`` (default UTF-8).
+
+    A page holds UTF-8 text only; a file a city keeps in GB 18030 is shown as its text and
+    re-encoded here, as Excel on a Chinese Windows machine would save it.
+    """
+    return example.body.encode(example.attrs.get("encoding", "utf-8"))
+
+
 def import_registry(db_url: str, example: Example) -> None:
     """Import a registry example through the import code; check counts, errors, warnings."""
     kind = example.attrs["import"]
     assert kind in {"devices", "units", "staff"}, f"{example.where}: import={kind}"
     fmt = "json" if example.lang == "json" else "csv"
-    parsed = parse_registry(kind, example.body.encode("utf-8"), fmt=fmt)  # type: ignore[arg-type]
+    parsed = parse_registry(kind, file_bytes(example), fmt=fmt)  # type: ignore[arg-type]
     assert unreadable(parsed) is None, f"{example.where}: {parsed.errors}"
     with psycopg.connect(db_url) as conn:
         outcome = store_registry(conn, kind=kind, parsed=parsed)  # type: ignore[arg-type]
+    if "encoding" in example.attrs:
+        got = outcome.encoding
+        assert got == example.attrs["encoding"], f"{example.where}: read as {got}"
+        _check_names_intact(db_url, example, kind)
     expected = dict(pairs(example.attrs["expect"]))
     stored = outcome.created + outcome.updated
     assert stored == int(expected["rows"]), f"{example.where}: {stored} rows stored"
@@ -175,10 +202,27 @@ def import_registry(db_url: str, example: Example) -> None:
     assert warnings == documented, f"{example.where}: warnings {warnings}"
 
 
+def _check_names_intact(db_url: str, example: Example, kind: str) -> None:
+    """Assert that the names a re-encoded file holds are stored as the page shows them."""
+    table, key = {"units": ("key_units", "unit_id"), "staff": ("staff", "staff_id")}[kind]
+    with psycopg.connect(db_url) as conn:
+        for row in csv.DictReader(io.StringIO(example.body)):
+            stored = conn.execute(
+                f"SELECT name FROM {table} WHERE {key} = %s", (row[key],)
+            ).fetchone()
+            assert stored == (row["name"],), f"{example.where}: stored {stored}"
+
+
 def import_grids(db_url: str, example: Example) -> None:
-    """Import a grid example; check its counts and located points, or its problems."""
+    """Merge a grid example into the current version, as the CLI and the API do; check its
+    counts and located points, or its problems. ``after=NAME`` merges the grid example NAME
+    first (merging a file twice changes nothing), so two streets are both in the map.
+    """
+    if "after" in example.attrs:
+        import_grids(db_url, docs.by_name(example.attrs["after"]))
     try:
-        grid_set = parse_grids(example.body.encode("utf-8"))
+        with psycopg.connect(db_url) as conn:
+            result = import_grid_file(conn, data=file_bytes(example), source=example.name)
     except GridImportError as exc:
         got = [(p.where, p.reason) for p in exc.problems]
         documented = pairs(example.attrs.get("problems", ""))
@@ -186,8 +230,6 @@ def import_grids(db_url: str, example: Example) -> None:
         return
     assert "problems" not in example.attrs, f"{example.where}: imported, the docs say refused"
     expected = pairs(example.attrs["expect"])
-    with psycopg.connect(db_url) as conn:
-        result = grid_service.import_grids(conn, grid_set=grid_set, source=example.name)
     assert sorted(result.counts.items()) == sorted((k, int(v)) for k, v in expected), (
         f"{example.where}: counts {result.counts}"
     )
@@ -235,9 +277,8 @@ def parse_curl(command: str, *, base: str, variables: dict[str, str]) -> Curl:
             i += 1
         elif word in {"-d", "--data", "--data-binary"}:
             data = words[i + 1]
-            if data.startswith("@"):
-                data = docs.files()[data[1:]].body  # a file the docs show as an example
-            body = data.encode("utf-8")
+            # @NAME: a file the docs show as an example, in its own encoding
+            body = file_bytes(docs.files()[data[1:]]) if data.startswith("@") else data.encode()
             i += 1
         elif word in {"-N", "--no-buffer"}:
             stream = True

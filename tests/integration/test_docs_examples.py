@@ -31,6 +31,7 @@ from tests.integration.docs_support import (
     check_stored,
     cli_env,
     expectations,
+    file_bytes,
     ids,
     import_grids,
     import_registry,
@@ -200,7 +201,7 @@ def test_cli_examples(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     for name, example in docs.files().items():
-        (tmp_path / name).write_text(example.body, encoding="utf-8")
+        (tmp_path / name).write_bytes(file_bytes(example))
     env = cli_env(db_url, broker_url, tmp_path)
     for key in [k for k in os.environ if k.startswith("FIREGRID_")]:
         monkeypatch.delenv(key)
