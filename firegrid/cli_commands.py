@@ -215,6 +215,7 @@ def simulate_command(settings: Settings, args: argparse.Namespace) -> int:
                 wait_s=args.wait,
                 with_grids=args.grids,
                 say=say,
+                gateway=settings.gb26875,
             )
     except (ScenarioError, ConnectionError, psycopg.OperationalError) as exc:
         print(f"firegrid: {str(exc).strip().splitlines()[0]}", file=sys.stderr)

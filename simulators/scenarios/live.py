@@ -29,7 +29,7 @@ from simulators.scenarios.models import (
     case_mismatches,
     compare,
 )
-from simulators.scenarios.runner import run
+from simulators.scenarios.runner import GatewayOffError, run
 from simulators.terminal_cases import Behaviour, CaseTerminal
 
 
@@ -144,14 +144,19 @@ def simulate(
     wait_s: float = 30.0,
     with_grids: bool = True,
     say: Callable[[str], None] = print,
+    gateway: str | None = None,
 ) -> Mismatch | None:
     """Run scenario ``name``; poll up to ``wait_s`` for its hazards and cases (None: not checked).
 
     A case scenario's terminals are started first (subscribed before anything is sent to
-    them) and answer their inbox until the wait is over.
+    them) and answer their inbox until the wait is over. A scenario of GB/T 26875.3 devices
+    sends to the gateway at ``gateway`` (``host:port``); with none it is skipped, said why.
     """
     scenario = build(name, tag=new_tag(), prefix=prefix)
     say(f"{scenario.name} [{scenario.tag}]: {scenario.description.strip().splitlines()[0]}")
+    if scenario.transmits and gateway is None:
+        say(str(GatewayOffError(scenario.name)))
+        return None
     hooks = LiveHooks(db_url, with_grids=with_grids)
     with ExitStack() as stack:
         for plan in scenario.terminals:
@@ -166,7 +171,13 @@ def simulate(
             )
         with Publisher(mqtt_url, client_id=f"firegrid-simulate-{scenario.tag}") as publisher:
             run(
-                scenario, db_url=db_url, publisher=publisher, hooks=hooks, speed=speed, progress=say
+                scenario,
+                db_url=db_url,
+                publisher=publisher,
+                hooks=hooks,
+                speed=speed,
+                progress=say,
+                gateway=gateway,
             )
         if wait_s <= 0:
             return None

@@ -98,8 +98,10 @@ class ScenarioEnv:
         late = timedelta(seconds=self.rules.settings.late_window_s)
         return build(name, tag=uuid.uuid4().hex[:8], prefix=self.prefix, late_window=late)
 
-    def run(self, scenario: Scenario, *, timeout_s: float = 60.0) -> Outcome:
-        """Run ``scenario`` and compare its hazards with those it declares."""
+    def run(
+        self, scenario: Scenario, *, timeout_s: float = 60.0, gateway: str | None = None
+    ) -> Outcome:
+        """Run ``scenario`` (GB/T 26875.3 frames to ``gateway``) and compare its hazards."""
         hooks = EngineHooks(self.db_url, self.rules)
         started = time.monotonic()
         observed = run(
@@ -109,6 +111,7 @@ class ScenarioEnv:
             hooks=hooks,
             timeout_s=timeout_s,
             committed=lambda n: self.committed_messages() >= n,
+            gateway=gateway,
         )
         return Outcome(
             scenario,
