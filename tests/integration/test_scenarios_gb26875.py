@@ -10,14 +10,10 @@ from pathlib import Path
 import pytest
 
 from dispatch.flows import DispatchService
-from gateway.config import GatewaySettings
-from gateway.role import GatewayRole
-from ingest.config import IngestSettings, StorageSettings
 from simulators.scenarios.live import simulate, stored_cases
 from simulators.scenarios.models import Tick, case_mismatches
 from simulators.scenarios.runner import GatewayOffError
-from tests.fix_ingest import wait_until
-from tests.scenarios.harness import ScenarioEnv, scenario_env
+from tests.scenarios.harness import ScenarioEnv, gateway_role, scenario_env
 
 
 @pytest.fixture
@@ -28,20 +24,8 @@ def env(pg_admin_url: str, broker_url: str, tmp_path: Path) -> Iterator[Scenario
 
 @pytest.fixture
 def gateway(env: ScenarioEnv) -> Iterator[str]:
-    """A gateway role on the scenario's database, on a free port; its ``host:port``."""
-    role = GatewayRole(
-        listen="127.0.0.1:0",
-        db_url=env.db_url,
-        settings=GatewaySettings(linger_s=0.01),
-        ingest=IngestSettings(topic_prefix=env.prefix),
-        storage=StorageSettings(),
-    )
-    role.start()
-    try:
-        wait_until(lambda: role.health().state == "running", timeout_s=10, what="gateway up")
-        yield f"127.0.0.1:{role.gateway.port}"
-    finally:
-        role.stop()
+    with gateway_role(env) as address:
+        yield address
 
 
 def test_a_transmission_devices_fire_alarm_becomes_a_hazard_and_a_case(
