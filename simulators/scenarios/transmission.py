@@ -7,6 +7,7 @@ have no position of their own; their key unit's places their hazards in its grid
 
 from __future__ import annotations
 
+import zlib
 from datetime import timedelta
 from typing import Final
 
@@ -18,8 +19,8 @@ POLLING: Final = timedelta(hours=2)
 
 
 def address(ctx: Context, index: int) -> int:
-    """Return a GB/T 26875 address unique to the run (the tag's 32 bits, then ``index``)."""
-    return int(ctx.tag, 16) * 100 + index
+    """Return a GB/T 26875 address unique to the run (the tag's CRC-32, then ``index``)."""
+    return zlib.crc32(ctx.tag.encode()) * 100 + index  # < 2**39: fits the 6-byte address
 
 
 def _transmission_row(ctx: Context, device_id: str, unit_id: str, index: int) -> dict[str, object]:
