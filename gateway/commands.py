@@ -51,7 +51,8 @@ class CommandKind(StrEnum):
 class ReadTarget(BaseModel):
     """What a read names: a facility system, and for a part read the part's zone and position."""
 
-    model_config = ConfigDict(frozen=True)
+    # A misspelt field would otherwise read the default system without a word.
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     system_type: int = Field(default=FIRE_ALARM_SYSTEM, ge=0, le=255)
     system_address: int = Field(default=1, ge=0, le=255)

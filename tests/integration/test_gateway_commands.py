@@ -278,6 +278,7 @@ def test_a_read_must_name_what_it_reads(gateways: GatewayHarness) -> None:
             {"kind": "read_part_status", "target": {"zone": 3}},
             {"kind": "read_part_status", "target": {"zone": 3, "position": 70000}},
             {"kind": "clock_sync", "target": {"system_type": 1}},
+            {"kind": "read_system_status", "target": {"system_adress": 2}},  # misspelt
         ):
             refused = client.post(f"/api/v1/devices/{dev}/commands", json=body)
             assert refused.status_code == 422, body
