@@ -98,11 +98,17 @@ def _add_gateway_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     gateway = sub.add_parser("gateway", help="commands to GB/T 26875.3 transmission devices")
     gateway_actions = gateway.add_subparsers(dest="action", required=True)
     ask = gateway_actions.add_parser(
-        "command", help="ask the gateway to send a duty check (查岗) or a clock sync"
+        "command", help="ask the gateway to send a duty check (查岗), a clock sync or a read"
     )
     ask.add_argument("device_id")
-    ask.add_argument("kind", choices=["duty_check", "clock_sync"])
+    ask.add_argument(
+        "kind", choices=["duty_check", "clock_sync", "read_system_status", "read_part_status"]
+    )
     ask.add_argument("--answer-within-min", type=int, default=10, help="duty check: minutes")
+    ask.add_argument("--system-type", type=int, default=1, help="reads: system type (1: fire)")
+    ask.add_argument("--system-address", type=int, default=1, help="reads: system address")
+    ask.add_argument("--zone", type=int, help="read_part_status: the part's zone")
+    ask.add_argument("--position", type=int, help="read_part_status: the part's position")
     listing = gateway_actions.add_parser("commands", help="a device's commands, JSON lines")
     listing.add_argument("device_id")
 

@@ -25,6 +25,7 @@ from firegrid.settings import Settings
 if TYPE_CHECKING:
     from devices.flows import RegistryKind
     from devices.registry import Format
+    from gateway.commands import CommandKind, ReadTarget
     from hazards.lifecycle import HazardRecord
 
 
@@ -301,6 +302,30 @@ def replay_line(h: HazardRecord) -> dict[str, Any]:
     }
 
 
+def _read_target(kind: CommandKind, args: argparse.Namespace) -> ReadTarget | None:
+    """Return what a read names from the options (None for the other kinds), or refuse them."""
+    from pydantic import ValidationError
+
+    from gateway.commands import ReadTarget, check_target
+
+    if not kind.is_read:
+        return None
+    try:
+        target = ReadTarget(
+            system_type=args.system_type,
+            system_address=args.system_address,
+            zone=args.zone,
+            position=args.position,
+        )
+        check_target(kind, target)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+    except ValueError as exc:
+        raise InputError(str(exc).replace("target.", "--")) from None
+    return target
+
+
 def gateway_command(settings: Settings, args: argparse.Namespace) -> int:
     """Store a command for the gateway (``command``) or list a device's (``commands``)."""
     from gateway.command_service import list_commands, request_command
@@ -314,13 +339,16 @@ def gateway_command(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         if not 1 <= args.answer_within_min <= 255:
             raise InputError("--answer-within-min must be 1..255")
+        kind = CommandKind(args.kind)
+        target = _read_target(kind, args)
         try:
             stored = request_command(
                 conn,
                 device_id=args.device_id,
-                kind=CommandKind(args.kind),
+                kind=kind,
                 by="cli",
                 answer_within_min=args.answer_within_min,
+                target=target,
             )
         except CommandTargetError as exc:
             raise InputError(str(exc)) from exc

@@ -33,6 +33,7 @@ def record_instance(settings: Settings, services: Services, *, api_url: str) -> 
         api_url=api_url,
         pid=os.getpid(),
         started_at=datetime.now(UTC),
+        gb26875=settings.gb26875,
     )
     try:
         record(settings.state_file, entry)

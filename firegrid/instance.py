@@ -37,6 +37,7 @@ class InstanceRecord(BaseModel):
     api_url: str
     pid: int
     started_at: datetime
+    gb26875: str | None = None  # where its GB/T 26875.3 gateway listens (None: off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +107,9 @@ def locate(settings: Settings) -> Located:
         f" {settings.data_dir}): start one with ./scripts/up (or `firegrid up`), or set"
         " FIREGRID_DB_URL and FIREGRID_MQTT_URL to yours"
     )
+
+
+def recorded_gateway(settings: Settings) -> str | None:
+    """Return where the recorded running FireGrid's GB/T 26875.3 gateway listens, if on."""
+    entry = recorded(settings.state_file)
+    return entry.gb26875 if entry is not None else None

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from firegrid.cli_commands import InputError, running_firegrid
+from firegrid.instance import recorded_gateway
 from firegrid.progress import progress
 from firegrid.settings import Settings
 
@@ -63,9 +64,16 @@ def _one(
     from simulators.scenarios import build
     from simulators.scenarios.live import simulate
 
-    not_live = build(name, tag="00000000").not_live
-    if not_live:
-        print(f"SKIP {name}: not judged against a running FireGrid: {not_live}")
+    built = build(name, tag="00000000")
+    if built.not_live:
+        print(f"SKIP {name}: not judged against a running FireGrid: {built.not_live}")
+        return True
+    gateway = settings.gb26875 or recorded_gateway(settings)
+    if built.transmits and gateway is None:
+        print(
+            f"SKIP {name}: it speaks GB/T 26875.3 over TCP and no gateway is on"
+            " (FIREGRID_GB26875=host:port, as ./scripts/up sets it)"
+        )
         return True
     with progress(f"simulating {name}") as say:
         verdict = simulate(
@@ -78,6 +86,7 @@ def _one(
             clock_wait_s=lambda scenario: clock_wait_s(scenario, settings),
             with_grids=args.grids,
             say=say,
+            gateway=gateway,
         )
     if verdict is None:
         print(f"SENT {name}: not checked (--wait 0)")

@@ -1,9 +1,10 @@
 """Sending the centre's commands to connected devices and settling them from their answers.
 
 Runs as a task beside the gateway's server: every ``poll_s`` it takes the stored commands due
-for devices connected now (new, or sent ``RESEND_AFTER_S`` ago without a confirm), sends them
-on the device's connection, and gives one up after ``MAX_ATTEMPTS``. The connections report the
-device's confirms and duty-check answers here (``note``), which settle the commands. A database
+for devices connected now (new, or sent ``RESEND_AFTER_S`` ago without a confirm or, for a read,
+an answer), sends them on the device's connection, and gives one up after ``MAX_ATTEMPTS``. The
+connections report the device's confirms, duty-check answers and read answers here (``note``),
+which settle the commands. A database
 that is away only delays the commands: the task waits and reconnects, the data path goes on.
 """
 
@@ -14,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import psycopg
 
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 
 # Stores a device event per missed duty check (through ingest's path, in a worker thread).
 RecordMissed = Callable[[Sequence[service.MissedCheck]], None]
-Note = tuple[Literal["confirmed"], int, int] | tuple[Literal["answered"], int, int]
+# (what, device address, serial, a read's answer objects: empty for the others)
+Note = tuple[Literal["confirmed", "answered", "read"], int, int, list[dict[str, Any]]]
 
 
 class Speaker(Protocol):
@@ -68,7 +70,7 @@ class CommandSender:
         self._serial = 0
 
     async def note(self, note: Note) -> None:
-        """Hand over a confirm (address, serial) or a duty-check answer (address, 0)."""
+        """Hand over a confirm, a duty-check answer or a read's answer (with its objects)."""
         await self._notes.put(note)
 
     async def run(self, speaker: Speaker) -> None:
@@ -98,9 +100,11 @@ class CommandSender:
                 next_poll = loop.time() + self._poll_s
 
     async def _settle(self, conn: psycopg.AsyncConnection[object], note: Note) -> None:
-        what, address, serial = note
+        what, address, serial, answer = note
         if what == "confirmed":
             await service.mark_confirmed(conn, address=address, serial=serial)
+        elif what == "read":
+            await service.mark_read(conn, address=address, serial=serial, answer=answer)
         else:
             await service.mark_answered(conn, address=address)
 
@@ -132,6 +136,7 @@ class CommandSender:
                 device=command.address,
                 now=now,
                 answer_within_min=command.answer_within_min,
+                target=command.target,
             )
             if speaker.send_to(command.address, frame):
                 await service.mark_sent(conn, command_id=command.id, serial=self._serial)

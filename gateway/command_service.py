@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import class_row as async_class_row
+from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict
 
-from gateway.commands import CommandKind
+from gateway.commands import CommandKind, ReadTarget
 from gateway.exceptions import CommandTargetError
 from infra.database import Conn, class_row
 
@@ -30,6 +32,8 @@ class StoredCommand(BaseModel):
     answered_at: datetime | None
     response_s: float | None
     answer_by: datetime | None
+    target: ReadTarget | None = None  # a read: the system (and part) it names
+    answer: list[dict[str, Any]] | None = None  # a read: the status objects the device sent
 
 
 class DueCommand(BaseModel):
@@ -42,18 +46,26 @@ class DueCommand(BaseModel):
     address: int
     attempts: int
     answer_within_min: int
+    target: ReadTarget | None = None
 
 
 _COLUMNS = (
     "id, device_id, kind, status, requested_at, requested_by, attempts, first_sent_at,"
-    " confirmed_at, answered_at, response_s, answer_by"
+    " confirmed_at, answered_at, response_s, answer_by, target, answer"
 )
 
 
 def request_command(
-    conn: Conn, *, device_id: str, kind: CommandKind, by: str | None, answer_within_min: int
+    conn: Conn,
+    *,
+    device_id: str,
+    kind: CommandKind,
+    by: str | None,
+    answer_within_min: int,
+    target: ReadTarget | None = None,
 ) -> StoredCommand:
-    """Store a command for the gateway to send; a duty check is due within the minutes given.
+    """Store a command for the gateway to send; a duty check is due within the minutes given,
+    a read names ``target`` (kept only for reads).
 
     Raises ``CommandTargetError`` for a device not registered or without an address.
     """
@@ -64,14 +76,20 @@ def request_command(
         raise CommandTargetError(device_id, registered=row is not None)
     with conn.cursor(row_factory=class_row(StoredCommand)) as cur:
         cur.execute(
-            f"INSERT INTO gateway_commands (device_id, kind, requested_by, answer_by)"
+            f"INSERT INTO gateway_commands (device_id, kind, requested_by, answer_by, target)"
             f" VALUES (%s, %s, %s, CASE WHEN %s = 'duty_check'"
-            f" THEN now() + make_interval(mins => %s) END) RETURNING {_COLUMNS}",
-            (device_id, kind.value, by, kind.value, answer_within_min),
+            f" THEN now() + make_interval(mins => %s) END, %s) RETURNING {_COLUMNS}",
+            (device_id, kind.value, by, kind.value, answer_within_min, _target(kind, target)),
         )
         row = cur.fetchone()
     assert row is not None
     return row
+
+
+def _target(kind: CommandKind, target: ReadTarget | None) -> Jsonb | None:
+    if not kind.is_read:
+        return None
+    return Jsonb((target or ReadTarget()).model_dump(exclude_none=True))
 
 
 def list_commands(conn: Conn, *, device_id: str, limit: int) -> list[StoredCommand]:
@@ -88,7 +106,7 @@ def list_commands(conn: Conn, *, device_id: str, limit: int) -> list[StoredComma
 _DUE = """
 SELECT c.id, c.kind, d.gb26875_address AS address, c.attempts,
        greatest(1, ceil(extract(epoch FROM c.answer_by - c.requested_at) / 60))::int
-           AS answer_within_min
+           AS answer_within_min, c.target
 FROM gateway_commands c JOIN devices d USING (device_id)
 WHERE d.gb26875_address = ANY(%s)
   AND (c.status = 'pending'
@@ -118,9 +136,12 @@ async def mark_sent(conn: AsyncConnection[object], *, command_id: int, serial: i
 
 
 async def mark_unconfirmed(conn: AsyncConnection[object], *, command_id: int) -> None:
-    """Give a command up: every attempt went unconfirmed."""
+    """Give a command up: every attempt went unconfirmed (a read's: unanswered)."""
     await conn.execute(
-        "UPDATE gateway_commands SET status = 'unconfirmed' WHERE id = %s", (command_id,)
+        "UPDATE gateway_commands SET status = CASE WHEN kind IN"
+        " ('read_system_status', 'read_part_status') THEN 'unanswered' ELSE 'unconfirmed' END"
+        " WHERE id = %s",
+        (command_id,),
     )
 
 
@@ -131,6 +152,20 @@ async def mark_confirmed(conn: AsyncConnection[object], *, address: int, serial:
         " FROM devices d WHERE d.device_id = c.device_id AND d.gb26875_address = %s"
         " AND c.status = 'sent' AND c.serial = %s",
         (address, serial),
+    )
+
+
+async def mark_read(
+    conn: AsyncConnection[object], *, address: int, serial: int, answer: list[dict[str, Any]]
+) -> None:
+    """Settle the sent read the device's answer echoes: keep what it answered, and how fast."""
+    await conn.execute(
+        "UPDATE gateway_commands c SET status = 'answered', answered_at = now(),"
+        " response_s = extract(epoch FROM now() - c.first_sent_at), answer = %s"
+        " FROM devices d WHERE d.device_id = c.device_id AND d.gb26875_address = %s"
+        " AND c.status IN ('sent', 'confirmed') AND c.serial = %s"
+        " AND c.kind IN ('read_system_status', 'read_part_status')",
+        (Jsonb(answer), address, serial),
     )
 
 

@@ -21,7 +21,14 @@ import logging
 from collections.abc import Callable, Sequence
 
 from devices.codecs.gb26875 import answers_duty_check, carries_fire
-from devices.codecs.gb26875_frame import CONFIRM, SEND_DATA, GbFrame, parse_frame, parse_header
+from devices.codecs.gb26875_frame import (
+    ANSWER,
+    CONFIRM,
+    SEND_DATA,
+    GbFrame,
+    parse_frame,
+    parse_header,
+)
 from devices.exceptions import DecodeError
 from gateway import metrics, replies
 from gateway.command_flows import CommandSender
@@ -29,6 +36,7 @@ from gateway.config import GatewaySettings
 from gateway.framing import BadChecksum, Item, Reframer
 from gateway.models import ConnectionStats, ReceivedFrame, Verdict
 from gateway.queue import FrameQueue
+from gateway.read_answers import answer_objects
 from infra.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -220,17 +228,27 @@ class Gateway:
             if head.command != SEND_DATA:
                 # Confirms and answers to the centre's own commands: nothing to store or answer.
                 metrics.FRAMES_IN.labels("other").inc()
-                if head.command == CONFIRM and self._commands is not None:
-                    await self._commands.note(("confirmed", head.source, head.serial))
+                if self._commands is not None:
+                    await self._note_reply(head, item)
                 return
             parsed = _parse(item)
             fire = parsed is not None and carries_fire(parsed)
             frame = ReceivedFrame(item, head, Verdict.CONFIRM, now, connection, fire=fire)
             metrics.FRAMES_IN.labels("send_data").inc()
             if parsed is not None and self._commands is not None and answers_duty_check(parsed):
-                await self._commands.note(("answered", head.source, head.serial))
+                await self._commands.note(("answered", head.source, head.serial, []))
         await self.queue.put(frame)
         metrics.QUEUED.set(len(self.queue))
+
+    async def _note_reply(self, head: GbFrame, item: bytes) -> None:
+        """Hand a confirm, or a read's answer with its objects, to the commands."""
+        assert self._commands is not None
+        if head.command == CONFIRM:
+            await self._commands.note(("confirmed", head.source, head.serial, []))
+        elif head.command == ANSWER:
+            parsed = _parse(item)
+            objects = answer_objects(parsed) if parsed is not None else []
+            await self._commands.note(("read", head.source, head.serial, objects))
 
     def _note_peer(self, address: int, peer: str) -> None:
         # A device that comes back from another IP (a new SIM, a NAT) is logged: the operator

@@ -5,7 +5,9 @@ faults, power failures and analog values as send-data frames (command 2), and wa
 centre's confirm of each, echoing its serial. A frame not confirmed within ``resend_after_s``
 (10 s in the standard), or denied, or whose connection broke, is sent again on a fresh
 connection, at most ``retries`` more times (3 in the standard). Each ``send`` answers how it
-went (attempts, the confirm's latency), which tests and the benchmark assert on.
+went (attempts, the confirm's latency), which tests and the benchmark assert on. It confirms
+the centre's commands (clock sync, duty check) and answers its status reads (types 61, 62) with
+what it last reported of the system or part, as a panel does.
 
 Frames are built with ``devices.codecs.gb26875_frame``: the same wire format FireGrid reads.
 """
@@ -13,6 +15,7 @@ Frames are built with ``devices.codecs.gb26875_frame``: the same wire format Fir
 from __future__ import annotations
 
 import socket
+import struct
 import time
 from datetime import UTC, datetime
 from typing import Final
@@ -21,31 +24,39 @@ from msgspec import Struct
 
 from devices.codecs.gb26875_frame import (
     ANALOG_VALUE,
+    ANSWER,
     CONFIRM,
     CONTROL,
     DEVICE_OPERATION,
     DEVICE_STATUS,
     HEADER_SIZE,
     PART_STATUS,
+    REQUEST,
     SEND_DATA,
+    SYSTEM_STATUS,
     AnalogValue,
     DeviceOperation,
     DeviceStatus,
     GbFrame,
     GbObject,
     PartStatus,
+    SystemStatus,
     encode,
     parse_frame,
     split_frames,
     unit_length,
 )
 
+NORMAL: Final = 1 << 0  # status bit 0: running normally (0: under test)
 FIRE: Final = 1 << 1  # part status bit 1
 FAULT: Final = 1 << 2  # part status bit 2
 DEVICE_POWER_FAULT: Final = 1 << 3  # transmission-device status bit 3: main power failed
 SMOKE_PART: Final = 40
 PRESSURE_KPA_TENTHS: Final = 5  # analog type 5: pressure in 0.1 kPa
 DUTY_CHECK_TYPE: Final = 91  # the centre's duty check (查岗)
+READ_SYSTEM_STATUS_TYPE: Final = 61  # the centre reads a system's status ...
+READ_PART_STATUS_TYPE: Final = 62  # ... or a part's (GB/T 26875.3-2011 §8.3.2)
+_READ_PART: Final = struct.Struct("<BBHH")  # system type, system address, zone, position
 DUTY_ANSWER: Final = 1 << 5  # transmission-device operation bit 5: the duty-check answer
 FIRE_ALARM_SYSTEM: Final = 1
 HYDRANT_SYSTEM: Final = 11
@@ -86,6 +97,9 @@ class TransmissionDevice:
         self._serial = 0
         self.answers: list[GbFrame] = []  # every answer the centre sent, in order
         self.commands: list[int] = []  # data-unit types of the centre's commands, in order
+        # What a status read answers: the last status reported of each part, by
+        # (system type, system address, zone, position).
+        self.parts: dict[tuple[int, int, int, int], PartStatus] = {}
 
     def __enter__(self) -> TransmissionDevice:
         return self
@@ -151,6 +165,10 @@ class TransmissionDevice:
     def send(self, unit_type: int, objects: list[GbObject]) -> Delivery:
         """Send one frame and wait for its confirm, resending as the standard says."""
         serial, raw = self.frame(unit_type, objects)
+        for obj in objects:
+            if isinstance(obj, PartStatus):
+                key = (obj.system_type, obj.system_address, obj.zone, obj.position)
+                self.parts[key] = obj
         return self.deliver(serial, raw)
 
     def deliver(self, serial: int, raw: bytes) -> Delivery:
@@ -233,6 +251,53 @@ class TransmissionDevice:
         )
         self._socket().sendall(encode(reply))
 
+    def _answer_read(self, frame: bytes) -> None:
+        head = parse_frame(frame)
+        unit_type = frame[HEADER_SIZE] if unit_length(frame) >= 4 else -1
+        self.commands.append(unit_type)
+        if not self.confirm_commands:
+            return
+        now = datetime.now(UTC)
+        objects: list[GbObject]
+        if unit_type == READ_SYSTEM_STATUS_TYPE:
+            system_type, system_address = frame[HEADER_SIZE + 2], frame[HEADER_SIZE + 3]
+            answer_type, objects = (
+                SYSTEM_STATUS,
+                [
+                    SystemStatus(
+                        system_type,
+                        system_address,
+                        self._system_flags(system_type, system_address),
+                        now,
+                    )
+                ],
+            )
+        elif unit_type == READ_PART_STATUS_TYPE:
+            key = _READ_PART.unpack_from(frame, HEADER_SIZE + 2)
+            normal = PartStatus(key[0], key[1], 0, key[2], key[3], NORMAL, "正常", now)
+            answer_type, objects = PART_STATUS, [self.parts.get(key, normal)]
+        else:
+            return  # a read this device does not know: left unanswered, the centre gives up
+        reply = GbFrame(
+            serial=head.serial,
+            time=now,
+            source=head.destination,
+            destination=head.source,
+            command=ANSWER,
+            unit_type=answer_type,
+            objects=tuple(objects),
+            version=head.version,
+        )
+        self._socket().sendall(encode(reply))
+
+    def _system_flags(self, system_type: int, system_address: int) -> int:
+        """Return a system's status: normal, with the fire and fault bits its parts report."""
+        flags = NORMAL
+        for (part_system, part_address, _zone, _position), part in self.parts.items():
+            if (part_system, part_address) == (system_type, system_address):
+                flags |= part.status & (FIRE | FAULT)
+        return flags
+
     def _take_frames(self) -> list[GbFrame]:
         # The centre is trusted to frame correctly: complete frames are taken, a partial one
         # waits for the rest, anything unframeable is dropped.
@@ -243,6 +308,8 @@ class TransmissionDevice:
                 used += len(item)
                 if item[26] == CONTROL:  # a command from the centre: confirmed at once
                     self._confirm_command(item)
+                elif item[26] == REQUEST:  # a status read: answered at once
+                    self._answer_read(item)
                 else:
                     out.append(parse_frame(item))
             elif item.reason == "truncated_frame":

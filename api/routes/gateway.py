@@ -1,11 +1,12 @@
-"""The GB/T 26875.3 gateway: connected devices, and commands to them (duty check, clock sync)."""
+"""The GB/T 26875.3 gateway: connected devices, and commands to them (duty check, clock sync,
+status reads)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from api.deps import Caller, Conn
 from api.errors import ERROR_RESPONSES, ApiError
@@ -14,7 +15,7 @@ from api.permissions import allow
 from api.routes.grids import Locator
 from api.scope import require_device
 from gateway.command_service import StoredCommand, list_commands, request_command
-from gateway.commands import CommandKind
+from gateway.commands import CommandKind, ReadTarget, check_target
 from gateway.exceptions import CommandTargetError
 from gateway.views import ConnectionsSource, GatewayConnection, connection_view
 
@@ -43,10 +44,20 @@ def get_connections(
 
 
 class CommandBody(BaseModel):
-    """A command for a transmission device: a duty check (查岗) or a clock sync."""
+    """A command for a transmission device: a duty check (查岗), a clock sync or a status read."""
 
     kind: CommandKind
     answer_within_min: int = Field(default=10, ge=1, le=255, description="duty check only")
+    target: ReadTarget | None = Field(
+        default=None,
+        description="reads only: the system (default: fire alarm system 1) and, for"
+        " read_part_status, the part's zone and position (required)",
+    )
+
+    @model_validator(mode="after")
+    def _target_fits_kind(self) -> CommandBody:
+        check_target(self.kind, self.target)
+        return self
 
 
 @router.post("/devices/{device_id}/commands")
@@ -57,7 +68,9 @@ def post_command(
 
     Answers at once with the stored command (``pending``); the gateway sends it while the device is
     connected, resends it every 10 s until confirmed (3 tries), and a duty check is
-    ``answered`` (with ``response_s``) or ``unanswered`` after ``answer_within_min``.
+    ``answered`` (with ``response_s``) or ``unanswered`` after ``answer_within_min``. A read
+    (``read_system_status``, ``read_part_status``) is ``answered`` with the device's status
+    objects in ``answer``, or ``unanswered`` after its tries.
     """
     allow(caller, "gateway.command")
     require_device(conn, caller, device_id=device_id, locator=locator)
@@ -68,6 +81,7 @@ def post_command(
             kind=body.kind,
             by=caller.actor,
             answer_within_min=body.answer_within_min,
+            target=body.target,
         )
     except CommandTargetError as exc:
         if exc.registered:

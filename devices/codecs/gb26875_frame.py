@@ -55,6 +55,8 @@ MAX_UNIT: Final = 1024
 CONTROL: Final = 1
 SEND_DATA: Final = 2
 CONFIRM: Final = 3
+REQUEST: Final = 4  # the centre reads a status (request/answer mode)
+ANSWER: Final = 5  # the device's answer to a request, with the upload objects asked for
 SYSTEM_STATUS: Final = 1
 PART_STATUS: Final = 2
 ANALOG_VALUE: Final = 3
@@ -256,7 +258,7 @@ def parse_frame(frame: bytes) -> GbFrame:
     if length < 2:
         raise DecodeError("bad_frame", frame, detail="data unit shorter than its 2-byte head")
     unit_type, count = frame[HEADER_SIZE], frame[HEADER_SIZE + 1]
-    if command != SEND_DATA or unit_type not in _LAYOUTS:
+    if command not in {SEND_DATA, ANSWER} or unit_type not in _LAYOUTS:
         return replace(head, unit_type=unit_type)
     layout, build = _LAYOUTS[unit_type]
     if length != 2 + count * layout.size:

@@ -24,6 +24,7 @@ from firegrid.migrations import (
     m0016_gb26875_address,
     m0017_gateway_commands,
     m0018_device_credentials,
+    m0019_gateway_reads,
 )
 from infra.database import Conn
 from ingest.config import StorageSettings
@@ -73,6 +74,7 @@ MIGRATIONS: list[Migration] = [
     Migration(16, "GB/T 26875.3 addresses of transmission devices", m0016_gb26875_address.apply),
     Migration(17, "commands to GB/T 26875.3 devices", m0017_gateway_commands.apply),
     Migration(18, "broker credentials of devices and terminals", m0018_device_credentials.apply),
+    Migration(19, "status reads from GB/T 26875.3 devices", m0019_gateway_reads.apply),
 ]
 
 Connection = Conn

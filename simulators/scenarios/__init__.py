@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from simulators.scenarios import cases, facilities, hydrants, reports, smoke
+from simulators.scenarios import cases, facilities, hydrants, reports, smoke, transmission
 from simulators.scenarios.base import Context
 from simulators.scenarios.models import (
     ExpectedCase,
@@ -25,6 +25,7 @@ from simulators.scenarios.models import (
     Sync,
     TerminalPlan,
     Tick,
+    Transmit,
     compare,
 )
 from simulators.sensors import PREFIX
@@ -42,6 +43,7 @@ __all__ = [
     "Sync",
     "TerminalPlan",
     "Tick",
+    "Transmit",
     "UnknownScenarioError",
     "build",
     "compare",
@@ -83,6 +85,9 @@ SCENARIOS: Final[Mapping[str, ScenarioSpec]] = {
         ScenarioSpec("case_closed", "case", cases.case_closed),
         ScenarioSpec("case_unsigned", "case", cases.case_unsigned),
         ScenarioSpec("case_escalated", "case", cases.case_escalated),
+        ScenarioSpec("gb26875_fire", "device_event", transmission.gb26875_fire),
+        ScenarioSpec("gb26875_fault", "device_event", transmission.gb26875_fault),
+        ScenarioSpec("gb26875_silence", "silence", transmission.gb26875_silence),
     )
 }
 

@@ -28,7 +28,7 @@ from simulators.scenarios.models import (
     case_mismatches,
     compare,
 )
-from simulators.scenarios.runner import run
+from simulators.scenarios.runner import GatewayOffError, run
 from simulators.terminal_cases import Behaviour, CaseTerminal
 
 
@@ -171,6 +171,7 @@ def simulate(
     clock_wait_s: Callable[[Scenario], float] = lambda _s: 0.0,
     with_grids: bool = True,
     say: Callable[[str], None] = print,
+    gateway: str | None = None,
 ) -> Verdict | None:
     """Run scenario ``name``; watch for its hazards and cases until they are all there, or the
     deadline passes (None: ``wait_s`` is 0, not checked).
@@ -178,11 +179,16 @@ def simulate(
     The deadline is ``wait_s`` after the timeline was sent, plus ``clock_wait_s(scenario)``: how
     long the running FireGrid's clocks (silence and daily looks, case deadlines) take to reach
     what the scenario needs. A case scenario's terminals are started first (subscribed before
-    anything is sent to them) and answer their inbox until the run ends.
+    anything is sent to them) and answer their inbox until the run ends. A scenario of
+    GB/T 26875.3 devices sends to the gateway at ``gateway`` (``host:port``); with none it is
+    skipped, said why (None).
     """
     started = time.monotonic()
     scenario = build(name, tag=new_tag(), prefix=prefix)
     say(f"{scenario.name} [{scenario.tag}]: {scenario.description.strip().splitlines()[0]}")
+    if scenario.transmits and gateway is None:
+        say(str(GatewayOffError(scenario.name)))
+        return None
     hooks = LiveHooks(db_url, with_grids=with_grids)
     with ExitStack() as stack:
         for plan in scenario.terminals:
@@ -197,7 +203,13 @@ def simulate(
             )
         with Publisher(mqtt_url, client_id=f"firegrid-simulate-{scenario.tag}") as publisher:
             run(
-                scenario, db_url=db_url, publisher=publisher, hooks=hooks, speed=speed, progress=say
+                scenario,
+                db_url=db_url,
+                publisher=publisher,
+                hooks=hooks,
+                speed=speed,
+                progress=say,
+                gateway=gateway,
             )
         if wait_s <= 0:
             return None

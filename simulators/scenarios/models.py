@@ -110,7 +110,27 @@ class Tick:
     checks: tuple[str, ...] = CHECKS
 
 
-Step = Publish | Sync | Tick
+TransmitWhat = Literal["fire_alarm", "fault", "power_failure", "pressure"]
+
+
+@dataclass(frozen=True, slots=True)
+class Transmit:
+    """Send one GB/T 26875.3 frame from transmission device ``address`` over TCP to the gateway.
+
+    ``zone`` and ``position`` name the part (a fire alarm, a fault, a hydrant's pressure of
+    ``kpa``); a power failure is the device's own. The device waits for the confirm, which
+    the gateway sends only once the frame is stored, so no wait for ingest follows.
+    """
+
+    at: timedelta
+    address: int
+    what: TransmitWhat
+    zone: int = 1
+    position: int = 1
+    kpa: float = 0.0
+
+
+Step = Publish | Sync | Tick | Transmit
 
 
 @dataclass(frozen=True)
@@ -169,6 +189,11 @@ class Scenario:
     def at(self, offset: timedelta) -> datetime:
         """Return the absolute time of a timeline offset."""
         return self.base + offset
+
+    @property
+    def transmits(self) -> bool:
+        """Return whether the timeline speaks to the GB/T 26875.3 gateway."""
+        return any(isinstance(s, Transmit) for s in self.timeline)
 
 
 @dataclass(frozen=True, slots=True)

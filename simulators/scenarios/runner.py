@@ -19,11 +19,73 @@ import psycopg
 from devices import registry, service
 from simulators.models import SimMessage
 from simulators.publish import Publisher
-from simulators.scenarios.models import ObservedHazard, Publish, Scenario, Step, Tick
+from simulators.scenarios.models import (
+    ObservedHazard,
+    Publish,
+    Scenario,
+    Step,
+    Tick,
+    Transmit,
+)
+from simulators.transmission import Delivery, TransmissionDevice
 
 
 class ScenarioError(RuntimeError):
     """A scenario could not be set up or its data did not arrive."""
+
+
+class GatewayOffError(ScenarioError):
+    """The scenario speaks GB/T 26875.3 but no gateway address is configured."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"{name}: skipped: it sends GB/T 26875.3 frames over TCP and the gateway is off"
+            " (set FIREGRID_GB26875=host:port where FireGrid's gateway listens)"
+        )
+
+
+def host_port(address: str) -> tuple[str, int]:
+    """Split ``host:port`` (as FIREGRID_GB26875 writes it; settings validated it)."""
+    host, _, port = address.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+class Transmitter:
+    """The scenario's transmission devices, one TCP session per address, opened on first use."""
+
+    def __init__(self, name: str, gateway: str | None) -> None:
+        self._name, self._gateway = name, gateway
+        self._devices: dict[int, TransmissionDevice] = {}
+
+    def send(self, step: Transmit, at: datetime) -> None:
+        """Send one frame and wait for its confirm (the gateway stored it by then)."""
+        if self._gateway is None:
+            raise GatewayOffError(self._name)
+        device = self._devices.get(step.address)
+        if device is None:
+            host, port = host_port(self._gateway)
+            device = self._devices[step.address] = TransmissionDevice(
+                host, port, address=step.address
+            )
+        sent: Delivery
+        if step.what == "fire_alarm":
+            sent = device.fire_alarm(step.zone, step.position, at=at)
+        elif step.what == "fault":
+            sent = device.fault(step.zone, step.position, at=at)
+        elif step.what == "pressure":
+            sent = device.pressure(step.zone, step.position, step.kpa, at=at)
+        else:
+            sent = device.power_failure(at=at)
+        if not sent.confirmed:
+            raise ScenarioError(
+                f"{self._name}: the gateway at {self._gateway} did not confirm"
+                f" {step.what} from {step.address} after {sent.attempts} attempts"
+            )
+
+    def close(self) -> None:
+        """Close every session."""
+        for device in self._devices.values():
+            device.close()
 
 
 class Hooks(Protocol):
@@ -106,13 +168,18 @@ def run(
     timeout_s: float = 60.0,
     committed: Callable[[int], bool] = lambda _n: True,
     progress: Callable[[str], None] = lambda _s: None,
+    gateway: str | None = None,
 ) -> list[ObservedHazard]:
     """Register, import grids, publish phase by phase (rules between), return the hazards.
 
     ``speed`` > 0 paces publishing by device time (2.0: twice real time); 0 sends at once.
     ``committed(n)`` may add a check that the first ``n`` published messages are committed
     (a test knows its ingest's batches; a running FireGrid is judged by stored records).
+    ``gateway`` (``host:port``) is where ``Transmit`` steps go; a scenario with such steps
+    and no gateway raises ``GatewayOffError`` before anything is registered.
     """
+    if scenario.transmits and gateway is None:
+        raise GatewayOffError(scenario.name)
     register(db_url, scenario)
     if scenario.grids is not None:
         hooks.import_grids(scenario.grids)
@@ -139,20 +206,27 @@ def run(
         hooks.evaluate()
         progress(f"{scenario.name}: {n} messages published and committed; rules ran")
 
+    transmitter = Transmitter(scenario.name, gateway)
     step: Step
-    for step in scenario.timeline:
-        if isinstance(step, Publish):
-            if speed > 0 and last_at is not None and step.at > last_at:
-                publisher.publish_all(pending, timeout_s=timeout_s)
-                sent.extend(pending)
-                pending.clear()
-                time.sleep((step.at - last_at).total_seconds() / speed)
-            last_at = step.at
-            pending.append(step.message)
-            continue
-        flush()
-        if isinstance(step, Tick):
-            hooks.tick(scenario.at(step.at), step.checks)
-            progress(f"{scenario.name}: rules ticked at {scenario.at(step.at).isoformat()}")
+    try:
+        for step in scenario.timeline:
+            if isinstance(step, Publish):
+                if speed > 0 and last_at is not None and step.at > last_at:
+                    publisher.publish_all(pending, timeout_s=timeout_s)
+                    sent.extend(pending)
+                    pending.clear()
+                    time.sleep((step.at - last_at).total_seconds() / speed)
+                last_at = step.at
+                pending.append(step.message)
+                continue
+            if isinstance(step, Transmit):
+                transmitter.send(step, scenario.at(step.at))
+                continue
+            flush()
+            if isinstance(step, Tick):
+                hooks.tick(scenario.at(step.at), step.checks)
+                progress(f"{scenario.name}: rules ticked at {scenario.at(step.at).isoformat()}")
+    finally:
+        transmitter.close()
     flush()
     return hooks.hazards(scenario)

@@ -1,6 +1,6 @@
 """Commands to a transmission device: asked for over the API, sent by the gateway, confirmed by
 the device; a duty check answered by its operator has its response time, one left unanswered
-is marked so."""
+is marked so; a status read is answered with what the device reports, or given up."""
 
 from __future__ import annotations
 
@@ -18,7 +18,12 @@ from api.settings import ApiSettings
 from api.tokens import create_token
 from gateway.config import GatewaySettings
 from rules.flows import RulesService
-from simulators.transmission import DUTY_CHECK_TYPE, TransmissionDevice
+from simulators.transmission import (
+    DUTY_CHECK_TYPE,
+    READ_PART_STATUS_TYPE,
+    READ_SYSTEM_STATUS_TYPE,
+    TransmissionDevice,
+)
 from tests.fix_ingest import wait_until
 from tests.integration.dispatch_support import rules
 from tests.integration.gateway_support import GatewayHarness, gateways
@@ -182,3 +187,126 @@ def test_the_cli_asks_for_a_command_and_refuses_a_device_without_an_address(
     refused = cli("command", f"NOPE-{gateways.tag}", "clock_sync")
     assert refused.returncode == 2
     assert "not in the registry" in refused.stderr
+
+
+def test_status_reads_are_answered_with_what_the_device_reports(gateways: GatewayHarness) -> None:
+    address, dev = gateways.address(), f"READ-{gateways.tag}"
+    gateways.register(dev, address)
+    port = gateways.start(settings=GatewaySettings(command_poll_s=0.1)).gateway.port
+    assert port is not None
+    with (
+        _client(gateways.db_url) as client,
+        TransmissionDevice("127.0.0.1", port, address=address) as unit,
+    ):
+        assert unit.fire_alarm(3, 7, at=NOW, description="3区7号感烟探测器").confirmed
+        bodies: list[dict[str, Any]] = [
+            {"kind": "read_system_status"},
+            {"kind": "read_part_status", "target": {"zone": 3, "position": 7}},
+            {"kind": "read_part_status", "target": {"zone": 1, "position": 1}},
+        ]
+        for body in bodies:
+            asked = client.post(f"/api/v1/devices/{dev}/commands", json=body)
+            assert asked.status_code == 200, asked.text
+            assert asked.json()["status"] == "pending"
+        _serve_until(unit, 3)
+        assert sorted(unit.commands) == [READ_SYSTEM_STATUS_TYPE, *[READ_PART_STATUS_TYPE] * 2]
+        wait_until(
+            lambda: [c["status"] for c in _commands(client, dev)] == ["answered"] * 3,
+            timeout_s=15,
+            what="the three reads answered",
+        )
+        normal, fire, system = _commands(client, dev)  # newest first
+    assert system["target"] == {
+        "system_type": 1,
+        "system_address": 1,
+        "zone": None,
+        "position": None,
+    }
+    [panel] = system["answer"]
+    assert (panel["unit_type"], panel["status_bits"]) == (1, ["fire"])  # a part is in fire
+    assert fire["target"] == {"system_type": 1, "system_address": 1, "zone": 3, "position": 7}
+    [part] = fire["answer"]
+    assert (part["zone"], part["position"], part["status_bits"], part["description"]) == (
+        3,
+        7,
+        ["fire"],
+        "3区7号感烟探测器",
+    )
+    [quiet] = normal["answer"]
+    assert (quiet["zone"], quiet["position"], quiet["status"], quiet["status_bits"]) == (
+        1,
+        1,
+        1,  # bit 0: running normally, nothing else
+        [],
+    )
+    for read in (system, fire, normal):
+        assert read["attempts"] == 1
+        assert 0 <= read["response_s"] < 15
+
+
+def test_a_read_nobody_answers_is_sent_again_then_unanswered(gateways: GatewayHarness) -> None:
+    address, dev = gateways.address(), f"NOREAD-{gateways.tag}"
+    gateways.register(dev, address)
+    settings = GatewaySettings(command_poll_s=0.05, command_resend_s=0.3, command_attempts=3)
+    port = gateways.start(settings=settings).gateway.port
+    assert port is not None
+    with (
+        _client(gateways.db_url) as client,
+        TransmissionDevice("127.0.0.1", port, address=address, confirm_commands=False) as unit,
+    ):
+        assert unit.pressure(5, 1, 320.0, at=NOW).confirmed
+        asked = client.post(f"/api/v1/devices/{dev}/commands", json={"kind": "read_system_status"})
+        assert asked.status_code == 200, asked.text
+        _serve_until(unit, 3)
+        wait_until(
+            lambda: (
+                [(c["status"], c["attempts"], c["answer"]) for c in _commands(client, dev)]
+                == [("unanswered", 3, None)]
+            ),
+            timeout_s=15,
+            what="the read given up after 3 attempts",
+        )
+        assert unit.commands == [READ_SYSTEM_STATUS_TYPE] * 3
+
+
+def test_a_read_must_name_what_it_reads(gateways: GatewayHarness) -> None:
+    address, dev = gateways.address(), f"BADREAD-{gateways.tag}"
+    gateways.register(dev, address)
+    with _client(gateways.db_url) as client:
+        for body in (
+            {"kind": "read_part_status"},
+            {"kind": "read_part_status", "target": {"zone": 3}},
+            {"kind": "read_part_status", "target": {"zone": 3, "position": 70000}},
+            {"kind": "clock_sync", "target": {"system_type": 1}},
+            {"kind": "read_system_status", "target": {"system_adress": 2}},  # misspelt
+        ):
+            refused = client.post(f"/api/v1/devices/{dev}/commands", json=body)
+            assert refused.status_code == 422, body
+            assert refused.json()["error"]["code"] == "invalid_request"
+        assert _commands(client, dev) == []  # nothing stored
+
+
+def test_the_cli_asks_for_a_part_read(gateways: GatewayHarness) -> None:
+    address, dev = gateways.address(), f"CLIREAD-{gateways.tag}"
+    gateways.register(dev, address)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "firegrid.cli", "--db-url", gateways.db_url, "gateway", *args],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    asked = cli("command", dev, "read_part_status", "--zone", "3", "--position", "7")
+    assert asked.returncode == 0, asked.stderr
+    stored = json.loads(asked.stdout)
+    assert (stored["kind"], stored["status"], stored["target"]) == (
+        "read_part_status",
+        "pending",
+        {"system_type": 1, "system_address": 1, "zone": 3, "position": 7},
+    )
+    refused = cli("command", dev, "read_part_status", "--zone", "3")
+    assert refused.returncode == 2
+    assert "--position" in refused.stderr
+    out_of_range = cli("command", dev, "read_system_status", "--system-type", "300")
+    assert out_of_range.returncode == 2
+    assert "--system-type" in out_of_range.stderr

@@ -18,7 +18,7 @@ import pytest
 from rules.config import RulesSettings
 from rules.flows import RulesService
 from simulators.scenarios import SCENARIOS
-from tests.scenarios.harness import ScenarioEnv, scenario_env
+from tests.scenarios.harness import ScenarioEnv, gateway_role, scenario_env
 
 
 @pytest.fixture
@@ -30,8 +30,9 @@ def env(pg_admin_url: str, broker_url: str, tmp_path: Path) -> Iterator[Scenario
 def test_all_scenarios_in_one_database(env: ScenarioEnv) -> None:
     failures: dict[str, str] = {}
     subjects: set[str] = set()
-    for name in SCENARIOS:
-        outcome = env.run(env.build(name), timeout_s=120)
+    with gateway_role(env) as gateway:  # for the GB/T 26875.3 scenarios
+        outcomes = [env.run(env.build(n), timeout_s=120, gateway=gateway) for n in SCENARIOS]
+    for name, outcome in zip(SCENARIOS, outcomes, strict=True):
         s = outcome.scenario
         subjects |= s.device_ids | s.unit_ids | s.grid_codes | s.report_ids
         if not outcome.mismatch.ok:
@@ -41,13 +42,17 @@ def test_all_scenarios_in_one_database(env: ScenarioEnv) -> None:
     assert {r[0] for r in env.rows("SELECT DISTINCT subject_id FROM hazards")} <= subjects
 
 
-def _simulate(env: ScenarioEnv, broker_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _simulate(
+    env: ScenarioEnv, broker_url: str, *args: str, gateway: str | None = None
+) -> subprocess.CompletedProcess[str]:
     environ = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "FIREGRID_GB26875"},
         "FIREGRID_DB_URL": env.db_url,
         "FIREGRID_MQTT_URL": broker_url,
         "FIREGRID_INGEST__TOPIC_PREFIX": env.prefix,
     }
+    if gateway is not None:
+        environ["FIREGRID_GB26875"] = gateway
     return subprocess.run(
         [sys.executable, "-m", "firegrid.cli", "simulate", *args],
         env=environ,
@@ -161,3 +166,28 @@ def test_firegrid_simulate_finds_a_running_embedded_firegrid(tmp_path: Path) -> 
     assert "PASS hydrant_drop [" in done.stdout
     # simulate left the running services alone: no second PostgreSQL or broker was started.
     assert "embedded" not in done.stdout
+
+
+def test_firegrid_simulate_sends_gb26875_frames_to_the_configured_gateway(
+    env: ScenarioEnv, broker_url: str
+) -> None:
+    role = RulesService(db_url=env.db_url, settings=RulesSettings(poll_s=0.5))
+    role.start()
+    try:
+        with gateway_role(env) as gateway:
+            done = _simulate(env, broker_url, "gb26875_fault", "--wait", "60", gateway=gateway)
+    finally:
+        role.stop()
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "all 2 expected hazards present, none extra" in done.stdout
+    assert env.scalar("SELECT count(*) FROM hazards WHERE rule_id = 'transmission_fault'") == 2
+
+
+def test_firegrid_simulate_skips_gb26875_scenarios_without_a_gateway(
+    env: ScenarioEnv, broker_url: str
+) -> None:
+    done = _simulate(env, broker_url, "gb26875_fire", "--wait", "5")
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "skipped" in done.stdout + done.stderr
+    assert "FIREGRID_GB26875" in done.stdout + done.stderr
+    assert env.scalar("SELECT count(*) FROM devices WHERE kind = 'transmission'") == 0

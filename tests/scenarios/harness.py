@@ -20,6 +20,8 @@ from typing import Any
 import psycopg
 
 from firegrid.db import migrate
+from gateway.config import GatewaySettings
+from gateway.role import GatewayRole
 from grids.locator import GridLocator
 from grids.models import parse_grids
 from grids.service import import_grids
@@ -33,6 +35,7 @@ from simulators.scenarios.live import stored_hazards
 from simulators.scenarios.models import Mismatch, ObservedHazard
 from simulators.scenarios.runner import run
 from tests.fix_db import create_database, drop_database
+from tests.fix_ingest import wait_until
 
 
 @dataclass
@@ -105,8 +108,10 @@ class ScenarioEnv:
         late = timedelta(seconds=self.rules.settings.late_window_s)
         return build(name, tag=uuid.uuid4().hex[:8], prefix=self.prefix, late_window=late)
 
-    def run(self, scenario: Scenario, *, timeout_s: float = 60.0) -> Outcome:
-        """Run ``scenario`` and compare its hazards with those it declares."""
+    def run(
+        self, scenario: Scenario, *, timeout_s: float = 60.0, gateway: str | None = None
+    ) -> Outcome:
+        """Run ``scenario`` (GB/T 26875.3 frames to ``gateway``) and compare its hazards."""
         hooks = EngineHooks(self.db_url, self.rules)
         started = time.monotonic()
         observed = run(
@@ -116,6 +121,7 @@ class ScenarioEnv:
             hooks=hooks,
             timeout_s=timeout_s,
             committed=lambda n: self.committed_messages() >= n,
+            gateway=gateway,
         )
         return Outcome(
             scenario,
@@ -171,3 +177,22 @@ def scenario_env(pg_admin_url: str, broker_url: str, tmp_path: Path) -> Iterator
             ingest.stop()
     finally:
         drop_database(pg_admin_url, name)
+
+
+@contextmanager
+def gateway_role(env: ScenarioEnv) -> Iterator[str]:
+    """Run a GB/T 26875.3 gateway role on the scenario's database, on a free port; yield its
+    ``host:port`` (what ``FIREGRID_GB26875`` says in production)."""
+    role = GatewayRole(
+        listen="127.0.0.1:0",
+        db_url=env.db_url,
+        settings=GatewaySettings(linger_s=0.01),
+        ingest=IngestSettings(topic_prefix=env.prefix),
+        storage=StorageSettings(),
+    )
+    role.start()
+    try:
+        wait_until(lambda: role.health().state == "running", timeout_s=10, what="gateway up")
+        yield f"127.0.0.1:{role.gateway.port}"
+    finally:
+        role.stop()

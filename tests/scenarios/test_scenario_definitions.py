@@ -17,6 +17,7 @@ from simulators.scenarios import (
     ObservedHazard,
     Publish,
     Tick,
+    Transmit,
     UnknownScenarioError,
     build,
     compare,
@@ -82,6 +83,8 @@ def test_device_times_are_never_ahead_of_what_ingest_accepts(name: str) -> None:
     times = [r.ts for m in s.messages for r in m.expected] + [
         f.ts for m in s.messages for f in m.expected_fixes
     ]
+    # A GB/T 26875.3 frame carries its objects' times as the step says.
+    times += [s.at(t.at) for t in s.timeline if isinstance(t, Transmit)]
     assert times
     # Ingest refuses samples more than 5 min ahead of their receipt, which is after BASE.
     assert max(times) < BASE + timedelta(minutes=5)
@@ -93,7 +96,7 @@ def test_ticks_come_after_the_data_they_judge(name: str) -> None:
     s = build(name, tag="0a1b2c3d", base=BASE)
     seen: list[timedelta] = []
     for step in s.timeline:
-        if isinstance(step, Publish):
+        if isinstance(step, Publish | Transmit):
             seen.append(step.at)
         elif isinstance(step, Tick):
             assert all(at < step.at for at in seen)
@@ -175,3 +178,14 @@ def test_case_comparison_names_each_difference() -> None:
     assert two[0] == f"2 cases for {exp.unit_id}/{exp.category}, expected 1"
     assert [line.split(":")[0] for line in two[1:]] == ["extra", "extra"]
     assert case_mismatches([], [good])[0].startswith("extra:")
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if build(n, tag="0a1b2c3d").transmits])
+def test_transmission_devices_have_distinct_registered_addresses(name: str) -> None:
+    s = build(name, tag="0a1b2c3d", base=BASE)
+    registered = {d["gb26875_address"] for d in s.devices if d["kind"] == "transmission"}
+    sent = {t.address for t in s.timeline if isinstance(t, Transmit)}
+    assert sent <= registered
+    assert len(registered) == len([d for d in s.devices if d["kind"] == "transmission"])
+    other = build(name, tag="0a1b2c3e", base=BASE)
+    assert not registered & {d.get("gb26875_address") for d in other.devices}

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.codecs.gb26875_frame import (
+    ANSWER,
     CONFIRM,
     CST,
     MAX_UNIT,
     AnalogValue,
     GbFrame,
     PartStatus,
+    SystemStatus,
     encode,
     parse_frame,
     parse_header,
 )
-from gateway.commands import CommandKind, command_frame
+from gateway.commands import CommandKind, ReadTarget, check_target, command_frame
 from gateway.framing import MAX_FRAME, BadChecksum, Reframer
+from gateway.read_answers import answer_objects
 from gateway.replies import DENY, confirm, deny
 from tests.golden import frame
 
@@ -190,3 +194,79 @@ def test_commands_are_control_frames_with_their_object() -> None:
         head = parse_header(raw)
         assert (head.command, head.serial, head.source, head.destination) == (1, serial, 88888, 889)
         assert raw[27:-3] == unit  # type, one object: the China time, or the minutes
+
+
+def test_reads_are_requests_naming_the_system_and_part() -> None:
+    now = datetime(2026, 12, 7, 4, 5, 6, tzinfo=UTC)
+    system = command_frame(
+        CommandKind.READ_SYSTEM_STATUS, serial=9, centre=88888, device=889, now=now
+    )
+    part = command_frame(
+        CommandKind.READ_PART_STATUS,
+        serial=10,
+        centre=88888,
+        device=889,
+        now=now,
+        target=ReadTarget(system_type=1, system_address=2, zone=258, position=7),
+    )
+    items, _ = reframe(system + part)
+    assert items == [system, part]
+    for raw, serial, unit in (
+        (system, 9, bytes((61, 1, 1, 1))),  # the fire alarm system 1 by default
+        (part, 10, bytes((62, 1, 1, 2, 2, 1, 7, 0))),  # zone 258 = 02 01, little-endian
+    ):
+        head = parse_header(raw)
+        assert (head.command, head.serial, head.source, head.destination) == (4, serial, 88888, 889)
+        assert raw[27:-3] == unit
+
+
+def test_a_part_read_needs_its_part_and_only_reads_take_a_target() -> None:
+    check_target(CommandKind.READ_SYSTEM_STATUS, None)
+    check_target(CommandKind.READ_PART_STATUS, ReadTarget(zone=0, position=0))
+    with pytest.raises(ValueError, match=r"zone and target\.position"):
+        check_target(CommandKind.READ_PART_STATUS, ReadTarget(zone=3))
+    with pytest.raises(ValueError, match="takes no target"):
+        check_target(CommandKind.CLOCK_SYNC, ReadTarget())
+
+
+def test_an_answer_frame_is_read_into_named_status_objects() -> None:
+    at = datetime(2026, 12, 7, 4, 5, 0, tzinfo=CST)
+    answer = encode(
+        GbFrame(
+            serial=10,
+            time=at,
+            source=889,
+            destination=88888,
+            command=ANSWER,
+            unit_type=2,
+            objects=(PartStatus(1, 2, 40, 258, 7, 0b110, "2区7号感烟", at),),
+        )
+    )
+    [item] = answer_objects(parse_frame(answer))
+    assert item == {
+        "unit_type": 2,
+        "system_type": 1,
+        "system_address": 2,
+        "part_type": 40,
+        "part_kind": "smoke",
+        "zone": 258,
+        "position": 7,
+        "description": "2区7号感烟",
+        "status": 6,
+        "status_bits": ["fire", "fault"],
+        "time": at.isoformat(),
+    }
+    system = encode(
+        GbFrame(
+            serial=9,
+            time=at,
+            source=889,
+            destination=88888,
+            command=ANSWER,
+            unit_type=1,
+            objects=(SystemStatus(1, 1, 0b11, at),),
+        )
+    )
+    assert [(o["unit_type"], o["status_bits"]) for o in answer_objects(parse_frame(system))] == [
+        (1, ["fire"])
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rules.kinds.silence import SilenceParams, SilenceSnapshot, SilenceState, evaluate
 from rules.models import Resolved, Severity
+from rules.rules_file import load_rules
 
 HOUR = 3_600_000
 NOW = 1_795_674_600_000
@@ -102,3 +103,24 @@ def test_small_groups_below_the_minimum_stay_per_device() -> None:
     group = {"A": "U-2", "B": "U-2"}
     _, trs = evaluate(snap(NOW, {"A": 0, "B": 0}, group), SilenceState(), RULE)
     assert [(t.key, t.kind) for t in trs] == [("A", "open"), ("B", "open")]
+
+
+def test_a_transmission_device_is_silent_past_the_2_h_polling_interval() -> None:
+    # The shipped rule: missed 1 beat of the standard's polling interval (GB 50440: <= 2 h).
+    shipped = load_rules().get("transmission_silence")
+    assert shipped.kind == "silence"
+    assert isinstance(shipped.params, SilenceParams)
+    assert shipped.params.default_heartbeat_s == 7200
+    rule = Resolved(shipped.id, shipped.kind, shipped.severity, shipped.params)
+    last = {"UITD-1": NOW - 2 * HOUR}
+    unregistered = snap(NOW, last, beat_s=0)  # no interval registered: the 2 h default
+    _, trs = evaluate(unregistered, SilenceState(), rule)
+    assert trs == []  # exactly 2 h is not past it
+    _, trs = evaluate(snap(NOW + 1, last, beat_s=0), SilenceState(), rule)
+    assert [(t.key, t.kind) for t in trs] == [("UITD-1", "open")]
+    # A device registered with a shorter interval is silent sooner.
+    polled = {"UITD-2": NOW - 11 * 60_000}
+    _, trs = evaluate(snap(NOW, polled, beat_s=600), SilenceState(), rule)
+    assert [(t.key, t.kind) for t in trs] == [("UITD-2", "open")]
+    _, trs = evaluate(snap(NOW, {"UITD-2": NOW - 9 * 60_000}, beat_s=600), SilenceState(), rule)
+    assert trs == []
