@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Caller, Config, Conn, Now
-from api.errors import ERROR_RESPONSES, ApiError
+from api.errors import ERROR_RESPONSES, ApiError, documented
 from api.pagination import MAX_LIMIT, Page, cursor_text, cursor_time, decode_cursor, page
 from devices.geo import Crs, to_wgs84
 from devices.timefmt import BadTime, parse_ts
@@ -134,7 +134,11 @@ def get_one_case(case_id: str, conn: Conn, caller: Caller, crs: Crs = Crs.WGS84)
     return case_view(case, steps=history(conn, case_id=case_id), crs=crs)
 
 
-@router.post("/cases/{case_id}/actions", response_model=ActionAnswer)
+@router.post(
+    "/cases/{case_id}/actions",
+    response_model=ActionAnswer,
+    responses={409: documented("the case's state does not allow it (`not_allowed_in_state`, ...)")},
+)
 def post_action(
     case_id: str,
     *,

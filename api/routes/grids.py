@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Caller, Conn, get_settings
-from api.errors import ERROR_RESPONSES, ApiError
+from api.errors import ERROR_RESPONSES, ApiError, documented
 from api.pagination import MAX_LIMIT, Page, cursor_text, decode_cursor, page
 from api.permissions import allow
 from api.schemas import GRIDS_BODY
@@ -105,7 +105,10 @@ def list_versions(conn: Conn, _caller: Caller) -> Page[GridVersion]:
     return Page(items=grid_service.list_versions(conn), next_cursor=None)
 
 
-@router.get("/grids/locate")
+@router.get(
+    "/grids/locate",
+    responses={409: documented("`postgis_unavailable`: method=postgis on a database without it")},
+)
 def locate(
     *,  # FastAPI passes every parameter by name
     conn: Conn,

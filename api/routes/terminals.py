@@ -87,7 +87,16 @@ def get_hazard_report(
 @router.get(
     "/photos/{sha256}",
     response_class=Response,
-    responses={200: {"description": "the photo's bytes", "content": {"image/jpeg": {}}}},
+    responses={
+        200: {
+            "description": "the photo's bytes",
+            # Terminals and residents send JPEG or PNG (CONTRACT §1); each is served as stored.
+            "content": {
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
 )
 def get_photo_bytes(sha256: str, conn: Conn, caller: Caller, settings: Config) -> Response:
     """Return a photo's bytes with its content type."""
