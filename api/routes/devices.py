@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from api.audit import record_write
 from api.deps import Caller, Config, Conn, Now
 from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_int, cursor_time, decode_cursor, page
@@ -71,11 +72,11 @@ async def _import(request: Request, conn: Conn, caller: Caller, kind: RegistryKi
     # Read here (bounded by api.middleware); parsed and stored in a worker thread: a city's
     # registry takes seconds, and the event loop serves every other request meanwhile.
     body = await request.body()
-    return await run_in_threadpool(_parse_and_store, conn, kind, body, _format(request))
+    return await run_in_threadpool(_parse_and_store, conn, caller, kind, body, _format(request))
 
 
 def _parse_and_store(
-    conn: Conn, kind: RegistryKind, body: bytes, fmt: registry.Format | None
+    conn: Conn, caller: Caller, kind: RegistryKind, body: bytes, fmt: registry.Format | None
 ) -> ImportAnswer:
     parsed = parse_registry(kind, body, fmt=fmt)
     if (whole := unreadable(parsed)) is not None:
@@ -86,13 +87,16 @@ def _parse_and_store(
             [whole.model_dump()],
         )
     outcome = store_registry(conn, kind=kind, parsed=parsed)
-    return ImportAnswer(
+    answer = ImportAnswer(
         created=outcome.counts.created,
         updated=outcome.counts.updated,
         rejected=len({e.row for e in outcome.errors}),
         errors=list(outcome.errors),
         warnings=list(outcome.warnings),
     )
+    counts = answer.model_dump(include={"created", "updated", "rejected"})
+    record_write(conn, caller, action=f"{kind}.import", detail=counts)
+    return answer
 
 
 @router.post("/devices/import", openapi_extra=DEVICES_BODY)

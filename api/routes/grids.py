@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from api.audit import record_write
 from api.deps import Caller, Conn, get_settings
 from api.errors import ERROR_RESPONSES, ApiError, documented
 from api.pagination import MAX_LIMIT, Page, cursor_text, decode_cursor, page
@@ -89,6 +90,8 @@ async def import_grids(
 
     def store() -> grid_service.ImportResult:
         result = grid_service.import_grids(conn, grid_set=grid_set, source=source)
+        detail = {"version": result.version, "counts": result.counts, "source": source}
+        record_write(conn, caller, action="grids.import", detail=detail)
         # Committed here, not only as the request ends: the locator must not reload the
         # current version before the new one is visible.
         conn.commit()

@@ -21,6 +21,7 @@ from firegrid.migrations import (
     m0013_case_ratings,
     m0014_token_lifecycle,
     m0015_stream_tickets,
+    m0016_api_writes,
 )
 from infra.database import Conn
 from ingest.config import StorageSettings
@@ -67,6 +68,7 @@ MIGRATIONS: list[Migration] = [
         m0014_token_lifecycle.apply,
     ),
     Migration(15, "single-use stream tickets for EventSource", m0015_stream_tickets.apply),
+    Migration(16, "the actor of each API import and replay", m0016_api_writes.apply),
 ]
 
 Connection = Conn
