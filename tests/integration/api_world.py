@@ -43,13 +43,16 @@ class World:
     unit: str
     staff: str
     hazard: int
+    # Two of each item a write changes for good: one for drawn requests, one left for examples.
     case_id: str
-    case_worker_token: str  # a token of the case's grid worker, for case actions
+    spare_case_id: str
+    case_worker_token: str  # a token of the cases' grid worker, for case actions
     report_id: str
     photo: str
     rating_token: str
     rejected: int
     webhook_event: int
+    spare_webhook_event: int
 
 
 def build_world(client: httpx.Client, db_url: str) -> World:
@@ -92,17 +95,11 @@ def build_world(client: httpx.Client, db_url: str) -> World:
     with psycopg.connect(db_url) as conn:
         hazard = _hazard(conn, device=device, unit=unit, grid=grid)
         place = Place(conn)
-        case_id = place.open(conn, cst(11, 26, 10)).case_id
+        case_id, spare_case_id = (place.open(conn, cst(11, 26, 10)).case_id for _ in range(2))
         worker = place.staff["grid_worker"]
         worker_token = create_token(conn, role="grid_worker", areas=[], staff_id=worker)
         rejected = _rejected(conn)
-        event = uuid.uuid4().int % 10**12
-        conn.execute(
-            "INSERT INTO webhook_deliveries (event_id, kind, subject, body, created_at, attempts,"
-            " last_status, last_error, last_attempt_at, failed_at)"
-            " VALUES (%s, 'case.created', %s, '{}', now(), 8, 502, 'bad gateway', now(), now())",
-            (event, case_id),
-        )
+        event, spare_event = (_failed_delivery(conn, case_id) for _ in range(2))
     return World(
         street=street_code,
         grids=street,
@@ -115,12 +112,14 @@ def build_world(client: httpx.Client, db_url: str) -> World:
         staff=staff,
         hazard=hazard,
         case_id=case_id,
+        spare_case_id=spare_case_id,
         case_worker_token=worker_token,
         report_id=report["report_id"],
         photo=report["photos"][0],
         rating_token=report["rating_token"],
         rejected=rejected,
         webhook_event=event,
+        spare_webhook_event=spare_event,
     )
 
 
@@ -162,6 +161,17 @@ def _hazard(conn: psycopg.Connection[Any], *, device: str, unit: str, grid: str)
     ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def _failed_delivery(conn: psycopg.Connection[Any], case_id: str) -> int:
+    event = uuid.uuid4().int % 10**12
+    conn.execute(
+        "INSERT INTO webhook_deliveries (event_id, kind, subject, body, created_at, attempts,"
+        " last_status, last_error, last_attempt_at, failed_at)"
+        " VALUES (%s, 'case.created', %s, '{}', now(), 8, 502, 'bad gateway', now(), now())",
+        (event, case_id),
+    )
+    return event
 
 
 def _rejected(conn: psycopg.Connection[Any]) -> int:
