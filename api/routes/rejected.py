@@ -91,5 +91,6 @@ def post_replay(
     answer = ReplayAnswer(**dataclasses.asdict(outcome))
     # The replay committed on its own connections; who asked for it commits with this request.
     asked = {"reasons": body.reasons, "since": body.since.isoformat() if body.since else None}
-    record_write(conn, caller, action="rejected.replay", detail=asked | answer.model_dump())
+    counts = answer.model_dump(exclude={"batches"})  # a city's replay may name thousands
+    record_write(conn, caller, action="rejected.replay", detail=asked | counts)
     return answer
