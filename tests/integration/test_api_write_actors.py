@@ -20,6 +20,7 @@ from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import create_token
 from infra.clock import FixedClock
+from simulators.grid_layout import generate_street
 from tests.fix_api import open_hazard
 from tests.integration.sweep_support import TABLE, Place, cst
 
@@ -237,24 +238,8 @@ def _count_writes(db_url: str) -> int:
 
 
 def _street() -> dict[str, Any]:
-    """A street with one community and one grid, as GeoJSON (CONTRACT §2)."""
-    street = f"31{uuid.uuid4().int % 10**7:07d}"
-    community, grid = street + "001", street + "00101"
-
-    def square(code: str, level: str, parent: str | None, size: float) -> dict[str, Any]:
-        ring = [[121.5, 31.2], [121.5 + size, 31.2], [121.5 + size, 31.2 + size],
-                [121.5, 31.2 + size], [121.5, 31.2]]  # fmt: skip
-        props: dict[str, Any] = {"code": code, "level": level, "name": code}
-        if parent:
-            props["parent"] = parent
-        return {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
-                "properties": props}  # fmt: skip
-
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            square(street, "street", None, 0.03),
-            square(community, "community", street, 0.02),
-            square(grid, "grid", community, 0.01),
-        ],
-    }
+    """A street of one community of two grids, as GeoJSON (CONTRACT §2)."""
+    code = f"330106{uuid.uuid4().int % 1000:03d}"  # a street of Hangzhou's Xihu district
+    return generate_street(
+        lat=30.25, lon=120.15, street_code=code, communities=1, grids_per_community=2
+    )
