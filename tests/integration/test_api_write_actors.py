@@ -26,6 +26,8 @@ from tests.integration.sweep_support import TABLE, Place, cst
 
 CLAIMED = "mallory"  # who every request below pretends to be
 REGISTRY_IMPORTS = ("/api/v1/devices/import", "/api/v1/units/import", "/api/v1/staff/import")
+ALL_IMPORTS = (*REGISTRY_IMPORTS, "/api/v1/grids/import")
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -68,7 +70,7 @@ def test_registry_imports_record_the_tokens_name_as_actor(client: TestClient, db
     name, headers = _named(db_url, "integrator")
     tag = uuid.uuid4().hex[:6]
     for path, rows in _registry_bodies(tag).items():
-        answer = client.post(path, content=json.dumps(rows), headers=headers | _JSON)
+        answer = client.post(path, content=json.dumps(rows), headers=headers | JSON)
         assert answer.status_code == 200, answer.text
         assert answer.json()["created"] == 1, answer.text
         action = path.split("/")[3] + ".import"  # devices.import, units.import, staff.import
@@ -87,7 +89,7 @@ def test_grid_import_records_the_tokens_name_not_the_source(
         "/api/v1/grids/import",
         params={"source": CLAIMED},
         content=json.dumps(_street()),
-        headers=headers | _JSON,
+        headers=headers | JSON,
     )
     assert answer.status_code == 200, answer.text
     actor, role, detail = _writes(db_url, "grids.import")[-1]
@@ -184,10 +186,6 @@ def test_case_action_records_the_tokens_staff_member(db_url: str) -> None:
     assert actors == [(worker,)]
 
 
-_JSON = {"Content-Type": "application/json"}
-_ALL_IMPORTS = (*REGISTRY_IMPORTS, "/api/v1/grids/import")
-
-
 @pytest.mark.parametrize(
     ("role", "areas"),
     [
@@ -202,11 +200,11 @@ _ALL_IMPORTS = (*REGISTRY_IMPORTS, "/api/v1/grids/import")
 def test_only_a_city_wide_admin_or_integrator_imports(
     client: TestClient, db_url: str, role: str, areas: list[str]
 ) -> None:
-    headers = {"Authorization": f"Bearer {_token(db_url, role, areas)}"} | _JSON
+    headers = {"Authorization": f"Bearer {_token(db_url, role, areas)}"} | JSON
     tag = uuid.uuid4().hex[:6]
     bodies: dict[str, Any] = {**_registry_bodies(tag), "/api/v1/grids/import": _street()}
     before = _count_writes(db_url)
-    for path in _ALL_IMPORTS:
+    for path in ALL_IMPORTS:
         answer = client.post(path, content=json.dumps(bodies[path]), headers=headers)
         assert answer.status_code == 403, (path, answer.text)
         assert answer.json()["error"]["code"] == "forbidden"
@@ -225,8 +223,8 @@ def test_a_city_wide_integrator_imports_everything(client: TestClient, db_url: s
     _, headers = _named(db_url, "integrator")
     tag = uuid.uuid4().hex[:6]
     bodies: dict[str, Any] = {**_registry_bodies(tag), "/api/v1/grids/import": _street()}
-    for path in _ALL_IMPORTS:
-        answer = client.post(path, content=json.dumps(bodies[path]), headers=headers | _JSON)
+    for path in ALL_IMPORTS:
+        answer = client.post(path, content=json.dumps(bodies[path]), headers=headers | JSON)
         assert answer.status_code == 200, (path, answer.text)
 
 
