@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import sql
 
 from api.app import create_app
 from api.settings import ApiSettings
@@ -203,12 +204,12 @@ def test_only_a_city_wide_admin_or_integrator_imports(
     headers = {"Authorization": f"Bearer {_token(db_url, role, areas)}"} | JSON
     tag = uuid.uuid4().hex[:6]
     bodies: dict[str, Any] = {**_registry_bodies(tag), "/api/v1/grids/import": _street()}
-    before = _count_writes(db_url)
+    before = _count(db_url, "api_writes"), _count(db_url, "grid_versions")
     for path in ALL_IMPORTS:
         answer = client.post(path, content=json.dumps(bodies[path]), headers=headers)
         assert answer.status_code == 403, (path, answer.text)
         assert answer.json()["error"]["code"] == "forbidden"
-    assert _count_writes(db_url) == before
+    assert (_count(db_url, "api_writes"), _count(db_url, "grid_versions")) == before
     with psycopg.connect(db_url) as conn:
         stored = conn.execute(
             "SELECT (SELECT count(*) FROM devices WHERE device_id LIKE %(t)s)"
@@ -228,9 +229,11 @@ def test_a_city_wide_integrator_imports_everything(client: TestClient, db_url: s
         assert answer.status_code == 200, (path, answer.text)
 
 
-def _count_writes(db_url: str) -> int:
+def _count(db_url: str, table: str) -> int:
     with psycopg.connect(db_url) as conn:
-        row = conn.execute("SELECT count(*) FROM api_writes").fetchone()
+        row = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+        ).fetchone()
     assert row is not None
     return int(row[0])
 
