@@ -31,7 +31,7 @@ _CHUNK: Final = 1000
 _PENDING: Final = """
 SELECT id, topic, payload, received_at FROM rejected_messages
 WHERE replayed_at IS NULL AND reason = ANY(%s) AND starts_with(topic, %s)
-  AND received_at >= coalesce(%s, '-infinity'::timestamptz) AND id > %s
+  AND received_at >= coalesce(%s, '-infinity'::timestamptz) AND id > %s AND id <= %s
 ORDER BY id LIMIT %s
 """
 
@@ -62,9 +62,14 @@ def replay_rejected(
     """Feed the unreplayed rejections with ``reasons`` under ``prefix`` through ``writer``."""
     outcome = ReplayOutcome()
     last_id = 0
+    # Only what was stored before the replay began: a message refused again for the same reason
+    # (its device still unknown) is a new row under the same reason and receive time, and
+    # without this bound the replay would feed it again, and its successor, for ever.
+    row = conn.execute("SELECT coalesce(max(id), 0) FROM rejected_messages").fetchone()
+    upto = row[0] if row is not None else 0
     while True:
         rows = conn.execute(
-            _PENDING, (list(reasons), f"{prefix}/", since, last_id, _CHUNK)
+            _PENDING, (list(reasons), f"{prefix}/", since, last_id, upto, _CHUNK)
         ).fetchall()
         if not rows:
             return outcome
