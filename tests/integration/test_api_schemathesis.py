@@ -31,7 +31,10 @@ from schemathesis.specs.openapi.checks import (
 from api.app import create_app
 from api.routes.public import PublicLimiters
 from api.settings import ApiSettings
+from firegrid.db import migrate
+from ingest.config import StorageSettings
 from tests.fix_api import bearer, serve
+from tests.fix_db import create_database, drop_database
 from tests.integration.api_world import World, build_world
 
 pytestmark = pytest.mark.slow
@@ -69,7 +72,19 @@ class Target:
 
 
 @pytest.fixture(scope="module")
-def target(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+def own_db_url(pg_admin_url: str) -> Iterator[str]:
+    """A database of this module's own: drawn imports leave registry rows (a city-wide operator
+    named "0", say) that other tests' notifications and counts would otherwise meet."""
+    name = f"fg_st_{uuid.uuid4().hex[:8]}"
+    url = create_database(pg_admin_url, name)
+    migrate(url, storage=StorageSettings())
+    yield url
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="module")
+def target(own_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    db_url = own_db_url
     settings = ApiSettings(db_url=db_url, data_dir=tmp_path_factory.mktemp("api-data"))
     app = create_app(settings, broker_probe=lambda: True)
     with serve(app) as base_url:
