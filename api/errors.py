@@ -47,20 +47,21 @@ class ErrorEnvelope(BaseModel):
     error: ErrorDetail
 
 
-def _documented(description: str) -> dict[str, Any]:
+def documented(description: str) -> dict[str, Any]:
+    """Describe an error answer of a route for the OpenAPI document: the envelope, and why."""
     return {"model": ErrorEnvelope, "description": description}
 
 
 # On every router: the OpenAPI document shows the envelope, not FastAPI's own 422 schema.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _documented("a parameter, body or cursor the API cannot use"),
-    401: _documented("no token, or one unknown or revoked"),
-    403: _documented("the token's role may not do this"),
-    404: _documented("no such resource (or one outside the token's areas)"),
-    413: _documented("the body is larger than the limit (`payload_too_large`)"),
-    422: _documented("a parameter or body field is not valid (`invalid_request`)"),
-    500: _documented("the server failed (`internal_error`); quote the request_id"),
-    503: _documented("the database cannot answer now; retry after Retry-After seconds"),
+    400: documented("a parameter, body or cursor the API cannot use"),
+    401: documented("no token, or one unknown or revoked"),
+    403: documented("the token's role may not do this"),
+    404: documented("no such resource (or one outside the token's areas)"),
+    413: documented("the body is larger than the limit (`payload_too_large`)"),
+    422: documented("a parameter or body field is not valid (`invalid_request`)"),
+    500: documented("the server failed (`internal_error`); quote the request_id"),
+    503: documented("the database cannot answer now; retry after Retry-After seconds"),
 }
 
 

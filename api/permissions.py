@@ -4,7 +4,12 @@ its area (issue 9 point 1).
 Reading lists and items is open to every role, limited to the token's areas by the routes
 themselves (``Principal.sees_place``); the actions below are the rest. An action marked city-wide
 is refused (403) to a token limited to areas, whatever its role: rejected messages name no
-place, and a grid import replaces the whole city's grids.
+place, a grid import replaces the whole city's grids, and a registry import updates any row
+whose ID it names (a device, unit or staff member of another area, moved or re-assigned) with
+no place to check it against before it is written.
+
+docs/CONTRACT-EXTENSIONS.md ("Scope, roles and tokens") shows this table to integrators;
+keep the two in step.
 """
 
 from __future__ import annotations
@@ -25,10 +30,13 @@ class Permission:
 
 
 _STAFF_DESK: Final = frozenset({"admin", "operator", "integrator"})
+# Who keeps the city's registers (grids, key units, devices, staff): the administrator and the
+# city platform's integration, never an operator watching its areas.
+_REGISTER_KEEPERS: Final = frozenset({"admin", "integrator"})
 
 PERMISSIONS: Final[dict[str, Permission]] = {
-    "registry.import": Permission(_STAFF_DESK),
-    "grids.import": Permission(_STAFF_DESK, city_wide=True),
+    "registry.import": Permission(_REGISTER_KEEPERS, city_wide=True),
+    "grids.import": Permission(_REGISTER_KEEPERS, city_wide=True),
     "hazards.ack": Permission(frozenset({"admin", "operator", "grid_worker", "community_handler"})),
     "rejected.read": Permission(_STAFF_DESK, city_wide=True),
     "rejected.replay": Permission(_STAFF_DESK, city_wide=True),

@@ -34,7 +34,7 @@ _Row = tuple[int, str, bytes, datetime]  # id, topic, payload, received_at
 _PENDING: Final = """
 SELECT id, topic, payload, received_at FROM rejected_messages
 WHERE replayed_at IS NULL AND reason = ANY(%s) AND starts_with(topic, %s)
-  AND received_at >= coalesce(%s, '-infinity'::timestamptz) AND id > %s
+  AND received_at >= coalesce(%s, '-infinity'::timestamptz) AND id > %s AND id <= %s
 ORDER BY id LIMIT %s
 """
 
@@ -66,9 +66,14 @@ def replay_rejected(
     """Feed the unreplayed rejections with ``reasons`` under ``prefix`` through ``writer``."""
     outcome = ReplayOutcome()
     last_id = 0
+    # Only what was stored before the replay began: a message refused again for the same reason
+    # (its device still unknown) is a new row under the same reason and receive time, and
+    # without this bound the replay would feed it again, and its successor, for ever.
+    row = conn.execute("SELECT coalesce(max(id), 0) FROM rejected_messages").fetchone()
+    upto = row[0] if row is not None else 0
     while True:
         fetched = conn.execute(
-            _PENDING, (list(reasons), f"{prefix}/", since, last_id, _CHUNK)
+            _PENDING, (list(reasons), f"{prefix}/", since, last_id, upto, _CHUNK)
         ).fetchall()
         if not fetched:
             return outcome

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Caller, Config, Conn, Now
-from api.errors import ERROR_RESPONSES, ApiError
+from api.errors import ERROR_RESPONSES, ApiError, documented
 from api.pagination import MAX_LIMIT, Page, cursor_text, cursor_time, decode_cursor, page
 from api.routes.terminals import PHOTO_RESPONSES, photo_bytes, photo_sha
 from devices.geo import Crs, to_wgs84
@@ -168,7 +168,11 @@ def _case_photos(conn: Conn, case_id: str) -> set[str]:
     return named
 
 
-@router.post("/cases/{case_id}/actions", response_model=ActionAnswer)
+@router.post(
+    "/cases/{case_id}/actions",
+    response_model=ActionAnswer,
+    responses={409: documented("the case's state does not allow it (`not_allowed_in_state`, ...)")},
+)
 def post_action(
     case_id: str,
     *,

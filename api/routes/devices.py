@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from api.audit import record_write
 from api.deps import Caller, Config, Conn, Now
 from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_int, cursor_time, decode_cursor, page
@@ -76,6 +77,7 @@ async def _import(
     return await run_in_threadpool(
         _parse_and_store,
         conn,
+        caller,
         kind,
         body,
         fmt=_format(request),
@@ -86,6 +88,7 @@ async def _import(
 
 def _parse_and_store(
     conn: Conn,
+    caller: Caller,
     kind: RegistryKind,
     body: bytes,
     *,
@@ -102,7 +105,7 @@ def _parse_and_store(
             [whole.model_dump()],
         )
     try:
-        return store_registry(conn, kind=kind, parsed=parsed, dry_run=dry_run, accounts=accounts)
+        answer = store_registry(conn, kind=kind, parsed=parsed, dry_run=dry_run, accounts=accounts)
     except DynsecError as exc:
         # Raised before the commit: the import is rolled back, so no secret is answered that
         # the broker would refuse.
@@ -113,6 +116,10 @@ def _parse_and_store(
             " imported, try again",
             headers={"Retry-After": "5"},
         ) from exc
+    if not dry_run:  # who did it, from the token, in the import's own transaction
+        counts = answer.model_dump(include={"created", "updated", "rejected"})
+        record_write(conn, caller, action=f"{kind}.import", detail=counts)
+    return answer
 
 
 @router.post("/devices/import", openapi_extra=DEVICES_BODY)

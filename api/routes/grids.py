@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from api.audit import record_write
 from api.deps import Caller, Conn, get_settings
-from api.errors import ERROR_RESPONSES, ApiError
+from api.errors import ERROR_RESPONSES, ApiError, documented
 from api.pagination import MAX_LIMIT, Page, cursor_text, decode_cursor, page
 from api.permissions import allow
 from api.schemas import GRIDS_BODY
@@ -83,7 +84,7 @@ async def import_grids(
     """Merge a GeoJSON FeatureCollection into a new grid version (or replace the set)."""
     allow(caller, "grids.import")  # city-wide: it changes the whole city's grids
     body = await request.body()
-    return await _store(conn, locator, data=body, source=source, replace=replace)
+    return await _store(conn, caller, locator, data=body, source=source, replace=replace)
 
 
 @router.post("/grids/retire")
@@ -92,11 +93,12 @@ async def retire_grids(
 ) -> GridImportSummary:
     """Store a new grid version without these areas and everything under them."""
     allow(caller, "grids.import")
-    return await _store(conn, locator, data=None, source=source, retire=body.codes)
+    return await _store(conn, caller, locator, data=None, source=source, retire=body.codes)
 
 
 async def _store(
     conn: Conn,
+    caller: Caller,
     locator: GridLocator,
     *,
     data: bytes | None,
@@ -118,6 +120,9 @@ async def _store(
                 f"{len(exc.problems)} problem(s) in {what}; nothing was imported",
                 [msgspec.to_builtins(p) for p in exc.problems],
             ) from exc
+        # Who did it, from the token: ``source`` only names the file.
+        detail = {"version": summary.version, "mode": summary.mode, "source": source}
+        record_write(conn, caller, action=f"grids.{summary.mode}", detail=detail)
         # Committed here, not only as the request ends: the locator must not reload the
         # current version before the new one is visible.
         conn.commit()
@@ -135,7 +140,10 @@ def list_versions(conn: Conn, _caller: Caller) -> Page[GridVersion]:
     return Page(items=grid_service.list_versions(conn), next_cursor=None)
 
 
-@router.get("/grids/locate")
+@router.get(
+    "/grids/locate",
+    responses={409: documented("`postgis_unavailable`: method=postgis on a database without it")},
+)
 def locate(
     *,  # FastAPI passes every parameter by name
     conn: Conn,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import Caller, Conn, Now
-from api.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
+from api.errors import ERROR_RESPONSES, ApiError, documented
 from api.pagination import MAX_LIMIT, Page, cursor_int, decode_cursor, page
 from api.permissions import allow
 from api.tokens import Principal
@@ -92,7 +92,7 @@ def get_one_hazard(hazard_id: int, conn: Conn, caller: Caller, crs: Crs = Crs.WG
 @router.post(
     "/hazards/{hazard_id}/ack",
     response_model=HazardView,
-    responses={409: {"model": ErrorEnvelope, "description": "the hazard is cleared"}},
+    responses={409: documented("the hazard is cleared")},
 )
 def acknowledge(
     hazard_id: int, conn: Conn, caller: Caller, clock: Now, body: AckBody | None = None

@@ -20,7 +20,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Config, Conn, Now
-from api.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
+from api.errors import ERROR_RESPONSES, ApiError, documented
 from api.ratelimit import RateLimiter
 from api.settings import PublicLimits
 from devices.geo import Crs, to_wgs84
@@ -43,8 +43,8 @@ router = APIRouter(
     tags=["public"],
     responses={
         **ERROR_RESPONSES,
-        409: {"model": ErrorEnvelope, "description": "`already_rated`, `case_not_closed`"},
-        429: {"model": ErrorEnvelope, "description": "`rate_limited`: retry after Retry-After"},
+        409: documented("`already_rated`, `case_not_closed`"),
+        429: documented("`rate_limited`: retry after Retry-After"),
     },
 )
 

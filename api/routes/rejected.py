@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from api.audit import record_write
 from api.deps import Caller, Config, Conn
 from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_int, decode_cursor, page
@@ -68,7 +69,9 @@ class ReplayBody(BaseModel):
 
 
 @router.post("/rejected/replay")
-def post_replay(caller: Caller, settings: Config, body: ReplayBody | None = None) -> ReplayAnswer:
+def post_replay(
+    conn: Conn, caller: Caller, settings: Config, body: ReplayBody | None = None
+) -> ReplayAnswer:
     """Feed stored rejections through ingest again, e.g. once their devices are registered.
 
     Each replayed row is marked and never replayed twice; what is refused again is a new
@@ -86,4 +89,9 @@ def post_replay(caller: Caller, settings: Config, body: ReplayBody | None = None
         reasons=body.reasons,
         since=body.since,
     )
-    return ReplayAnswer(**dataclasses.asdict(outcome))
+    answer = ReplayAnswer(**dataclasses.asdict(outcome))
+    # The replay committed on its own connections; who asked for it commits with this request.
+    asked = {"reasons": body.reasons, "since": body.since.isoformat() if body.since else None}
+    counts = answer.model_dump(exclude={"batches"})  # a city's replay may name thousands
+    record_write(conn, caller, action="rejected.replay", detail=asked | counts)
+    return answer

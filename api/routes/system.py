@@ -97,7 +97,16 @@ def _roles(request: Request) -> dict[str, RoleReadiness]:
     }
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format",
+            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+        }
+    },
+)
 def metrics() -> Response:
     """Expose Prometheus metrics of every role in this process."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -86,7 +86,14 @@ def get_hazard_report(
 
 
 PHOTO_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "the photo's bytes", "content": {"image/jpeg": {}, "image/png": {}}}
+    200: {
+        "description": "the photo's bytes",
+        # Terminals and residents send JPEG or PNG (CONTRACT §1); each is served as stored.
+        "content": {
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
 }
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from api.audit import record_write
 from api.deps import Caller, Conn, Now
 from api.errors import ERROR_RESPONSES, ApiError
 from api.pagination import MAX_LIMIT, Page, cursor_int, decode_cursor, page
@@ -79,4 +80,7 @@ def post_replay(conn: Conn, caller: Caller, clock: Now, event_id: int) -> Webhoo
     delivery = replay_failure(conn, event_id=event_id, now=clock.now())
     if delivery is None:
         raise ApiError(404, "not_found", f"no failed webhook delivery for event {event_id}")
+    record_write(
+        conn, caller, action="webhooks.replay", detail={"event_id": event_id, "kind": delivery.kind}
+    )
     return WebhookDelivery.of(delivery)

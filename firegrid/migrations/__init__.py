@@ -25,6 +25,7 @@ from firegrid.migrations import (
     m0017_gateway_commands,
     m0018_device_credentials,
     m0019_gateway_reads,
+    m0020_api_writes,
 )
 from infra.database import Conn
 from ingest.config import StorageSettings
@@ -75,6 +76,7 @@ MIGRATIONS: list[Migration] = [
     Migration(17, "commands to GB/T 26875.3 devices", m0017_gateway_commands.apply),
     Migration(18, "broker credentials of devices and terminals", m0018_device_credentials.apply),
     Migration(19, "status reads from GB/T 26875.3 devices", m0019_gateway_reads.apply),
+    Migration(20, "the actor of each API import and replay", m0020_api_writes.apply),
 ]
 
 Connection = Conn

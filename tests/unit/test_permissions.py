@@ -36,3 +36,16 @@ def test_rejected_messages_need_a_city_wide_token() -> None:
         allow(Principal(role="admin", areas=("310115005",)), "rejected.read")
     allow(Principal(role="admin", areas=()), "rejected.read")
     allow(Principal(role="community_handler", areas=("310115005003",)), "hazards.ack")
+
+
+@pytest.mark.parametrize("action", ["registry.import", "grids.import"])
+def test_imports_need_a_city_wide_admin_or_integrator(action: str) -> None:
+    for role in sorted(ROLES):
+        for areas in ((), ("310115005",)):
+            principal = Principal(role=role, areas=areas)
+            if role in {"admin", "integrator"} and not areas:
+                allow(principal, action)
+            else:
+                with pytest.raises(ApiError) as refused:
+                    allow(principal, action)
+                assert refused.value.status == 403
