@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
 from api.deps import Caller, Conn
-from api.errors import ERROR_RESPONSES, ApiError
+from api.errors import ERROR_RESPONSES, ApiError, documented
 from api.pagination import MAX_LIMIT, Page, decode_cursor, page
 from api.permissions import allow
 from api.routes.grids import Locator
@@ -60,7 +60,10 @@ class CommandBody(BaseModel):
         return self
 
 
-@router.post("/devices/{device_id}/commands")
+@router.post(
+    "/devices/{device_id}/commands",
+    responses={409: documented("`no_gb26875_address`: the device has no address to send to")},
+)
 def post_command(
     *, device_id: str, body: CommandBody, conn: Conn, caller: Caller, locator: Locator
 ) -> StoredCommand:

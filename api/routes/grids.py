@@ -121,8 +121,14 @@ async def _store(
                 [msgspec.to_builtins(p) for p in exc.problems],
             ) from exc
         # Who did it, from the token: ``source`` only names the file.
-        detail = {"version": summary.version, "mode": summary.mode, "source": source}
-        record_write(conn, caller, action=f"grids.{summary.mode}", detail=detail)
+        action = "grids.retire" if summary.mode == "retire" else "grids.import"
+        detail = {
+            "version": summary.version,
+            "mode": summary.mode,
+            "counts": summary.counts,
+            "source": source,
+        }
+        record_write(conn, caller, action=action, detail=detail)
         # Committed here, not only as the request ends: the locator must not reload the
         # current version before the new one is visible.
         conn.commit()

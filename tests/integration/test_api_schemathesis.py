@@ -159,6 +159,15 @@ class Example:
     status: int = 200
 
 
+def grid_codes(collection: dict[str, Any]) -> list[str]:
+    """Return the codes of the grid-level features of a GeoJSON street."""
+    return [
+        f["properties"]["code"]
+        for f in collection["features"]
+        if f["properties"].get("level") == "grid"
+    ]
+
+
 def _examples(w: World) -> list[Example]:
     """One request per operation on the world's items (drawn requests seldom name one)."""
     day = {"from": "2026-11-26T00:00:00Z", "to": "2026-11-27T00:00:00Z"}
@@ -231,6 +240,23 @@ def _examples(w: World) -> list[Example]:
             body={"category": "other", "position": {"lat": w.lat, "lon": w.lon}},
         ),
         Example("GET", "/api/v1/public/ratings/{token}", {"token": w.rating_token}),
+        Example(
+            "GET",
+            "/api/v1/cases/{case_id}/photos/{sha256}",
+            {"case_id": w.case_id, "sha256": w.photo},
+            status=404,  # the resident's photo is not this case's: as documented
+        ),
+        Example("GET", "/api/v1/gateway/connections"),
+        Example("GET", "/api/v1/devices/{device_id}/commands", {"device_id": w.device}),
+        Example(
+            "POST",
+            "/api/v1/devices/{device_id}/commands",
+            {"device_id": w.device},
+            body={"kind": "duty_check"},
+            status=409,  # a hydrant has no GB/T 26875.3 address: refused, as documented
+        ),
+        # Last but one: a version without the street's second grid (the others use the first).
+        Example("POST", "/api/v1/grids/retire", body={"codes": [sorted(grid_codes(w.grids))[1]]}),
         # The report's case is not closed: refused, in a documented 409.
         Example(
             "POST",

@@ -96,8 +96,8 @@ def test_grid_import_records_the_tokens_name_not_the_source(
     actor, role, detail = _writes(db_url, "grids.import")[-1]
     assert (actor, role) == (name, "admin")
     # The source stays what it is: a label of the file, never taken as its importer.
-    assert detail == {"version": answer.json()["version"], "counts": answer.json()["counts"],
-                      "source": CLAIMED}  # fmt: skip
+    assert detail == {"version": answer.json()["version"], "mode": "merge",
+                      "counts": answer.json()["counts"], "source": CLAIMED}  # fmt: skip
 
 
 def test_rejected_replay_records_the_tokens_name(client: TestClient, db_url: str) -> None:

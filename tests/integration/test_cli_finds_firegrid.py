@@ -31,9 +31,8 @@ def test_the_cli_run_elsewhere_uses_the_running_firegrid(running: Running, tmp_p
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     # The broker is on the configured fixed port, printed with the data directory.
-    said = (
-        f"MQTT broker (embedded Mosquitto): mqtt://127.0.0.1:{running.mqtt_port}, data in "
-        + (str(running.data_dir / "broker"))
+    said = f"MQTT broker (embedded Mosquitto): mqtt://127.0.0.1:{running.mqtt_port}, data in " + (
+        str(running.data_dir / "broker")
     )
     assert any(line.startswith(said) for line in running.lines), running.lines
     record = json.loads((running.home / "state" / "firegrid" / "instance.json").read_text())
