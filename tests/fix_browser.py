@@ -204,7 +204,9 @@ def launch_chromium(playwright: Any, executable: str) -> Any:
     )
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an asyncio loop running in the main
+# thread while it is open, and every later test that calls asyncio.run() would then fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Chromium, headless, driven by Playwright; skipped when the machine has none."""
     executable = chromium_path()
