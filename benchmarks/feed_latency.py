@@ -5,7 +5,8 @@ Every role is real and runs on its own (ingest, rules, dispatch, and the API ser
 with its feed); the reader is an HTTP client like ``curl -N`` on ``GET /api/v1/stream``. Each
 alarm comes from a unit of its own, one at a time with a pause between, so the figure is the
 latency of one alarm, not a queue. Under load, telemetry flows at half the ingest capacity
-measured in the same run (a backlog drained by FireGrid's ingest, as ingest_throughput does).
+measured in the same run (a backlog drained by FireGrid's ingest, as ingest_throughput does),
+published from a process of its own so the generator does not share FireGrid's interpreter.
 The baseline is the bare broker: the same payload published and received by a paho subscriber
 on the same Mosquitto. Prints p50/p99 of each, in milliseconds.
 
@@ -19,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import psycopg
@@ -116,36 +119,47 @@ class FeedReader:
         self._stop = True
 
 
+def _publish_paced(
+    broker_url: str, msgs: list[tuple[str, bytes]], rate: float, stop: Any, sent_out: Any
+) -> None:
+    """Publish ``msgs`` at ``rate`` per second until ``stop`` is set (in a process of its own);
+    leave the count sent in ``sent_out``."""
+    tick = 0.02
+    per_tick = max(1, round(rate * tick))
+    sent = 0
+    with Publisher(broker_url) as pub:
+        started = time.perf_counter()
+        while not stop.is_set() and sent + per_tick <= len(msgs):
+            pub.publish_all(msgs[sent : sent + per_tick])
+            sent += per_tick
+            # Paced against the clock, so a slow publish does not lower the rate.
+            ahead = started + sent / rate - time.perf_counter()
+            if ahead > 0:
+                time.sleep(ahead)
+    sent_out.value = sent
+
+
 class Load:
-    """Telemetry at a steady rate on the ingest's topics, from a thread, until stopped."""
+    """Telemetry at a steady rate on the ingest's topics, from a process of its own (so the
+    load generator does not share FireGrid's interpreter lock), until stopped."""
 
     def __init__(self, broker_url: str, prefix: str, rate: float, devices: list[str]) -> None:
-        self.sent = 0
-        self._stop = threading.Event()
-        self._msgs = payloads(prefix, devices, int(rate * 600) + 1, 1, run=99)
-        self._args = (broker_url, rate)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        broker_url, rate = self._args
-        tick = 0.02
-        per_tick = max(1, round(rate * tick))
-        with Publisher(broker_url) as pub:
-            started = time.perf_counter()
-            while not self._stop.is_set() and self.sent + per_tick <= len(self._msgs):
-                pub.publish_all(self._msgs[self.sent : self.sent + per_tick])
-                self.sent += per_tick
-                # Paced against the clock, so a slow publish does not lower the rate.
-                ahead = started + self.sent / rate - time.perf_counter()
-                if ahead > 0:
-                    time.sleep(ahead)
+        msgs = payloads(prefix, devices, int(rate * 600) + 1, 1, run=99)
+        ctx = multiprocessing.get_context("spawn")
+        self._stop = ctx.Event()
+        self._sent = ctx.Value("q", 0)
+        self._proc = ctx.Process(
+            target=_publish_paced,
+            args=(broker_url, msgs, rate, self._stop, self._sent),
+            daemon=True,
+        )
+        self._proc.start()
 
     def stop(self) -> float:
-        """Stop; return the rate actually sent, in messages per second."""
+        """Stop; return how many messages were sent."""
         self._stop.set()
-        self._thread.join(30)
-        return self.sent
+        self._proc.join(60)
+        return float(self._sent.value)
 
 
 def main() -> None:
