@@ -26,10 +26,19 @@ apt_install() {
 if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
     apt_install mosquitto
 fi
+# mosquitto_pub: the first command `./scripts/up` prints to try publishes with it.
+if ! command -v mosquitto_pub >/dev/null; then
+    apt_install mosquitto-clients
+fi
 
 if [ "${FIREGRID_NEED_BROWSER:-0}" = 1 ]; then
     if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then
         apt_install chromium
+    fi
+    # Playwright's own driver (a Node.js binary in its wheel) links libatomic, which a minimal
+    # Debian lacks; Chromium itself does not pull it in.
+    if ! ldconfig -p 2>/dev/null | grep -q 'libatomic\.so\.1'; then
+        apt_install libatomic1
     fi
     if command -v fc-list >/dev/null && [ -z "$(fc-list :lang=zh family)" ]; then
         apt_install fonts-wqy-zenhei
