@@ -15,7 +15,7 @@ from simulators.scenarios.base import Context, device_row, layout, minutes, unit
 from simulators.scenarios.models import ExpectedCase, ExpectedHazard, Scenario, Tick, Transmit
 
 # The centre polls each device at least every 2 h (GB 50440): the silence rule's default.
-POLLING: Final = timedelta(hours=2)
+QUICK_POLLING: Final = timedelta(seconds=60)  # the silence scenario's device's interval
 
 
 def address(ctx: Context, index: int) -> int:
@@ -85,25 +85,30 @@ def gb26875_fault(ctx: Context) -> Scenario:
 
 
 def gb26875_silence(ctx: Context) -> Scenario:
-    """A transmission device quiet past its 2 h polling interval → a silence hazard.
+    """A transmission device quiet past its polling interval → a silence hazard.
 
-    Its last frame (a hydrant pressure) is a minute before the base time; the rules tick once
-    five minutes short of the interval (nothing yet) and once five minutes past it.
+    Registered to be polled every 60 s (GB 50440's default of 2 h is the rule's when a device
+    names none; tests/unit/test_rule_silence.py covers it), so a running FireGrid judges it in
+    minutes: its last frame is two minutes before the base time; the rules look once 30 s after
+    it (nothing yet) and once at five minutes, well past the interval.
     """
     grid = layout(ctx)
     unit, dev = ctx.id("KU-GB"), ctx.id("UITD-QUIET")
+    row = _transmission_row(ctx, dev, unit, 1)
+    row["heartbeat_s"] = int(QUICK_POLLING.total_seconds())
+    last = -minutes(2)
     return Scenario(
         name="gb26875_silence",
         description=(gb26875_silence.__doc__ or "").split("\n")[0],
         tag=ctx.tag,
         base=ctx.base,
         units=[unit_row(unit, grid.point(3), "枫桥仓库")],
-        devices=[_transmission_row(ctx, dev, unit, 1)],
+        devices=[row],
         grids=grid.grids,
         timeline=[
-            Transmit(-minutes(1), address(ctx, 1), "pressure", zone=1, position=2, kpa=350.0),
-            Tick(POLLING - minutes(6), ("silence",)),
-            Tick(POLLING + minutes(4), ("silence",)),
+            Transmit(last, address(ctx, 1), "pressure", zone=1, position=2, kpa=350.0),
+            Tick(last + QUICK_POLLING / 2, ("silence",)),
+            Tick(minutes(5), ("silence",)),
         ],
         expected_hazards=[
             ExpectedHazard("transmission_silence", dev, "major", grid_code=grid.codes[3])
