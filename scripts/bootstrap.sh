@@ -26,9 +26,12 @@ apt_install() {
 if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
     apt_install mosquitto
 fi
-# mosquitto_pub: the first command `./scripts/up` prints to try publishes with it.
+# mosquitto_pub and curl: the first commands `./scripts/up` prints to try use them.
 if ! command -v mosquitto_pub >/dev/null; then
     apt_install mosquitto-clients
+fi
+if ! command -v curl >/dev/null; then
+    apt_install curl
 fi
 
 if [ "${FIREGRID_NEED_BROWSER:-0}" = 1 ]; then

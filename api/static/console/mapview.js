@@ -20,6 +20,12 @@ export class HazardMap {
       renderer: this.renderer,
       attributionControl: false, // its default text links to leafletjs.com: no external links
       zoomSnap: 0.25,
+      // No zoom animation: a map removed mid-animation (the operator leaves the page) would
+      // redraw its canvas after removal and throw ("reading 'save'" of a deleted context);
+      // with 12,000 grids on one canvas the animated frames cost more than they show.
+      zoomAnimation: false,
+      fadeAnimation: false,
+      markerZoomAnimation: false,
       minZoom: 3,
       maxZoom: 19,
     }).setView([31.23, 121.47], 11);
