@@ -46,12 +46,16 @@ export class HazardMap {
     this.hazardRenderer = L.canvas({ pane: 'hazards', padding: 0.3, tolerance: 4 });
   }
 
+  // After this, drawing calls are ignored: a page of grids or a feed event still arriving for
+  // a map the operator has left would reach a canvas Leaflet has already taken down.
   destroy() {
+    this.destroyed = true;
     this.map.remove();
   }
 
   // Add a page of areas from GET /grids?geometry=1 (drawn at once, while the rest loads).
   addGrids(areas) {
+    if (this.destroyed) return;
     for (const area of areas) {
       if (!area.geometry || this.grids.has(area.code)) continue;
       const layer = L.GeoJSON.geometryToLayer(
@@ -73,11 +77,13 @@ export class HazardMap {
   }
 
   fitGrids() {
+    if (this.destroyed) return;
     if (this.bounds && !this.touched) this.map.fitBounds(this.bounds, { padding: [20, 20] });
   }
 
   // Draw, move or remove one hazard as its latest state says (a cleared one goes away).
   showHazard(hazard) {
+    if (this.destroyed) return;
     const known = this.hazards.get(hazard.id);
     if (hazard.status === 'cleared') {
       if (known) this.removeHazard(hazard.id);
@@ -107,6 +113,7 @@ export class HazardMap {
   }
 
   removeHazard(id) {
+    if (this.destroyed) return;
     const known = this.hazards.get(id);
     if (!known) return;
     known.marker?.remove();
@@ -137,6 +144,7 @@ export class HazardMap {
   // A grid takes the colour of the worst major or critical hazard still open in it. Warnings
   // stay dots: a day's patrol-compliance warnings alone would tint most of the city.
   tintGrid(code) {
+    if (this.destroyed) return;
     const grid = this.grids.get(code);
     if (!grid) return;
     let worst = null;
@@ -153,6 +161,7 @@ export class HazardMap {
   }
 
   focus(latlng) {
+    if (this.destroyed) return;
     this.map.setView(latlng, Math.max(this.map.getZoom(), 16));
   }
 
