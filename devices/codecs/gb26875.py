@@ -52,16 +52,8 @@ STATUS_BITS: Final = {  # type 2, a part
     8: "power_fault",
     9: "backup_power_fault",
 }
-SYSTEM_BITS: Final = {  # type 1, a facility system (a fire alarm panel)
-    1: "fire",
-    2: "fault",
-    3: "disabled",
-    4: "supervisory",
-    5: "started",
-    6: "feedback",
-    7: "delay",
-    8: "power_fault",
-    9: "backup_power_fault",
+SYSTEM_BITS: Final = {  # type 1, a facility system (a fire alarm panel): a part's, and more
+    **STATUS_BITS,
     10: "bus_fault",
     11: "manual_mode",
     12: "config_changed",
