@@ -128,7 +128,9 @@ def demo_devices(today: date) -> list[dict[str, Any]]:
             "device_id": TRANSMISSION,
             "kind": "transmission",
             "model": "SIM-UITD",
-            "unit_id": UNIT,  # placed at the unit: its parts' alarms land in the unit's grid
+            "unit_id": UNIT,
+            # In the unit's fire-control room, so its parts' alarms land in the unit's grid.
+            **_at(_in_grid(0, north_m=4.0, east_m=-4.0)),
             "gb26875_address": TRANSMISSION_ADDRESS,
         }
     )

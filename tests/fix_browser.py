@@ -256,7 +256,8 @@ _PAGE_ERRORS: list[str] = []
 
 def watch_errors(page: Any) -> Any:
     """Record ``page``'s script errors for ``no_page_errors`` to check; return the page."""
-    page.on("pageerror", lambda error: _PAGE_ERRORS.append(f"{page.url}: {error}"))
+    # With the stack: an error inside a vendored library says little without where it came from.
+    page.on("pageerror", lambda error: _PAGE_ERRORS.append(f"{page.url}: {error.stack or error}"))
 
     def logged(message: Any) -> None:
         if message.type == "error" and not message.text.startswith("Failed to load resource"):

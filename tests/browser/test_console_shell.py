@@ -78,6 +78,43 @@ def test_english_is_remembered_and_logout_returns_to_login(
         page.context.close()
 
 
+def test_a_map_taken_down_ignores_a_redraw_still_coming(
+    browser: Any, console_up: ConsoleUp
+) -> None:
+    """A canvas redraw that runs after its map was removed draws nothing and throws nothing.
+
+    Leaving a page takes its map down; a redraw Leaflet had already planned may still run (seen
+    under load on CI: "reading 'save'"). The test runs that late redraw on purpose.
+    """
+    page = open_console(browser, console_up.base_url, console_up.token())
+    try:
+        thrown = page.evaluate(
+            """async () => {
+              const L = await import('leaflet');
+              await import('/console/canvas_guard.js');
+              const box = document.createElement('div');
+              box.style.height = '200px';
+              document.body.append(box);
+              const canvas = L.canvas();
+              const map = L.map(box, { renderer: canvas }).setView([31.25, 121.59], 15);
+              L.circleMarker([31.25, 121.59], { renderer: canvas }).addTo(map);
+              map.remove();
+              try {
+                canvas._redraw();
+                canvas._update();
+                return null;
+              } catch (error) {
+                return String(error);
+              } finally {
+                box.remove();
+              }
+            }"""
+        )
+        assert thrown is None
+    finally:
+        page.context.close()
+
+
 def test_a_revoked_token_is_sent_back_to_login(browser: Any, console_up: ConsoleUp) -> None:
     token = console_up.token("viewer")
     page = open_console(browser, console_up.base_url, token)

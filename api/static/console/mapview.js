@@ -4,6 +4,7 @@
 // at its own position, or at its grid's centre when it has none.
 
 import * as L from 'leaflet';
+import './canvas_guard.js';
 import { SEVERITY_COLOR, severityRank } from './severity.js';
 
 const GRID_STYLE = { color: '#5b6b7c', weight: 0.6, fillColor: '#dfe6ee', fillOpacity: 0.35 };

@@ -9,6 +9,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef } from 'preact/hooks';
 import * as L from 'leaflet';
+import './canvas_guard.js';
 import { apiAll } from './api.js';
 import { drawCrs, mapSettings } from './settings.js';
 
