@@ -162,7 +162,9 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("scenario", nargs="?", help="scenario name (see --list)")
     simulate.add_argument("--list", action="store_true", help="list the scenarios and exit")
     simulate.add_argument(
-        "--all", action="store_true", help="run every scenario in turn; stop at the first failure"
+        "--all",
+        action="store_true",
+        help="run every scenario, side by side; exit 1 if any failed",
     )
     simulate.add_argument(
         "--speed",

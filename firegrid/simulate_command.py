@@ -4,12 +4,19 @@ Each run ends as soon as everything it expects is there, or at its deadline: ``-
 its data was sent, plus what the running FireGrid's own clocks need (the next silence look, the
 next daily look, a case's sign deadline), read from the same settings that FireGrid runs with.
 A failure prints a table of expected against observed with the differing fields marked.
+
+``--all`` runs the scenarios side by side: most of a run is waiting for FireGrid's clocks (three
+silent heartbeats, a sign deadline), and the scenarios share nothing (each has its own street,
+devices, terminals and GB/T 26875.3 addresses, under its own run tag), so the whole set takes
+as long as its slowest scenario instead of the sum. Verdicts print in the scenarios' order.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -20,7 +27,7 @@ from rich.text import Text
 
 from firegrid.cli_commands import InputError, running_firegrid
 from firegrid.instance import recorded_gateway
-from firegrid.progress import progress
+from firegrid.progress import Say, progress
 from firegrid.settings import Settings
 
 if TYPE_CHECKING:
@@ -31,7 +38,7 @@ SLACK_S = 15.0  # a look of the rules role, a commit, a poll of ours
 
 
 def simulate_command(settings: Settings, args: argparse.Namespace) -> int:
-    """Run one scenario or all of them; return 0 if each passed, 1 at the first failure."""
+    """Run one scenario or all of them; return 0 if each passed, else 1."""
     from simulators.scenarios import SCENARIOS
 
     if args.list:
@@ -48,53 +55,110 @@ def simulate_command(settings: Settings, args: argparse.Namespace) -> int:
 
     try:
         db_url, mqtt_url = running_firegrid(settings)
-        for name in list(SCENARIOS) if args.all else [args.scenario]:
-            if not _one(settings, args, name, db_url=db_url, mqtt_url=mqtt_url):
-                return 1
+        if not args.all:
+            with progress(f"simulating {args.scenario}") as say:
+                outcome = _judge(
+                    settings, args, args.scenario, db_url=db_url, mqtt_url=mqtt_url, say=say
+                )
+            return _print(outcome)
+        names = list(SCENARIOS)
+        with (
+            progress(f"simulating {len(names)} scenarios side by side") as say,
+            ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="simulate") as pool,
+        ):
+            runs = [
+                pool.submit(
+                    _judge_or_fail, settings, args, name, db_url=db_url, mqtt_url=mqtt_url, say=say
+                )
+                for name in names
+            ]
+            outcomes = [run.result() for run in runs]
     except (ScenarioError, ConnectionError, psycopg.OperationalError) as exc:
-        print(f"firegrid: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        print(f"firegrid: {_first_line(exc)}", file=sys.stderr)
         return 1
-    return 0
+    return max(_print(outcome) for outcome in outcomes)
 
 
-def _one(
-    settings: Settings, args: argparse.Namespace, name: str, *, db_url: str, mqtt_url: str
-) -> bool:
-    """Run scenario ``name``, print its verdict (and differences); return whether it passed."""
+@dataclass
+class Outcome:
+    """How one scenario's run ended: its verdict line, and the verdict to detail if it failed."""
+
+    line: str
+    ok: bool
+    failed: Verdict | None = field(default=None)
+
+
+def _judge_or_fail(
+    settings: Settings,
+    args: argparse.Namespace,
+    name: str,
+    *,
+    db_url: str,
+    mqtt_url: str,
+    say: Say,
+) -> Outcome:
+    """``_judge``, with a scenario that cannot run a FAIL line of its own: the others go on."""
+    from simulators.scenarios.runner import ScenarioError
+
+    try:
+        return _judge(settings, args, name, db_url=db_url, mqtt_url=mqtt_url, say=say)
+    except (ScenarioError, ConnectionError, OSError, psycopg.Error) as exc:
+        # Scenario errors already name their scenario.
+        return Outcome(f"FAIL {name}: {_first_line(exc).removeprefix(f'{name}: ')}", ok=False)
+
+
+def _judge(
+    settings: Settings,
+    args: argparse.Namespace,
+    name: str,
+    *,
+    db_url: str,
+    mqtt_url: str,
+    say: Say,
+) -> Outcome:
+    """Run scenario ``name`` and return its outcome (PASS, FAIL, SKIP or SENT)."""
     from simulators.scenarios import build
     from simulators.scenarios.live import simulate
 
     built = build(name, tag="00000000")
     if built.not_live:
-        print(f"SKIP {name}: not judged against a running FireGrid: {built.not_live}")
-        return True
+        return Outcome(
+            f"SKIP {name}: not judged against a running FireGrid: {built.not_live}", ok=True
+        )
     gateway = settings.gb26875 or recorded_gateway(settings)
     if built.transmits and gateway is None:
-        print(
+        return Outcome(
             f"SKIP {name}: it speaks GB/T 26875.3 over TCP and no gateway is on"
-            " (FIREGRID_GB26875=host:port, as ./scripts/up sets it)"
+            " (FIREGRID_GB26875=host:port, as ./scripts/up sets it)",
+            ok=True,
         )
-        return True
-    with progress(f"simulating {name}") as say:
-        verdict = simulate(
-            name,
-            db_url=db_url,
-            mqtt_url=mqtt_url,
-            prefix=settings.ingest.topic_prefix,
-            speed=args.speed,
-            wait_s=args.wait,
-            clock_wait_s=lambda scenario: clock_wait_s(scenario, settings),
-            with_grids=args.grids,
-            say=say,
-            gateway=gateway,
-        )
+    verdict = simulate(
+        name,
+        db_url=db_url,
+        mqtt_url=mqtt_url,
+        prefix=settings.ingest.topic_prefix,
+        speed=args.speed,
+        wait_s=args.wait,
+        clock_wait_s=lambda scenario: clock_wait_s(scenario, settings),
+        with_grids=args.grids,
+        say=say,
+        gateway=gateway,
+    )
     if verdict is None:
-        print(f"SENT {name}: not checked (--wait 0)")
-        return True
-    print(verdict.line)
-    if not verdict.ok:
-        print_differences(verdict)
-    return verdict.ok
+        return Outcome(f"SENT {name}: not checked (--wait 0)", ok=True)
+    return Outcome(verdict.line, ok=verdict.ok, failed=None if verdict.ok else verdict)
+
+
+def _print(outcome: Outcome) -> int:
+    """Print an outcome's line (and a failure's differences); return its exit code."""
+    print(outcome.line)
+    if outcome.failed is not None:
+        print_differences(outcome.failed)
+    return 0 if outcome.ok else 1
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def clock_wait_s(scenario: Scenario, settings: Settings) -> float:

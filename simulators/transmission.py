@@ -70,6 +70,8 @@ class Delivery(Struct, frozen=True):
     attempts: int
     confirmed: bool
     latency_s: float | None  # from the last send to its confirm
+    # Why the last attempt failed when the connection did (refused, reset), for the tester.
+    error: str | None = None
 
 
 class TransmissionDevice:
@@ -174,21 +176,23 @@ class TransmissionDevice:
     def deliver(self, serial: int, raw: bytes) -> Delivery:
         """Send ``raw`` until the centre confirms ``serial`` or the retries are spent."""
         attempts = 0
+        error: str | None = None
         while attempts <= self.retries:
             attempts += 1
             started = time.monotonic()
             try:
                 self._socket().sendall(raw)
                 answer = self._await_answer(serial, deadline=started + self.resend_after_s)
-            except OSError:
-                answer = None
+                error = None
+            except OSError as exc:
+                answer, error = None, exc.strerror or str(exc) or type(exc).__name__
                 self.close()
                 time.sleep(self._reconnect_wait_s)
             if answer is not None and answer.command == CONFIRM:
                 return Delivery(serial, raw, attempts, True, time.monotonic() - started)
             if answer is None:
                 self.close()  # a centre that went quiet: resend on a fresh connection
-        return Delivery(serial, raw, attempts, False, None)
+        return Delivery(serial, raw, attempts, False, None, error)
 
     def _socket(self) -> socket.socket:
         if self._sock is None:

@@ -77,9 +77,10 @@ class Transmitter:
         else:
             sent = device.power_failure(at=at)
         if not sent.confirmed:
+            why = f" (last: {sent.error})" if sent.error else ""
             raise ScenarioError(
                 f"{self._name}: the gateway at {self._gateway} did not confirm"
-                f" {step.what} from {step.address} after {sent.attempts} attempts"
+                f" {step.what} from {step.address} after {sent.attempts} attempts{why}"
             )
 
     def close(self) -> None:

@@ -192,3 +192,28 @@ def test_firegrid_simulate_skips_gb26875_scenarios_without_a_gateway(
     assert done.stdout.startswith("SKIP gb26875_fire: "), done.stdout
     assert "FIREGRID_GB26875" in done.stdout
     assert env.scalar("SELECT count(*) FROM devices WHERE kind = 'transmission'") == 0
+
+
+def test_firegrid_simulate_all_runs_side_by_side_and_a_broken_one_fails_alone(
+    env: ScenarioEnv, broker_url: str
+) -> None:
+    # A gateway address nothing listens on: the GB/T 26875.3 scenarios cannot connect. Each says
+    # so on a FAIL line of its own; every other scenario is still sent (--wait 0: not watched).
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nobody = f"127.0.0.1:{closed.getsockname()[1]}"
+    done = _simulate(env, broker_url, "--all", "--wait", "0", gateway=nobody)
+    assert done.returncode == 1, done.stderr + done.stdout
+    verdicts = [
+        line for line in done.stdout.splitlines() if line.startswith(("SENT", "FAIL", "SKIP"))
+    ]
+    # One line per scenario, in the order of --list, whatever order they finished in.
+    assert [v.split()[1].rstrip(":") for v in verdicts] == list(SCENARIOS)
+    transmits = [v for v in verdicts if v.split()[1].startswith("gb26875_")]
+    assert len(transmits) == 3
+    assert all(v.startswith("FAIL ") for v in transmits), transmits
+    assert all(f"the gateway at {nobody} did not confirm" in v for v in transmits), transmits
+    assert all("(last: Connection refused)" in v for v in transmits), transmits
+    others = [v for v in verdicts if v not in transmits]
+    assert all(v.startswith(("SENT ", "SKIP ")) for v in others), others
+    assert env.scalar("SELECT count(*) FROM devices WHERE kind = 'hydrant'") > 0
