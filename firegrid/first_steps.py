@@ -106,6 +106,8 @@ def announce(
     """
     api_url = f"http://{settings.http.host}:{settings.http.port}"
     if api:
+        # The console first: it is what an operator opens; the token printed above logs in.
+        print(f"console: {api_url}/ (paste the API token to log in)")
         print(f"API: {api_url}/docs")
     if not services.embedded:
         return False

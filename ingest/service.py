@@ -175,10 +175,16 @@ def _update_status(
         known = latest.get(metric)
         if known is None or ts >= known[0]:
             latest[metric] = (ts, value, seq)
-    for event, received_at in batch.events:
-        entry = status.setdefault(event.device_id, _SenderStatus(received_at, event.ts))
+    heard = [(event.device_id, event.ts, received_at) for event, received_at in batch.events]
+    # A terminal is heard through its fixes, reports and case actions: without them a worker
+    # walking a patrol would show as never heard from in the device list.
+    heard += [(fix.terminal_id, fix.ts, received_at) for fix, received_at in batch.fixes]
+    heard += [(r.report.terminal_id, r.report.ts, r.received_at) for r in batch.reports]
+    heard += [(a.terminal_id, a.ts, received_at) for a, received_at in batch.case_actions]
+    for device_id, ts, received_at in heard:
+        entry = status.setdefault(device_id, _SenderStatus(received_at, ts))
         entry.last_received_at = max(entry.last_received_at, received_at)
-        entry.last_ts = max(entry.last_ts, event.ts)
+        entry.last_ts = max(entry.last_ts, ts)
     if not status:
         return
     ids = sorted(status)  # a fixed order keeps concurrent workers from deadlocking

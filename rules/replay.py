@@ -8,7 +8,8 @@ starts), through the same ``rules.ticks`` functions, reading a ``ReplaySource``:
 
 - silence: each device's last device time and last receive time are what ``device_status``
   held at the tick, i.e. the maxima of ``ts`` and ``received_at`` over its readings and
-  device events with ``received_at <= now`` (ingest keeps ``device_status`` from exactly those);
+  device events with ``received_at <= now`` (ingest keeps ``device_status`` from those, and a
+  terminal's from its fixes, reports and case actions, which no silence rule is about);
 - dates: the registry as it is NOW: registry edits are not kept, so a date changed since the
   replayed day is judged with its new value;
 - patrol compliance: segments rebuilt in memory by the same segmenter ``rebuild_segments``

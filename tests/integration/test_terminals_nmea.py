@@ -80,6 +80,13 @@ def test_real_beidou_logs_over_mqtt(ingest: IngestHarness) -> None:
     # $PSRF sentences are skipped, neither stored nor rejected: 12 + 5 of them in the two logs.
     assert metric("firegrid_nmea_sentences_total", outcome="proprietary") - proprietary == 17
     assert not any("PSRF" in d for d in rejected.values())
+    # The terminals were heard from: their fixes keep their last-heard time, as readings do a
+    # sensor's (the device list shows them online, not "never heard").
+    heard = ingest.rows(
+        "SELECT device_id, last_ts FROM device_status WHERE device_id = ANY(%s) ORDER BY 1",
+        [bd, gb],
+    )
+    assert heard == sorted([(bd, stored[-1][0]), (gb, fixes(ingest, gb)[-1][0])])
 
 
 def test_every_rejection_rule_end_to_end(ingest: IngestHarness) -> None:

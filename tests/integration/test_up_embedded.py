@@ -82,6 +82,7 @@ def test_up_then_import_beside_it_then_a_second_up_is_refused(tmp_path: Path) ->
         assert any(line.startswith("MQTT broker (embedded Mosquitto)") for line in lines)
         assert any(line.startswith("API token (admin, printed once): fg_") for line in lines)
         assert f"API: http://127.0.0.1:{port}/docs" in lines
+        assert f"console: http://127.0.0.1:{port}/ (paste the API token to log in)" in lines
 
         devices = tmp_path / "devices.json"
         devices.write_text(json.dumps([{"device_id": "BESIDE-1", "kind": "hydrant"}]))
