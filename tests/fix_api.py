@@ -1,4 +1,8 @@
-"""The API for tests: served by a real uvicorn on loopback, tokens, a stored hazard."""
+"""The API for tests: a TestClient or a real uvicorn on loopback, tokens, a stored hazard.
+
+A conftest plugin: ``client`` (the app in a TestClient, no token) and ``auth`` (an admin's
+token header) are fixtures for every test; a module needing another app defines its own.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,10 @@ import psycopg
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.settings import ApiSettings
 from api.tokens import create_token
 
 
@@ -51,6 +58,21 @@ def bearer(db_url: str, role: str = "admin", areas: list[str] | None = None) -> 
     with psycopg.connect(db_url) as conn:
         token = create_token(conn, role=role, areas=areas or [])
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def client(db_url: str) -> Iterator[TestClient]:
+    """The API on the test database in a TestClient, sending no token of its own."""
+    # The broker probe answers "up": these tests judge the API, not the broker's health.
+    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth(db_url: str) -> dict[str, str]:
+    """The header of a fresh city-wide admin token."""
+    return bearer(db_url)
 
 
 def open_hazard(db_url: str) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,20 +12,11 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
 from simulators.grid_layout import generate_street, grid_centres
 from tests.fix_api import bearer
 
 LAT, LON = 30.2741, 120.1551
 STREET = "330106009"
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,25 +13,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.tokens import create_token
 from devices.geo import to_wgs84
 from tests.fix_ingest import IngestHarness, wait_until
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def auth(db_url: str) -> dict[str, str]:
-    with psycopg.connect(db_url) as conn:
-        token = create_token(conn, role="admin", areas=[])
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _staff(db_url: str, staff_id: str) -> tuple[object, ...] | None:

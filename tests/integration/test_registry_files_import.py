@@ -10,7 +10,6 @@ from __future__ import annotations
 import codecs
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +17,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.tokens import create_token
 from firegrid.cli import main
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def auth(db_url: str) -> dict[str, str]:
-    with psycopg.connect(db_url) as conn:
-        return {"Authorization": f"Bearer {create_token(conn, role='admin', areas=[])}"}
 
 
 def _excel_csv(rows: list[str]) -> bytes:

@@ -7,7 +7,6 @@ import hashlib
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, cast
 
@@ -15,8 +14,6 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
 from api.tokens import create_token, lookup_token, revoke_token, token_id
 from firegrid.runtime import _print_demo_token
 
@@ -32,13 +29,6 @@ def _cli(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def _get(client: TestClient, token: str) -> int:
