@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -190,24 +191,16 @@ def test_unit_file(client: TestClient, db_url: str, world: dict[str, Any]) -> No
                 opened=opened,
                 cleared=opened + timedelta(days=1),
             )
-        done = _hazard(
+        monthly_check = partial(
+            _hazard,
             conn,
             rule="extinguisher_monthly_check",
             kind="dates",
             unit=ids["A"],
             device=ids["D1"],
-            opened=jan,
-            cleared=jan + timedelta(days=2),
         )
-        overdue = _hazard(
-            conn,
-            rule="extinguisher_monthly_check",
-            kind="dates",
-            unit=ids["A"],
-            device=ids["D1"],
-            opened=feb,
-            cleared=None,
-        )
+        done = monthly_check(opened=jan, cleared=jan + timedelta(days=2))
+        overdue = monthly_check(opened=feb, cleared=None)
         conn.execute(
             "INSERT INTO cases (case_id, category, urgency, status, unit_id, created_at,"
             " updated_at, open_key)"
