@@ -11,9 +11,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.tokens import create_token
+from tests.fix_api import api_client, bearer
 from tests.integration.case_support import open_case
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -33,10 +31,7 @@ def client_for(db_url: str) -> Iterator[Any]:
     clients: list[TestClient] = []
 
     def make(areas: list[str]) -> TestClient:
-        app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-        with psycopg.connect(db_url) as conn:
-            token = create_token(conn, role="operator", areas=areas)
-        client = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+        client = api_client(db_url, bearer(db_url, "operator", areas))
         client.__enter__()
         clients.append(client)
         return client

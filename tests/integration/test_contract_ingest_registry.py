@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from devices.geo import to_wgs84
 from tests.fix_ingest import IngestHarness, wait_until
+from tests.integration.cli_support import run_cli
 
 
 def _staff(db_url: str, staff_id: str) -> tuple[object, ...] | None:
@@ -89,13 +88,7 @@ def test_staff_import_from_the_cli(db_url: str, tmp_path: Path) -> None:
         ),
         encoding="utf-8",
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "firegrid.cli", "--db-url", db_url, "staff", "import", str(staff)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("staff", "import", str(staff), db_url=db_url)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     # No terminal_id in the row, so no broker credential to show.
