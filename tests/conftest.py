@@ -5,7 +5,13 @@ import tempfile
 
 from hypothesis import HealthCheck, settings
 
-pytest_plugins = ["tests.fix_db", "tests.fix_mqtt", "tests.fix_ingest", "tests.fix_browser"]
+pytest_plugins = [
+    "tests.fix_db",
+    "tests.fix_mqtt",
+    "tests.fix_ingest",
+    "tests.fix_api",
+    "tests.fix_browser",
+]
 
 # Property tests run the same examples on every run ("ci"), so a slow machine or an unlucky
 # draw never blocks a landing; FIREGRID_HYPOTHESIS=explore draws new examples each run to hunt.

@@ -1,4 +1,8 @@
-"""The API for tests: served by a real uvicorn on loopback, tokens, a stored hazard."""
+"""The API for tests: a TestClient or a real uvicorn on loopback, tokens, a stored hazard.
+
+A conftest plugin: ``client`` (the app in a TestClient, no token) and ``auth`` (an admin's
+token header) are fixtures for every test; a module needing another app defines its own.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.settings import ApiSettings
 from api.tokens import create_token
+from dispatch.models import Deadlines
+from infra.clock import SYSTEM_CLOCK, Clock
 
 
 def free_port() -> int:
@@ -46,11 +56,41 @@ def serve(app: FastAPI) -> Iterator[str]:
         thread.join(10)
 
 
-def bearer(db_url: str, role: str = "admin", areas: list[str] | None = None) -> dict[str, str]:
-    """Create a token and return the header that sends it."""
+def bearer(
+    db_url: str, role: str = "admin", areas: list[str] | None = None, **token: Any
+) -> dict[str, str]:
+    """Create a token (``token``: its staff member, name...) and return the header sending it."""
     with psycopg.connect(db_url) as conn:
-        token = create_token(conn, role=role, areas=areas or [])
-    return {"Authorization": f"Bearer {token}"}
+        issued = create_token(conn, role=role, areas=areas or [], **token)
+    return {"Authorization": f"Bearer {issued}"}
+
+
+def api_client(
+    db_url: str,
+    headers: dict[str, str] | None = None,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    deadlines: Deadlines | None = None,
+) -> TestClient:
+    """Return the API on ``db_url`` in a TestClient to enter, sending ``headers`` each request."""
+    # The broker probe answers "up": these tests judge the API, not the broker's health.
+    app = create_app(
+        ApiSettings(db_url=db_url), broker_probe=lambda: True, clock=clock, deadlines=deadlines
+    )
+    return TestClient(app, headers=headers)
+
+
+@pytest.fixture
+def client(db_url: str) -> Iterator[TestClient]:
+    """The API on the test database in a TestClient, sending no token of its own."""
+    with api_client(db_url) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth(db_url: str) -> dict[str, str]:
+    """The header of a fresh city-wide admin token."""
+    return bearer(db_url)
 
 
 def open_hazard(db_url: str) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -51,6 +51,38 @@ def _register(up: ConsoleUp, admin: str, grid: str, tag: str) -> tuple[str, str]
     return unit, device
 
 
+class Watched(NamedTuple):
+    """A key unit with a smoke detector in a grid of ``ours``, watched by two communities."""
+
+    ours: str  # the community whose operator must see the alarm
+    theirs: str  # the community whose operator must not
+    grid: str
+    tag: str
+    admin: str  # an admin's token
+    unit: str
+    device: str
+
+
+def _watched(up: ConsoleUp, grid_index: int) -> Watched:
+    """Register a unit and its detector in grid ``grid_index`` of the first community."""
+    ours, theirs = up.communities()
+    grid = up.grids_of(ours)[grid_index]  # a grid of its own per test: alarms do not mix
+    tag = uuid.uuid4().hex[:6]
+    admin = up.token()
+    unit, device = _register(up, admin, grid, tag)
+    return Watched(ours, theirs, grid, tag, admin, unit, device)
+
+
+def _alarm(up: ConsoleUp, *devices: str) -> None:
+    """Publish a smoke alarm of each of ``devices``, at one instant, as detectors do."""
+    publisher = Publisher(up.broker_url, client_id=f"console-{devices[0]}")
+    try:
+        now = datetime.now(UTC)
+        publisher.publish_all([event(d, now, 1, "smoke_alarm", prefix=up.prefix) for d in devices])
+    finally:
+        publisher.close()
+
+
 def _case_of(up: ConsoleUp, admin: str, hazard_id: int) -> dict[str, Any] | None:
     """The case opened for a hazard, as the API shows it, or None yet."""
     cases = up.api("GET", "/api/v1/cases?limit=1000", admin)["items"]
@@ -76,11 +108,7 @@ def test_a_smoke_alarm_reaches_its_operator_and_no_other(
     browser: Any, console_up: ConsoleUp, shots: Shots
 ) -> None:
     up = console_up
-    ours, theirs = up.communities()
-    grid = up.grids_of(ours)[1]
-    tag = uuid.uuid4().hex[:6]
-    admin = up.token()
-    unit, device = _register(up, admin, grid, tag)
+    ours, theirs, grid, tag, admin, unit, device = _watched(up, 1)
 
     # Both operators watch the map and the hazard list before the alarm: the other community's
     # pages would draw it if the feed leaked.
@@ -212,11 +240,7 @@ def test_a_confirmed_fire_takes_over_the_screen_until_acknowledged(
     browser: Any, console_up: ConsoleUp, shots: Shots
 ) -> None:
     up = console_up
-    ours, theirs = up.communities()
-    grid = up.grids_of(ours)[2]
-    tag = uuid.uuid4().hex[:6]
-    admin = up.token()
-    unit, first = _register(up, admin, grid, tag)
+    ours, theirs, grid, tag, admin, unit, first = _watched(up, 2)
     lat, lon = up.grids[grid]
     second = f"SMOKE2-{tag}"
     up.api(
@@ -234,17 +258,7 @@ def test_a_confirmed_fire_takes_over_the_screen_until_acknowledged(
         assert page.locator("[data-testid=fire-takeover]").count() == 0
 
         # Two detectors of one unit within 120 s: a confirmed fire (rules/default_rules.yaml).
-        publisher = Publisher(up.broker_url, client_id=f"console-fire-{tag}")
-        try:
-            now = datetime.now(UTC)
-            publisher.publish_all(
-                [
-                    event(first, now, 1, "smoke_alarm", prefix=up.prefix),
-                    event(second, now, 1, "smoke_alarm", prefix=up.prefix),
-                ]
-            )
-        finally:
-            publisher.close()
+        _alarm(up, first, second)
         takeover = page.locator("[data-testid=fire-takeover]")
         takeover.wait_for(timeout=5_000)  # no click needed for it to show
         assert "确认火警" in takeover.inner_text()
@@ -280,16 +294,6 @@ def test_a_confirmed_fire_takes_over_the_screen_until_acknowledged(
     finally:
         page.context.close()
         other.context.close()
-
-
-def _alarm(up: ConsoleUp, device: str) -> None:
-    publisher = Publisher(up.broker_url, client_id=f"console-{device}")
-    try:
-        publisher.publish_all(
-            [event(device, datetime.now(UTC), 1, "smoke_alarm", prefix=up.prefix)]
-        )
-    finally:
-        publisher.close()
 
 
 def test_the_console_resumes_the_feed_after_a_disconnection_without_losing_events(

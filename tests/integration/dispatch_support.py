@@ -14,9 +14,6 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.tokens import create_token
 from devices import registry
 from devices import service as devices_service
 from dispatch.flows import DispatchService
@@ -28,6 +25,7 @@ from rules.flows import RulesService
 from simulators.grid_layout import generate_street, grid_centres
 from simulators.sensors import event
 from simulators.terminal import make_photo
+from tests.fix_api import api_client, bearer
 from tests.fix_ingest import IngestHarness, wait_until
 
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
@@ -85,10 +83,7 @@ def add_staff(h: IngestHarness, rows: list[dict[str, Any]]) -> None:
 
 
 def staff_client(db_url: str, staff_id: str) -> TestClient:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with psycopg.connect(db_url) as conn:
-        token = create_token(conn, role="grid_worker", areas=[], staff_id=staff_id)
-    return TestClient(app, headers={"Authorization": f"Bearer {token}"})
+    return api_client(db_url, bearer(db_url, "grid_worker", staff_id=staff_id))
 
 
 def alarm(h: IngestHarness, rules: RulesService, dev: str) -> None:

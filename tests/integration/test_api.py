@@ -5,27 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
 from api.tokens import create_token
 from simulators.sensors import batch
 from tests.fix_ingest import IngestHarness, wait_until
 
 T0 = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 @pytest.fixture

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.docs import STATIC_DIR
-from api.settings import ApiSettings
 
 # Any src="..." or href="..." in the page, and any absolute URL written anywhere in it.
 _ATTR_URL = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
 _ABSOLUTE = re.compile(r"""https?://[^\s"'<>)]+""")
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])

@@ -22,7 +22,7 @@ from api.routes import grids as grid_routes
 from api.routes import hazards as hazard_routes
 from api.settings import ApiLimits, ApiSettings
 from simulators.grid_layout import generate_street
-from tests.fix_api import bearer, serve
+from tests.fix_api import api_client, bearer, serve
 
 LIMITS = ApiLimits(max_body_bytes=200, max_import_bytes=2000)
 
@@ -76,9 +76,8 @@ def test_a_crafted_cursor_is_a_400_in_the_envelope(client: TestClient, path: str
 
 
 def test_a_crafted_grid_cursor_is_a_400(db_url: str) -> None:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
     street = generate_street(lat=31.05, lon=121.45, street_code="310115098", communities=1)
-    with TestClient(app, headers=bearer(db_url)) as client:
+    with api_client(db_url, bearer(db_url)) as client:
         imported = client.post(
             "/api/v1/grids/import",
             content=json.dumps(street, ensure_ascii=False).encode(),

@@ -8,15 +8,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
-import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
 from api.tokens import create_token
 from grids.models import parse_grids
 from grids.service import import_grids
@@ -27,13 +23,6 @@ INSIDE, OUTSIDE = STREET + "001", STREET + "002"
 # Not data routes: the live feed streams until closed (its scope is tested with the feed), the
 # public routes take no token.
 _SKIPPED = {"/api/v1/stream", "/api/v1/public/ratings/{token}"}
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def _seed(db_url: str) -> dict[str, str]:

@@ -4,23 +4,20 @@ and the hazard list filters by the severity and kind it shows."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from tests.fix_api import bearer, open_hazard
+from tests.fix_api import open_hazard
 
 
 @pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app, headers=bearer(db_url)) as test_client:
-        yield test_client
+def client(client: TestClient, auth: dict[str, str]) -> TestClient:
+    """The shared client, sending an admin's token with every request."""
+    client.headers.update(auth)
+    return client
 
 
 def _operations(client: TestClient) -> list[tuple[str, str]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -29,13 +28,6 @@ CLAIMED = "mallory"  # who every request below pretends to be
 REGISTRY_IMPORTS = ("/api/v1/devices/import", "/api/v1/units/import", "/api/v1/staff/import")
 ALL_IMPORTS = (*REGISTRY_IMPORTS, "/api/v1/grids/import")
 JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def _token(db_url: str, role: str = "admin", areas: list[str] | None = None, **kw: Any) -> str:

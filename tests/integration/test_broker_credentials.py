@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -29,6 +29,8 @@ from ingest.role import IngestService
 from tests.fix_ingest import wait_until
 from tests.fix_mqtt import SecureBroker
 from tests.integration.credentials_support import DELIVERED, NOT_AUTHORIZED, Probe
+
+T = TypeVar("T")
 
 PREFIX = "fg/v1"
 TELEMETRY = json.dumps({"ts": "2026-11-26T06:30:00Z", "seq": 1, "values": {"pressure_mpa": 0.31}})
@@ -68,6 +70,32 @@ def _as(broker: SecureBroker, cred: IssuedCredential) -> str:
     return broker.url_as(cred.username, cred.password)
 
 
+def _accepted(broker: SecureBroker, cred: IssuedCredential) -> bool:
+    with _probe(_as(broker, cred)) as probe:
+        return probe.accepted
+
+
+def _refused(broker: SecureBroker, cred: IssuedCredential) -> bool:
+    with _probe(_as(broker, cred)) as probe:
+        return probe.refused
+
+
+def _ends_the_session(
+    broker: SecureBroker,
+    cred: IssuedCredential,
+    db_url: str,
+    change: Callable[[psycopg.Connection[Any]], T],
+) -> T:
+    """Connect as ``cred``, make ``change`` in the database; the broker must end that session."""
+    with _probe(_as(broker, cred)) as connected:
+        assert connected.accepted
+        with psycopg.connect(db_url) as conn:
+            result = change(conn)
+        # Ended by the broker, not left running until the device reconnects.
+        assert connected.answers.disconnected.wait(5), f"{cred.username}'s session kept running"
+    return result
+
+
 def test_a_device_publishes_only_under_its_own_id(
     secure_broker: SecureBroker, accounts: DynsecAccounts, db_url: str, tag: str
 ) -> None:
@@ -101,8 +129,7 @@ def test_a_reimport_keeps_the_credential_and_shows_no_secret(
     device = f"R-{tag}"
     first = _devices(db_url, accounts, device)[device]
     assert _devices(db_url, accounts, device) == {}
-    with _probe(_as(secure_broker, first)) as client:
-        assert client.accepted
+    assert _accepted(secure_broker, first)
 
 
 def test_a_rotated_secret_stops_working_at_once(
@@ -110,15 +137,14 @@ def test_a_rotated_secret_stops_working_at_once(
 ) -> None:
     device = f"O-{tag}"
     old = _devices(db_url, accounts, device)[device]
-    with _probe(_as(secure_broker, old)) as connected:
-        assert connected.accepted
-        with psycopg.connect(db_url) as conn:
-            new = rotate_credential(conn, username=device, accounts=accounts)
-        # The session opened with the old secret is ended by the broker, not left running.
-        assert connected.answers.disconnected.wait(5), "the old secret's session kept running"
+    new = _ends_the_session(
+        secure_broker,
+        old,
+        db_url,
+        lambda conn: rotate_credential(conn, username=device, accounts=accounts),
+    )
     assert new.password != old.password
-    with _probe(_as(secure_broker, old)) as again:
-        assert again.refused
+    assert _refused(secure_broker, old)
     with _probe(_as(secure_broker, new)) as client:
         assert client.accepted
         assert client.publish(f"{PREFIX}/d/{device}/telemetry", TELEMETRY.encode()) in DELIVERED
@@ -129,17 +155,18 @@ def test_a_disabled_device_cannot_connect_until_enabled(
 ) -> None:
     device = f"D-{tag}"
     cred = _devices(db_url, accounts, device)[device]
-    with _probe(_as(secure_broker, cred)) as connected:
-        assert connected.accepted
-        with psycopg.connect(db_url) as conn:
-            set_credential_disabled(conn, username=device, disabled=True, accounts=accounts)
-        assert connected.answers.disconnected.wait(5), "a disabled device stayed connected"
-    with _probe(_as(secure_broker, cred)) as refused:
-        assert refused.refused
+    _ends_the_session(
+        secure_broker,
+        cred,
+        db_url,
+        lambda conn: set_credential_disabled(
+            conn, username=device, disabled=True, accounts=accounts
+        ),
+    )
+    assert _refused(secure_broker, cred)
     with psycopg.connect(db_url) as conn:
         set_credential_disabled(conn, username=device, disabled=False, accounts=accounts)
-    with _probe(_as(secure_broker, cred)) as client:
-        assert client.accepted
+    assert _accepted(secure_broker, cred)
 
 
 def test_a_deleted_credential_is_refused(
@@ -149,12 +176,10 @@ def test_a_deleted_credential_is_refused(
     cred = _devices(db_url, accounts, device)[device]
     with psycopg.connect(db_url) as conn:
         delete_credential(conn, username=device, accounts=accounts)
-    with _probe(_as(secure_broker, cred)) as refused:
-        assert refused.refused
+    assert _refused(secure_broker, cred)
     with psycopg.connect(db_url) as conn:  # a rotation gives it a credential again
         new = rotate_credential(conn, username=device, accounts=accounts)
-    with _probe(_as(secure_broker, new)) as client:
-        assert client.accepted
+    assert _accepted(secure_broker, new)
 
 
 def test_a_terminal_publishes_its_own_topics_and_reads_only_its_inbox(
@@ -255,8 +280,7 @@ def test_a_restarted_broker_takes_every_credential_from_the_database(
         assert client.accepted
         assert client.publish(f"{PREFIX}/d/{kept}/event", b"{}") in DELIVERED
         assert client.publish(f"{PREFIX}/d/{off}/event", b"{}") == NOT_AUTHORIZED
-    with _probe(_as(secure_broker, creds[off])) as refused:
-        assert refused.refused
+    assert _refused(secure_broker, creds[off])
 
 
 def test_firegrid_subscribes_everywhere_shared_or_not(secure_broker: SecureBroker) -> None:

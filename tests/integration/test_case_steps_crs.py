@@ -8,13 +8,10 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
 from devices.geo import Crs, from_wgs84
 from dispatch.service import add_step
-from tests.fix_api import bearer
+from tests.fix_api import api_client, bearer
 from tests.integration.case_support import open_case
 
 STEP = (31.2304, 121.4737)  # WGS-84, where the worker signed
@@ -35,8 +32,7 @@ def test_a_steps_position_is_shown_in_the_asked_crs(db_url: str, crs: Crs) -> No
             lat=STEP[0],
             lon=STEP[1],
         )
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app, headers=bearer(db_url)) as client:
+    with api_client(db_url, bearer(db_url)) as client:
         plain = client.get(f"/api/v1/cases/{case_id}").json()
         shifted = client.get(f"/api/v1/cases/{case_id}", params={"crs": crs.value}).json()
     signed = next(s for s in plain["history"] if s["action"] == "sign")

@@ -11,13 +11,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.tokens import create_token
-from dispatch.case_rules import load_case_rules
-from dispatch.config import DispatchSettings
-from dispatch.opening import open_or_join
-from dispatch.wallclock import WallClockDeadlines
+from tests.fix_api import api_client, bearer
+from tests.integration.case_support import open_case
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
@@ -27,33 +22,8 @@ def _street() -> str:
 
 
 def _open(db_url: str, street: str, n: int, minute: int) -> str:
-    community = street + "001"
-    hazard: dict[str, Any] = {
-        "id": uuid.uuid4().int % 10**12,
-        "rule_id": "smoke_alarm",
-        "kind": "device_event",
-        "severity": "major",
-        "subject_type": "device",
-        "subject_id": "D",
-        "unit_id": f"U{n}-{street}",
-        "grid_code": community + "001",
-        "community_code": community,
-        "street_code": street,
-        "lat": 31.2,
-        "lon": 121.5,
-        "detail": {},
-    }
     with psycopg.connect(db_url) as conn:
-        opened = open_or_join(
-            conn,
-            hazard=hazard,
-            rules=load_case_rules(),
-            deadlines=WallClockDeadlines(),
-            settings=DispatchSettings(),
-            now=T0 + timedelta(minutes=minute),
-        )
-    assert opened.case_id is not None
-    return opened.case_id
+        return open_case(conn, street, unit=f"U{n}", now=T0 + timedelta(minutes=minute))
 
 
 @pytest.fixture
@@ -61,10 +31,7 @@ def client_for(db_url: str) -> Iterator[Any]:
     clients: list[TestClient] = []
 
     def make(areas: list[str]) -> TestClient:
-        app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-        with psycopg.connect(db_url) as conn:
-            token = create_token(conn, role="operator", areas=areas)
-        client = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+        client = api_client(db_url, bearer(db_url, "operator", areas))
         client.__enter__()
         clients.append(client)
         return client

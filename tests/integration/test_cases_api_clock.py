@@ -9,21 +9,15 @@ from typing import Any
 import psycopg
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.tokens import create_token
 from dispatch.views import rfc3339
 from infra.clock import FixedClock
+from tests.fix_api import api_client, bearer
 from tests.integration.sweep_support import TABLE, Place, cst
 
 
 def _client(db_url: str, staff_id: str, clock: FixedClock) -> TestClient:
-    app = create_app(
-        ApiSettings(db_url=db_url), broker_probe=lambda: True, clock=clock, deadlines=TABLE
-    )
-    with psycopg.connect(db_url) as conn:
-        token = create_token(conn, role="grid_worker", areas=[], staff_id=staff_id)
-    return TestClient(app, headers={"Authorization": f"Bearer {token}"})
+    headers = bearer(db_url, "grid_worker", staff_id=staff_id)
+    return api_client(db_url, headers, clock=clock, deadlines=TABLE)
 
 
 def test_extension_over_the_api(db_url: str) -> None:

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import psycopg
 
 from devices.credentials import hash_secret
+from tests.integration.cli_support import run_cli
 
 
 def _cli(db_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "firegrid.cli", "--db-url", db_url, "--data-dir", str(tmp_path),
-         *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )  # fmt: skip
+    return run_cli("--data-dir", str(tmp_path), *args, db_url=db_url)
 
 
 def _stored(db_url: str, device: str) -> tuple[str, str, int, bool]:

@@ -12,19 +12,15 @@ import time
 import uuid
 from pathlib import Path
 
+from tests.integration.cli_support import run_cli
+
 
 def test_import_into_a_pipe_prints_only_its_json(db_url: str, tmp_path: Path) -> None:
     staff = tmp_path / "staff.json"
     staff.write_text(
         json.dumps([{"staff_id": f"P-{uuid.uuid4().hex[:6]}", "name": "x", "role": "grid_worker"}])
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "firegrid.cli", "--db-url", db_url, "staff", "import", str(staff)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("staff", "import", str(staff), db_url=db_url)
     assert done.returncode == 0, done.stderr
     assert "\x1b" not in done.stdout
     assert "\x1b" not in done.stderr

@@ -5,28 +5,19 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
 from simulators.grid_layout import generate_street, grid_centres
 from tests.fix_api import bearer
 
 LAT, LON = 30.2741, 120.1551
 STREET = "330106009"
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 @pytest.fixture
@@ -200,24 +191,16 @@ def test_unit_file(client: TestClient, db_url: str, world: dict[str, Any]) -> No
                 opened=opened,
                 cleared=opened + timedelta(days=1),
             )
-        done = _hazard(
+        monthly_check = partial(
+            _hazard,
             conn,
             rule="extinguisher_monthly_check",
             kind="dates",
             unit=ids["A"],
             device=ids["D1"],
-            opened=jan,
-            cleared=jan + timedelta(days=2),
         )
-        overdue = _hazard(
-            conn,
-            rule="extinguisher_monthly_check",
-            kind="dates",
-            unit=ids["A"],
-            device=ids["D1"],
-            opened=feb,
-            cleared=None,
-        )
+        done = monthly_check(opened=jan, cleared=jan + timedelta(days=2))
+        overdue = monthly_check(opened=feb, cleared=None)
         conn.execute(
             "INSERT INTO cases (case_id, category, urgency, status, unit_id, created_at,"
             " updated_at, open_key)"

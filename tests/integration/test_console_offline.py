@@ -9,28 +9,17 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.routes.console_page import CONSOLE_DIR, VENDOR_DIR
-from api.settings import ApiSettings
 
 _ATTR_URL = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
 _ABSOLUTE = re.compile(r"""(?:https?:)?//[\w.-]+\.[a-z]{2,}[^\s"'<>)]*""")
 _IMPORT_MAP = re.compile(r"""<script type="importmap">(.*?)</script>""", re.S)
 # `from './x.js'`, `import './x.js'`, `import('./x.js')`: the relative modules a module loads.
 _RELATIVE_IMPORT = re.compile(r"""(?:from|import)\s*\(?\s*["'](\.{1,2}/[^"']+)["']""")
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def _resolve(base: str, relative: str) -> str:

@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.tokens import create_token
 from devices.geo import from_wgs84
 from tests.fix_ingest import IngestHarness, wait_until
 
 T0 = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def auth(db_url: str) -> dict[str, str]:
-    with psycopg.connect(db_url) as conn:
-        token = create_token(conn, role="admin", areas=[])
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _sample(h: IngestHarness, dev: str, ts: datetime, seq: int, value: float) -> tuple[str, bytes]:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,25 +11,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.tokens import create_token
 from devices.geo import to_wgs84
 from tests.fix_ingest import IngestHarness, wait_until
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def auth(db_url: str) -> dict[str, str]:
-    with psycopg.connect(db_url) as conn:
-        token = create_token(conn, role="admin", areas=[])
-    return {"Authorization": f"Bearer {token}"}
+from tests.integration.cli_support import run_cli
 
 
 def _staff(db_url: str, staff_id: str) -> tuple[object, ...] | None:
@@ -107,13 +88,7 @@ def test_staff_import_from_the_cli(db_url: str, tmp_path: Path) -> None:
         ),
         encoding="utf-8",
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "firegrid.cli", "--db-url", db_url, "staff", "import", str(staff)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("staff", "import", str(staff), db_url=db_url)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     # No terminal_id in the row, so no broker credential to show.

@@ -13,11 +13,10 @@ import psycopg
 from dispatch import service
 from dispatch.actions import apply_action
 from dispatch.assign import assign
-from dispatch.case_rules import load_case_rules
 from dispatch.config import DispatchSettings
 from dispatch.models import Actor, CaseAction
-from dispatch.opening import open_or_join
 from dispatch.wallclock import WallClockDeadlines
+from tests.integration.case_support import open_for, smoke_alarm
 
 NOW = datetime(2026, 11, 26, 17, 30, tzinfo=UTC)  # 01:30 on the 27th in China
 
@@ -36,34 +35,9 @@ def _staff(conn: psycopg.Connection[Any], *rows: tuple[str, str, str, str | None
         )
 
 
-def _hazard(grid: str, community: str, **kw: Any) -> dict[str, Any]:
-    return {
-        "id": uuid.uuid4().int % 10**12,
-        "rule_id": "smoke_alarm",
-        "kind": "device_event",
-        "severity": "major",
-        "subject_type": "device",
-        "subject_id": "D",
-        "unit_id": None,
-        "grid_code": grid,
-        "community_code": community,
-        "street_code": community[:9],
-        "lat": 31.2,
-        "lon": 121.5,
-        "detail": {},
-        **kw,
-    }
-
-
 def _open(conn: psycopg.Connection[Any], hazard: dict[str, Any]) -> Any:
-    return open_or_join(
-        conn,
-        hazard=hazard,
-        rules=load_case_rules(),
-        deadlines=WallClockDeadlines(),
-        settings=DispatchSettings(),
-        now=NOW,
-    )
+    # Any: the tests read ``case_id`` of cases they know were opened, without a None check each.
+    return open_for(conn, hazard, NOW)
 
 
 def test_assignment_reads_the_staff_registry(conn: psycopg.Connection[Any]) -> None:
@@ -81,9 +55,9 @@ def test_assignment_reads_the_staff_registry(conn: psycopg.Connection[Any]) -> N
 
 
 def test_case_ids_follow_china_date_and_a_daily_sequence(conn: psycopg.Connection[Any]) -> None:
-    grid, community = _codes()
-    first = _open(conn, _hazard(grid, community, unit_id=f"U{grid}"))
-    second = _open(conn, _hazard(grid, community, unit_id=f"V{grid}"))
+    grid, _ = _codes()
+    first = _open(conn, smoke_alarm(grid, unit_id=f"U{grid}"))
+    second = _open(conn, smoke_alarm(grid, unit_id=f"V{grid}"))
     assert first.outcome == second.outcome == "opened"
     assert first.case_id.startswith("C-20261127-")
     assert int(second.case_id[-6:]) == int(first.case_id[-6:]) + 1
@@ -92,21 +66,19 @@ def test_case_ids_follow_china_date_and_a_daily_sequence(conn: psycopg.Connectio
 def test_hazards_join_the_open_case_of_their_place_and_category(
     conn: psycopg.Connection[Any],
 ) -> None:
-    grid, community = _codes()
+    grid, _ = _codes()
     unit = f"U{grid}"
-    origin = _hazard(grid, community, unit_id=unit)
+    origin = smoke_alarm(grid, unit_id=unit)
     first = _open(conn, origin)
-    same = _hazard(grid, community, unit_id=unit)
+    same = smoke_alarm(grid, unit_id=unit)
     joined = _open(conn, same)
     assert (joined.outcome, joined.case_id) == ("joined", first.case_id)
     assert _open(conn, same).outcome == "seen"  # a redelivered event changes nothing
     # Another category of the same unit is another case; a hazard no row names opens none.
-    tilt = _open(
-        conn, _hazard(grid, community, unit_id=unit, rule_id="hydrant_tilt", severity="critical")
-    )
+    tilt = _open(conn, smoke_alarm(grid, unit_id=unit, rule_id="hydrant_tilt", severity="critical"))
     assert tilt.outcome == "opened"
     assert tilt.case_id != first.case_id
-    assert _open(conn, _hazard(grid, community, rule_id="smoke_low_battery")).outcome == "none"
+    assert _open(conn, smoke_alarm(grid, rule_id="smoke_low_battery")).outcome == "none"
     case = service.get_case(conn, case_id=first.case_id)
     assert case is not None
     assert case.hazard_ids == sorted([origin["id"], same["id"]])
@@ -114,11 +86,10 @@ def test_hazards_join_the_open_case_of_their_place_and_category(
 
 
 def test_a_report_opens_a_case_of_its_own_category(conn: psycopg.Connection[Any]) -> None:
-    grid, community = _codes()
+    grid, _ = _codes()
     report_id = str(uuid.uuid4())
-    hazard = _hazard(
+    hazard = smoke_alarm(
         grid,
-        community,
         rule_id="worker_report",
         severity="warning",
         subject_type="report",
@@ -132,11 +103,11 @@ def test_a_report_opens_a_case_of_its_own_category(conn: psycopg.Connection[Any]
 
 
 def test_concurrent_repeats_of_one_action_apply_once(db_url: str) -> None:
-    grid, community = _codes()
+    grid, _ = _codes()
     tag = grid[-8:]
     with psycopg.connect(db_url) as setup:
         _staff(setup, (f"W{tag}", "grid_worker", grid, None))
-        case_id = _open(setup, _hazard(grid, community, unit_id=f"U{grid}")).case_id
+        case_id = _open(setup, smoke_alarm(grid, unit_id=f"U{grid}")).case_id
     actor = Actor(staff_id=f"W{tag}", role="grid_worker", area=grid)
     action = CaseAction(action_id=f"sign-{tag}", case_id=case_id, action="sign")
     outcomes: list[Any] = []
@@ -198,7 +169,7 @@ def test_return_redispatch_and_rework_then_closure(conn: psycopg.Connection[Any]
         (head.staff_id, head.role, grid, None),
         (handler.staff_id, handler.role, community, None),
     )
-    case_id = _open(conn, _hazard(grid, community, unit_id=f"U{grid}")).case_id
+    case_id = _open(conn, smoke_alarm(grid, unit_id=f"U{grid}")).case_id
     assert _apply(conn, worker, case_id, "sign").status == "applied"
     refused = _apply(conn, worker, case_id, "return")
     assert (refused.status, refused.code) == ("refused", "reason_required")
@@ -258,10 +229,10 @@ def test_a_confirmed_fire_joining_tells_the_operators(conn: psycopg.Connection[A
         (f"OP{tag}", "operator", community[:9], None),
     )
     unit = f"U{grid}"
-    first = _open(conn, _hazard(grid, community, unit_id=unit))
+    first = _open(conn, smoke_alarm(grid, unit_id=unit))
     fire = _open(
         conn,
-        _hazard(grid, community, unit_id=unit, rule_id="smoke_confirmed_fire", severity="critical"),
+        smoke_alarm(grid, unit_id=unit, rule_id="smoke_confirmed_fire", severity="critical"),
     )
     assert (fire.outcome, fire.case_id) == ("joined", first.case_id)
     row = conn.execute(

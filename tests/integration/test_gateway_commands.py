@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.tokens import create_token
 from gateway.config import GatewaySettings
 from rules.flows import RulesService
 from simulators.transmission import (
@@ -24,7 +22,9 @@ from simulators.transmission import (
     READ_SYSTEM_STATUS_TYPE,
     TransmissionDevice,
 )
+from tests.fix_api import api_client, bearer
 from tests.fix_ingest import wait_until
+from tests.integration.cli_support import run_cli
 from tests.integration.dispatch_support import rules
 from tests.integration.gateway_support import GatewayHarness, gateways
 from tests.integration.test_gateway import NOW
@@ -35,10 +35,7 @@ CLOCK_SYNC_TYPE = 90
 
 
 def _client(db_url: str, role: str = "operator", name: str | None = None) -> TestClient:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with psycopg.connect(db_url) as conn:
-        token = create_token(conn, role=role, areas=[], name=name)
-    return TestClient(app, headers={"Authorization": f"Bearer {token}"})
+    return api_client(db_url, bearer(db_url, role, name=name))
 
 
 def _serve_until(unit: TransmissionDevice, count: int, *, answer: bool = True) -> None:
@@ -53,6 +50,35 @@ def _commands(client: TestClient, device_id: str) -> list[dict[str, Any]]:
     assert answer.status_code == 200, answer.text
     items: list[dict[str, Any]] = answer.json()["items"]
     return items
+
+
+@contextmanager
+def _sent_three_times_unconfirmed(
+    gateways: GatewayHarness, name: str, command: dict[str, Any]
+) -> Iterator[tuple[TestClient, TransmissionDevice, str]]:
+    """Ask a device that confirms nothing for ``command``; yield once it was sent 3 times.
+
+    Yields the API client, the device and its ID; the gateway resends every 0.3 s.
+    """
+    address, dev = gateways.address(), f"{name}-{gateways.tag}"
+    gateways.register(dev, address)
+    settings = GatewaySettings(command_poll_s=0.05, command_resend_s=0.3, command_attempts=3)
+    port = gateways.start(settings=settings).gateway.port
+    assert port is not None
+    with (
+        _client(gateways.db_url) as client,
+        TransmissionDevice("127.0.0.1", port, address=address, confirm_commands=False) as unit,
+    ):
+        assert unit.pressure(5, 1, 320.0, at=NOW).confirmed
+        asked = client.post(f"/api/v1/devices/{dev}/commands", json=command)
+        assert asked.status_code == 200, asked.text
+        _serve_until(unit, 3)  # the same command three times, none confirmed
+        yield client, unit, dev
+
+
+def _cli_command(gateways: GatewayHarness, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``firegrid gateway command <args>`` as a user would."""
+    return run_cli("gateway", "command", *args, db_url=gateways.db_url, timeout=120)
 
 
 def test_a_duty_check_and_a_clock_sync_reach_the_device_and_are_settled(
@@ -139,19 +165,8 @@ def test_a_duty_check_nobody_answers_is_unanswered_and_a_hazard(
 
 
 def test_an_unconfirmed_command_is_sent_again_then_given_up(gateways: GatewayHarness) -> None:
-    address, dev = gateways.address(), f"DEAF-{gateways.tag}"
-    gateways.register(dev, address)
-    settings = GatewaySettings(command_poll_s=0.05, command_resend_s=0.3, command_attempts=3)
-    port = gateways.start(settings=settings).gateway.port
-    assert port is not None
-    with (
-        _client(gateways.db_url) as client,
-        TransmissionDevice("127.0.0.1", port, address=address, confirm_commands=False) as unit,
-    ):
-        assert unit.pressure(5, 1, 320.0, at=NOW).confirmed
-        asked = client.post(f"/api/v1/devices/{dev}/commands", json={"kind": "clock_sync"})
-        assert asked.status_code == 200, asked.text
-        _serve_until(unit, 3)  # the same command three times, none confirmed
+    command = {"kind": "clock_sync"}
+    with _sent_three_times_unconfirmed(gateways, "DEAF", command) as (client, unit, dev):
         wait_until(
             lambda: (
                 [(c["status"], c["attempts"]) for c in _commands(client, dev)]
@@ -169,14 +184,7 @@ def test_the_cli_asks_for_a_command_and_refuses_a_device_without_an_address(
 ) -> None:
     address, dev = gateways.address(), f"CLI-{gateways.tag}"
     gateways.register(dev, address)
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "firegrid.cli", "--db-url", gateways.db_url, "gateway", *args],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-
-    asked = cli("command", dev, "duty_check", "--answer-within-min", "5")
+    asked = _cli_command(gateways, dev, "duty_check", "--answer-within-min", "5")
     assert asked.returncode == 0, asked.stderr
     stored = json.loads(asked.stdout)
     assert (stored["kind"], stored["status"], stored["requested_by"]) == (
@@ -184,7 +192,7 @@ def test_the_cli_asks_for_a_command_and_refuses_a_device_without_an_address(
         "pending",
         "cli",
     )
-    refused = cli("command", f"NOPE-{gateways.tag}", "clock_sync")
+    refused = _cli_command(gateways, f"NOPE-{gateways.tag}", "clock_sync")
     assert refused.returncode == 2
     assert "not in the registry" in refused.stderr
 
@@ -245,19 +253,8 @@ def test_status_reads_are_answered_with_what_the_device_reports(gateways: Gatewa
 
 
 def test_a_read_nobody_answers_is_sent_again_then_unanswered(gateways: GatewayHarness) -> None:
-    address, dev = gateways.address(), f"NOREAD-{gateways.tag}"
-    gateways.register(dev, address)
-    settings = GatewaySettings(command_poll_s=0.05, command_resend_s=0.3, command_attempts=3)
-    port = gateways.start(settings=settings).gateway.port
-    assert port is not None
-    with (
-        _client(gateways.db_url) as client,
-        TransmissionDevice("127.0.0.1", port, address=address, confirm_commands=False) as unit,
-    ):
-        assert unit.pressure(5, 1, 320.0, at=NOW).confirmed
-        asked = client.post(f"/api/v1/devices/{dev}/commands", json={"kind": "read_system_status"})
-        assert asked.status_code == 200, asked.text
-        _serve_until(unit, 3)
+    command = {"kind": "read_system_status"}
+    with _sent_three_times_unconfirmed(gateways, "NOREAD", command) as (client, unit, dev):
         wait_until(
             lambda: (
                 [(c["status"], c["attempts"], c["answer"]) for c in _commands(client, dev)]
@@ -289,14 +286,7 @@ def test_a_read_must_name_what_it_reads(gateways: GatewayHarness) -> None:
 def test_the_cli_asks_for_a_part_read(gateways: GatewayHarness) -> None:
     address, dev = gateways.address(), f"CLIREAD-{gateways.tag}"
     gateways.register(dev, address)
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "firegrid.cli", "--db-url", gateways.db_url, "gateway", *args],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-
-    asked = cli("command", dev, "read_part_status", "--zone", "3", "--position", "7")
+    asked = _cli_command(gateways, dev, "read_part_status", "--zone", "3", "--position", "7")
     assert asked.returncode == 0, asked.stderr
     stored = json.loads(asked.stdout)
     assert (stored["kind"], stored["status"], stored["target"]) == (
@@ -304,9 +294,9 @@ def test_the_cli_asks_for_a_part_read(gateways: GatewayHarness) -> None:
         "pending",
         {"system_type": 1, "system_address": 1, "zone": 3, "position": 7},
     )
-    refused = cli("command", dev, "read_part_status", "--zone", "3")
+    refused = _cli_command(gateways, dev, "read_part_status", "--zone", "3")
     assert refused.returncode == 2
     assert "--position" in refused.stderr
-    out_of_range = cli("command", dev, "read_system_status", "--system-type", "300")
+    out_of_range = _cli_command(gateways, dev, "read_system_status", "--system-type", "300")
     assert out_of_range.returncode == 2
     assert "--system-type" in out_of_range.stderr

@@ -7,7 +7,6 @@ the shared database does not count.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,6 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.tokens import create_token
 from firegrid.cli import main
 from grids.locator import GridLocator, locate_in_db
 from grids.service import current_version, postgis_enabled
@@ -26,19 +22,6 @@ from simulators.grid_layout import generate_street, grid_centres
 
 LAT, LON = 30.2741, 120.1551  # Hangzhou: codes under 330106
 FIRST, SECOND = "330106011", "330106012"
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def auth(db_url: str) -> dict[str, str]:
-    with psycopg.connect(db_url) as conn:
-        return {"Authorization": f"Bearer {create_token(conn, role='admin', areas=[])}"}
 
 
 def _street(code: str) -> dict[str, Any]:

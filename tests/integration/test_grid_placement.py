@@ -9,8 +9,6 @@ but the per-transaction version check can pick the new version up.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,11 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.tokens import create_token
 from grids.locator import GridLocator
 from grids.models import parse_grids
 from grids.service import import_grids
@@ -31,7 +25,9 @@ from rules.config import RulesSettings
 from rules.flows import RulesService
 from simulators.grid_layout import generate_street, grid_centres
 from simulators.sensors import event
+from tests.fix_api import api_client, bearer
 from tests.fix_ingest import IngestHarness, wait_until
+from tests.integration.cli_support import run_cli
 
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
@@ -69,17 +65,8 @@ def _import_directly(db_url: str, collection: dict[str, Any]) -> None:
 def _import_with_cli(db_url: str, collection: dict[str, Any], tmp_path: Path) -> None:
     path = tmp_path / f"grids-{uuid.uuid4().hex[:6]}.geojson"
     path.write_text(json.dumps(collection), encoding="utf-8")
-    done = subprocess.run(
-        # --replace: the new map is the whole version, as the direct import's is.
-        [
-            *(sys.executable, "-m", "firegrid.cli", "--db-url", db_url),
-            *("grids", "import", "--replace", str(path)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    # --replace: the new map is the whole version, as the direct import's is.
+    done = run_cli("grids", "import", "--replace", str(path), db_url=db_url, timeout=120)
     assert done.returncode == 0, done.stderr
 
 
@@ -167,10 +154,7 @@ def test_open_hazard_outside_every_grid_is_placed_when_a_covering_grid_arrives(
 
 
 def _api_hazard(db_url: str, hazard_id: int) -> dict[str, Any]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with psycopg.connect(db_url) as conn:
-        token = create_token(conn, role="admin", areas=[])
-    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+    with api_client(db_url, bearer(db_url)) as client:
         got = client.get(f"/api/v1/hazards/{hazard_id}")
     assert got.status_code == 200, got.text
     body: dict[str, Any] = got.json()
@@ -183,10 +167,7 @@ def test_api_locates_with_a_version_imported_by_the_cli_at_once(
     first, second = _street(30.30, 120.10), _street(30.40, 120.30)
     _import_directly(db_url, first)
     code, (lat, lon) = sorted(grid_centres(second).items())[0]
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with psycopg.connect(db_url) as conn:
-        token = create_token(conn, role="admin", areas=[])
-    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+    with api_client(db_url, bearer(db_url)) as client:
         before = client.get("/api/v1/grids/locate", params={"lat": lat, "lon": lon})
         assert before.json()["outside"] is True  # the API's locator now holds the first version
         _import_with_cli(db_url, second, tmp_path)

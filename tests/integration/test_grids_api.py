@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,27 +11,12 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
 from api.tokens import create_token
 from devices.geo import Crs
 from firegrid.cli import main
 from simulators.grid_layout import generate_street, grid_centres
 
 LAT, LON = 30.2741, 120.1551  # Hangzhou: codes under 330106
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def auth(db_url: str) -> dict[str, str]:
-    with psycopg.connect(db_url) as conn:
-        return {"Authorization": f"Bearer {create_token(conn, role='admin', areas=[])}"}
 
 
 def _street(**options: Any) -> dict[str, Any]:

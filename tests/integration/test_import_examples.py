@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import psycopg
-import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.tokens import create_token
 from grids.models import parse_grids
 
 IMPORTS = ("/api/v1/units/import", "/api/v1/devices/import", "/api/v1/staff/import")
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def auth(db_url: str) -> dict[str, str]:
-    with psycopg.connect(db_url) as conn:
-        return {"Authorization": f"Bearer {create_token(conn, role='admin', areas=[])}"}
 
 
 def _body(doc: dict[str, Any], path: str) -> dict[str, Any]:

@@ -9,14 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
 from api.tokens import create_token
 from dispatch.config import IndicatorWeights
 from dispatch.indicator_service import indicators
 from dispatch.indicators import Indicator, Level
+from tests.fix_api import api_client
 from tests.integration.indicator_support import T0, Place, build_history, build_place
 
 DAY = (T0, T0 + timedelta(days=1))
@@ -134,7 +132,7 @@ def test_api_scopes_to_the_token_and_refuses_bad_periods(db_url: str) -> None:
         build_history(conn, place)
         scoped = create_token(conn, role="operator", areas=[place.g2])
         full = create_token(conn, role="operator", areas=[place.community])
-    client = TestClient(create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True))
+    client = api_client(db_url)
     period = {"from": DAY[0].isoformat(), "to": DAY[1].isoformat()}
 
     def get(token: str, **params: str) -> Any:

@@ -12,10 +12,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
 from api.tokens import create_token
 from firegrid.db import storage_is_timescale
 from grids.locator import GridLocator
@@ -26,6 +23,7 @@ from ingest.partitions import chunk_starts, ensure_partitions
 from patrols.segments import REASON_STATIONARY
 from patrols.service import rebuild_segments, terminals_with_fixes
 from simulators.grid_layout import generate_street, grid_centres
+from tests.fix_api import api_client
 
 LAT, LON = 23.1291, 113.2644  # Guangzhou: codes under 440104
 T0 = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
@@ -206,8 +204,7 @@ def test_patrols_api_lists_a_terminals_segments(
     assert _rebuild(db_url, terminal, locator, T0, T0 + timedelta(days=1)) == 3
     with psycopg.connect(db_url) as conn:
         token = create_token(conn, role="viewer", areas=[])
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as client:
+    with api_client(db_url) as client:
         url = f"/api/v1/terminals/{terminal}/patrols"
         auth = {"Authorization": f"Bearer {token}"}
         everything = client.get(url, headers=auth).json()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import json
 import uuid
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +18,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.tokens import create_token
 from firegrid.cli import main
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def auth(db_url: str) -> dict[str, str]:
-    with psycopg.connect(db_url) as conn:
-        return {"Authorization": f"Bearer {create_token(conn, role='admin', areas=[])}"}
 
 
 def _excel_csv(rows: list[str]) -> bytes:
@@ -42,38 +26,52 @@ def _excel_csv(rows: list[str]) -> bytes:
     return "".join(f"{row}\r\n" for row in rows).encode("gb18030")
 
 
-def _api(
-    client: TestClient, auth: dict[str, str], kind: str, body: bytes, **params: str
-) -> dict[str, Any]:
-    answer = client.post(
-        f"/api/v1/{kind}/import",
-        content=body,
-        params=params,
-        headers={**auth, "Content-Type": "text/csv"},
-    )
-    assert answer.status_code == 200, answer.text
-    result: dict[str, Any] = answer.json()
-    return result
+@dataclass
+class Importers:
+    """The API's and the CLI's registry imports, on one database, as an admin."""
+
+    client: TestClient
+    auth: dict[str, str]
+    db_url: str
+    capsys: pytest.CaptureFixture[str]
+
+    def api(self, kind: str, body: bytes, **params: str) -> dict[str, Any]:
+        """Import ``body`` as a CSV of ``kind`` through the API; its summary."""
+        answer = self.client.post(
+            f"/api/v1/{kind}/import",
+            content=body,
+            params=params,
+            headers={**self.auth, "Content-Type": "text/csv"},
+        )
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def cli(self, kind: str, path: Path, *flags: str) -> tuple[int, dict[str, Any], str]:
+        """Import ``path`` with ``firegrid <kind> import``; its exit code, summary and stderr."""
+        code = main(["--db-url", self.db_url, kind, "import", str(path), *flags])
+        captured = self.capsys.readouterr()
+        return code, json.loads(captured.out.strip().splitlines()[-1]), captured.err
+
+    def get(self, path: str) -> Any:
+        """GET ``path`` from the API."""
+        return self.client.get(path, headers=self.auth)
+
+    def unit(self, unit_id: str) -> Any:
+        """GET a unit's file from the API."""
+        return self.get(f"/api/v1/units/{unit_id}")
 
 
-def _cli(
-    db_url: str, capsys: pytest.CaptureFixture[str], kind: str, path: Path, *flags: str
-) -> tuple[int, dict[str, Any], str]:
-    code = main(["--db-url", db_url, kind, "import", str(path), *flags])
-    captured = capsys.readouterr()
-    return code, json.loads(captured.out.strip().splitlines()[-1]), captured.err
-
-
-def _unit(client: TestClient, auth: dict[str, str], unit_id: str) -> Any:
-    return client.get(f"/api/v1/units/{unit_id}", headers=auth)
+@pytest.fixture
+def imports(
+    client: TestClient, auth: dict[str, str], db_url: str, capsys: pytest.CaptureFixture[str]
+) -> Importers:
+    """The API's and the CLI's imports."""
+    return Importers(client, auth, db_url, capsys)
 
 
 def test_a_gb18030_excel_csv_imports_with_its_chinese_names(
-    client: TestClient,
-    auth: dict[str, str],
-    db_url: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    imports: Importers, tmp_path: Path
 ) -> None:
     tag = uuid.uuid4().hex[:6]
     body = _excel_csv(
@@ -85,44 +83,34 @@ def test_a_gb18030_excel_csv_imports_with_its_chinese_names(
     )
     with pytest.raises(UnicodeDecodeError):
         body.decode("utf-8")  # the file really is not UTF-8
-    answer = _api(client, auth, "units", body)
+    answer = imports.api("units", body)
     assert (answer["encoding"], answer["format"], answer["created"]) == ("gb18030", "csv", 2)
-    unit = _unit(client, auth, f"A-{tag}").json()["unit"]
+    unit = imports.unit(f"A-{tag}").json()["unit"]
     assert (unit["name"], unit["address"]) == ("金桥国际商业广场", "浦东新区新金桥路58号")
 
     path = tmp_path / "单位.csv"
     path.write_bytes(body.replace(b"A-", b"C-").replace(b"B-", b"D-"))
-    code, out, _ = _cli(db_url, capsys, "units", path)
+    code, out, _ = imports.cli("units", path)
     assert (code, out["encoding"], out["created"]) == (0, "gb18030", 2)
-    assert _unit(client, auth, f"D-{tag}").json()["unit"]["name"] == "碧云社区养老院"
+    assert imports.unit(f"D-{tag}").json()["unit"]["name"] == "碧云社区养老院"
 
 
-def test_a_utf8_file_with_a_bom_imports_and_says_so(
-    client: TestClient,
-    auth: dict[str, str],
-    db_url: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_a_utf8_file_with_a_bom_imports_and_says_so(imports: Importers, tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:6]
     text = f"staff_id,name,role,area\r\nS-{tag},王五,grid_worker,310115005001\r\n"
     path = tmp_path / "staff.csv"
     path.write_bytes(codecs.BOM_UTF8 + text.encode())
-    code, out, _ = _cli(db_url, capsys, "staff", path)
+    code, out, _ = imports.cli("staff", path)
     assert (code, out["encoding"], out["created"], out["errors"]) == (0, "utf-8-sig", 1, [])
-    again = _api(client, auth, "staff", codecs.BOM_UTF8 + text.encode())
+    again = imports.api("staff", codecs.BOM_UTF8 + text.encode())
     assert (again["encoding"], again["updated"]) == ("utf-8-sig", 1)
 
 
 def test_errors_on_lines_3_and_7_are_lines_3_and_7_in_the_api_and_the_cli(
-    client: TestClient,
-    auth: dict[str, str],
-    db_url: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    imports: Importers, tmp_path: Path
 ) -> None:
     tag = uuid.uuid4().hex[:6]
-    _api(client, auth, "units", _excel_csv(["unit_id,name", f"U-{tag},金桥大厦"]))
+    imports.api("units", _excel_csv(["unit_id,name", f"U-{tag},金桥大厦"]))
     body = _excel_csv(
         [
             "device_id,kind,model,unit_id",  # line 1
@@ -134,10 +122,10 @@ def test_errors_on_lines_3_and_7_are_lines_3_and_7_in_the_api_and_the_cli(
             f"{tag}-5,hydrant,,",  # 8
         ]
     )
-    via_api = _api(client, auth, "devices", body)
+    via_api = imports.api("devices", body)
     path = tmp_path / "devices.csv"
     path.write_bytes(body)
-    code, via_cli, err = _cli(db_url, capsys, "devices", path)
+    code, via_cli, err = imports.cli("devices", path)
     assert code == 2
     for result in (via_api, via_cli):
         assert [(e["line"], e["field"]) for e in result["errors"]] == [
@@ -149,29 +137,25 @@ def test_errors_on_lines_3_and_7_are_lines_3_and_7_in_the_api_and_the_cli(
     assert (via_api["created"], via_cli["updated"]) == (3, 3)
     assert "2 row(s) refused (lines 3, 7)" in err
     # The refused device is not stored.
-    missing = client.get(f"/api/v1/devices/{tag}-4", headers=auth)
+    missing = imports.get(f"/api/v1/devices/{tag}-4")
     assert missing.status_code == 404
 
 
 def test_a_dry_run_says_what_would_happen_and_writes_nothing(
-    client: TestClient,
-    auth: dict[str, str],
-    db_url: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    imports: Importers, db_url: str, tmp_path: Path
 ) -> None:
     tag = uuid.uuid4().hex[:6]
     body = _excel_csv(["unit_id,name", f"E-{tag},试运行大厦", f"F-{tag},", f"G-{tag},另一栋"])
-    answer = _api(client, auth, "units", body, dry_run="true")
+    answer = imports.api("units", body, dry_run="true")
     assert (answer["dry_run"], answer["created"], answer["rejected"]) == (True, 2, 1)
     assert [e["line"] for e in answer["errors"]] == [3]
-    assert _unit(client, auth, f"E-{tag}").status_code == 404
+    assert imports.unit(f"E-{tag}").status_code == 404
 
     path = tmp_path / "units.csv"
     path.write_bytes(body)
-    code, out, _ = _cli(db_url, capsys, "units", path, "--dry-run")
+    code, out, _ = imports.cli("units", path, "--dry-run")
     assert (code, out["dry_run"], out["created"], out["rejected"]) == (2, True, 2, 1)
-    assert _unit(client, auth, f"G-{tag}").status_code == 404
+    assert imports.unit(f"G-{tag}").status_code == 404
     with psycopg.connect(db_url) as conn:
         row = conn.execute(
             "SELECT count(*) FROM key_units WHERE unit_id LIKE %s", (f"%-{tag}",)

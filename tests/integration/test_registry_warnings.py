@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.tokens import create_token
-
 
 @pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with psycopg.connect(db_url) as conn:
-        token = create_token(conn, role="admin", areas=[])
-    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as test_client:
-        yield test_client
+def client(client: TestClient, auth: dict[str, str]) -> TestClient:
+    """The shared client, sending an admin's token with every request."""
+    client.headers.update(auth)
+    return client
 
 
 def _import(client: TestClient, kind: str, csv: str) -> dict[str, object]:

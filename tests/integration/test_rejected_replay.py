@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -19,6 +17,7 @@ from ingest.flows import BatchWriter
 from ingest.rejected_replay import replay_rejected
 from simulators.sensors import sample
 from tests.fix_ingest import IngestHarness, wait_until
+from tests.integration.cli_support import run_cli
 
 T0 = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
 
@@ -78,12 +77,12 @@ def test_the_cli_replays_and_prints_what_it_stored(ingest: IngestHarness) -> Non
     )
     wait_until(lambda: len(ingest.rejected()) == 1, what="the unknown device's message")
     ingest.register(late)
-    done = subprocess.run(
-        [sys.executable, "-m", "firegrid.cli", "--db-url", ingest.db_url, "rejected", "replay",
-         "--since", (T0 - timedelta(days=1)).isoformat()],
-        capture_output=True, text=True, timeout=120, check=False,
+    done = run_cli(
+        *("rejected", "replay", "--since", (T0 - timedelta(days=1)).isoformat()),
+        db_url=ingest.db_url,
+        timeout=120,
         env={**os.environ, "FIREGRID_INGEST__TOPIC_PREFIX": ingest.prefix},
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert (summary["messages"], summary["readings"]) == (1, 2)

@@ -16,9 +16,6 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.tokens import create_token
 from devices.geo import Crs, from_wgs84
 from grids.locator import GridLocator
 from grids.models import parse_grids
@@ -28,6 +25,7 @@ from rules.flows import RulesService, engine_config, replay
 from simulators.grid_layout import generate_street, grid_centres
 from simulators.models import SimMessage
 from simulators.terminal import TerminalSim, offset_m
+from tests.fix_api import api_client, bearer
 from tests.fix_ingest import IngestHarness, wait_until
 from tests.scenarios.harness import scenario_env
 
@@ -80,10 +78,7 @@ def centres(db_url: str) -> dict[str, tuple[float, float]]:
 
 @pytest.fixture
 def api(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with psycopg.connect(db_url) as conn:
-        token = create_token(conn, role="admin", areas=[])
-    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+    with api_client(db_url, bearer(db_url)) as client:
         yield client
 
 

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import queue
-import socket
 import statistics
 import threading
 import time
@@ -20,25 +19,21 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.routes import stream as stream_routes
 from api.settings import ApiSettings
 from api.tokens import create_token
-from dispatch.case_rules import load_case_rules
-from dispatch.config import DispatchSettings
-from dispatch.opening import open_or_join
-from dispatch.wallclock import WallClockDeadlines
 from hazards.lifecycle import HazardOp
 from hazards.sink import DbSink
 from rules.models import Severity, TransitionKind
+from tests.fix_api import serve
+from tests.integration.case_support import open_case
 
 
 @dataclass(frozen=True)
@@ -52,30 +47,10 @@ class Frame:
     arrived: float
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def base_url(db_url: str) -> Iterator[str]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    port = _free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start", pytrace=False)
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve(create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)) as base:
+        yield base
 
 
 class Stream:
@@ -413,34 +388,8 @@ def test_latency_commit_to_client(base_url: str, db_url: str) -> None:
 
 
 def _open_case(db_url: str, street: str) -> str:
-    """Open a case in ``street`` the way the dispatch role does; return its id."""
-    community = street + "001"
-    hazard = {
-        "id": uuid.uuid4().int % 10**12,
-        "rule_id": "smoke_alarm",
-        "kind": "device_event",
-        "severity": "major",
-        "subject_type": "device",
-        "subject_id": "D",
-        "unit_id": f"U-{street}",
-        "grid_code": community + "001",
-        "community_code": community,
-        "street_code": street,
-        "lat": 31.2,
-        "lon": 121.5,
-        "detail": {},
-    }
     with psycopg.connect(db_url) as conn:
-        opened = open_or_join(
-            conn,
-            hazard=hazard,
-            rules=load_case_rules(),
-            deadlines=WallClockDeadlines(),
-            settings=DispatchSettings(),
-            now=datetime.now(UTC),
-        )
-    assert opened.case_id is not None
-    return opened.case_id
+        return open_case(conn, street)
 
 
 def test_case_events_are_streamed_within_the_callers_area(base_url: str, db_url: str) -> None:

@@ -28,6 +28,7 @@ from api.settings import ApiLimits, ApiSettings
 from feed.flows import PgLiveFeed
 from firegrid.api_role import StreamClosingServer
 from infra.eventlog import append
+from tests.fix_api import free_port
 from tests.integration.test_stream import Frame, Stream, _apply, _area, _op, _stream, _token
 from tests.unit.test_live_feed import _hazard
 
@@ -59,9 +60,7 @@ def _serve(db_url: str) -> Iterator[Served]:
         ),
         broker_probe=lambda: True,
     )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     # log_config=None: uvicorn's records reach the root logger, where caplog sees them.
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, timeout_graceful_shutdown=3
@@ -142,12 +141,23 @@ def _feed(served: Served) -> PgLiveFeed:
     return feed
 
 
+def _await_subscribers(served: Served, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while len(_feed(served)._subs) < count:
+        assert time.monotonic() < deadline, f"not {count} client(s) subscribed"
+        time.sleep(0.02)
+
+
+def _watched_grid(db_url: str) -> tuple[str, dict[str, str]]:
+    """Return a grid in a street of its own and an operator token's header for that street."""
+    street = _area()
+    return street + "002003", _token(db_url, areas=[street])
+
+
 def test_storm_reader_stays_stalled_one_is_cut_off_memory_bounded(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    street = _area()
-    grid = street + "002003"
-    headers = _token(db_url, areas=[street])
+    grid, headers = _watched_grid(db_url)
     with _serve(db_url) as served:
         url = f"{served.url}/api/v1/stream"
         reader = Reader(url, headers)
@@ -159,11 +169,8 @@ def test_storm_reader_stays_stalled_one_is_cut_off_memory_bounded(
         stalled.sendall(
             f"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\r\n".encode()
         )
+        _await_subscribers(served, 2)
         feed = _feed(served)
-        deadline = time.monotonic() + 5
-        while len(feed._subs) < 2:
-            assert time.monotonic() < deadline, "both clients did not subscribe"
-            time.sleep(0.02)
         began = time.monotonic()
         ids = _storm(db_url, grid, events=5000, transactions=5)
         assert time.monotonic() - began < 3  # a storm: 5,000 events within a second or two
@@ -200,9 +207,7 @@ def test_storm_reader_stays_stalled_one_is_cut_off_memory_bounded(
 def test_reconnect_with_last_event_id_gets_exactly_the_100_missed(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    street = _area()
-    grid = street + "002003"
-    headers = _token(db_url, areas=[street])
+    grid, headers = _watched_grid(db_url)
     with _serve(db_url) as served:
         url = f"{served.url}/api/v1/stream"
         with _stream(url, headers) as s:
@@ -244,15 +249,11 @@ def test_a_second_api_process_streams_what_the_first_raised(db_url: str) -> None
 def test_shutdown_with_a_connected_client_ends_its_stream_without_traceback(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    street = _area()
-    headers = _token(db_url, areas=[street])
+    _, headers = _watched_grid(db_url)
     caplog.set_level(logging.INFO)
     with _serve(db_url) as served:
         reader = Stream(f"{served.url}/api/v1/stream", headers)
-        deadline = time.monotonic() + 5
-        while not _feed(served)._subs:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        _await_subscribers(served, 1)
         began = time.monotonic()
         served.stop()
         assert time.monotonic() - began < 3  # not the graceful timeout's cancellation
@@ -275,9 +276,7 @@ def _ticket(url: str, headers: dict[str, str]) -> str:
 
 
 def test_a_stream_ticket_works_once_with_its_tokens_scope_and_expires(db_url: str) -> None:
-    street = _area()
-    grid = street + "002003"
-    headers = _token(db_url, areas=[street])
+    grid, headers = _watched_grid(db_url)
     with _serve(db_url) as served:
         url = f"{served.url}/api/v1/stream"
         assert httpx.post(f"{served.url}/api/v1/stream/tickets").status_code == 401

@@ -4,10 +4,7 @@ an embedded start reuses its one `console` token."""
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, cast
 
@@ -15,30 +12,12 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
 from api.tokens import create_token, lookup_token, revoke_token, token_id
 from firegrid.runtime import _print_demo_token
+from tests.integration.cli_support import run_cli
 
 if TYPE_CHECKING:
     from firegrid.services import Services
-
-
-def _cli(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "firegrid.cli", "--db-url", db_url, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(db_url=db_url), broker_probe=lambda: True)
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def _get(client: TestClient, token: str) -> int:
@@ -50,11 +29,11 @@ def test_a_revoked_token_is_refused_on_its_next_request(client: TestClient, db_u
     with psycopg.connect(db_url) as conn:
         token = create_token(conn, role="admin", areas=[], name=name)
     assert _get(client, token) == 200
-    done = _cli("token", "revoke", name, db_url=db_url)
+    done = run_cli("token", "revoke", name, db_url=db_url)
     assert done.returncode == 0, done.stderr
     # Straight after: no cache keeps it alive.
     assert _get(client, token) == 401
-    again = _cli("token", "revoke", name, db_url=db_url)
+    again = run_cli("token", "revoke", name, db_url=db_url)
     assert again.returncode == 2
 
 
@@ -81,16 +60,16 @@ def test_an_expired_token_is_refused(client: TestClient, db_url: str) -> None:
 
 def test_create_with_expiry_and_list_without_secrets(db_url: str) -> None:
     name = f"t-{uuid.uuid4().hex[:8]}"
-    done = _cli(
+    done = run_cli(
         "token", "create", "--role", "admin", "--name", name, "--expires", "7d", db_url=db_url
     )
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip()
-    dup = _cli("token", "create", "--role", "admin", "--name", name, db_url=db_url)
+    dup = run_cli("token", "create", "--role", "admin", "--name", name, db_url=db_url)
     assert dup.returncode == 2
-    bad = _cli("token", "create", "--role", "admin", "--expires", "soon", db_url=db_url)
+    bad = run_cli("token", "create", "--role", "admin", "--expires", "soon", db_url=db_url)
     assert bad.returncode == 2
-    listed = _cli("token", "list", db_url=db_url)
+    listed = run_cli("token", "list", db_url=db_url)
     assert listed.returncode == 0, listed.stderr
     assert token not in listed.stdout
     assert hashlib.sha256(token.encode()).hexdigest() not in listed.stdout
