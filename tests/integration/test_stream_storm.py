@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -158,11 +158,11 @@ def test_storm_reader_stays_stalled_one_is_cut_off_memory_bounded(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     grid, headers = _watched_grid(db_url)
-    with _serve(db_url) as served:
+    with _serve(db_url) as served, ExitStack() as stack:
         url = f"{served.url}/api/v1/stream"
         reader = Reader(url, headers)
         # A client that reads nothing: a tiny receive buffer so the server's fills soon.
-        stalled = socket.socket()
+        stalled = stack.enter_context(socket.socket())  # closed even when the test fails
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stalled.connect(("127.0.0.1", int(served.url.rsplit(":", 1)[1])))
         auth = headers["Authorization"]
@@ -173,7 +173,9 @@ def test_storm_reader_stays_stalled_one_is_cut_off_memory_bounded(
         feed = _feed(served)
         began = time.monotonic()
         ids = _storm(db_url, grid, events=5000, transactions=5)
-        assert time.monotonic() - began < 3  # a storm: 5,000 events within a second or two
+        # A storm: 5,000 events within a second or two (a loaded CI machine may take longer to
+        # write them; the reader still falls thousands behind, which is what is tested).
+        assert time.monotonic() - began < 10
         # Memory stays bounded while the storm passes: no subscriber holds more than its queue,
         # though the reader falls thousands of events behind.
         biggest = 0
