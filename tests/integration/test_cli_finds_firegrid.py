@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.up_support import Running, cli, free_port, get, running_up, user_env
+from tests.fix_api import free_port
+from tests.integration.up_support import Running, cli, get, running_up, user_env
 
 pytestmark = pytest.mark.slow
 
