@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 
 APPLICATION_NAME: Final = "firegrid-live-feed"
 _START_WINDOW: Final = 1000  # at start, re-read this many ids so in-flight ones are not skipped
+# How long shutdown waits for the reader to end once cancelled. psycopg can lose a task's
+# cancellation inside a connect or a query (psycopg#1345, #1371): the reader then ends by its
+# own stop flag at its next step, and shutdown does not wait on it for ever (a test's API app
+# once hung 300 s in its shutdown on a loaded machine).
+_STOP_WAIT_S: Final = 5.0
 _SEEN_CAP: Final = 10 * PAGE  # paged ids a subscriber remembers to send late events once
 
 
@@ -121,6 +126,7 @@ class PgLiveFeed(Fanout):
         self._seq: Sequencer | None = None
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._woken: asyncio.Event | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._pool = AsyncConnectionPool(
@@ -153,10 +159,14 @@ class PgLiveFeed(Fanout):
         """Cancel the reader, leave the listener and close the pool."""
         if self._unsubscribe is not None:
             self._listener.unsubscribe(self._unsubscribe)
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            done, _ = await asyncio.wait({self._task}, timeout=_STOP_WAIT_S)
+            if not done:
+                log.warning(
+                    "live feed reader still running %.0f s after stop; left behind", _STOP_WAIT_S
+                )
         await self._pool.close()
 
     async def wait_ready(self) -> None:
@@ -172,11 +182,13 @@ class PgLiveFeed(Fanout):
 
     async def _run(self) -> None:
         delay = 0.5
-        while True:
+        while not self._stopping:
             began = time.monotonic()
             try:
                 await self._follow()
             except psycopg.Error as exc:
+                if self._stopping:  # a cancellation psycopg turned into its own error
+                    return
                 log.warning("live feed lost its database connection (%s); retrying", exc)
             except Exception:
                 # A bug must not end the feed for good: log it, reconnect, read on from the cursor.
@@ -202,7 +214,7 @@ class PgLiveFeed(Fanout):
                 # Nobody is subscribed yet: re-reading recent ids costs little and lets the
                 # gap logic catch any that were still in flight at start.
                 self._seq = Sequencer(max(0, top - _START_WINDOW), max_wait=self._max_wait)
-            while True:
+            while not self._stopping:
                 # Cleared before reading: a notification from here on wakes the next round.
                 self._woken.clear()
                 more = await self._catch_up(conn, self._seq)
