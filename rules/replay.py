@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
@@ -197,6 +197,10 @@ class ReplaySource:
         """Return no marks: a replay judges each day once, with the fixes received by then."""
         del conn, settle
         return []
+
+    def judged(self, conn: Conn, *, day: date) -> None:
+        """Record nothing: a replay writes nothing."""
+        del conn, day
 
     def segments(self, conn: Conn, *, start: int, end: int) -> list[SegmentRow]:
         """Return segments starting in [start, end) rebuilt from the fixes received by ``now``."""

@@ -93,6 +93,10 @@ class TickSource(Protocol):
         """Return the judged patrol days marked as changed at least ``settle`` ago."""
         ...
 
+    def judged(self, conn: Conn, *, day: date) -> None:
+        """Note that the patrol check has judged ``day``."""
+        ...
+
 
 class LiveSource:
     """Read what the database holds now."""
@@ -115,6 +119,10 @@ class LiveSource:
     def stale_days(self, conn: Conn, *, settle: timedelta) -> list[StaleDay]:
         """Return the marks ``grids.patrol_days`` holds."""
         return stale_days(conn, settle=settle)
+
+    def judged(self, conn: Conn, *, day: date) -> None:
+        """Record the day in ``grids.patrol_days``, where late data can mark it."""
+        record_judged(conn, day=day)
 
 
 LIVE = LiveSource()
@@ -266,7 +274,7 @@ def patrols(
             sink=sink,
             keep_ms=keep_ms(window),
         )
-    record_judged(conn, day=date.fromisoformat(day_label(today - 1)))
+    source.judged(conn, day=date.fromisoformat(day_label(today - 1)))
     marks = source.stale_days(conn, settle=timedelta(milliseconds=engine.config.rejudge_settle_ms))
     if marks:
         out += judge_marked(
