@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import cast
 
 from grids.patrol_days import StaleDay, clear_stale
@@ -39,6 +39,11 @@ _EPOCH = date(1970, 1, 1)
 def day_number(day: date) -> int:
     """Return a China day as the day number ``rules.models.cst_day`` uses."""
     return (day - _EPOCH).days
+
+
+def day_date(day: int) -> date:
+    """Return the date of a ``rules.models.cst_day`` day number."""
+    return _EPOCH + timedelta(days=day)
 
 
 def keep_ms(days: int) -> int:

@@ -35,7 +35,7 @@ from rules.kinds.false_alarms import day_label
 from rules.kinds.patrol import PatrolDay
 from rules.kinds.silence import SilenceSnapshot
 from rules.models import MS_PER_DAY, DeviceContext, Transition, cst_day, cst_day_start
-from rules.rejudge import judge_marked, keep_ms
+from rules.rejudge import day_date, judge_marked, keep_ms
 
 _DEVICES = f"""
 SELECT d.device_id, d.kind, d.model, d.unit_id, d.hydrant_class, d.agent, d.thresholds,
@@ -274,7 +274,7 @@ def patrols(
             sink=sink,
             keep_ms=keep_ms(window),
         )
-    source.judged(conn, day=date.fromisoformat(day_label(today - 1)))
+    source.judged(conn, day=day_date(today - 1))
     marks = source.stale_days(conn, settle=timedelta(milliseconds=engine.config.rejudge_settle_ms))
     if marks:
         out += judge_marked(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from hazards.lifecycle import InMemorySink
 from hazards.models import Severity
@@ -10,6 +11,7 @@ from rules.engine.evaluate import hazard_op
 from rules.kinds.patrol import PatrolDay, PatrolParams, PatrolState, evaluate
 from rules.kinds.patrol_again import Action, judge_again
 from rules.models import Resolved, Transition, cst_day, cst_day_start
+from rules.rejudge import day_date, day_number, keep_ms
 
 RULE = Resolved("grid_patrol", "patrol_compliance", Severity.WARNING, PatrolParams())
 DAY = cst_day(1_795_674_600_000)  # 2026-11-26 CST
@@ -132,3 +134,9 @@ def test_with_the_state_before_unknown_what_was_short_is_taken_as_open_already()
     ]
     apply(sink, ops)
     assert live(sink) == {}
+
+
+def test_marked_dates_and_rule_day_numbers_agree() -> None:
+    assert day_number(date(2026, 11, 26)) == DAY
+    assert day_date(DAY) == date(2026, 11, 26)
+    assert keep_ms(7) == 8 * 86_400_000  # the window and the newest state before it
