@@ -87,6 +87,11 @@ def _add_grid_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     grid_import.add_argument(
         "--replace", action="store_true", help="the file is the whole new set: retire the rest"
     )
+    grid_import.add_argument(
+        "--effective-from",
+        metavar="YYYY-MM-DD",
+        help="China day the grids it adds were in force since (patrols judged from then)",
+    )
     grid_retire = grid_actions.add_parser(
         "retire", help="new grid version without these areas (and everything under them)"
     )

@@ -116,6 +116,7 @@ def import_grids(settings: Settings, args: argparse.Namespace) -> int:
                 source=source,
                 replace=args.action == "import" and args.replace,
                 retire=args.codes if args.action == "retire" else (),
+                effective=getattr(args, "effective_from", None),
             )
         except GridImportError as exc:
             where = f"{args.file}: " if data is not None else ""

@@ -121,10 +121,6 @@ def _judge(
     from simulators.scenarios.live import simulate
 
     built = build(name, tag="00000000")
-    if built.not_live:
-        return Outcome(
-            f"SKIP {name}: not judged against a running FireGrid: {built.not_live}", ok=True
-        )
     gateway = settings.gb26875 or recorded_gateway(settings)
     if built.transmits and gateway is None:
         return Outcome(
@@ -173,8 +169,13 @@ def clock_wait_s(scenario: Scenario, settings: Settings) -> float:
         if "silence" in step.checks:  # due at the tick's time, seen at the next silence look
             due = (scenario.at(step.at) - now).total_seconds()
             wait = max(wait, due + settings.rules.silence_every_s + SLACK_S)
-        if {"dates", "patrols"} & set(step.checks):  # judged at the next daily look
+        if "dates" in step.checks:  # judged at the next daily look
             wait = max(wait, settings.rules.daily_every_s + SLACK_S)
+        if "patrols" in step.checks:
+            # Yesterday's patrols, sent today, are late: the daily look judges the day again
+            # once the data has been quiet for the settle time (rules.rejudge).
+            settle = settings.rules.rejudge_settle_s
+            wait = max(wait, settings.rules.daily_every_s + settle + SLACK_S)
     if scenario.waits_for_sign is not None:
         wait = max(wait, _sign_deadline_s(settings, *scenario.waits_for_sign) + SLACK_S)
     return wait

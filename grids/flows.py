@@ -9,11 +9,13 @@ under an old version keeps its meaning.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from datetime import date
 from typing import Any
 
 from grids import service
+from grids.effective import china_day, effective_from
 from grids.merge import next_version
-from grids.models import GridArea, GridSet, parse_grids
+from grids.models import GridArea, GridSet, load_document, parse_grids
 from grids.views import ChangedCodes, GridImportSummary
 from infra.database import Conn
 
@@ -27,13 +29,21 @@ def import_grid_file(
     source: str,
     replace: bool = False,
     retire: Collection[str] = (),
+    effective: str | date | None = None,
+    today: date | None = None,
 ) -> GridImportSummary:
     """Store the next version: the GeoJSON ``data`` merged into the current one, or replacing it.
 
     ``data`` None with ``retire`` only retires. Raise GridImportError listing every problem,
     storing nothing: the file's own, a parent in neither the file nor the current version, a
-    retired code unknown or named by the file, a result without grids. The caller commits.
+    retired code unknown or named by the file, a result without grids, an ``effective_from``
+    (``effective``, or the file's member of that name) unparsable or after ``today`` (China
+    day; default: the wall clock's). The caller commits.
     """
+    doc = None if data is None else load_document(data)
+    when = effective_from(
+        doc if isinstance(doc, Mapping) else None, effective, today=today or china_day()
+    )
     service.lock_imports(conn)
     before = service.current_version(conn)
     current = None if before is None else service.load_grid_set(conn, version=before)
@@ -41,9 +51,10 @@ def import_grid_file(
     if data is not None:
         # Merging, a parent may be in the current version; replacing, the file stands alone.
         known = None if replace else {code: a.level for code, a in _areas(current)}
-        grid_set = parse_grids(data, known=known)
+        # Decoded once; a document that is not an object is refused by the parser's own words.
+        grid_set = parse_grids(doc if isinstance(doc, Mapping) else data, known=known)
     result, changes = next_version(current, grid_set, replace=replace, retire=retire)
-    stored = service.import_grids(conn, grid_set=result, source=source)
+    stored = service.import_grids(conn, grid_set=result, source=source, effective_from=when)
     mode = "replace" if replace else "retire" if grid_set is None else "merge"
     return GridImportSummary(
         version=stored.version,
@@ -54,6 +65,7 @@ def import_grid_file(
         changed=ChangedCodes.of(changes.changed),
         kept=ChangedCodes.of(changes.kept),
         retired=ChangedCodes.of(changes.retired),
+        effective_from=when,
     )
 
 

@@ -88,7 +88,7 @@ def parse_grids(
     (``grids.merge``), so a parent may be one of them rather than in the file, and the file
     need not hold a grid itself. None: the file is a whole set on its own.
     """
-    doc = _load(data)
+    doc = load_document(data)
     problems: list[GridProblem] = []
     features = _features(doc, problems)
     rows: list[_Row] = []
@@ -138,7 +138,8 @@ def _check_not_empty(rows: list[_Row], problems: list[GridProblem], *, merged: b
         problems.append(GridProblem("features", "no_grids", "the file holds no grid feature"))
 
 
-def _load(data: bytes | str | Mapping[str, Any]) -> Any:
+def load_document(data: bytes | str | Mapping[str, Any]) -> Any:
+    """Return the decoded JSON of a grid file (a mapping is returned as it is)."""
     if isinstance(data, Mapping):
         return data
     raw = data.encode() if isinstance(data, str) else data

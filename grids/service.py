@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Final
 
 import numpy as np
@@ -17,6 +18,7 @@ from devices.geo import Crs
 from grids.codes import GridLevel, parse_code
 from grids.exceptions import GridError
 from grids.models import GridArea, GridSet
+from grids.patrol_days import mark_stale
 from grids.views import GridVersion, StoredArea
 from infra.database import Conn, class_row
 from infra.eventlog import append
@@ -63,14 +65,21 @@ class ImportResult:
     counts: dict[str, int]
 
 
-def import_grids(conn: Conn, *, grid_set: GridSet, source: str) -> ImportResult:
-    """Store ``grid_set`` as a new version, newer than every other; return it and its counts."""
+def import_grids(
+    conn: Conn, *, grid_set: GridSet, source: str, effective_from: date | None = None
+) -> ImportResult:
+    """Store ``grid_set`` as a new version, newer than every other; return it and its counts.
+
+    ``effective_from`` (a China day): the grids this version adds were in force since then, so
+    the patrol check's days from then on that it has already judged are marked to be judged
+    again (``grids.patrol_days``).
+    """
     counts = grid_set.counts()
     lock_imports(conn)
     row = conn.execute(
-        "INSERT INTO grid_versions (source, streets, communities, grids) "
-        "VALUES (%s, %s, %s, %s) RETURNING version",
-        (source, counts["street"], counts["community"], counts["grid"]),
+        "INSERT INTO grid_versions (source, streets, communities, grids, effective_from) "
+        "VALUES (%s, %s, %s, %s, %s) RETURNING version",
+        (source, counts["street"], counts["community"], counts["grid"], effective_from),
     ).fetchone()
     assert row is not None  # INSERT ... RETURNING always answers one row
     version = int(row[0])
@@ -108,6 +117,8 @@ def import_grids(conn: Conn, *, grid_set: GridSet, source: str) -> ImportResult:
     conn.execute("ANALYZE grid_areas")
     # Whoever imports (API, CLI, simulator), every role learns of the version as it commits.
     append(conn, kind="grids.imported", subject=str(version), payload={"version": version})
+    if effective_from is not None:
+        mark_stale(conn, first=effective_from)
     return ImportResult(version=version, counts=counts)
 
 
@@ -131,7 +142,7 @@ def current_version(conn: Conn) -> int | None:
 def list_versions(conn: Conn) -> list[GridVersion]:
     """Return every imported version, newest first."""
     rows = conn.execute(
-        "SELECT version, imported_at, source, streets, communities, grids "
+        "SELECT version, imported_at, source, streets, communities, grids, effective_from "
         "FROM grid_versions ORDER BY version DESC"
     ).fetchall()
     return [
@@ -140,6 +151,7 @@ def list_versions(conn: Conn) -> list[GridVersion]:
             imported_at=r[1],
             source=r[2],
             counts={"street": r[3], "community": r[4], "grid": r[5]},
+            effective_from=r[6],
         )
         for r in rows
     ]

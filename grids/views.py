@@ -8,7 +8,7 @@ GeoJSON in the caller's coordinate system rather than the stored WKB.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
 import msgspec
@@ -30,6 +30,9 @@ class GridVersion(BaseModel):
     imported_at: datetime
     source: str
     counts: dict[str, int]  # street, community, grid
+    effective_from: date | None = Field(
+        default=None, description="China day the grids it added were in force since, if given"
+    )
 
 
 class StoredArea(BaseModel):
@@ -130,3 +133,7 @@ class GridImportSummary(BaseModel):
     changed: ChangedCodes
     kept: ChangedCodes = Field(description="carried over unchanged, named in the file or not")
     retired: ChangedCodes = Field(description="in the previous version, not in the new one")
+    effective_from: date | None = Field(
+        default=None,
+        description="China day the grids it added count from for patrols (None: the import)",
+    )

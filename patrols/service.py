@@ -4,6 +4,8 @@
 gap longer than ``max_gap_s``), so a segment is never cut by the window's edges, then replaces
 every stored segment within the widened window by what the fixes say now. Running it twice, or
 over overlapping windows, or after late fixes arrive, gives what one run over all time would.
+A rebuild reaching into China days the patrol check already judged marks them to be judged
+again (``grids.patrol_days``): one update per rebuild, which finds no row for today's data.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import numpy as np
 from psycopg.types.json import Jsonb
 
 from devices.models import Fix
+from grids.effective import china_day
 from grids.locator import GridLocator
+from grids.patrol_days import mark_stale
 from infra.database import Conn, class_row
 from patrols.models import Segment
 from patrols.segments import PatrolParams, PatrolSegment, segment_fixes
@@ -132,6 +136,8 @@ def rebuild_segments(
                 for s in segments
             ],
         )
+    # A segment belongs to the day it starts in; the window holds every one replaced or added.
+    mark_stale(conn, first=china_day(start), last=china_day(end))
     return segments
 
 

@@ -24,6 +24,14 @@ class RulesSettings(BaseModel):
     daily_every_s: float = Field(
         default=600.0, gt=0, description="how often the daily rules (dates, patrols) look"
     )
+    rejudge_days: int = Field(
+        default=7, ge=1, description="China days back a changed patrol day is judged again"
+    )
+    rejudge_settle_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="wall-clock quiet after a patrol day's last change before it is judged again",
+    )
     flap_count: int = Field(default=6, ge=2, description="opens+clears that make a key flapping")
     flap_window_s: float = Field(default=3600.0, gt=0)
     max_batches_per_round: int = Field(default=100, ge=1)

@@ -83,6 +83,8 @@ def engine_config(settings: RulesSettings) -> EngineConfig:
         checkpoint_every_ms=round(settings.checkpoint_every_s * 1000),
         flap_count=settings.flap_count,
         flap_window_ms=round(settings.flap_window_s * 1000),
+        rejudge_days=settings.rejudge_days,
+        rejudge_settle_ms=round(settings.rejudge_settle_s * 1000),
     )
 
 

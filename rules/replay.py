@@ -24,7 +24,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
@@ -34,6 +34,7 @@ import psycopg
 from devices.models import Fix
 from devices.timefmt import ms_to_dt
 from grids.locator import GridLocator
+from grids.patrol_days import StaleDay
 from hazards.lifecycle import HazardRecord, InMemorySink
 from infra.database import Conn
 from patrols.segments import PatrolParams, segment_fixes
@@ -192,6 +193,15 @@ class ReplaySource:
         """Return the rows' last device and receive times as of ``now``."""
         got = [self._heard.get(str(r[0]), (-1, -1)) for r in rows]
         return [g[0] for g in got], [g[1] for g in got]
+
+    def stale_days(self, conn: Conn, *, settle: timedelta) -> list[StaleDay]:
+        """Return no marks: a replay judges each day once, with the fixes received by then."""
+        del conn, settle
+        return []
+
+    def judged(self, conn: Conn, *, day: date) -> None:
+        """Record nothing: a replay writes nothing."""
+        del conn, day
 
     def segments(self, conn: Conn, *, start: int, end: int) -> list[SegmentRow]:
         """Return segments starting in [start, end) rebuilt from the fixes received by ``now``."""

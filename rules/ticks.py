@@ -4,7 +4,8 @@
   grouped by unit so a unit gone quiet is one hazard;
 - dates (each daily look, on the China day): extinguisher scrap age, service due, monthly check;
 - patrol compliance (once per China day, for the day before): 一日双巡 per grid, from the patrol
-  segments ``rebuild_segments`` keeps.
+  segments ``rebuild_segments`` keeps; then the judged days whose inputs changed since (late
+  tracks, a back-dated grid import) are judged again (``rules.rejudge``).
 
 Devices whose overrides give a rule different params are judged in a group of their own (state
 key ``*:<digest>``); the rest share the key ``*``.
@@ -18,10 +19,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from devices.timefmt import dt_to_ms
+from grids.patrol_days import StaleDay, record_judged, stale_days
 from hazards.lifecycle import HazardSink
 from infra.database import Conn
 from rules.definitions import ResolvedRule, RuleDefinition
@@ -33,6 +35,7 @@ from rules.kinds.false_alarms import day_label
 from rules.kinds.patrol import PatrolDay
 from rules.kinds.silence import SilenceSnapshot
 from rules.models import MS_PER_DAY, DeviceContext, Transition, cst_day, cst_day_start
+from rules.rejudge import day_date, judge_marked, keep_ms
 
 _DEVICES = f"""
 SELECT d.device_id, d.kind, d.model, d.unit_id, d.hydrant_class, d.agent, d.thresholds,
@@ -49,15 +52,21 @@ SELECT {MS.format(col="started_at")}, grids, valid FROM patrol_segments
 WHERE started_at >= to_timestamp(%s / 1000.0) AND started_at < to_timestamp(%s / 1000.0)
 """
 
-# The current version's grids that existed before the judged day ended (in a version imported
-# by then): a grid drawn today was nobody's to patrol yesterday, so a street just imported (the
-# demo's at its first start) is not reported short of yesterday's patrols.
+# The current version's grids in force before the judged day ended: from the effective day
+# (China midnight) of the first version each appeared in, or that version's import when it gave
+# none. A grid drawn today was nobody's to patrol yesterday, so a street just imported (the
+# demo's at its first start) is not reported short of yesterday's patrols, unless its import
+# says it was in force already.
 _GRIDS_OF_DAY = """
-SELECT code FROM grid_areas
-WHERE level = 'grid' AND version = (SELECT max(version) FROM grid_versions)
-  AND code IN (
-    SELECT b.code FROM grid_areas b JOIN grid_versions v ON v.version = b.version
-    WHERE b.level = 'grid' AND v.imported_at < to_timestamp(%s / 1000.0))
+WITH first AS (
+    SELECT code, min(version) AS version FROM grid_areas WHERE level = 'grid' GROUP BY code
+)
+SELECT g.code FROM grid_areas g
+JOIN first f ON f.code = g.code
+JOIN grid_versions v ON v.version = f.version
+WHERE g.level = 'grid' AND g.version = (SELECT max(version) FROM grid_versions)
+  AND coalesce((v.effective_from::timestamp - interval '8 hours') AT TIME ZONE 'UTC',
+               v.imported_at) < to_timestamp(%s / 1000.0)
 """
 
 Row = tuple[Any, ...]
@@ -80,6 +89,14 @@ class TickSource(Protocol):
         """Return the patrol segments starting in [start, end) (Unix ms)."""
         ...
 
+    def stale_days(self, conn: Conn, *, settle: timedelta) -> list[StaleDay]:
+        """Return the judged patrol days marked as changed at least ``settle`` ago."""
+        ...
+
+    def judged(self, conn: Conn, *, day: date) -> None:
+        """Note that the patrol check has judged ``day``."""
+        ...
+
 
 class LiveSource:
     """Read what the database holds now."""
@@ -98,6 +115,14 @@ class LiveSource:
             (int(t), list(g or []), bool(v))
             for t, g, v in conn.execute(_SEGMENTS, (start, end)).fetchall()
         ]
+
+    def stale_days(self, conn: Conn, *, settle: timedelta) -> list[StaleDay]:
+        """Return the marks ``grids.patrol_days`` holds."""
+        return stale_days(conn, settle=settle)
+
+    def judged(self, conn: Conn, *, day: date) -> None:
+        """Record the day in ``grids.patrol_days``, where late data can mark it."""
+        record_judged(conn, day=day)
 
 
 LIVE = LiveSource()
@@ -204,6 +229,12 @@ def patrol_day_of(day: int, grids: Sequence[str], segments: Sequence[SegmentRow]
     )
 
 
+def grids_of_day(conn: Conn, day: int) -> list[str]:
+    """Return the current version's grids in force on CST day ``day``."""
+    end = cst_day_start(day + 1)
+    return [str(r[0]) for r in conn.execute(_GRIDS_OF_DAY, (end,)).fetchall()]
+
+
 def patrols(
     conn: Conn,
     engine: Engine,
@@ -213,22 +244,48 @@ def patrols(
     sink: HazardSink,
     source: TickSource = LIVE,
 ) -> list[Transition]:
-    """Judge patrol compliance of the China day before ``now``'s, once."""
-    day = cst_day(dt_to_ms(now)) - 1
+    """Judge patrol compliance of the China day before ``now``'s, once; then judge again the
+    judged days marked as changed since (``rules.rejudge``).
+
+    A day with no grid in force is judged too (nothing is short): a street imported later as
+    in force since then marks it, and it is judged again.
+    """
+    today = cst_day(dt_to_ms(now))
     rules = [r for r in engine.rules.of_subject("grid") if r.kind == "patrol_compliance"]
     if not rules:
         return []
-    start = cst_day_start(day)
-    grids = [str(r[0]) for r in conn.execute(_GRIDS_OF_DAY, (start + MS_PER_DAY,)).fetchall()]
-    if not grids:
-        return []
-    patrol_day = patrol_day_of(
-        day, grids, source.segments(conn, start=start, end=start + MS_PER_DAY)
-    )
+
+    def day_of(day: int) -> PatrolDay:
+        start = cst_day_start(day)
+        segments = source.segments(conn, start=start, end=start + MS_PER_DAY)
+        return patrol_day_of(day, grids_of_day(conn, day), segments)
+
+    window = engine.config.rejudge_days
+    yesterday = day_of(today - 1)
     out: list[Transition] = []
     for rule in rules:
         out += engine.run_fleet(
-            rule, patrol_day, key="*", at=cst_day_start(day + 1), once=True, store=store, sink=sink
+            rule,
+            yesterday,
+            key="*",
+            at=cst_day_start(today),
+            once=True,
+            store=store,
+            sink=sink,
+            keep_ms=keep_ms(window),
+        )
+    source.judged(conn, day=day_date(today - 1))
+    marks = source.stale_days(conn, settle=timedelta(milliseconds=engine.config.rejudge_settle_ms))
+    if marks:
+        out += judge_marked(
+            conn,
+            rules,
+            marks=marks,
+            today=today,
+            window=window,
+            days_of=day_of,
+            store=store,
+            sink=sink,
         )
     return out
 

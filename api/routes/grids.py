@@ -80,11 +80,27 @@ async def import_grids(
     replace: Annotated[
         bool, Query(description="the file is the whole new set; what it lacks is retired")
     ] = False,
+    effective_from: Annotated[
+        str | None,
+        Query(
+            description="YYYY-MM-DD China day the grids this file adds were in force since"
+            " (patrols are judged for them from that day; not after today); also accepted as"
+            " the FeatureCollection's top-level member of that name",
+        ),
+    ] = None,
 ) -> GridImportSummary:
     """Merge a GeoJSON FeatureCollection into a new grid version (or replace the set)."""
     allow(caller, "grids.import")  # city-wide: it changes the whole city's grids
     body = await request.body()
-    return await _store(conn, caller, locator, data=body, source=source, replace=replace)
+    return await _store(
+        conn,
+        caller,
+        locator,
+        data=body,
+        source=source,
+        replace=replace,
+        effective_from=effective_from,
+    )
 
 
 @router.post("/grids/retire")
@@ -105,11 +121,17 @@ async def _store(
     source: str,
     replace: bool = False,
     retire: list[str] | None = None,
+    effective_from: str | None = None,
 ) -> GridImportSummary:
     def store() -> GridImportSummary:
         try:
             summary = import_grid_file(
-                conn, data=data, source=source, replace=replace, retire=retire or ()
+                conn,
+                data=data,
+                source=source,
+                replace=replace,
+                retire=retire or (),
+                effective=effective_from,
             )
         except GridImportError as exc:
             conn.rollback()
@@ -128,6 +150,8 @@ async def _store(
             "counts": summary.counts,
             "source": source,
         }
+        if summary.effective_from is not None:
+            detail["effective_from"] = summary.effective_from.isoformat()
         record_write(conn, caller, action=action, detail=detail)
         # Committed here, not only as the request ends: the locator must not reload the
         # current version before the new one is visible.

@@ -26,6 +26,7 @@ from firegrid.migrations import (
     m0018_device_credentials,
     m0019_gateway_reads,
     m0020_api_writes,
+    m0021_patrol_days,
 )
 from infra.database import Conn
 from ingest.config import StorageSettings
@@ -77,6 +78,11 @@ MIGRATIONS: list[Migration] = [
     Migration(18, "broker credentials of devices and terminals", m0018_device_credentials.apply),
     Migration(19, "status reads from GB/T 26875.3 devices", m0019_gateway_reads.apply),
     Migration(20, "the actor of each API import and replay", m0020_api_writes.apply),
+    Migration(
+        21,
+        "grid versions' effective date; patrol days judged and marked for re-judging",
+        m0021_patrol_days.apply,
+    ),
 ]
 
 Connection = Conn

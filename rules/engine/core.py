@@ -150,15 +150,20 @@ class Engine:
         once: bool,
         store: StateStore,
         sink: HazardSink,
+        keep_ms: int = 0,
     ) -> list[Transition]:
         """Judge a fleet snapshot (silence, dates, patrol day) with the state kept under ``key``.
 
         ``at`` is the snapshot's time as the kind stamps it; with ``once`` a time already
         judged is skipped (a day is judged once). A clock set back (a test, a replay) judges
-        the snapshot afresh against the open set instead of refusing it.
+        the snapshot afresh against the open set instead of refusing it. ``keep_ms`` > 0 keeps
+        the state after each snapshot as a checkpoint for that long (and the newest older one),
+        the empty state first, so the snapshots can be judged again (``rules.rejudge``).
         """
         spec = KINDS[rule.kind]
-        ks = store.load(rule.rule_id, spec.state, [key]).get(key) or KeyState(spec.state())
+        ks = store.load(rule.rule_id, spec.state, [key]).get(key)
+        if ks is None:
+            ks = KeyState.fresh(spec.state()) if keep_ms else KeyState(spec.state())
         last = ks.state.last_ts
         if last is not None and (at <= last if once else at < last):
             if once:
@@ -166,6 +171,9 @@ class Engine:
             ks.state = dataclasses.replace(ks.state, last_ts=None)
         state, trs = spec.evaluate(snapshot, ks.state, rule)
         ks.state = state
+        if keep_ms:
+            ks.maybe_checkpoint(every_ms=1)
+            ks.prune(late_window_ms=keep_ms)
         sink.apply([hazard_op("apply", rule, t.key, t) for t in trs])
         store.save({rule.rule_id: {key: ks}})
         return trs

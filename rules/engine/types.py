@@ -170,3 +170,7 @@ class EngineConfig:
     checkpoint_every_ms: int = 900_000
     flap_count: int = 6
     flap_window_ms: int = 3_600_000
+    # Patrol days judged again when their inputs change (``rules.rejudge``): how many China
+    # days back, and how long after the latest change (a burst of uploads ends first).
+    rejudge_days: int = 7
+    rejudge_settle_ms: int = 60_000

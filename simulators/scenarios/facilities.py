@@ -126,7 +126,14 @@ def _desk(grid: Layout, index: int, start_at: timedelta, ctx: Context, seed: int
 
 
 def patrol(ctx: Context) -> Scenario:
-    """Yesterday's patrols: two valid 65-min patrols make a grid compliant; one, or a desk, not."""
+    """Yesterday's patrols: two valid 65-min patrols make a grid compliant; one, or a desk, not.
+
+    The street is imported today as in force since yesterday (``effective_from``), and its
+    tracks arrive a day late, as a phone's store-and-forward upload: a running FireGrid, which
+    judged yesterday before the street existed for it, judges yesterday again. Not since an
+    earlier day: a FireGrid that judged that day too would find every grid short then, and
+    the one patrolled twice yesterday would leave a cleared hazard behind.
+    """
     grid = layout(ctx)
     day = ctx.today_cst - timedelta(days=1)
     nine = ctx.cst_midnight(day) + timedelta(hours=9) - ctx.base
@@ -169,12 +176,9 @@ def patrol(ctx: Context) -> Scenario:
         units=[unit_row(ctx.id("U-PAT"), grid.point(3), "枫桥社区中心")],
         devices=devices,
         staff=staff,
-        grids=grid.grids,
+        # A GeoJSON foreign member (RFC 7946 §6.1) the grid import reads.
+        grids={**grid.grids, "effective_from": day.isoformat()},
         timeline=timeline,
-        not_live=(
-            "it judges yesterday's patrols of a street it imports today, and FireGrid judges a"
-            " grid only for the days it existed; the tests run it on their own clock"
-        ),
         expected_hazards=[
             ExpectedHazard("grid_patrol", codes[1], "warning", about="grid", grid_code=codes[1]),
             ExpectedHazard("grid_patrol", codes[2], "warning", about="grid", grid_code=codes[2]),

@@ -150,9 +150,8 @@ class Scenario:
     # Case scenarios: the terminals that answer their inbox, and the cases they must close.
     terminals: list[TerminalPlan] = field(default_factory=list)
     expected_cases: list[ExpectedCase] = field(default_factory=list)
-    # Against a running FireGrid (``firegrid simulate``): why the scenario cannot be judged
-    # there ("": it can), and the (category, urgency) of a case whose sign deadline it waits out.
-    not_live: str = ""
+    # Against a running FireGrid (``firegrid simulate``): the (category, urgency) of a case
+    # whose sign deadline the run waits out.
     waits_for_sign: tuple[str, str] | None = None
 
     @property

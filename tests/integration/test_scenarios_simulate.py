@@ -43,13 +43,18 @@ def test_all_scenarios_in_one_database(env: ScenarioEnv) -> None:
 
 
 def _simulate(
-    env: ScenarioEnv, broker_url: str, *args: str, gateway: str | None = None
+    env: ScenarioEnv,
+    broker_url: str,
+    *args: str,
+    gateway: str | None = None,
+    settings: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     environ = {
         **{k: v for k, v in os.environ.items() if k != "FIREGRID_GB26875"},
         "FIREGRID_DB_URL": env.db_url,
         "FIREGRID_MQTT_URL": broker_url,
         "FIREGRID_INGEST__TOPIC_PREFIX": env.prefix,
+        **(settings or {}),
     }
     if gateway is not None:
         environ["FIREGRID_GB26875"] = gateway
@@ -217,3 +222,39 @@ def test_firegrid_simulate_all_runs_side_by_side_and_a_broken_one_fails_alone(
     others = [v for v in verdicts if v not in transmits]
     assert all(v.startswith(("SENT ", "SKIP ")) for v in others), others
     assert env.scalar("SELECT count(*) FROM devices WHERE kind = 'hydrant'") > 0
+
+
+def test_firegrid_simulate_patrol_against_a_running_firegrid(
+    env: ScenarioEnv, broker_url: str
+) -> None:
+    # The rules role's daily look every 2 s (instead of 10 min) and a 3 s settle (instead of
+    # 60): what `firegrid up` reads from FIREGRID_RULES__*, and simulate waits for.
+    fast = RulesSettings(poll_s=0.5, daily_every_s=2, rejudge_settle_s=3)
+    role = RulesService(db_url=env.db_url, settings=fast)
+    role.start()
+    try:
+        # Its first daily look has judged yesterday, before the scenario's street existed.
+        deadline = time.monotonic() + 30
+        while not env.rows("SELECT day FROM patrol_days") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert env.rows("SELECT day FROM patrol_days"), "the rules role judged no day"
+        done = _simulate(
+            env,
+            broker_url,
+            "patrol",
+            "--wait",
+            "30",
+            settings={
+                "FIREGRID_RULES__DAILY_EVERY_S": "2",
+                "FIREGRID_RULES__REJUDGE_SETTLE_S": "3",
+            },
+        )
+    finally:
+        role.stop()
+    assert done.returncode == 0, done.stderr + done.stdout
+    verdicts = [line for line in done.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
+    assert len(verdicts) == 1, done.stdout
+    assert verdicts[0].startswith("PASS patrol ["), done.stdout
+    assert ": 3/3 hazards, 0 extra, " in verdicts[0]
+    # Yesterday judged twice: once without the street, once again with it and its late tracks.
+    assert env.rows("SELECT stale_at IS NULL FROM patrol_days") == [(True,)]

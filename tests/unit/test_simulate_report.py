@@ -66,12 +66,16 @@ def test_the_verdict_is_one_line_with_counts_and_seconds() -> None:
 
 
 def test_the_live_deadline_follows_the_running_firegrids_clocks() -> None:
-    settings = Settings(rules=RulesSettings(silence_every_s=60, daily_every_s=600))
+    settings = Settings(
+        rules=RulesSettings(silence_every_s=60, daily_every_s=600, rejudge_settle_s=60)
+    )
     # Silence: the tick 5 min after the base, seen at the next silence look.
     silence = clock_wait_s(build("silence", tag="0a0b0c0d"), settings)
     assert 300 + 60 <= silence <= 300 + 60 + SLACK_S
     # Dates: the next daily look.
     assert clock_wait_s(build("extinguisher_dates", tag="0a0b0c0d"), settings) == 600 + SLACK_S
+    # Yesterday's patrols sent today: judged again at the daily look after they settle.
+    assert clock_wait_s(build("patrol", tag="0a0b0c0d"), settings) == 600 + 60 + SLACK_S
     # Escalation: a confirmed fire's case filed (5 min) then signed (10 min), wall clock.
     escalated = clock_wait_s(build("case_escalated", tag="0a0b0c0d"), settings)
     assert 15 * 60 <= escalated <= 15 * 60 + settings.dispatch.sweep_s + SLACK_S + 1
