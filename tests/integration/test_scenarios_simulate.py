@@ -18,6 +18,7 @@ import pytest
 from rules.config import RulesSettings
 from rules.flows import RulesService
 from simulators.scenarios import SCENARIOS
+from tests.fix_api import free_port
 from tests.scenarios.harness import ScenarioEnv, gateway_role, scenario_env
 
 
@@ -137,7 +138,12 @@ def test_firegrid_simulate_finds_a_running_embedded_firegrid(tmp_path: Path) -> 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    environ |= {"FIREGRID_DATA_DIR": str(tmp_path / "var"), "FIREGRID_HTTP": f"127.0.0.1:{port}"}
+    environ |= {
+        "FIREGRID_DATA_DIR": str(tmp_path / "var"),
+        "FIREGRID_HTTP": f"127.0.0.1:{port}",
+        # Not the embedded broker's usual 1884: a developer's own ./scripts/up may hold it.
+        "FIREGRID_EMBEDDED__MQTT_PORT": str(free_port()),
+    }
     log = tmp_path / "up.log"
     with (
         log.open("w") as out,
