@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -68,7 +70,11 @@ def simulate_command(settings: Settings, args: argparse.Namespace) -> int:
         ):
             runs = [
                 pool.submit(
-                    _judge_or_fail, settings, args, name, db_url=db_url, mqtt_url=mqtt_url, say=say
+                    _fail_alone,
+                    partial(
+                        _judge, settings, args, name, db_url=db_url, mqtt_url=mqtt_url, say=say
+                    ),
+                    name,
                 )
                 for name in names
             ]
@@ -88,20 +94,12 @@ class Outcome:
     failed: Verdict | None = field(default=None)
 
 
-def _judge_or_fail(
-    settings: Settings,
-    args: argparse.Namespace,
-    name: str,
-    *,
-    db_url: str,
-    mqtt_url: str,
-    say: Say,
-) -> Outcome:
-    """``_judge``, with a scenario that cannot run a FAIL line of its own: the others go on."""
+def _fail_alone(judge: Callable[[], Outcome], name: str) -> Outcome:
+    """Run ``judge``; a scenario that cannot run is a FAIL line of its own: the others go on."""
     from simulators.scenarios.runner import ScenarioError
 
     try:
-        return _judge(settings, args, name, db_url=db_url, mqtt_url=mqtt_url, say=say)
+        return judge()
     except (ScenarioError, ConnectionError, OSError, psycopg.Error) as exc:
         # Scenario errors already name their scenario.
         return Outcome(f"FAIL {name}: {_first_line(exc).removeprefix(f'{name}: ')}", ok=False)
