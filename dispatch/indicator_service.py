@@ -20,7 +20,7 @@ from infra.database import Conn
 from rules.definitions import RuleSet
 from rules.kinds.patrol import PatrolParams, count_patrols
 from rules.models import MS_PER_DAY, cst_day, cst_day_start
-from rules.ticks import SegmentRow, patrol_day_of
+from rules.ticks import SegmentRow, grids_in_force, patrol_day_of
 
 __all__ = [
     "case_counts",
@@ -191,6 +191,15 @@ def patrol_counts(
     return done
 
 
+def required_days(in_force: int | None, days: range, today: int) -> int:
+    """Return how many of ``days`` a grid had to be patrolled on: those up to ``today`` (a
+    period reaching into the future asks nothing of days not yet come) from the day it came
+    in force (``in_force``, a CST day; None: not a current grid)."""
+    if in_force is None:
+        return 0
+    return max(0, min(days.stop, today + 1) - max(days.start, in_force))
+
+
 def _datetime_of(ms: int) -> datetime:
     """Return Unix ``ms`` as a UTC datetime."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
@@ -219,20 +228,25 @@ def indicators(
     areas: Sequence[Sequence[str]],
     weights: IndicatorWeights,
     patrol: PatrolParams | None = None,
+    now: datetime | None = None,
 ) -> list[Indicator]:
-    """Return the indicators of every worker or area of ``level`` inside ``areas``, by code."""
+    """Return the indicators of every worker or area of ``level`` inside ``areas``, by code.
+
+    Patrols required count the China days of the period up to ``now``'s (all of them when
+    None) on which each grid was in force, as the daily patrol check judges them.
+    """
     p = patrol or PatrolParams()
     counts = case_counts(conn, level=level, start=start, end=end, areas=areas)
-    all_grids = [
-        str(r[0])
-        for r in conn.execute(
-            "SELECT code FROM grid_areas WHERE level = 'grid'"
-            " AND version = (SELECT max(version) FROM grid_versions)"
-        ).fetchall()
-    ]
+    in_force = grids_in_force(conn)
+    all_grids = sorted(in_force)
     grids = [g for g in all_grids if _inside(g, areas)]
     patrols: dict[str, tuple[int, int]] = {}
     days = china_days(start, end)
+    today = days.stop - 1 if now is None else cst_day(dt_to_ms(now))
+
+    def required(grid: str) -> int:
+        return p.min_patrols * required_days(in_force.get(grid), days, today)
+
     segments = load_segments(conn, days=days)  # once: every worker's count filters it
     if level == "worker":
         staff = conn.execute("SELECT staff_id, role, area FROM staff ORDER BY staff_id").fetchall()
@@ -242,12 +256,12 @@ def indicators(
             counts.setdefault(str(staff_id), {})
             if role == "grid_worker" and area in all_grids:
                 done = patrol_counts(segments, grids=[area], days=days, staff_id=staff_id, params=p)
-                patrols[str(staff_id)] = (done[area], p.min_patrols * len(days))
+                patrols[str(staff_id)] = (done[area], required(str(area)))
     else:
         done = patrol_counts(segments, grids=grids, days=days, params=p)
         for code in sorted({str(_places(g)[level]) for g in grids}):
             mine = [g for g in grids if _places(g)[level] == code]
-            patrols[code] = (sum(done[g] for g in mine), p.min_patrols * len(days) * len(mine))
+            patrols[code] = (sum(done[g] for g in mine), sum(required(g) for g in mine))
             counts.setdefault(code, {})
     out = []
     for code in sorted(counts):

@@ -22,7 +22,8 @@ Over a period [from, to), for one worker, grid, community or street:
 - **patrols**: 一日双巡, counted as the patrol-compliance rule counts (``rules.kinds.patrol``:
   valid segments, merged per grid, each at least the rule's duration, by the China day they
   start) over the China days starting in the period; ``patrols_required`` is the rule's
-  ``min_patrols`` per grid per day (for a worker: of their own grid, when they are a grid worker).
+  ``min_patrols`` per grid per day (for a worker: of their own grid, when they are a grid worker),
+  over the days of the period up to today on which the grid was in force.
 - **rating**: residents' mean rating (1-5) of the due cases (``case_ratings``); null when
   none was rated.
 - **score** (0-100): the weighted mean of closure rate, on-time rate, signed-on-time rate,

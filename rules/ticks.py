@@ -52,22 +52,25 @@ SELECT {MS.format(col="started_at")}, grids, valid FROM patrol_segments
 WHERE started_at >= to_timestamp(%s / 1000.0) AND started_at < to_timestamp(%s / 1000.0)
 """
 
-# The current version's grids in force before the judged day ended: from the effective day
-# (China midnight) of the first version each appeared in, or that version's import when it gave
-# none. A grid drawn today was nobody's to patrol yesterday, so a street just imported (the
-# demo's at its first start) is not reported short of yesterday's patrols, unless its import
-# says it was in force already.
-_GRIDS_OF_DAY = """
+# When a grid came in force: the effective day (China midnight) of the first version it appeared
+# in, or that version's import when it gave none. A grid drawn today was nobody's to patrol
+# yesterday, so a street just imported (the demo's at its first start) is not reported short of
+# yesterday's patrols, unless its import says it was in force already.
+_IN_FORCE_SINCE = (
+    "coalesce((v.effective_from::timestamp - interval '8 hours') AT TIME ZONE 'UTC', v.imported_at)"
+)
+# The current version's grids, each with when it came in force (Unix ms).
+_CURRENT_GRIDS = f"""
 WITH first AS (
     SELECT code, min(version) AS version FROM grid_areas WHERE level = 'grid' GROUP BY code
 )
-SELECT g.code FROM grid_areas g
+SELECT g.code, {MS.format(col=_IN_FORCE_SINCE)} FROM grid_areas g
 JOIN first f ON f.code = g.code
 JOIN grid_versions v ON v.version = f.version
 WHERE g.level = 'grid' AND g.version = (SELECT max(version) FROM grid_versions)
-  AND coalesce((v.effective_from::timestamp - interval '8 hours') AT TIME ZONE 'UTC',
-               v.imported_at) < to_timestamp(%s / 1000.0)
 """
+# Those in force before the judged day ended.
+_GRIDS_OF_DAY = _CURRENT_GRIDS + f"  AND {_IN_FORCE_SINCE} < to_timestamp(%s / 1000.0)\n"
 
 Row = tuple[Any, ...]
 # (start ms, [{grid, seconds, ...}], valid) of one patrol segment
@@ -233,6 +236,12 @@ def grids_of_day(conn: Conn, day: int) -> list[str]:
     """Return the current version's grids in force on CST day ``day``."""
     end = cst_day_start(day + 1)
     return [str(r[0]) for r in conn.execute(_GRIDS_OF_DAY, (end,)).fetchall()]
+
+
+def grids_in_force(conn: Conn) -> dict[str, int]:
+    """Return the current version's grids, each with the first CST day it is judged for (the
+    day it came in force: ``grids_of_day`` holds it from that day on)."""
+    return {str(code): cst_day(int(ms)) for code, ms in conn.execute(_CURRENT_GRIDS).fetchall()}
 
 
 def patrols(

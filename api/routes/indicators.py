@@ -9,7 +9,7 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.deps import Caller, Config, Conn
+from api.deps import Caller, Config, Conn, Now
 from api.errors import ERROR_RESPONSES, ApiError
 from dispatch.indicator_service import indicators
 from dispatch.indicators import Indicator, Level
@@ -37,6 +37,7 @@ def get_indicators(
     conn: Conn,
     caller: Caller,
     config: Config,
+    clock: Now,
     start: Annotated[datetime, Query(alias="from")],
     end: Annotated[datetime, Query(alias="to")],
     area: str | None = None,
@@ -62,5 +63,6 @@ def get_indicators(
         weights=config.dispatch.indicator_weights,
         # the rules file's 一日双巡 params, when the composition root read them
         patrol=getattr(request.app.state, "patrol_params", None),
+        now=clock.now(),
     )
     return IndicatorPage(items=items, level=level, start=start, end=end)

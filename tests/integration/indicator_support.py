@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -61,7 +61,14 @@ def build_place(conn: Conn) -> Place:
     collection = generate_street(
         lat=31.262, lon=120.618, street_code=f"{county}008", communities=1, grids_per_community=4
     )
-    import_grids(conn, grid_set=parse_grids(collection), source="test_indicators")
+    # In force well before T0's day: the patrol check (and so the indicators) asks patrols of
+    # a grid only for the days it was in force.
+    import_grids(
+        conn,
+        grid_set=parse_grids(collection),
+        source="test_indicators",
+        effective_from=date(2026, 11, 1),
+    )
     centre = grid_centres(collection)
     grids = sorted(centre)
     tag = uuid.uuid4().hex[:8]

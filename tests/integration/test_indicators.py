@@ -5,7 +5,7 @@ ratings when kept; the API's area scope and its errors."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -14,6 +14,8 @@ from api.tokens import create_token
 from dispatch.config import IndicatorWeights
 from dispatch.indicator_service import indicators
 from dispatch.indicators import Indicator, Level
+from grids.flows import import_grid_file
+from simulators.grid_layout import generate_street
 from tests.fix_api import api_client
 from tests.integration.indicator_support import T0, Place, build_history, build_place
 
@@ -166,3 +168,37 @@ def test_api_scopes_to_the_token_and_refuses_bad_periods(db_url: str) -> None:
         bad_level = get(full, level="planet")
         assert bad_level.status_code in (400, 422)
         assert "error" in bad_level.json()
+
+
+def test_patrols_required_count_the_days_come_and_in_force(conn: psycopg.Connection[Any]) -> None:
+    # November in China; "now" is 27 November at noon: the 28th to the 30th ask for nothing yet.
+    place = build_place(conn)  # in force since 1 November
+    later = generate_street(
+        lat=31.3,
+        lon=120.7,
+        street_code=f"34{uuid.uuid4().int % 10_000:04d}008",
+        communities=1,
+        grids_per_community=4,
+    )
+    # A street merged later, in force since 20 November: its grids owe patrols from then on.
+    import_grid_file(conn, data=later, source="test_indicators", effective="2026-11-20")
+    streets = [place.street, str(later["features"][0]["properties"]["code"])]
+    november = (datetime(2026, 10, 31, 16, tzinfo=UTC), datetime(2026, 11, 30, 16, tzinfo=UTC))
+
+    def required(now: datetime | None) -> list[int | None]:
+        found = indicators(
+            conn,
+            level="street",
+            start=november[0],
+            end=november[1],
+            areas=[streets],
+            weights=W,
+            now=now,
+        )
+        return [{i.code: i for i in found}[s].patrols_required for s in streets]
+
+    grids = 4  # per street, two patrols a day each
+    assert required(T0 + timedelta(hours=12)) == [grids * 2 * 27, grids * 2 * 8]
+    assert required(None) == [grids * 2 * 30, grids * 2 * 11]  # the whole period
+    # Before the later street came in force it owes nothing.
+    assert required(datetime(2026, 11, 10, 4, tzinfo=UTC)) == [grids * 2 * 10, 0]
