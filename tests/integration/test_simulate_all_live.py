@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from simulators.scenarios import SCENARIOS
+from tests.china_midnight import away_from_china_midnight
 from tests.fix_api import free_port
 from tests.integration.up_support import Running, cli, get, running_up
 
@@ -37,6 +39,8 @@ rows:
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    # The demo's first hazards and every scenario's day must stay in one China day.
+    away_from_china_midnight(timedelta(minutes=20))
     home = tmp_path_factory.mktemp("live")
     deadlines = home / "deadlines.yaml"
     deadlines.write_text(FAST_FIRE)

@@ -34,6 +34,7 @@ from simulators.scenarios import Scenario, build, compare
 from simulators.scenarios.live import stored_hazards
 from simulators.scenarios.models import Mismatch, ObservedHazard
 from simulators.scenarios.runner import run
+from tests.china_midnight import away_from_china_midnight
 from tests.fix_db import create_database, drop_database
 from tests.fix_ingest import wait_until
 
@@ -144,6 +145,7 @@ class Outcome:
 @contextmanager
 def scenario_env(pg_admin_url: str, broker_url: str, tmp_path: Path) -> Iterator[ScenarioEnv]:
     """Create a database, start ingest and the rules service on it; tear all down after."""
+    away_from_china_midnight(timedelta(minutes=5))  # a scenario's "today" must stay today
     tag = uuid.uuid4().hex[:8]
     name = f"fg_scn_{tag}"
     db_url = create_database(pg_admin_url, name)
