@@ -169,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--all",
         action="store_true",
-        help="run every scenario, side by side; exit 1 if any failed",
+        help="run every scenario, side by side; exit 1 at the first failure",
     )
     simulate.add_argument(
         "--speed",
