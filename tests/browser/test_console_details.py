@@ -190,12 +190,13 @@ def world(console_up: ConsoleUp) -> dict[str, Any]:
     at_exit = offset_m(lat, lon, 25, -35)
     evidence = make_photo(seed=99, taken_at=now, gps=at_exit, size=(320, 240))
     evidence_sha = hashlib.sha256(evidence).hexdigest()
+    walk = terminal.nmea(_walk(lat, lon, walk_start))
     publisher = Publisher(up.broker_url, client_id=f"details-{tag}")
     try:
         publisher.publish_all(
             [
                 _hydrant_day(ids["hydrant"], up.prefix, now),
-                *terminal.nmea(_walk(lat, lon, walk_start)),
+                *walk,
                 *report_photos,
                 report,
                 (terminal.topic(f"photo/{evidence_sha}"), evidence),
@@ -240,6 +241,20 @@ def world(console_up: ConsoleUp) -> dict[str, Any]:
     _poll(
         "the walk's patrol segment",
         lambda: up.api("GET", f"/api/v1/terminals/{ids['terminal']}/patrols", admin)["items"],
+    )
+    # Every fix of the walk stored, not only enough of it for a segment (a loaded machine
+    # drew the track page with 610 of its 976 fixes).
+    walked = len({f.ts for m in walk for f in m.expected_fixes})
+    _poll(
+        "every fix of the walk",
+        lambda: (
+            len(
+                up.api("GET", f"/api/v1/terminals/{ids['terminal']}/track?limit=1000", admin)[
+                    "items"
+                ]
+            )
+            == walked
+        ),
     )
     day = (walk_start + CHINA).date().isoformat()
     return {
