@@ -57,6 +57,21 @@ def _ingest_process(
         )
 
 
+def wait_subscribed(log: Path, timeout_s: float = 60.0) -> None:
+    """Wait until the ingest process writing ``log`` has connected, and its subscription
+    (sent in the same callback) has had a moment to be acknowledged.
+
+    A fixed sleep was not enough on a loaded machine: messages published before the process
+    had subscribed were not queued for it, and the test waited for them in vain.
+    """
+    wait_until(
+        lambda: log.exists() and "connected to mqtt://" in log.read_text(errors="replace"),
+        timeout_s=timeout_s,
+        what="the ingest process connected",
+    )
+    time.sleep(1.0)
+
+
 def test_kill_9_mid_stream_then_restart_stores_exactly_50000(
     ingest: IngestHarness, tmp_path: Path
 ) -> None:
@@ -70,7 +85,7 @@ def test_kill_9_mid_stream_then_restart_stores_exactly_50000(
     log = tmp_path / "ingest.log"
     proc = _ingest_process(ingest.db_url, ingest.broker_url, prefix, client_id, log)
     try:
-        time.sleep(3)  # connected and subscribed: the persistent session exists from here on
+        wait_subscribed(log)  # the persistent session exists from here on
         messages = list(
             stream(devices, start=START, count=50_000, step=timedelta(seconds=1), prefix=prefix)
         )

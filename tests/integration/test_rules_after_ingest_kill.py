@@ -19,7 +19,7 @@ from rules.config import RulesSettings
 from rules.flows import RulesService
 from simulators.sensors import sample
 from tests.fix_ingest import IngestHarness, wait_until
-from tests.integration.test_ingest_durability import _ingest_process
+from tests.integration.test_ingest_durability import _ingest_process, wait_subscribed
 
 pytestmark = pytest.mark.slow
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -44,7 +44,7 @@ def test_ingest_killed_after_commit_then_rules_raise_exactly_the_episodes(
         return int(ingest.scalar("SELECT count(*) FROM readings WHERE device_id = %s", dev))
 
     try:
-        time.sleep(3)  # subscribed: the persistent session exists
+        wait_subscribed(log)  # the persistent session exists from here on
         ingest.publisher.publish_all(messages)
         wait_until(lambda: stored() == len(values), what="the series committed")
         proc.send_signal(signal.SIGKILL)  # right after the commit: acks may be lost with it
