@@ -5,6 +5,7 @@ The COPY of the time-series rows themselves lives in ``ingest.series_store``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -175,12 +176,15 @@ def _update_status(
         known = latest.get(metric)
         if known is None or ts >= known[0]:
             latest[metric] = (ts, value, seq)
-    heard = [(event.device_id, event.ts, received_at) for event, received_at in batch.events]
     # A terminal is heard through its fixes, reports and case actions: without them a worker
-    # walking a patrol would show as never heard from in the device list.
-    heard += [(fix.terminal_id, fix.ts, received_at) for fix, received_at in batch.fixes]
-    heard += [(r.report.terminal_id, r.report.ts, r.received_at) for r in batch.reports]
-    heard += [(a.terminal_id, a.ts, received_at) for a, received_at in batch.case_actions]
+    # walking a patrol would show as never heard from in the device list. Generators: a batch
+    # of NMEA holds thousands of fixes, not worth a list of their own.
+    heard = itertools.chain(
+        ((e.device_id, e.ts, received_at) for e, received_at in batch.events),
+        ((f.terminal_id, f.ts, received_at) for f, received_at in batch.fixes),
+        ((r.report.terminal_id, r.report.ts, r.received_at) for r in batch.reports),
+        ((a.terminal_id, a.ts, received_at) for a, received_at in batch.case_actions),
+    )
     for device_id, ts, received_at in heard:
         entry = status.setdefault(device_id, _SenderStatus(received_at, ts))
         entry.last_received_at = max(entry.last_received_at, received_at)

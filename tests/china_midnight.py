@@ -12,15 +12,15 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-CHINA = timedelta(hours=8)  # UTC+8 all year (no daylight saving)
+from devices.timefmt import dt_to_ms
+from rules.models import cst_day, cst_day_start
 
 
 def seconds_to_wait(now: datetime, margin: timedelta) -> float:
     """Return how long to wait at ``now`` so a run of up to ``margin`` stays in one China day."""
-    china = now.astimezone(UTC) + CHINA
-    midnight = (china + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    left = midnight - china
-    return left.total_seconds() + 5.0 if left < margin else 0.0
+    at = dt_to_ms(now)
+    left_s = (cst_day_start(cst_day(at) + 1) - at) / 1000
+    return left_s + 5.0 if left_s < margin.total_seconds() else 0.0
 
 
 def away_from_china_midnight(margin: timedelta) -> None:
